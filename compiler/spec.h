@@ -1,0 +1,118 @@
+/* The LB spec model: what an operator declared, in either syntax.
+ *
+ * Both front ends (grammar/ for the DSL, yaml_load.c for YAML) build this
+ * model and nothing else; every later phase reads only this. Values are
+ * already converted (addresses, MACs, durations); each field keeps the
+ * location it came from so that check.c and lower.c can point at it.
+ */
+#ifndef FLOWLB_SPEC_H
+#define FLOWLB_SPEC_H 1
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "diag.h"
+
+struct lb_addr {
+    int family;                 /* AF_INET or AF_INET6; 0 if unset. */
+    union {
+        struct in_addr v4;
+        struct in6_addr v6;
+    };
+};
+
+struct lb_mac {
+    uint8_t b[6];
+};
+
+enum lb_proto { LB_PROTO_TCP, LB_PROTO_UDP };
+
+enum lb_scheduler {
+    LB_SCHED_WRR,               /* Weighted, hash of the 5-tuple (default). */
+    LB_SCHED_SH,                /* Source address hash. */
+    LB_SCHED_DH,                /* Destination address hash. */
+    LB_SCHED_MH,                /* Consistent hash of source addr + port. */
+};
+
+enum lb_check_type { LB_CHECK_NONE, LB_CHECK_TCP, LB_CHECK_HTTP,
+                     LB_CHECK_HTTPS, LB_CHECK_EXEC };
+
+/* Health check of every real of a service (used by the agent). */
+struct lb_check {
+    enum lb_check_type type;    /* LB_CHECK_NONE: no check declared. */
+    uint32_t interval_ms;       /* Default 1000. */
+    uint32_t timeout_ms;        /* Default 1000 (must be <= interval). */
+    uint32_t rise;              /* Successes to go up; default 2. */
+    uint32_t fall;              /* Failures to go down; default 3. */
+    uint16_t port;              /* 0: the service port. */
+    char *path;                 /* http(s): path, default "/". Owned. */
+    uint16_t expect_status;     /* http(s): default 200. */
+    char *expect_body;          /* http(s): optional substring. Owned. */
+    char *command;              /* exec: shell command. Owned. */
+    struct location loc;        /* The check statement / mapping. */
+};
+
+struct lb_real {
+    struct lb_addr addr;
+    struct lb_mac mac;
+    bool has_mac;
+    char *port;                 /* OpenFlow port number or name; NULL means
+                                 * forward with NORMAL. Owned. */
+    uint32_t weight;            /* 0..65535, default 1; 0 = drained. */
+    struct location loc;        /* Start of the real. */
+    struct location addr_loc, mac_loc, port_loc, weight_loc;
+};
+
+struct lb_service {
+    char *name;                 /* Owned. */
+    struct location loc;        /* The name. */
+
+    bool has_vip;
+    struct lb_addr vip;
+    enum lb_proto proto;
+    uint16_t port;              /* 0 = every port of 'proto'. */
+    struct location vip_loc;
+
+    bool has_vip_mac;
+    struct lb_mac vip_mac;
+    struct location vip_mac_loc;
+
+    enum lb_scheduler scheduler;
+    struct location scheduler_loc;
+
+    struct lb_real *reals;
+    size_t n_reals, allocated_reals;
+
+    struct lb_check check;
+};
+
+struct lb_spec {
+    struct lb_service *services;
+    size_t n_services, allocated_services;
+};
+
+void lb_spec_init(struct lb_spec *);
+void lb_spec_destroy(struct lb_spec *);
+
+/* Appends a zeroed service (defaults applied) / real and returns it. The
+ * returned pointer is valid until the next append on the same array. */
+struct lb_service *lb_spec_add_service(struct lb_spec *);
+struct lb_real *lb_service_add_real(struct lb_service *);
+
+const char *lb_proto_name(enum lb_proto);
+const char *lb_scheduler_name(enum lb_scheduler);
+const char *lb_check_type_name(enum lb_check_type);
+
+/* Loads 'path' into 'spec', choosing the syntax by extension (.yaml/.yml:
+ * YAML, anything else: DSL). Reports problems to 'd'. Returns true if the
+ * file was read and parsed without errors (semantic checks not included). */
+bool lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d);
+
+/* The two front ends behind lb_spec_load. 'file' is the name used in
+ * locations; 'text' is the whole file (NUL-terminated, 'len' bytes). */
+bool lb_dsl_parse(const char *file, const char *text, size_t len,
+                  struct lb_spec *spec, struct diag *d);
+bool lb_yaml_parse(const char *file, const char *text, size_t len,
+                   struct lb_spec *spec, struct diag *d);
+
+#endif /* FLOWLB_SPEC_H */
