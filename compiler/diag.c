@@ -1,0 +1,217 @@
+/* Diagnostics: queue located errors and warnings, print them with the
+ * source line and a caret. */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+xrealloc(void *p, size_t size)
+{
+    p = realloc(p, size);
+    if (!p) {
+        fprintf(stderr, "flowlb: out of memory\n");
+        abort();
+    }
+    return p;
+}
+
+void
+diag_init(struct diag *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void
+diag_destroy(struct diag *d)
+{
+    if (!d) {
+        return;
+    }
+    for (size_t i = 0; i < d->n_records; i++) {
+        free(d->records[i].message);
+    }
+    free(d->records);
+    for (size_t i = 0; i < d->n_files; i++) {
+        free(d->files[i]);
+    }
+    free(d->files);
+    memset(d, 0, sizeof *d);
+}
+
+const char *
+diag_intern_file(struct diag *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_files; i++) {
+        if (!strcmp(d->files[i], name)) {
+            return d->files[i];
+        }
+    }
+    d->files = xrealloc(d->files, (d->n_files + 1) * sizeof *d->files);
+    d->files[d->n_files] = strdup(name);
+    if (!d->files[d->n_files]) {
+        abort();
+    }
+    return d->files[d->n_files++];
+}
+
+/* Caps the queue so that a pathological input cannot make us collect
+ * millions of records; the count stays exact. */
+#define DIAG_MAX_RECORDS 100
+
+static void
+diag_add(struct diag *d, enum diag_severity sev, const struct location *loc,
+         const char *fmt, va_list args)
+{
+    if (sev == DIAG_ERROR) {
+        d->n_errors++;
+    } else {
+        d->n_warnings++;
+    }
+    if (d->n_records >= DIAG_MAX_RECORDS) {
+        return;
+    }
+    if (d->n_records >= d->allocated) {
+        d->allocated = d->allocated ? 2 * d->allocated : 8;
+        d->records = xrealloc(d->records, d->allocated * sizeof *d->records);
+    }
+    struct diag_record *r = &d->records[d->n_records++];
+    r->severity = sev;
+    if (loc) {
+        r->loc = *loc;
+    } else {
+        memset(&r->loc, 0, sizeof r->loc);
+    }
+    if (vasprintf(&r->message, fmt, args) < 0) {
+        abort();
+    }
+}
+
+void
+diag_error(struct diag *d, const struct location *loc, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    diag_add(d, DIAG_ERROR, loc, fmt, args);
+    va_end(args);
+}
+
+void
+diag_warning(struct diag *d, const struct location *loc, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    diag_add(d, DIAG_WARNING, loc, fmt, args);
+    va_end(args);
+}
+
+/* Prints line 'line' of 'file' and a caret under column 'col'. Silently
+ * does nothing if the file or line cannot be read (e.g. stdin). Lines are
+ * shown up to 160 bytes, so a 10 MB line does not flood the terminal. */
+static void
+print_source_line(FILE *out, const char *file, int line, int col)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        return;
+    }
+    int c, cur = 1;
+    while (cur < line && (c = getc(f)) != EOF) {
+        if (c == '\n') {
+            cur++;
+        }
+    }
+    if (cur != line) {
+        fclose(f);
+        return;
+    }
+    char text[161];
+    size_t n = 0;
+    bool truncated = false;
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (n < sizeof text - 1) {
+            /* Keep the caret aligned: tabs stay tabs, controls become '?'. */
+            text[n++] = (c == '\t' || (c >= 0x20 && c != 0x7f)) ? c : '?';
+        } else {
+            truncated = true;
+            break;
+        }
+    }
+    fclose(f);
+    text[n] = '\0';
+    if (n && text[n - 1] == '\r') {
+        text[--n] = '\0';
+    }
+    fprintf(out, "    %s%s\n    ", text, truncated ? "..." : "");
+    for (int i = 1; i < col && (size_t) i <= n; i++) {
+        putc(text[i - 1] == '\t' ? '\t' : ' ', out);
+    }
+    fputs("^\n", out);
+}
+
+void
+diag_print(const struct diag *d, FILE *out)
+{
+    for (size_t i = 0; i < d->n_records; i++) {
+        const struct diag_record *r = &d->records[i];
+        const char *sev = r->severity == DIAG_ERROR ? "error" : "warning";
+        if (r->loc.file && r->loc.line > 0) {
+            fprintf(out, "%s:%d:%d: %s: %s\n", r->loc.file, r->loc.line,
+                    r->loc.col > 0 ? r->loc.col : 1, sev, r->message);
+            print_source_line(out, r->loc.file, r->loc.line, r->loc.col);
+        } else if (r->loc.file) {
+            fprintf(out, "%s: %s: %s\n", r->loc.file, sev, r->message);
+        } else {
+            fprintf(out, "flowlb: %s: %s\n", sev, r->message);
+        }
+    }
+    size_t hidden = d->n_errors + d->n_warnings - d->n_records;
+    if (hidden) {
+        fprintf(out, "flowlb: %zu more diagnostics not shown\n", hidden);
+    }
+}
+
+/* Levenshtein distance, capped: words are short keywords. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) {
+        return SIZE_MAX;
+    }
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++) {
+        prev[j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof *prev);
+    }
+    return prev[lb];
+}
+
+const char *
+diag_closest(const char *word, const char *const *candidates)
+{
+    const char *best = NULL;
+    size_t best_distance = SIZE_MAX;
+    for (size_t i = 0; candidates[i]; i++) {
+        size_t dist = edit_distance(word, candidates[i]);
+        if (dist < best_distance) {
+            best_distance = dist;
+            best = candidates[i];
+        }
+    }
+    /* Plausible typo: at most 2 edits, and fewer than half the word. */
+    size_t len = strlen(word);
+    if (best && best_distance <= 2 && best_distance * 2 < len + 1) {
+        return best;
+    }
+    return NULL;
+}

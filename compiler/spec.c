@@ -1,0 +1,112 @@
+/* The spec model: construction, defaults, destruction. */
+#include "spec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+grow(void *array, size_t *allocated, size_t n, size_t elem)
+{
+    if (n < *allocated) {
+        return array;
+    }
+    *allocated = *allocated ? 2 * *allocated : 4;
+    array = realloc(array, *allocated * elem);
+    if (!array) {
+        abort();
+    }
+    return array;
+}
+
+void
+lb_spec_init(struct lb_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+}
+
+static void
+lb_check_destroy(struct lb_check *c)
+{
+    free(c->path);
+    free(c->expect_body);
+    free(c->command);
+}
+
+void
+lb_spec_destroy(struct lb_spec *spec)
+{
+    if (!spec) {
+        return;
+    }
+    for (size_t i = 0; i < spec->n_services; i++) {
+        struct lb_service *svc = &spec->services[i];
+        free(svc->name);
+        for (size_t j = 0; j < svc->n_reals; j++) {
+            free(svc->reals[j].port);
+        }
+        free(svc->reals);
+        lb_check_destroy(&svc->check);
+    }
+    free(spec->services);
+    memset(spec, 0, sizeof *spec);
+}
+
+struct lb_service *
+lb_spec_add_service(struct lb_spec *spec)
+{
+    spec->services = grow(spec->services, &spec->allocated_services,
+                          spec->n_services, sizeof *spec->services);
+    struct lb_service *svc = &spec->services[spec->n_services++];
+    memset(svc, 0, sizeof *svc);
+    svc->proto = LB_PROTO_TCP;
+    svc->scheduler = LB_SCHED_WRR;
+    svc->check.type = LB_CHECK_NONE;
+    svc->check.interval_ms = 1000;
+    svc->check.timeout_ms = 1000;
+    svc->check.rise = 2;
+    svc->check.fall = 3;
+    svc->check.expect_status = 200;
+    return svc;
+}
+
+struct lb_real *
+lb_service_add_real(struct lb_service *svc)
+{
+    svc->reals = grow(svc->reals, &svc->allocated_reals, svc->n_reals,
+                      sizeof *svc->reals);
+    struct lb_real *real = &svc->reals[svc->n_reals++];
+    memset(real, 0, sizeof *real);
+    real->weight = 1;
+    return real;
+}
+
+const char *
+lb_proto_name(enum lb_proto proto)
+{
+    return proto == LB_PROTO_UDP ? "udp" : "tcp";
+}
+
+const char *
+lb_scheduler_name(enum lb_scheduler s)
+{
+    switch (s) {
+    case LB_SCHED_WRR: return "wrr";
+    case LB_SCHED_SH: return "sh";
+    case LB_SCHED_DH: return "dh";
+    case LB_SCHED_MH: return "mh";
+    }
+    return "?";
+}
+
+const char *
+lb_check_type_name(enum lb_check_type t)
+{
+    switch (t) {
+    case LB_CHECK_NONE: return "none";
+    case LB_CHECK_TCP: return "tcp";
+    case LB_CHECK_HTTP: return "http";
+    case LB_CHECK_HTTPS: return "https";
+    case LB_CHECK_EXEC: return "exec";
+    }
+    return "?";
+}

@@ -1,0 +1,69 @@
+/* Reading a spec file and choosing its front end. */
+#include "spec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Larger specs than this are refused rather than read into memory:
+ * 100,000 services of a few reals stay well below it. */
+#define SPEC_MAX_BYTES (256u * 1024 * 1024)
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+bool
+lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
+{
+    const char *file = diag_intern_file(d, path);
+    struct location at_file = { file, 0, 0 };
+
+    FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
+    if (!f) {
+        diag_error(d, &at_file, "cannot open: %s", strerror(errno));
+        return false;
+    }
+    size_t allocated = 65536, len = 0;
+    char *text = malloc(allocated);
+    for (;;) {
+        if (len + 1 >= allocated) {
+            if (allocated >= SPEC_MAX_BYTES) {
+                diag_error(d, &at_file, "file larger than %u MiB",
+                           SPEC_MAX_BYTES >> 20);
+                free(text);
+                if (f != stdin) {
+                    fclose(f);
+                }
+                return false;
+            }
+            allocated *= 2;
+            text = realloc(text, allocated);
+        }
+        size_t n = fread(text + len, 1, allocated - len - 1, f);
+        if (!n) {
+            break;
+        }
+        len += n;
+    }
+    bool read_error = ferror(f);
+    if (f != stdin) {
+        fclose(f);
+    }
+    if (read_error) {
+        diag_error(d, &at_file, "read error");
+        free(text);
+        return false;
+    }
+    text[len] = '\0';
+
+    bool ok = has_suffix(path, ".yaml") || has_suffix(path, ".yml")
+              ? lb_yaml_parse(file, text, len, spec, d)
+              : lb_dsl_parse(file, text, len, spec, d);
+    free(text);
+    return ok && !diag_has_errors(d);
+}
