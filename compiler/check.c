@@ -1,0 +1,686 @@
+/* Semantic checks of a whole spec, after either front end.
+ *
+ * The front ends only know one statement at a time; everything that needs
+ * the whole spec (duplicates, clashes between services, a real shared by
+ * several services) or that a later phase relies on (families, MACs, the
+ * limits of one OpenFlow message) is checked here. Every problem is
+ * reported, not just the first, and reported in source order: problems are
+ * queued locally, sorted by location, then handed to the diag, so the first
+ * line an operator reads is the first problem in the file.
+ *
+ * Cross-item checks sort index arrays instead of comparing every pair, so a
+ * spec with tens of thousands of services and reals stays fast.
+ */
+#include "check.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "values.h"
+
+/* A select group must fit one 64 KiB OpenFlow message (about 1,364 small
+ * buckets, see ovs-field-notes); keep a margin for the compiler's weight
+ * construction. */
+#define LB_MAX_REALS_PER_SERVICE 1000
+#define LB_MAX_WEIGHT 65535
+
+/* One queued diagnostic. */
+struct pending {
+    enum diag_severity severity;
+    struct location loc;
+    char *message;
+    size_t seq;                 /* Report order, for a stable sort. */
+};
+
+struct checker {
+    const struct lb_spec *spec;
+    struct pending *items;
+    size_t n, allocated;
+};
+
+static void
+report(struct checker *c, enum diag_severity sev, const struct location *loc,
+       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+report(struct checker *c, enum diag_severity sev, const struct location *loc,
+       const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    int len = vsnprintf(NULL, 0, fmt, args);
+    va_end(args);
+    char *msg = len >= 0 ? malloc((size_t) len + 1) : NULL;
+    if (!msg) {
+        abort();
+    }
+    va_start(args, fmt);
+    vsnprintf(msg, (size_t) len + 1, fmt, args);
+    va_end(args);
+    if (c->n == c->allocated) {
+        c->allocated = c->allocated ? 2 * c->allocated : 16;
+        c->items = realloc(c->items, c->allocated * sizeof *c->items);
+        if (!c->items) {
+            abort();
+        }
+    }
+    struct pending *p = &c->items[c->n];
+    p->severity = sev;
+    p->loc = *loc;
+    p->message = msg;
+    p->seq = c->n++;
+}
+
+#define ERROR(C, LOC, ...) report(C, DIAG_ERROR, LOC, __VA_ARGS__)
+#define WARNING(C, LOC, ...) report(C, DIAG_WARNING, LOC, __VA_ARGS__)
+
+static int
+compare_pending(const void *a_, const void *b_)
+{
+    const struct pending *a = a_, *b = b_;
+    /* Unknown lines (0) go last; otherwise file, line, column, report
+     * order. */
+    if ((a->loc.line == 0) != (b->loc.line == 0)) {
+        return a->loc.line == 0 ? 1 : -1;
+    }
+    int f = strcmp(a->loc.file ? a->loc.file : "",
+                   b->loc.file ? b->loc.file : "");
+    if (f) {
+        return f;
+    }
+    if (a->loc.line != b->loc.line) {
+        return a->loc.line < b->loc.line ? -1 : 1;
+    }
+    if (a->loc.col != b->loc.col) {
+        return a->loc.col < b->loc.col ? -1 : 1;
+    }
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* "FILE:LINE:COL" of 'loc', for messages that cite an earlier definition. */
+static const char *
+where(const struct location *loc, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s:%d:%d", loc->file ? loc->file : "<spec>",
+             loc->line, loc->col);
+    return buf;
+}
+
+#define WHERE_LEN 512
+
+static const char *
+name_of(const struct lb_service *s)
+{
+    return s->name ? s->name : "";
+}
+
+static const char *
+family_name(int family)
+{
+    return family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6"
+                                                           : "of no family";
+}
+
+/* Why 'a' cannot be a VIP or a real's address, or NULL if it can. */
+static const char *
+addr_problem(const struct lb_addr *a)
+{
+    if (a->family == AF_INET) {
+        uint32_t ip = ntohl(a->v4.s_addr);
+        if (ip == 0) {
+            return "the unspecified address";
+        } else if ((ip >> 24) == 0) {
+            return "in 0.0.0.0/8 (\"this network\", not a destination)";
+        } else if ((ip >> 24) == 127) {
+            return "a loopback address";
+        } else if ((ip >> 28) == 0xe) {
+            return "a multicast address";
+        } else if (ip == 0xffffffff) {
+            return "the broadcast address";
+        }
+    } else if (a->family == AF_INET6) {
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->v6)) {
+            return "the unspecified address";
+        } else if (IN6_IS_ADDR_LOOPBACK(&a->v6)) {
+            return "a loopback address";
+        } else if (IN6_IS_ADDR_MULTICAST(&a->v6)) {
+            return "a multicast address";
+        } else if (IN6_IS_ADDR_V4MAPPED(&a->v6)) {
+            /* Never on the wire as an IPv6 destination. */
+            return "an IPv4-mapped IPv6 address (write the IPv4 address)";
+        }
+    } else {
+        return "not an address (no family)";
+    }
+    return NULL;
+}
+
+/* Why 'm' cannot be a unicast destination / source MAC, or NULL. */
+static const char *
+mac_problem(const struct lb_mac *m)
+{
+    static const struct lb_mac broadcast = {
+        { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+    if (!memcmp(m, &broadcast, sizeof *m)) {
+        return "the broadcast MAC";
+    } else if (lb_mac_is_multicast(m)) {
+        return "a multicast MAC (low bit of the first octet set)";
+    } else if (lb_mac_is_zero(m)) {
+        return "all zeros";
+    }
+    return NULL;
+}
+
+static int
+compare_addr(const struct lb_addr *a, const struct lb_addr *b)
+{
+    if (a->family != b->family) {
+        return a->family < b->family ? -1 : 1;
+    }
+    if (a->family == AF_INET) {
+        return memcmp(&a->v4, &b->v4, sizeof a->v4);
+    } else if (a->family == AF_INET6) {
+        return memcmp(&a->v6, &b->v6, sizeof a->v6);
+    }
+    return 0;
+}
+
+/* OpenFlow ports are equal if both are absent, both the same number (as
+ * numbers: "3" and "03" are one port) or the same name. */
+static bool
+ports_equal(const char *a, const char *b)
+{
+    if (!a || !b) {
+        return !a && !b;
+    }
+    char *end_a, *end_b;
+    unsigned long long na = strtoull(a, &end_a, 10);
+    unsigned long long nb = strtoull(b, &end_b, 10);
+    if (*a && *b && !*end_a && !*end_b) {
+        return na == nb;
+    }
+    return !strcmp(a, b);
+}
+
+static const char *
+port_text(const char *port)
+{
+    return port ? port : "NORMAL (no port)";
+}
+
+static void
+format_duration(uint32_t ms, char *buf, size_t size)
+{
+    if (ms && ms % 60000 == 0) {
+        snprintf(buf, size, "%um", ms / 60000);
+    } else if (ms && ms % 1000 == 0) {
+        snprintf(buf, size, "%us", ms / 1000);
+    } else {
+        snprintf(buf, size, "%ums", ms);
+    }
+}
+
+/* ---- duplicate service names ------------------------------------------ */
+
+static const struct lb_spec *sort_spec;  /* For the qsort comparators. */
+
+static int
+compare_service_names(const void *a_, const void *b_)
+{
+    size_t a = *(const size_t *) a_, b = *(const size_t *) b_;
+    int r = strcmp(name_of(&sort_spec->services[a]),
+                   name_of(&sort_spec->services[b]));
+    return r ? r : (a < b ? -1 : a > b);
+}
+
+/* first[i] = index of the first service with the same name as service i
+ * (i itself if it is the first). */
+static void
+find_duplicate_names(const struct lb_spec *spec, size_t *order,
+                     size_t *first)
+{
+    for (size_t i = 0; i < spec->n_services; i++) {
+        order[i] = i;
+    }
+    sort_spec = spec;
+    qsort(order, spec->n_services, sizeof *order, compare_service_names);
+    for (size_t k = 0; k < spec->n_services; k++) {
+        size_t i = order[k];
+        if (k && !strcmp(name_of(&spec->services[i]),
+                         name_of(&spec->services[order[k - 1]]))) {
+            first[i] = first[order[k - 1]];
+        } else {
+            first[i] = i;
+        }
+    }
+}
+
+/* ---- VIP / protocol / port clashes ------------------------------------ */
+
+static int
+compare_vips(const void *a_, const void *b_)
+{
+    size_t a = *(const size_t *) a_, b = *(const size_t *) b_;
+    const struct lb_service *sa = &sort_spec->services[a];
+    const struct lb_service *sb = &sort_spec->services[b];
+    int r = compare_addr(&sa->vip, &sb->vip);
+    if (r) {
+        return r;
+    }
+    if (sa->proto != sb->proto) {
+        return sa->proto < sb->proto ? -1 : 1;
+    }
+    if (sa->port != sb->port) {
+        return sa->port < sb->port ? -1 : 1;
+    }
+    return a < b ? -1 : a > b;
+}
+
+static bool
+same_vip_proto(const struct lb_service *a, const struct lb_service *b)
+{
+    return !compare_addr(&a->vip, &b->vip) && a->proto == b->proto;
+}
+
+/* clash[i] = the earliest service before i whose VIP/protocol/port overlaps
+ * service i's (port 0 overlaps every port), or SIZE_MAX. */
+static void
+find_vip_clashes(const struct lb_spec *spec, size_t *order, size_t *clash)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < spec->n_services; i++) {
+        clash[i] = SIZE_MAX;
+        if (spec->services[i].has_vip) {
+            order[n++] = i;
+        }
+    }
+    sort_spec = spec;
+    qsort(order, n, sizeof *order, compare_vips);
+
+    /* Groups of equal (VIP, protocol), ports ascending, so port 0 first. */
+    for (size_t start = 0; start < n; ) {
+        const struct lb_service *head = &spec->services[order[start]];
+        size_t end = start + 1;
+        size_t first_any = order[start];
+        while (end < n && same_vip_proto(head, &spec->services[order[end]])) {
+            if (order[end] < first_any) {
+                first_any = order[end];
+            }
+            end++;
+        }
+        size_t first_zero = head->port == 0 ? order[start] : SIZE_MAX;
+
+        size_t first_same_port = SIZE_MAX;
+        for (size_t k = start; k < end; k++) {
+            size_t i = order[k];
+            uint16_t port = spec->services[i].port;
+            if (k == start || port != spec->services[order[k - 1]].port) {
+                first_same_port = i;    /* Lowest index of this port. */
+            }
+            size_t best = SIZE_MAX;
+            if (port == 0) {
+                best = first_any;
+            } else {
+                if (first_same_port < best) {
+                    best = first_same_port;
+                }
+                if (first_zero < best) {
+                    best = first_zero;
+                }
+            }
+            if (best < i) {
+                clash[i] = best;
+            }
+        }
+        start = end;
+    }
+}
+
+/* ---- reals shared between services ------------------------------------ */
+
+struct real_ref {
+    size_t svc, real;
+};
+
+static int
+compare_real_refs(const void *a_, const void *b_)
+{
+    const struct real_ref *a = a_, *b = b_;
+    const struct lb_real *ra = &sort_spec->services[a->svc].reals[a->real];
+    const struct lb_real *rb = &sort_spec->services[b->svc].reals[b->real];
+    int r = compare_addr(&ra->addr, &rb->addr);
+    if (r) {
+        return r;
+    }
+    if (a->svc != b->svc) {
+        return a->svc < b->svc ? -1 : 1;
+    }
+    return a->real < b->real ? -1 : a->real > b->real;
+}
+
+static const struct lb_real *
+ref_real(const struct lb_spec *spec, const struct real_ref *ref)
+{
+    return &spec->services[ref->svc].reals[ref->real];
+}
+
+/* The same address is one real with one forward flow (keyed by its
+ * conntrack mark), so it may appear once per service and must have the
+ * same MAC and port in every service. */
+static void
+check_shared_reals(struct checker *c)
+{
+    const struct lb_spec *spec = c->spec;
+    size_t n = 0;
+    for (size_t s = 0; s < spec->n_services; s++) {
+        n += spec->services[s].n_reals;
+    }
+    if (!n) {
+        return;
+    }
+    struct real_ref *refs = malloc(n * sizeof *refs);
+    if (!refs) {
+        abort();
+    }
+    n = 0;
+    for (size_t s = 0; s < spec->n_services; s++) {
+        for (size_t r = 0; r < spec->services[s].n_reals; r++) {
+            refs[n].svc = s;
+            refs[n].real = r;
+            n++;
+        }
+    }
+    sort_spec = spec;
+    qsort(refs, n, sizeof *refs, compare_real_refs);
+
+    char buf[WHERE_LEN], addr[64], mac1[32], mac2[32];
+    size_t group_start = 0, svc_start = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct lb_real *real = ref_real(spec, &refs[k]);
+        if (k && compare_addr(&real->addr,
+                              &ref_real(spec, &refs[k - 1])->addr)) {
+            group_start = svc_start = k;
+        } else if (k && refs[k].svc != refs[k - 1].svc) {
+            svc_start = k;
+        }
+        if (k == group_start) {
+            continue;
+        }
+        const struct lb_service *svc = &spec->services[refs[k].svc];
+        lb_addr_format(&real->addr, addr, sizeof addr);
+        if (k != svc_start) {
+            const struct lb_real *first = ref_real(spec, &refs[svc_start]);
+            ERROR(c, &real->addr_loc,
+                  "real %s is listed twice in service '%s' (first at %s)",
+                  addr, name_of(svc), where(&first->addr_loc, buf, sizeof buf));
+            continue;
+        }
+        const struct lb_real *first = ref_real(spec, &refs[group_start]);
+        const char *first_svc = name_of(&spec->services[refs[group_start].svc]);
+        if (real->has_mac && first->has_mac
+            && memcmp(&real->mac, &first->mac, sizeof real->mac)) {
+            lb_mac_format(&real->mac, mac1, sizeof mac1);
+            lb_mac_format(&first->mac, mac2, sizeof mac2);
+            ERROR(c, &real->mac_loc,
+                  "real %s has mac %s here but mac %s in service '%s' "
+                  "(at %s); one real has one forward flow, so its mac must "
+                  "be the same in every service", addr, mac1, mac2,
+                  first_svc, where(&first->mac_loc, buf, sizeof buf));
+        }
+        if (!ports_equal(real->port, first->port)) {
+            const struct location *loc = real->port ? &real->port_loc
+                                                    : &real->loc;
+            const struct location *first_loc = first->port ? &first->port_loc
+                                                           : &first->loc;
+            ERROR(c, loc,
+                  "real %s has port %s here but port %s in service '%s' "
+                  "(at %s); one real has one forward flow, so its port must "
+                  "be the same in every service", addr, port_text(real->port),
+                  port_text(first->port), first_svc,
+                  where(first_loc, buf, sizeof buf));
+        }
+    }
+    free(refs);
+}
+
+/* ---- per service ------------------------------------------------------ */
+
+static void
+check_health_check(struct checker *c, const struct lb_service *svc)
+{
+    const struct lb_check *chk = &svc->check;
+    const char *name = name_of(svc);
+    if (chk->type == LB_CHECK_NONE) {
+        return;
+    }
+    const char *type = lb_check_type_name(chk->type);
+    char d1[32], d2[32];
+
+    if (chk->interval_ms == 0) {
+        ERROR(c, &chk->loc, "check interval of service '%s' must be "
+              "greater than 0", name);
+    }
+    if (chk->timeout_ms == 0) {
+        ERROR(c, &chk->loc, "check timeout of service '%s' must be "
+              "greater than 0", name);
+    } else if (chk->timeout_ms > chk->interval_ms && chk->interval_ms) {
+        format_duration(chk->timeout_ms, d1, sizeof d1);
+        format_duration(chk->interval_ms, d2, sizeof d2);
+        ERROR(c, &chk->loc, "check timeout %s of service '%s' is longer "
+              "than its interval %s", d1, name, d2);
+    }
+    if (chk->rise == 0) {
+        ERROR(c, &chk->loc, "check rise of service '%s' must be at least 1",
+              name);
+    }
+    if (chk->fall == 0) {
+        ERROR(c, &chk->loc, "check fall of service '%s' must be at least 1",
+              name);
+    }
+
+    bool is_http = chk->type == LB_CHECK_HTTP || chk->type == LB_CHECK_HTTPS;
+    if (chk->type == LB_CHECK_EXEC) {
+        if (!chk->command || !chk->command[0]) {
+            ERROR(c, &chk->loc, "exec check of service '%s' has no command",
+                  name);
+        }
+    } else {
+        if (chk->command) {
+            ERROR(c, &chk->loc, "%s check of service '%s' has a command "
+                  "(only exec checks run a command)", type, name);
+        }
+        if (chk->port == 0 && svc->has_vip && svc->port == 0) {
+            ERROR(c, &chk->loc, "%s check of service '%s' needs a port: "
+                  "the service covers every %s port", type, name,
+                  lb_proto_name(svc->proto));
+        }
+    }
+    if (is_http) {
+        if (chk->path && chk->path[0] != '/') {
+            ERROR(c, &chk->loc, "check path '%s' of service '%s' must start "
+                  "with '/'", chk->path, name);
+        }
+        if (chk->expect_status < 100 || chk->expect_status > 599) {
+            ERROR(c, &chk->loc, "check of service '%s' expects HTTP status "
+                  "%u, which is not a status code (100-599)", name,
+                  (unsigned) chk->expect_status);
+        }
+    }
+}
+
+static void
+check_real(struct checker *c, const struct lb_service *svc,
+           const struct lb_real *real)
+{
+    const char *name = name_of(svc);
+    char addr[64], mac[32];
+    lb_addr_format(&real->addr, addr, sizeof addr);
+
+    const char *why = addr_problem(&real->addr);
+    if (why) {
+        ERROR(c, &real->addr_loc, "real %s of service '%s' is %s", addr, name,
+              why);
+    } else if (svc->has_vip && real->addr.family != svc->vip.family) {
+        ERROR(c, &real->addr_loc, "real %s is %s but the VIP of service '%s' "
+              "is %s", addr, family_name(real->addr.family), name,
+              family_name(svc->vip.family));
+    } else if (svc->has_vip && !compare_addr(&real->addr, &svc->vip)) {
+        ERROR(c, &real->addr_loc, "real %s of service '%s' is the service's "
+              "own VIP", addr, name);
+    }
+
+    if (!real->has_mac) {
+        ERROR(c, &real->loc, "real %s of service '%s' has no mac "
+              "(direct routing rewrites the destination MAC to the real's)",
+              addr, name);
+    } else if ((why = mac_problem(&real->mac))) {
+        lb_mac_format(&real->mac, mac, sizeof mac);
+        ERROR(c, &real->mac_loc, "mac %s of real %s is %s", mac, addr, why);
+    }
+
+    if (real->port && (why = lb_parse_ofport(real->port))) {
+        ERROR(c, &real->port_loc, "port '%s' of real %s: %s", real->port,
+              addr, why);
+    }
+    if (real->weight > LB_MAX_WEIGHT) {
+        ERROR(c, &real->weight_loc, "weight %u of real %s is out of range "
+              "(0-%d)", (unsigned) real->weight, addr, LB_MAX_WEIGHT);
+    }
+}
+
+static void
+check_service(struct checker *c, size_t idx, const size_t *first_name,
+              const size_t *vip_clash)
+{
+    const struct lb_spec *spec = c->spec;
+    const struct lb_service *svc = &spec->services[idx];
+    const char *name = name_of(svc);
+    char buf[WHERE_LEN], vip[64], mac[32];
+
+    if (!name[0]) {
+        ERROR(c, &svc->loc, "service has an empty name");
+    } else if (first_name[idx] != idx) {
+        const struct lb_service *first = &spec->services[first_name[idx]];
+        ERROR(c, &svc->loc, "duplicate service name '%s' (first defined at "
+              "%s)", name, where(&first->loc, buf, sizeof buf));
+    }
+
+    if (!svc->has_vip) {
+        ERROR(c, &svc->loc, "service '%s' has no vip", name);
+    } else {
+        lb_addr_format(&svc->vip, vip, sizeof vip);
+        const char *why = addr_problem(&svc->vip);
+        if (why) {
+            ERROR(c, &svc->vip_loc, "VIP %s of service '%s' is %s", vip, name,
+                  why);
+        }
+        if (vip_clash[idx] != SIZE_MAX) {
+            const struct lb_service *other = &spec->services[vip_clash[idx]];
+            const char *proto = lb_proto_name(svc->proto);
+            char mine[16], theirs[16];
+            snprintf(mine, sizeof mine, svc->port ? "port %u" : "all ports",
+                     (unsigned) svc->port);
+            snprintf(theirs, sizeof theirs,
+                     other->port ? "port %u" : "all ports",
+                     (unsigned) other->port);
+            if (svc->port == other->port) {
+                ERROR(c, &svc->vip_loc, "service '%s' uses VIP %s %s %s, "
+                      "already used by service '%s' (at %s)", name, vip,
+                      proto, mine, name_of(other),
+                      where(&other->vip_loc, buf, sizeof buf));
+            } else {
+                ERROR(c, &svc->vip_loc, "service '%s' (VIP %s %s %s) "
+                      "overlaps service '%s' (%s %s %s, at %s)", name, vip,
+                      proto, mine, name_of(other), vip, proto, theirs,
+                      where(&other->vip_loc, buf, sizeof buf));
+            }
+        }
+    }
+
+    if (svc->has_vip_mac) {
+        const char *why = mac_problem(&svc->vip_mac);
+        if (why) {
+            lb_mac_format(&svc->vip_mac, mac, sizeof mac);
+            ERROR(c, &svc->vip_mac_loc, "vip-mac %s of service '%s' is %s",
+                  mac, name, why);
+        }
+    }
+
+    if (svc->n_reals > LB_MAX_REALS_PER_SERVICE) {
+        ERROR(c, &svc->loc, "service '%s' has %zu reals, more than %d: its "
+              "select group would not fit one OpenFlow message", name,
+              svc->n_reals, LB_MAX_REALS_PER_SERVICE);
+    }
+    if (svc->n_reals == 0) {
+        WARNING(c, &svc->loc, "service '%s' has no reals: new connections "
+                "are dropped", name);
+    } else {
+        bool all_drained = true;
+        for (size_t r = 0; r < svc->n_reals; r++) {
+            if (svc->reals[r].weight) {
+                all_drained = false;
+            }
+            check_real(c, svc, &svc->reals[r]);
+        }
+        if (all_drained) {
+            WARNING(c, &svc->loc, "all reals of service '%s' have weight 0 "
+                    "(drained): new connections are dropped", name);
+        }
+    }
+
+    check_health_check(c, svc);
+}
+
+bool
+lb_check(const struct lb_spec *spec, struct diag *d)
+{
+    struct checker c = { .spec = spec };
+
+    if (spec->n_services == 0) {
+        /* The spec does not record its file; the front end interned it in
+         * 'd' when it read the file, so the last one interned is ours. */
+        struct location loc = {
+            .file = d->n_files ? d->files[d->n_files - 1]
+                               : diag_intern_file(d, "<spec>"),
+            .line = 1, .col = 1,
+        };
+        diag_error(d, &loc, "no services defined");
+        return false;
+    }
+
+    size_t n = spec->n_services;
+    size_t *order = malloc(n * sizeof *order);
+    size_t *first_name = malloc(n * sizeof *first_name);
+    size_t *vip_clash = malloc(n * sizeof *vip_clash);
+    if (!order || !first_name || !vip_clash) {
+        abort();
+    }
+    find_duplicate_names(spec, order, first_name);
+    find_vip_clashes(spec, order, vip_clash);
+
+    for (size_t i = 0; i < n; i++) {
+        check_service(&c, i, first_name, vip_clash);
+    }
+    check_shared_reals(&c);
+
+    qsort(c.items, c.n, sizeof *c.items, compare_pending);
+    bool ok = true;
+    for (size_t i = 0; i < c.n; i++) {
+        struct pending *p = &c.items[i];
+        if (p->severity == DIAG_ERROR) {
+            diag_error(d, &p->loc, "%s", p->message);
+            ok = false;
+        } else {
+            diag_warning(d, &p->loc, "%s", p->message);
+        }
+        free(p->message);
+    }
+    free(c.items);
+    free(order);
+    free(first_name);
+    free(vip_clash);
+    return ok;
+}

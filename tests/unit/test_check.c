@@ -1,0 +1,708 @@
+/* Unit tests of compiler/check.c: each semantic error and warning, with its
+ * exact location and message, on specs built in code. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "diag.h"
+#include "spec.h"
+#include "values.h"
+
+struct t {
+    struct lb_spec spec;
+    struct diag d;
+    const char *file;
+};
+
+static int
+setup(void **state)
+{
+    struct t *t = calloc(1, sizeof *t);
+    lb_spec_init(&t->spec);
+    diag_init(&t->d);
+    t->file = diag_intern_file(&t->d, "t.lb");
+    *state = t;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct t *t = *state;
+    lb_spec_destroy(&t->spec);
+    diag_destroy(&t->d);
+    free(t);
+    return 0;
+}
+
+static struct location
+at(struct t *t, int line, int col)
+{
+    struct location loc = { t->file, line, col };
+    return loc;
+}
+
+/* A service as the DSL would give it: "service NAME {" on 'line' (name at
+ * column 9), "vip ADDR PROTO PORT;" on line+1 (address at column 9). */
+static struct lb_service *
+svc(struct t *t, const char *name, int line, const char *vip,
+    enum lb_proto proto, uint16_t port)
+{
+    struct lb_service *s = lb_spec_add_service(&t->spec);
+    s->name = strdup(name);
+    s->loc = at(t, line, 9);
+    if (vip) {
+        assert_null(lb_parse_addr(vip, &s->vip));
+        s->has_vip = true;
+        s->proto = proto;
+        s->port = port;
+        s->vip_loc = at(t, line + 1, 9);
+    }
+    return s;
+}
+
+/* "real ADDR mac MAC port P weight W;" on 'line': real at column 5, address
+ * at 10, mac at 30, port at 52, weight at 60. */
+static struct lb_real *
+real(struct t *t, struct lb_service *s, int line, const char *addr,
+     const char *mac)
+{
+    struct lb_real *r = lb_service_add_real(s);
+    assert_null(lb_parse_addr(addr, &r->addr));
+    r->loc = at(t, line, 5);
+    r->addr_loc = at(t, line, 10);
+    if (mac) {
+        assert_null(lb_parse_mac(mac, &r->mac));
+        r->has_mac = true;
+        r->mac_loc = at(t, line, 30);
+    }
+    r->port_loc = at(t, line, 52);
+    r->weight_loc = at(t, line, 60);
+    return r;
+}
+
+static void
+set_port(struct lb_real *r, const char *port)
+{
+    free(r->port);
+    r->port = strdup(port);
+}
+
+static void
+set_vip_mac(struct t *t, struct lb_service *s, int line, const char *mac)
+{
+    assert_null(lb_parse_mac(mac, &s->vip_mac));
+    s->has_vip_mac = true;
+    s->vip_mac_loc = at(t, line, 13);
+}
+
+static void
+set_check(struct t *t, struct lb_service *s, int line, enum lb_check_type type)
+{
+    s->check.type = type;
+    s->check.loc = at(t, line, 5);
+}
+
+/* A correct one-service spec: web, 10.0.0.100 tcp 80, two reals. */
+static struct lb_service *
+good_web(struct t *t)
+{
+    struct lb_service *s = svc(t, "web", 1, "10.0.0.100", LB_PROTO_TCP, 80);
+    set_vip_mac(t, s, 3, "02:00:00:00:01:00");
+    struct lb_real *r = real(t, s, 4, "10.0.0.11", "8e:97:27:0e:e3:18");
+    r->weight = 3;
+    r = real(t, s, 5, "10.0.0.12", "f6:5e:d3:b7:50:8a");
+    set_port(r, "3");
+    set_check(t, s, 6, LB_CHECK_TCP);
+    s->check.timeout_ms = 500;
+    return s;
+}
+
+static void
+dump(const struct diag *d)
+{
+    for (size_t i = 0; i < d->n_records; i++) {
+        const struct diag_record *r = &d->records[i];
+        print_message("  [%zu] %s:%d:%d: %s: %s\n", i,
+                      r->loc.file ? r->loc.file : "(null)", r->loc.line,
+                      r->loc.col,
+                      r->severity == DIAG_ERROR ? "error" : "warning",
+                      r->message);
+    }
+}
+
+/* Asserts that record 'i' is a 'sev' at line:col whose message contains
+ * 'substr'. */
+static void
+expect_at(struct t *t, size_t i, enum diag_severity sev, int line, int col,
+          const char *substr)
+{
+    if (i >= t->d.n_records) {
+        dump(&t->d);
+        fail_msg("expected a record #%zu (%s), have %zu", i, substr,
+                 t->d.n_records);
+    }
+    const struct diag_record *r = &t->d.records[i];
+    if (r->severity != sev || r->loc.line != line || r->loc.col != col
+        || !r->loc.file || strcmp(r->loc.file, "t.lb")
+        || !strstr(r->message, substr)) {
+        dump(&t->d);
+        fail_msg("record #%zu: expected %s at t.lb:%d:%d containing '%s'",
+                 i, sev == DIAG_ERROR ? "error" : "warning", line, col,
+                 substr);
+    }
+}
+
+/* Asserts the total numbers of errors and warnings. */
+static void
+expect_counts(struct t *t, size_t errors, size_t warnings)
+{
+    if (t->d.n_errors != errors || t->d.n_warnings != warnings) {
+        dump(&t->d);
+        fail_msg("expected %zu errors and %zu warnings, got %zu and %zu",
+                 errors, warnings, t->d.n_errors, t->d.n_warnings);
+    }
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void
+test_clean_spec(void **state)
+{
+    struct t *t = *state;
+    good_web(t);
+    struct lb_service *s = svc(t, "dns", 10, "2001:db8::53", LB_PROTO_UDP, 53);
+    real(t, s, 12, "2001:db8::11", "02:00:00:00:00:11");
+    /* Same VIP, other protocol; same VIP and protocol, other port. */
+    s = svc(t, "dns-tcp", 20, "2001:db8::53", LB_PROTO_TCP, 53);
+    real(t, s, 22, "2001:db8::11", "02:00:00:00:00:11");
+    s = svc(t, "https", 30, "10.0.0.100", LB_PROTO_TCP, 443);
+    /* A real shared with 'web': same MAC and port ("03" is port 3). */
+    struct lb_real *r = real(t, s, 32, "10.0.0.12", "F6:5E:D3:B7:50:8A");
+    set_port(r, "03");
+    set_check(t, s, 33, LB_CHECK_HTTPS);
+    s->check.path = strdup("/health");
+    /* A named port is as good as a numbered one. */
+    s = svc(t, "named", 40, "10.0.0.101", LB_PROTO_TCP, 80);
+    r = real(t, s, 42, "10.0.0.21", "02:00:00:00:00:21");
+    set_port(r, "veth-r1");
+    r->weight = 65535;
+    r = real(t, s, 43, "10.0.0.22", "02:00:00:00:00:22");
+    r->weight = 0;              /* One drained real is fine. */
+    /* An all-ports service on another VIP. */
+    s = svc(t, "all", 50, "10.0.0.102", LB_PROTO_UDP, 0);
+    real(t, s, 52, "10.0.0.31", "02:00:00:00:00:31");
+    set_check(t, s, 53, LB_CHECK_EXEC);
+    s->check.command = strdup("true");
+
+    assert_true(lb_check(&t->spec, &t->d));
+    expect_counts(t, 0, 0);
+}
+
+static void
+test_no_services(void **state)
+{
+    struct t *t = *state;
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 1, 0);
+    expect_at(t, 0, DIAG_ERROR, 1, 1, "no services defined");
+}
+
+static void
+test_no_vip(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = svc(t, "web", 3, NULL, LB_PROTO_TCP, 0);
+    real(t, s, 4, "10.0.0.11", "02:00:00:00:00:11");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 1, 0);
+    expect_at(t, 0, DIAG_ERROR, 3, 9, "service 'web' has no vip");
+}
+
+static void
+test_duplicate_names(void **state)
+{
+    struct t *t = *state;
+    good_web(t);
+    struct lb_service *s = svc(t, "web", 10, "10.0.0.200", LB_PROTO_TCP, 80);
+    real(t, s, 12, "10.0.0.13", "02:00:00:00:00:13");
+    s = svc(t, "web", 20, "10.0.0.201", LB_PROTO_TCP, 80);
+    real(t, s, 22, "10.0.0.14", "02:00:00:00:00:14");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 2, 0);
+    expect_at(t, 0, DIAG_ERROR, 10, 9,
+              "duplicate service name 'web' (first defined at t.lb:1:9)");
+    expect_at(t, 1, DIAG_ERROR, 20, 9,
+              "duplicate service name 'web' (first defined at t.lb:1:9)");
+}
+
+static void
+test_vip_clash_same_port(void **state)
+{
+    struct t *t = *state;
+    good_web(t);
+    struct lb_service *s = svc(t, "web2", 10, "10.0.0.100", LB_PROTO_TCP, 80);
+    real(t, s, 12, "10.0.0.13", "02:00:00:00:00:13");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 1, 0);
+    expect_at(t, 0, DIAG_ERROR, 11, 9,
+              "service 'web2' uses VIP 10.0.0.100 tcp port 80, already used "
+              "by service 'web' (at t.lb:2:9)");
+}
+
+static void
+test_vip_clash_ipv6(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = svc(t, "a", 1, "2001:db8::1", LB_PROTO_UDP, 53);
+    real(t, s, 3, "2001:db8::11", "02:00:00:00:00:11");
+    /* Same address written differently is the same VIP. */
+    s = svc(t, "b", 10, "2001:0db8:0:0::1", LB_PROTO_UDP, 53);
+    real(t, s, 12, "2001:db8::12", "02:00:00:00:00:12");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 1, 0);
+    expect_at(t, 0, DIAG_ERROR, 11, 9, "VIP 2001:db8::1 udp port 53");
+}
+
+static void
+test_vip_clash_all_ports(void **state)
+{
+    struct t *t = *state;
+    good_web(t);
+    /* All tcp ports of the VIP overlaps web's port 80. */
+    struct lb_service *s = svc(t, "any", 10, "10.0.0.100", LB_PROTO_TCP, 0);
+    real(t, s, 12, "10.0.0.13", "02:00:00:00:00:13");
+    /* And a later specific port overlaps the all-ports service (web is on
+     * 80, not 8080, so 'any' is the one cited). */
+    s = svc(t, "alt", 20, "10.0.0.100", LB_PROTO_TCP, 8080);
+    real(t, s, 22, "10.0.0.14", "02:00:00:00:00:14");
+    /* udp is another protocol: no clash. */
+    s = svc(t, "u", 30, "10.0.0.100", LB_PROTO_UDP, 0);
+    real(t, s, 32, "10.0.0.15", "02:00:00:00:00:15");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 2, 0);
+    expect_at(t, 0, DIAG_ERROR, 11, 9,
+              "service 'any' (VIP 10.0.0.100 tcp all ports) overlaps service "
+              "'web' (10.0.0.100 tcp port 80, at t.lb:2:9)");
+    expect_at(t, 1, DIAG_ERROR, 21, 9,
+              "service 'alt' (VIP 10.0.0.100 tcp port 8080) overlaps service "
+              "'any' (10.0.0.100 tcp all ports, at t.lb:11:9)");
+}
+
+static void
+test_vip_clash_all_ports_first(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = svc(t, "any", 1, "10.0.0.1", LB_PROTO_TCP, 0);
+    real(t, s, 3, "10.0.0.13", "02:00:00:00:00:13");
+    s = svc(t, "web", 10, "10.0.0.1", LB_PROTO_TCP, 80);
+    real(t, s, 12, "10.0.0.14", "02:00:00:00:00:14");
+    s = svc(t, "any2", 20, "10.0.0.1", LB_PROTO_TCP, 0);
+    real(t, s, 22, "10.0.0.15", "02:00:00:00:00:15");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 2, 0);
+    expect_at(t, 0, DIAG_ERROR, 11, 9, "overlaps service 'any'");
+    expect_at(t, 1, DIAG_ERROR, 21, 9,
+              "service 'any2' uses VIP 10.0.0.1 tcp all ports, already used "
+              "by service 'any' (at t.lb:2:9)");
+}
+
+static void
+test_vip_bad_addresses(void **state)
+{
+    struct t *t = *state;
+    static const struct { const char *vip, *why; } cases[] = {
+        { "0.0.0.0", "is the unspecified address" },
+        { "224.0.0.5", "is a multicast address" },
+        { "239.255.255.250", "is a multicast address" },
+        { "255.255.255.255", "is the broadcast address" },
+        { "127.0.0.1", "is a loopback address" },
+        { "127.1.2.3", "is a loopback address" },
+        { "0.1.2.3", "is in 0.0.0.0/8" },
+        { "::", "is the unspecified address" },
+        { "::1", "is a loopback address" },
+        { "ff02::1", "is a multicast address" },
+        { "::ffff:10.0.0.1", "is an IPv4-mapped" },
+    };
+    size_t n = sizeof cases / sizeof *cases;
+    for (size_t i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%zu", i);
+        struct lb_service *s = svc(t, name, 10 * (i + 1), cases[i].vip,
+                                   LB_PROTO_TCP, 80);
+        real(t, s, 10 * (i + 1) + 2,
+             strchr(cases[i].vip, ':') ? "2001:db8::11" : "10.0.0.11",
+             "02:00:00:00:00:11");
+    }
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, n, 0);
+    for (size_t i = 0; i < n; i++) {
+        char msg[128];
+        struct lb_addr a;
+        char text[64];
+        assert_null(lb_parse_addr(cases[i].vip, &a));
+        lb_addr_format(&a, text, sizeof text);
+        snprintf(msg, sizeof msg, "VIP %s of service 's%zu' %s", text, i,
+                 cases[i].why);
+        expect_at(t, i, DIAG_ERROR, 10 * (i + 1) + 1, 9, msg);
+    }
+}
+
+static void
+test_real_family(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    real(t, s, 7, "2001:db8::1", "02:00:00:00:00:13");
+    s = svc(t, "v6", 10, "2001:db8::100", LB_PROTO_TCP, 80);
+    real(t, s, 12, "10.0.0.99", "02:00:00:00:00:14");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 2, 0);
+    expect_at(t, 0, DIAG_ERROR, 7, 10,
+              "real 2001:db8::1 is IPv6 but the VIP of service 'web' is "
+              "IPv4");
+    expect_at(t, 1, DIAG_ERROR, 12, 10,
+              "real 10.0.0.99 is IPv4 but the VIP of service 'v6' is IPv6");
+}
+
+static void
+test_real_bad_addresses(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    real(t, s, 7, "224.0.0.1", "02:00:00:00:00:13");
+    real(t, s, 8, "0.0.0.0", "02:00:00:00:00:14");
+    real(t, s, 9, "127.0.0.1", "02:00:00:00:00:15");
+    real(t, s, 10, "10.0.0.100", "02:00:00:00:00:16");
+    real(t, s, 11, "255.255.255.255", "02:00:00:00:00:17");
+    s = svc(t, "v6", 20, "2001:db8::100", LB_PROTO_TCP, 80);
+    real(t, s, 22, "ff02::2", "02:00:00:00:00:18");
+    real(t, s, 23, "::", "02:00:00:00:00:19");
+    real(t, s, 24, "::1", "02:00:00:00:00:1a");
+    real(t, s, 25, "2001:db8::100", "02:00:00:00:00:1b");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 9, 0);
+    expect_at(t, 0, DIAG_ERROR, 7, 10,
+              "real 224.0.0.1 of service 'web' is a multicast address");
+    expect_at(t, 1, DIAG_ERROR, 8, 10,
+              "real 0.0.0.0 of service 'web' is the unspecified address");
+    expect_at(t, 2, DIAG_ERROR, 9, 10,
+              "real 127.0.0.1 of service 'web' is a loopback address");
+    expect_at(t, 3, DIAG_ERROR, 10, 10,
+              "real 10.0.0.100 of service 'web' is the service's own VIP");
+    expect_at(t, 4, DIAG_ERROR, 11, 10, "is the broadcast address");
+    expect_at(t, 5, DIAG_ERROR, 22, 10,
+              "real ff02::2 of service 'v6' is a multicast address");
+    expect_at(t, 6, DIAG_ERROR, 23, 10, "real :: of service 'v6' is the "
+              "unspecified address");
+    expect_at(t, 7, DIAG_ERROR, 24, 10, "is a loopback address");
+    expect_at(t, 8, DIAG_ERROR, 25, 10, "is the service's own VIP");
+}
+
+static void
+test_real_macs(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    real(t, s, 7, "10.0.0.13", "01:00:5e:00:00:01");
+    real(t, s, 8, "10.0.0.14", "00:00:00:00:00:00");
+    real(t, s, 9, "10.0.0.15", "ff:ff:ff:ff:ff:ff");
+    real(t, s, 10, "10.0.0.16", NULL);
+    real(t, s, 11, "10.0.0.17", "03:00:00:00:00:01");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 5, 0);
+    expect_at(t, 0, DIAG_ERROR, 7, 30,
+              "mac 01:00:5e:00:00:01 of real 10.0.0.13 is a multicast MAC");
+    expect_at(t, 1, DIAG_ERROR, 8, 30,
+              "mac 00:00:00:00:00:00 of real 10.0.0.14 is all zeros");
+    expect_at(t, 2, DIAG_ERROR, 9, 30, "is the broadcast MAC");
+    expect_at(t, 3, DIAG_ERROR, 10, 5,
+              "real 10.0.0.16 of service 'web' has no mac");
+    expect_at(t, 4, DIAG_ERROR, 11, 30, "is a multicast MAC");
+}
+
+static void
+test_vip_macs(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    set_vip_mac(t, s, 3, "33:33:00:00:00:01");
+    s = svc(t, "b", 10, "10.0.0.101", LB_PROTO_TCP, 80);
+    set_vip_mac(t, s, 12, "00:00:00:00:00:00");
+    real(t, s, 13, "10.0.0.21", "02:00:00:00:00:21");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 2, 0);
+    expect_at(t, 0, DIAG_ERROR, 3, 13,
+              "vip-mac 33:33:00:00:00:01 of service 'web' is a multicast MAC");
+    expect_at(t, 1, DIAG_ERROR, 12, 13,
+              "vip-mac 00:00:00:00:00:00 of service 'b' is all zeros");
+}
+
+static void
+test_real_twice_in_service(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    real(t, s, 7, "10.0.0.11", "8e:97:27:0e:e3:18");
+    real(t, s, 8, "10.0.0.11", "8e:97:27:0e:e3:18");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 2, 0);
+    expect_at(t, 0, DIAG_ERROR, 7, 10,
+              "real 10.0.0.11 is listed twice in service 'web' (first at "
+              "t.lb:4:10)");
+    expect_at(t, 1, DIAG_ERROR, 8, 10, "(first at t.lb:4:10)");
+}
+
+static void
+test_real_disagrees_across_services(void **state)
+{
+    struct t *t = *state;
+    good_web(t);                /* 10.0.0.11 mac 8e:.. no port; .12 port 3. */
+    struct lb_service *s = svc(t, "b", 10, "10.0.0.101", LB_PROTO_TCP, 80);
+    real(t, s, 12, "10.0.0.11", "02:00:00:00:00:99");   /* Other MAC. */
+    struct lb_real *r = real(t, s, 13, "10.0.0.12", "f6:5e:d3:b7:50:8a");
+    set_port(r, "4");                                   /* Other port. */
+    s = svc(t, "c", 20, "10.0.0.102", LB_PROTO_TCP, 80);
+    r = real(t, s, 22, "10.0.0.11", "8e:97:27:0e:e3:18");
+    set_port(r, "eth1");                                /* Port vs none. */
+    real(t, s, 23, "10.0.0.12", "f6:5e:d3:b7:50:8a");   /* None vs 3. */
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 4, 0);
+    expect_at(t, 0, DIAG_ERROR, 12, 30,
+              "real 10.0.0.11 has mac 02:00:00:00:00:99 here but mac "
+              "8e:97:27:0e:e3:18 in service 'web' (at t.lb:4:30)");
+    expect_at(t, 1, DIAG_ERROR, 13, 52,
+              "real 10.0.0.12 has port 4 here but port 3 in service 'web' "
+              "(at t.lb:5:52)");
+    expect_at(t, 2, DIAG_ERROR, 22, 52,
+              "real 10.0.0.11 has port eth1 here but port NORMAL (no port) "
+              "in service 'web' (at t.lb:4:5)");
+    expect_at(t, 3, DIAG_ERROR, 23, 5,
+              "real 10.0.0.12 has port NORMAL (no port) here but port 3 in "
+              "service 'web' (at t.lb:5:52)");
+}
+
+static void
+test_weight_range(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    struct lb_real *r = real(t, s, 7, "10.0.0.13", "02:00:00:00:00:13");
+    r->weight = 65536;
+    r = real(t, s, 8, "10.0.0.14", "02:00:00:00:00:14");
+    r->weight = UINT32_MAX;
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 2, 0);
+    expect_at(t, 0, DIAG_ERROR, 7, 60,
+              "weight 65536 of real 10.0.0.13 is out of range (0-65535)");
+    expect_at(t, 1, DIAG_ERROR, 8, 60, "weight 4294967295 of real");
+}
+
+static void
+test_bad_ofport(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    struct lb_real *r = real(t, s, 7, "10.0.0.13", "02:00:00:00:00:13");
+    set_port(r, "normal");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 1, 0);
+    expect_at(t, 0, DIAG_ERROR, 7, 52, "port 'normal' of real 10.0.0.13");
+}
+
+static void
+test_no_reals_warning(void **state)
+{
+    struct t *t = *state;
+    good_web(t);
+    svc(t, "empty", 10, "10.0.0.101", LB_PROTO_TCP, 80);
+    assert_true(lb_check(&t->spec, &t->d));
+    expect_counts(t, 0, 1);
+    expect_at(t, 0, DIAG_WARNING, 10, 9,
+              "service 'empty' has no reals: new connections are dropped");
+}
+
+static void
+test_all_drained_warning(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    s->reals[0].weight = 0;
+    s->reals[1].weight = 0;
+    assert_true(lb_check(&t->spec, &t->d));
+    expect_counts(t, 0, 1);
+    expect_at(t, 0, DIAG_WARNING, 1, 9,
+              "all reals of service 'web' have weight 0 (drained): new "
+              "connections are dropped");
+}
+
+static void
+test_health_checks(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = good_web(t);
+    s->check.timeout_ms = 2000;                 /* > interval 1s. */
+
+    s = svc(t, "b", 10, "10.0.0.101", LB_PROTO_TCP, 80);
+    real(t, s, 12, "10.0.0.21", "02:00:00:00:00:21");
+    set_check(t, s, 13, LB_CHECK_TCP);
+    s->check.rise = 0;
+    s->check.fall = 0;
+
+    s = svc(t, "c", 20, "10.0.0.102", LB_PROTO_TCP, 80);
+    real(t, s, 22, "10.0.0.22", "02:00:00:00:00:22");
+    set_check(t, s, 23, LB_CHECK_HTTP);
+    s->check.command = strdup("curl x");
+
+    s = svc(t, "d", 30, "10.0.0.103", LB_PROTO_TCP, 80);
+    real(t, s, 32, "10.0.0.23", "02:00:00:00:00:23");
+    set_check(t, s, 33, LB_CHECK_EXEC);
+
+    s = svc(t, "e", 40, "10.0.0.104", LB_PROTO_TCP, 0);
+    real(t, s, 42, "10.0.0.24", "02:00:00:00:00:24");
+    set_check(t, s, 43, LB_CHECK_TCP);          /* No port to probe. */
+
+    s = svc(t, "f", 50, "10.0.0.105", LB_PROTO_TCP, 80);
+    real(t, s, 52, "10.0.0.25", "02:00:00:00:00:25");
+    set_check(t, s, 53, LB_CHECK_HTTPS);
+    s->check.interval_ms = 0;
+    s->check.path = strdup("health");
+
+    /* An exec check needs no port even on an all-ports service, and the
+     * default check (none) is never checked. */
+    s = svc(t, "g", 60, "10.0.0.106", LB_PROTO_UDP, 0);
+    real(t, s, 62, "10.0.0.26", "02:00:00:00:00:26");
+    set_check(t, s, 63, LB_CHECK_EXEC);
+    s->check.command = strdup("/bin/true");
+    s = svc(t, "h", 70, "10.0.0.107", LB_PROTO_UDP, 0);
+    real(t, s, 72, "10.0.0.27", "02:00:00:00:00:27");
+    s->check.rise = 0;
+
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 8, 0);
+    expect_at(t, 0, DIAG_ERROR, 6, 5,
+              "check timeout 2s of service 'web' is longer than its "
+              "interval 1s");
+    expect_at(t, 1, DIAG_ERROR, 13, 5,
+              "check rise of service 'b' must be at least 1");
+    expect_at(t, 2, DIAG_ERROR, 13, 5,
+              "check fall of service 'b' must be at least 1");
+    expect_at(t, 3, DIAG_ERROR, 23, 5,
+              "http check of service 'c' has a command");
+    expect_at(t, 4, DIAG_ERROR, 33, 5,
+              "exec check of service 'd' has no command");
+    expect_at(t, 5, DIAG_ERROR, 43, 5,
+              "tcp check of service 'e' needs a port");
+    expect_at(t, 6, DIAG_ERROR, 53, 5,
+              "check interval of service 'f' must be greater than 0");
+    expect_at(t, 7, DIAG_ERROR, 53, 5,
+              "check path 'health' of service 'f' must start with '/'");
+}
+
+static void
+test_too_many_reals(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *ok = svc(t, "ok", 1, "10.1.0.1", LB_PROTO_TCP, 80);
+    for (int i = 0; i < 1000; i++) {
+        char addr[32];
+        snprintf(addr, sizeof addr, "10.2.%d.%d", i / 250, i % 250 + 1);
+        real(t, ok, 3 + i, addr, "02:00:00:00:00:01");
+    }
+    struct lb_service *big = svc(t, "big", 2000, "10.1.0.2", LB_PROTO_TCP,
+                                 80);
+    for (int i = 0; i < 1001; i++) {
+        char addr[32];
+        snprintf(addr, sizeof addr, "10.3.%d.%d", i / 250, i % 250 + 1);
+        real(t, big, 2002 + i, addr, "02:00:00:00:00:01");
+    }
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 1, 0);
+    expect_at(t, 0, DIAG_ERROR, 2000, 9,
+              "service 'big' has 1001 reals, more than 1000");
+}
+
+/* Every problem is reported, in source order, whatever the order of the
+ * checks that found them. */
+static void
+test_reports_all_in_order(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = svc(t, "web", 1, "10.0.0.100", LB_PROTO_TCP, 80);
+    set_check(t, s, 2, LB_CHECK_TCP);           /* Check before the reals. */
+    s->check.fall = 0;
+    real(t, s, 4, "2001:db8::1", "01:00:00:00:00:01");
+    real(t, s, 5, "10.0.0.11", "02:00:00:00:00:11")->weight = 70000;
+    s = svc(t, "web", 10, "10.0.0.100", LB_PROTO_TCP, 80);
+    set_vip_mac(t, s, 12, "01:00:00:00:00:00");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 7, 1);
+    expect_at(t, 0, DIAG_ERROR, 2, 5, "check fall of service 'web'");
+    expect_at(t, 1, DIAG_ERROR, 4, 10, "is IPv6 but the VIP");
+    expect_at(t, 2, DIAG_ERROR, 4, 30, "is a multicast MAC");
+    expect_at(t, 3, DIAG_ERROR, 5, 60, "weight 70000");
+    expect_at(t, 4, DIAG_ERROR, 10, 9, "duplicate service name 'web'");
+    expect_at(t, 5, DIAG_WARNING, 10, 9, "has no reals");
+    expect_at(t, 6, DIAG_ERROR, 11, 9, "already used by service 'web'");
+    expect_at(t, 7, DIAG_ERROR, 12, 13, "vip-mac 01:00:00:00:00:00");
+}
+
+/* Cross-service checks sort rather than compare all pairs: a large spec
+ * is checked quickly (the test's timeout bounds it). */
+static void
+test_large_spec(void **state)
+{
+    struct t *t = *state;
+    for (int i = 0; i < 20000; i++) {
+        char name[32], vip[32], addr[32];
+        snprintf(name, sizeof name, "s%d", i);
+        snprintf(vip, sizeof vip, "10.%d.%d.1", 100 + i / 250, i % 250);
+        struct lb_service *s = svc(t, name, 1 + i * 20, vip, LB_PROTO_TCP,
+                                   80);
+        for (int j = 0; j < 16; j++) {
+            snprintf(addr, sizeof addr, "10.0.%d.%d", j, 1 + i % 200);
+            real(t, s, 3 + i * 20 + j, addr, "02:00:00:00:00:01");
+        }
+    }
+    assert_true(lb_check(&t->spec, &t->d));
+    expect_counts(t, 0, 0);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_clean_spec),
+        T(test_no_services),
+        T(test_no_vip),
+        T(test_duplicate_names),
+        T(test_vip_clash_same_port),
+        T(test_vip_clash_ipv6),
+        T(test_vip_clash_all_ports),
+        T(test_vip_clash_all_ports_first),
+        T(test_vip_bad_addresses),
+        T(test_real_family),
+        T(test_real_bad_addresses),
+        T(test_real_macs),
+        T(test_vip_macs),
+        T(test_real_twice_in_service),
+        T(test_real_disagrees_across_services),
+        T(test_weight_range),
+        T(test_bad_ofport),
+        T(test_no_reals_warning),
+        T(test_all_drained_warning),
+        T(test_health_checks),
+        T(test_too_many_reals),
+        T(test_reports_all_in_order),
+        T(test_large_spec),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
