@@ -49,7 +49,7 @@ struct ir_bucket {
     uint32_t bucket_id;
     uint16_t weight;
     char *actions;              /* Owned. */
-    const char *real;           /* Real address as text, for display. */
+    char real[46];              /* Real address as text, for display. */
     struct location loc;        /* The real in the spec. */
 };
 

@@ -1,0 +1,233 @@
+/* flowlb: the compiler's command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "emit.h"
+#include "ir.h"
+#include "lower.h"
+#include "spec.h"
+#include "values.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+"usage: flowlb compile [OPTIONS] SPEC [-o FILE]\n"
+"       flowlb check SPEC\n"
+"       flowlb --help | --version\n"
+"\n"
+"Compiles a load-balancer spec (DSL .lb, or YAML .yaml/.yml) into an\n"
+"OpenFlow 1.5 direct-routing pipeline for Open vSwitch.\n"
+"\n"
+"Commands:\n"
+"  compile SPEC      write the pipeline (default: an ovs-ofctl bundle file,\n"
+"                    load it with: ovs-ofctl -O OpenFlow15 bundle BR FILE)\n"
+"  check SPEC        validate only; print errors and warnings\n"
+"\n"
+"Options:\n"
+"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
+"      --emit KIND     ofctl (default) or ir (the match-action IR, readable)\n"
+"      --table-base N  first OpenFlow table used by flowlb (default 0; it\n"
+"                      uses N..N+3)\n"
+"      --next-table N  hand non-LB traffic to table N instead of NORMAL\n"
+"      --ct-zone N     conntrack zone for LB connections (default 64000)\n"
+"  -W, --werror        treat warnings as errors\n"
+"  -h, --help          this help\n"
+"  -V, --version       print the version\n"
+"\n"
+"Errors are printed as FILE:LINE:COL: error: MESSAGE; the exit status is 1\n"
+"and nothing is written. See docs/language.md and docs/pipeline.md.\n");
+}
+
+static bool
+parse_number_option(const char *name, const char *arg, uint32_t max,
+                    uint32_t *out)
+{
+    const char *error = lb_parse_uint(arg, 0, max, out);
+    if (error) {
+        fprintf(stderr, "flowlb: --%s %s: %s\n", name, arg, error);
+        return false;
+    }
+    return true;
+}
+
+/* Writes 'data' to 'path' through a temporary file and rename(), so that a
+ * reader never sees a partial pipeline. */
+static bool
+write_atomically(const char *path, const char *data, size_t len)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "flowlb: %s: %s\n", path, strerror(errno));
+        free(tmp);
+        return false;
+    }
+    bool ok = true;
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            ok = false;
+            break;
+        }
+        done += n;
+    }
+    ok = !fchmod(fd, 0644) && ok;
+    ok = !close(fd) && ok;
+    if (ok && rename(tmp, path)) {
+        ok = false;
+    }
+    if (!ok) {
+        fprintf(stderr, "flowlb: %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok;
+}
+
+int
+main(int argc, char *argv[])
+{
+    enum { OPT_EMIT = 256, OPT_TABLE_BASE, OPT_NEXT_TABLE, OPT_CT_ZONE };
+    static const struct option long_options[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "emit", required_argument, NULL, OPT_EMIT },
+        { "table-base", required_argument, NULL, OPT_TABLE_BASE },
+        { "next-table", required_argument, NULL, OPT_NEXT_TABLE },
+        { "ct-zone", required_argument, NULL, OPT_CT_ZONE },
+        { "werror", no_argument, NULL, 'W' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct lower_options lopts;
+    lower_options_init(&lopts);
+    const char *output = NULL;
+    bool emit_ir = false, werror = false;
+    uint32_t value;
+
+    /* GNU getopt permutes: options may come before or after the command
+     * and the spec ("flowlb compile web.lb -o out"). */
+    int c;
+    while ((c = getopt_long(argc, argv, "o:WhV", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'W': werror = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("flowlb %s\n", FLOWLB_VERSION); return 0;
+        case OPT_EMIT:
+            if (strcmp(optarg, "ir") && strcmp(optarg, "ofctl")) {
+                fprintf(stderr, "flowlb: --emit %s: expected ofctl or ir\n",
+                        optarg);
+                return 2;
+            }
+            emit_ir = !strcmp(optarg, "ir");
+            break;
+        case OPT_TABLE_BASE:
+            if (!parse_number_option("table-base", optarg, 252, &value)) {
+                return 2;
+            }
+            lopts.table_base = value;
+            break;
+        case OPT_NEXT_TABLE:
+            if (!parse_number_option("next-table", optarg, 254, &value)) {
+                return 2;
+            }
+            lopts.next_table = value;
+            break;
+        case OPT_CT_ZONE:
+            if (!parse_number_option("ct-zone", optarg, 65535, &value)) {
+                return 2;
+            }
+            lopts.ct_zone = value;
+            break;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    const char *command = optind < argc ? argv[optind] : NULL;
+    const char *spec_path = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (optind + 2 < argc) {
+        fprintf(stderr, "flowlb: unexpected argument '%s'\n",
+                argv[optind + 2]);
+        return 2;
+    }
+    if (!command) {
+        usage(stderr);
+        return 2;
+    }
+    bool compile = !strcmp(command, "compile");
+    if (!compile && strcmp(command, "check")) {
+        fprintf(stderr, "flowlb: unknown command '%s' (expected compile or "
+                "check; see flowlb --help)\n", command);
+        return 2;
+    }
+    if (!spec_path) {
+        fprintf(stderr, "flowlb: %s: missing SPEC file\n", command);
+        return 2;
+    }
+
+    struct diag d;
+    struct lb_spec spec;
+    struct ir_pipeline ir;
+    struct ds_buf out;
+    diag_init(&d);
+    lb_spec_init(&spec);
+    ir_init(&ir);
+    ds_buf_init(&out);
+
+    bool ok = lb_spec_load(spec_path, &spec, &d) && lb_check(&spec, &d);
+    if (ok && compile) {
+        ok = lower_spec(&spec, &lopts, &ir, &d);
+        if (ok && !emit_ir) {
+            ok = emit_ofctl_bundle(&ir, &out, &d);
+        }
+    }
+    if (werror && d.n_warnings) {
+        ok = false;
+    }
+    diag_print(&d, stderr);
+
+    int status = ok ? 0 : 1;
+    if (ok && compile) {
+        if (emit_ir) {
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *mem = open_memstream(&buf, &len);
+            ir_print(&ir, mem);
+            fclose(mem);
+            free(out.s);
+            out.s = buf;
+            out.len = len;
+        }
+        if (output) {
+            status = write_atomically(output, out.s, out.len) ? 0 : 1;
+        } else if (fwrite(out.s, 1, out.len, stdout) != out.len
+                   || fflush(stdout)) {
+            fprintf(stderr, "flowlb: write error: %s\n", strerror(errno));
+            status = 1;
+        }
+    } else if (ok) {
+        fprintf(stderr, "%s: OK (%zu services)\n", spec_path,
+                spec.n_services);
+    }
+
+    ds_buf_destroy(&out);
+    ir_destroy(&ir);
+    lb_spec_destroy(&spec);
+    diag_destroy(&d);
+    return status;
+}

@@ -1,0 +1,236 @@
+/* The match-action IR: construction, ordering, printing. */
+#include "ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+grow(void *array, size_t *allocated, size_t n, size_t elem)
+{
+    if (n < *allocated) {
+        return array;
+    }
+    *allocated = *allocated ? 2 * *allocated : 16;
+    array = realloc(array, *allocated * elem);
+    if (!array) {
+        abort();
+    }
+    return array;
+}
+
+static char *
+xstrdup(const char *s)
+{
+    char *copy = strdup(s ? s : "");
+    if (!copy) {
+        abort();
+    }
+    return copy;
+}
+
+void
+ir_init(struct ir_pipeline *p)
+{
+    memset(p, 0, sizeof *p);
+}
+
+void
+ir_destroy(struct ir_pipeline *p)
+{
+    if (!p) {
+        return;
+    }
+    for (size_t i = 0; i < p->n_flows; i++) {
+        free(p->flows[i].match);
+        free(p->flows[i].actions);
+    }
+    for (size_t i = 0; i < p->n_groups; i++) {
+        struct ir_group *g = &p->groups[i];
+        for (size_t j = 0; j < g->n_buckets; j++) {
+            free(g->buckets[j].actions);
+        }
+        free(g->buckets);
+        free(g->selection);
+    }
+    free(p->flows);
+    free(p->groups);
+    free(p->tables);
+    memset(p, 0, sizeof *p);
+}
+
+void
+ir_add_table(struct ir_pipeline *p, uint8_t id, const char *name)
+{
+    p->tables = grow(p->tables, &p->allocated_tables, p->n_tables,
+                     sizeof *p->tables);
+    p->tables[p->n_tables++] = (struct ir_table) { .id = id, .name = name };
+}
+
+struct ir_flow *
+ir_add_flow(struct ir_pipeline *p, uint8_t table, uint16_t priority,
+            uint64_t cookie, enum ir_flow_role role, const char *match,
+            const char *actions)
+{
+    p->flows = grow(p->flows, &p->allocated_flows, p->n_flows,
+                    sizeof *p->flows);
+    struct ir_flow *f = &p->flows[p->n_flows++];
+    memset(f, 0, sizeof *f);
+    f->table = table;
+    f->priority = priority;
+    f->cookie = cookie;
+    f->role = role;
+    f->match = xstrdup(match);
+    f->actions = xstrdup(actions);
+    return f;
+}
+
+struct ir_group *
+ir_add_group(struct ir_pipeline *p, uint32_t group_id, const char *selection)
+{
+    p->groups = grow(p->groups, &p->allocated_groups, p->n_groups,
+                     sizeof *p->groups);
+    struct ir_group *g = &p->groups[p->n_groups++];
+    memset(g, 0, sizeof *g);
+    g->group_id = group_id;
+    g->selection = xstrdup(selection);
+    return g;
+}
+
+struct ir_bucket *
+ir_group_add_bucket(struct ir_group *g, uint32_t bucket_id, uint16_t weight,
+                    const char *actions)
+{
+    g->buckets = grow(g->buckets, &g->allocated_buckets, g->n_buckets,
+                      sizeof *g->buckets);
+    struct ir_bucket *b = &g->buckets[g->n_buckets++];
+    memset(b, 0, sizeof *b);
+    b->bucket_id = bucket_id;
+    b->weight = weight;
+    b->actions = xstrdup(actions);
+    return b;
+}
+
+static int
+compare_flows(const void *a_, const void *b_)
+{
+    const struct ir_flow *a = a_, *b = b_;
+    if (a->table != b->table) {
+        return a->table < b->table ? -1 : 1;
+    }
+    if (a->priority != b->priority) {
+        return a->priority > b->priority ? -1 : 1;
+    }
+    return strcmp(a->match, b->match);
+}
+
+static int
+compare_groups(const void *a_, const void *b_)
+{
+    const struct ir_group *a = a_, *b = b_;
+    return a->group_id < b->group_id ? -1 : a->group_id > b->group_id;
+}
+
+static int
+compare_tables(const void *a_, const void *b_)
+{
+    const struct ir_table *a = a_, *b = b_;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+void
+ir_sort(struct ir_pipeline *p)
+{
+    if (p->n_flows) {
+        qsort(p->flows, p->n_flows, sizeof *p->flows, compare_flows);
+    }
+    if (p->n_groups) {
+        qsort(p->groups, p->n_groups, sizeof *p->groups, compare_groups);
+    }
+    if (p->n_tables) {
+        qsort(p->tables, p->n_tables, sizeof *p->tables, compare_tables);
+    }
+}
+
+const char *
+ir_role_name(enum ir_flow_role role)
+{
+    switch (role) {
+    case IR_ROLE_RESPONDER: return "responder";
+    case IR_ROLE_CLASSIFY: return "classify";
+    case IR_ROLE_REPLY: return "reply";
+    case IR_ROLE_DISPATCH: return "dispatch";
+    case IR_ROLE_FORWARD: return "forward";
+    case IR_ROLE_DEFAULT: return "default";
+    }
+    return "?";
+}
+
+void
+ir_print(const struct ir_pipeline *p, FILE *out)
+{
+    fprintf(out, "# flowlb IR: %zu tables, %zu flows, %zu groups\n",
+            p->n_tables, p->n_flows, p->n_groups);
+    for (size_t t = 0; t < p->n_tables; t++) {
+        uint8_t id = p->tables[t].id;
+        fprintf(out, "\ntable %u (%s)\n", id, p->tables[t].name);
+        for (size_t i = 0; i < p->n_flows; i++) {
+            const struct ir_flow *f = &p->flows[i];
+            if (f->table != id) {
+                continue;
+            }
+            fprintf(out, "  [%u] %-9s %s%s%s\n", f->priority,
+                    ir_role_name(f->role), *f->match ? f->match : "*",
+                    f->service ? "  # service " : "",
+                    f->service ? f->service : "");
+            fprintf(out, "        => %s\n", f->actions);
+        }
+    }
+    for (size_t i = 0; i < p->n_groups; i++) {
+        const struct ir_group *g = &p->groups[i];
+        fprintf(out, "\ngroup 0x%08x (select, %s)%s%s\n", g->group_id,
+                g->selection, g->service ? "  # service " : "",
+                g->service ? g->service : "");
+        if (!g->n_buckets) {
+            fprintf(out, "  (no buckets: new connections are dropped)\n");
+        }
+        for (size_t j = 0; j < g->n_buckets; j++) {
+            const struct ir_bucket *b = &g->buckets[j];
+            fprintf(out, "  bucket %u weight %u  # real %s\n", b->bucket_id,
+                    b->weight, b->real[0] ? b->real : "?");
+            fprintf(out, "        => %s\n", b->actions);
+        }
+    }
+}
+
+char *
+ir_flow_to_ofctl(const struct ir_flow *f)
+{
+    char *s;
+    if (asprintf(&s, "table=%u,priority=%u,cookie=0x%llx%s%s,actions=%s",
+                 f->table, f->priority, (unsigned long long) f->cookie,
+                 *f->match ? "," : "", f->match, f->actions) < 0) {
+        abort();
+    }
+    return s;
+}
+
+char *
+ir_group_to_ofctl(const struct ir_group *g)
+{
+    size_t len = 128 + strlen(g->selection);
+    for (size_t i = 0; i < g->n_buckets; i++) {
+        len += 64 + strlen(g->buckets[i].actions);
+    }
+    char *s = malloc(len);
+    if (!s) {
+        abort();
+    }
+    size_t n = snprintf(s, len, "group_id=%u,type=select,%s", g->group_id,
+                        g->selection);
+    for (size_t i = 0; i < g->n_buckets; i++) {
+        const struct ir_bucket *b = &g->buckets[i];
+        n += snprintf(s + n, len - n, ",bucket=bucket_id:%u,weight:%u,"
+                      "actions=%s", b->bucket_id, b->weight, b->actions);
+    }
+    return s;
+}
