@@ -1,0 +1,645 @@
+/* Desired versus installed OpenFlow state: see ofsync.h. */
+#include <config.h>
+#include "ofsync.h"
+
+#include <string.h>
+#include "bitmap.h"
+#include "byte-order.h"
+#include "hash.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/util.h"
+
+#define OFSYNC_PROTOCOL OFPUTIL_P_OF15_OXM
+
+static uint32_t
+flow_key_hash(uint8_t table_id, uint16_t priority, const struct minimatch *m)
+{
+    return minimatch_hash(m, hash_2words(table_id, priority));
+}
+
+void
+ofsync_state_init(struct ofsync_state *s)
+{
+    hmap_init(&s->flows);
+    hmap_init(&s->groups);
+}
+
+static void
+flow_free(struct ofsync_flow *f)
+{
+    minimatch_destroy(&f->match);
+    free(f->ofpacts);
+    free(f);
+}
+
+static void
+group_free(struct ofsync_group *g)
+{
+    ofputil_bucket_list_destroy(&g->buckets);
+    ofputil_group_properties_destroy(&g->props);
+    free(g);
+}
+
+void
+ofsync_state_clear(struct ofsync_state *s)
+{
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_POP (f, node, &s->flows) {
+        flow_free(f);
+    }
+    struct ofsync_group *g;
+    HMAP_FOR_EACH_POP (g, node, &s->groups) {
+        group_free(g);
+    }
+}
+
+void
+ofsync_state_destroy(struct ofsync_state *s)
+{
+    if (s) {
+        ofsync_state_clear(s);
+        hmap_destroy(&s->flows);
+        hmap_destroy(&s->groups);
+    }
+}
+
+size_t
+ofsync_state_n_flows(const struct ofsync_state *s)
+{
+    return hmap_count(&s->flows);
+}
+
+size_t
+ofsync_state_n_groups(const struct ofsync_state *s)
+{
+    return hmap_count(&s->groups);
+}
+
+struct ofsync_flow *
+ofsync_find_flow(const struct ofsync_state *s, uint8_t table_id,
+                 uint16_t priority, const struct minimatch *m)
+{
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_WITH_HASH (f, node, flow_key_hash(table_id, priority, m),
+                             &s->flows) {
+        if (f->table_id == table_id && f->priority == priority
+            && minimatch_equal(&f->match, m)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+struct ofsync_group *
+ofsync_find_group(const struct ofsync_state *s, uint32_t group_id)
+{
+    struct ofsync_group *g;
+    HMAP_FOR_EACH_WITH_HASH (g, node, hash_int(group_id, 0), &s->groups) {
+        if (g->group_id == group_id) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+void
+ofsync_remove_flow(struct ofsync_state *s, struct ofsync_flow *f)
+{
+    hmap_remove(&s->flows, &f->node);
+    flow_free(f);
+}
+
+/* Inserts a new flow, taking 'match' (moved) and copying 'ofpacts'. A flow
+ * with the same key is replaced, as the switch itself would. */
+static void
+insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
+            struct minimatch *match, uint64_t cookie,
+            const struct ofpact *ofpacts, size_t ofpacts_len)
+{
+    struct ofsync_flow *old = ofsync_find_flow(s, table_id, priority, match);
+    if (old) {
+        ofsync_remove_flow(s, old);
+    }
+    struct ofsync_flow *f = xzalloc(sizeof *f);
+    f->table_id = table_id;
+    f->priority = priority;
+    minimatch_move(&f->match, match);
+    f->cookie = cookie;
+    f->ofpacts = ofpacts_len ? xmemdup(ofpacts, ofpacts_len) : NULL;
+    f->ofpacts_len = ofpacts_len;
+    hmap_insert(&s->flows, &f->node,
+                flow_key_hash(table_id, priority, &f->match));
+}
+
+void
+ofsync_add_flow_copy(struct ofsync_state *s, const struct ofsync_flow *src)
+{
+    struct minimatch m;
+    minimatch_clone(&m, &src->match);
+    insert_flow(s, src->table_id, src->priority, &m, src->cookie,
+                src->ofpacts, src->ofpacts_len);
+}
+
+static struct ofputil_bucket *
+bucket_clone(const struct ofputil_bucket *b)
+{
+    struct ofputil_bucket *n = xmemdup(b, sizeof *b);
+    n->ofpacts = b->ofpacts_len ? xmemdup(b->ofpacts, b->ofpacts_len) : NULL;
+    return n;
+}
+
+/* Inserts a new group with a copy of 'props' and the buckets of 'buckets'
+ * (moved: 'buckets' is left empty). Replaces a group with the same id. */
+static struct ofsync_group *
+insert_group(struct ofsync_state *s, uint32_t group_id, uint8_t type,
+             const struct ofputil_group_props *props,
+             struct ovs_list *buckets)
+{
+    struct ofsync_group *old = ofsync_find_group(s, group_id);
+    if (old) {
+        hmap_remove(&s->groups, &old->node);
+        group_free(old);
+    }
+    struct ofsync_group *g = xzalloc(sizeof *g);
+    g->group_id = group_id;
+    g->type = type;
+    ofputil_group_properties_copy(&g->props, props);
+    ovs_list_init(&g->buckets);
+    if (buckets) {
+        ovs_list_push_back_all(&g->buckets, buckets);
+    }
+    hmap_insert(&s->groups, &g->node, hash_int(group_id, 0));
+    return g;
+}
+
+void
+ofsync_state_copy(struct ofsync_state *dst, const struct ofsync_state *src)
+{
+    ofsync_state_clear(dst);
+    const struct ofsync_flow *f;
+    HMAP_FOR_EACH (f, node, &src->flows) {
+        ofsync_add_flow_copy(dst, f);
+    }
+    const struct ofsync_group *g;
+    HMAP_FOR_EACH (g, node, &src->groups) {
+        struct ovs_list buckets = OVS_LIST_INITIALIZER(&buckets);
+        ofputil_bucket_clone_list(&buckets, &g->buckets, NULL);
+        insert_group(dst, g->group_id, g->type, &g->props, &buckets);
+    }
+}
+
+bool
+ofsync_group_remove_bucket(struct ofsync_group *g, uint32_t bucket_id)
+{
+    struct ofputil_bucket *b = ofputil_bucket_find(&g->buckets, bucket_id);
+    if (!b) {
+        return false;
+    }
+    ovs_list_remove(&b->list_node);
+    free(b->ofpacts);
+    free(b);
+    return true;
+}
+
+char *
+ofsync_add_flow_str(struct ofsync_state *s, const char *str,
+                    const struct ofputil_port_map *port_map)
+{
+    struct ofputil_flow_mod fm;
+    enum ofputil_protocol usable;
+    char *error = parse_ofp_flow_mod_str(&fm, str, port_map, NULL, OFPFC_ADD,
+                                         &usable);
+    if (error) {
+        return error;
+    }
+    if (!(usable & OFSYNC_PROTOCOL)) {
+        minimatch_destroy(&fm.match);
+        free(fm.ofpacts);
+        return xasprintf("flow not expressible in OpenFlow 1.5: %s", str);
+    }
+
+    /* Round trip through the wire format: the switch's dump replies decode
+     * to exactly this form, so the comparison sees no spurious change. */
+    struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, OFSYNC_PROTOCOL);
+    minimatch_destroy(&fm.match);
+    free(fm.ofpacts);
+
+    struct ofputil_flow_mod dec;
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+    enum ofperr err = ofputil_decode_flow_mod(&dec, msg->data, OFSYNC_PROTOCOL,
+                                              NULL, NULL, &ofpacts, OFPP_MAX,
+                                              255);
+    ofpbuf_delete(msg);
+    if (err) {
+        ofpbuf_uninit(&ofpacts);
+        return xasprintf("flow does not survive encoding (%s): %s",
+                         ofperr_to_string(err), str);
+    }
+    insert_flow(s, dec.table_id, dec.priority, &dec.match,
+                ntohll(dec.new_cookie), ofpacts.data, ofpacts.size);
+    ofpbuf_uninit(&ofpacts);
+    return NULL;
+}
+
+void
+ofsync_add_flow_stats(struct ofsync_state *s,
+                      const struct ofputil_flow_stats *fs)
+{
+    struct minimatch m;
+    minimatch_init(&m, &fs->match);
+    insert_flow(s, fs->table_id, fs->priority, &m, ntohll(fs->cookie),
+                fs->ofpacts, fs->ofpacts_len);
+}
+
+char *
+ofsync_add_group_str(struct ofsync_state *s, const char *str,
+                     const struct ofputil_port_map *port_map)
+{
+    struct ofputil_group_mod gm;
+    enum ofputil_protocol usable;
+    char *error = parse_ofp_group_mod_str(&gm, OFPGC11_ADD, str, port_map,
+                                          NULL, &usable);
+    if (error) {
+        return error;
+    }
+    struct ofpbuf *msg = ofputil_encode_group_mod(OFP15_VERSION, &gm, NULL,
+                                                  -1);
+    ofputil_uninit_group_mod(&gm);
+
+    struct ofputil_group_mod dec;
+    enum ofperr err = ofputil_decode_group_mod(msg->data, &dec);
+    ofpbuf_delete(msg);
+    if (err) {
+        return xasprintf("group does not survive encoding (%s): %s",
+                         ofperr_to_string(err), str);
+    }
+    insert_group(s, dec.group_id, dec.type, &dec.props, &dec.buckets);
+    ofputil_uninit_group_mod(&dec);
+    return NULL;
+}
+
+void
+ofsync_add_group_desc(struct ofsync_state *s, struct ofputil_group_desc *gd)
+{
+    insert_group(s, gd->group_id, gd->type, &gd->props, &gd->buckets);
+}
+
+/* --- comparison ---------------------------------------------------------- */
+
+static bool
+buckets_one_equal(const struct ofputil_bucket *a,
+                  const struct ofputil_bucket *b)
+{
+    return (a->bucket_id == b->bucket_id
+            && a->weight == b->weight
+            && a->watch_port == b->watch_port
+            && a->watch_group == b->watch_group
+            && ofpacts_equal(a->ofpacts, a->ofpacts_len,
+                             b->ofpacts, b->ofpacts_len));
+}
+
+static bool
+props_equal(const struct ofputil_group_props *a,
+            const struct ofputil_group_props *b)
+{
+    return (!strcmp(a->selection_method, b->selection_method)
+            && a->selection_method_param == b->selection_method_param
+            && bitmap_equal(a->fields.used.bm, b->fields.used.bm, MFF_N_IDS)
+            && a->fields.values_size == b->fields.values_size
+            && (!a->fields.values_size
+                || !memcmp(a->fields.values, b->fields.values,
+                           a->fields.values_size)));
+}
+
+bool
+ofsync_buckets_equal(const struct ofputil_bucket *a,
+                     const struct ofputil_bucket *b)
+{
+    return buckets_one_equal(a, b);
+}
+
+void
+ofsync_diff_init(struct ofsync_diff *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void
+ofsync_diff_destroy(struct ofsync_diff *d)
+{
+    if (d) {
+        free(d->ops);
+        memset(d, 0, sizeof *d);
+    }
+}
+
+static void
+add_op(struct ofsync_diff *d, enum ofsync_op_type type,
+       const struct ofsync_flow *f, const struct ofsync_group *g,
+       uint32_t bucket_id)
+{
+    if (d->n_ops >= d->allocated_ops) {
+        d->ops = x2nrealloc(d->ops, &d->allocated_ops, sizeof *d->ops);
+    }
+    d->ops[d->n_ops++] = (struct ofsync_op) {
+        .type = type, .flow = f, .group = g, .bucket_id = bucket_id,
+    };
+}
+
+/* Bucket-level difference of two groups with the same type and properties,
+ * appended to 'removes' and 'inserts'. */
+static void
+diff_buckets(const struct ofsync_group *want, const struct ofsync_group *have,
+             struct ofsync_diff *removes, struct ofsync_diff *inserts)
+{
+    const struct ofputil_bucket *b;
+    LIST_FOR_EACH (b, list_node, &have->buckets) {
+        const struct ofputil_bucket *w = ofputil_bucket_find(&want->buckets,
+                                                             b->bucket_id);
+        if (!w || !buckets_one_equal(w, b)) {
+            add_op(removes, OFSYNC_BUCKET_REMOVE, NULL, have, b->bucket_id);
+        }
+    }
+    LIST_FOR_EACH (b, list_node, &want->buckets) {
+        const struct ofputil_bucket *h = ofputil_bucket_find(&have->buckets,
+                                                             b->bucket_id);
+        if (!h || !buckets_one_equal(b, h)) {
+            add_op(inserts, OFSYNC_BUCKET_INSERT, NULL, want, b->bucket_id);
+        }
+    }
+}
+
+static void
+append_ops(struct ofsync_diff *d, const struct ofsync_diff *src)
+{
+    for (size_t i = 0; i < src->n_ops; i++) {
+        const struct ofsync_op *op = &src->ops[i];
+        add_op(d, op->type, op->flow, op->group, op->bucket_id);
+    }
+}
+
+/* Sorting keeps the bundle's content independent of hash order, so logs
+ * and tests are reproducible. */
+static int
+compare_ops(const void *a_, const void *b_)
+{
+    const struct ofsync_op *a = a_, *b = b_;
+    if (a->type != b->type) {
+        return a->type < b->type ? -1 : 1;
+    }
+    if (a->group && b->group && a->group->group_id != b->group->group_id) {
+        return a->group->group_id < b->group->group_id ? -1 : 1;
+    }
+    if (a->bucket_id != b->bucket_id) {
+        return a->bucket_id < b->bucket_id ? -1 : 1;
+    }
+    if (a->flow && b->flow) {
+        if (a->flow->table_id != b->flow->table_id) {
+            return a->flow->table_id < b->flow->table_id ? -1 : 1;
+        }
+        if (a->flow->priority != b->flow->priority) {
+            return a->flow->priority > b->flow->priority ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+void
+ofsync_diff(const struct ofsync_state *desired,
+            const struct ofsync_state *installed, struct ofsync_diff *diff)
+{
+    struct ofsync_diff groups, removes, inserts, flows, gdel;
+    ofsync_diff_init(&groups);
+    ofsync_diff_init(&removes);
+    ofsync_diff_init(&inserts);
+    ofsync_diff_init(&flows);
+    ofsync_diff_init(&gdel);
+    diff->n_ops = 0;
+
+    const struct ofsync_group *g;
+    HMAP_FOR_EACH (g, node, &desired->groups) {
+        const struct ofsync_group *h = ofsync_find_group(installed,
+                                                         g->group_id);
+        if (!h) {
+            add_op(&groups, OFSYNC_GROUP_ADD, NULL, g, 0);
+        } else if (g->type != h->type || !props_equal(&g->props, &h->props)) {
+            add_op(&groups, OFSYNC_GROUP_MODIFY, NULL, g, 0);
+        } else {
+            /* Per-bucket changes touch nothing else in the group; but when
+             * most buckets change, one modify is the smaller message. */
+            struct ofsync_diff r, i;
+            ofsync_diff_init(&r);
+            ofsync_diff_init(&i);
+            diff_buckets(g, h, &r, &i);
+            size_t n_want = ovs_list_size(&g->buckets);
+            if (r.n_ops + i.n_ops > MAX(1, n_want)) {
+                add_op(&groups, OFSYNC_GROUP_MODIFY, NULL, g, 0);
+            } else {
+                append_ops(&removes, &r);
+                append_ops(&inserts, &i);
+            }
+            ofsync_diff_destroy(&r);
+            ofsync_diff_destroy(&i);
+        }
+    }
+    HMAP_FOR_EACH (g, node, &installed->groups) {
+        if (!ofsync_find_group(desired, g->group_id)) {
+            add_op(&gdel, OFSYNC_GROUP_DELETE, NULL, g, 0);
+        }
+    }
+
+    const struct ofsync_flow *f;
+    HMAP_FOR_EACH (f, node, &installed->flows) {
+        if (!ofsync_find_flow(desired, f->table_id, f->priority, &f->match)) {
+            add_op(&flows, OFSYNC_FLOW_DELETE, f, NULL, 0);
+        }
+    }
+    HMAP_FOR_EACH (f, node, &desired->flows) {
+        const struct ofsync_flow *h = ofsync_find_flow(installed, f->table_id,
+                                                       f->priority, &f->match);
+        if (!h || h->cookie != f->cookie) {
+            add_op(&flows, OFSYNC_FLOW_ADD, f, NULL, 0);
+        } else if (!ofpacts_equal(f->ofpacts, f->ofpacts_len,
+                                  h->ofpacts, h->ofpacts_len)) {
+            add_op(&flows, OFSYNC_FLOW_MODIFY, f, NULL, 0);
+        }
+    }
+
+    append_ops(diff, &groups);
+    append_ops(diff, &removes);
+    append_ops(diff, &inserts);
+    append_ops(diff, &flows);
+    append_ops(diff, &gdel);
+    if (diff->n_ops) {
+        qsort(diff->ops, diff->n_ops, sizeof *diff->ops, compare_ops);
+    }
+    ofsync_diff_destroy(&groups);
+    ofsync_diff_destroy(&removes);
+    ofsync_diff_destroy(&inserts);
+    ofsync_diff_destroy(&flows);
+    ofsync_diff_destroy(&gdel);
+}
+
+size_t
+ofsync_diff_count(const struct ofsync_diff *d, enum ofsync_op_type type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_ops; i++) {
+        n += d->ops[i].type == type;
+    }
+    return n;
+}
+
+/* --- encoding ------------------------------------------------------------ */
+
+static struct ofpbuf *
+encode_flow_op(const struct ofsync_op *op)
+{
+    const struct ofsync_flow *f = op->flow;
+    struct ofputil_flow_mod fm = {
+        .priority = f->priority,
+        .table_id = f->table_id,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .ofpacts = f->ofpacts,
+        .ofpacts_len = f->ofpacts_len,
+        .new_cookie = OVS_BE64_MAX,
+    };
+    /* The encoder only reads the match. */
+    fm.match = f->match;
+    switch (op->type) {
+    case OFSYNC_FLOW_ADD:
+        fm.command = OFPFC_ADD;
+        fm.new_cookie = htonll(f->cookie);
+        break;
+    case OFSYNC_FLOW_MODIFY:
+        /* Strict, and only if our cookie is there: never a foreign flow. */
+        fm.command = OFPFC_MODIFY_STRICT;
+        fm.cookie = htonll(f->cookie);
+        fm.cookie_mask = OVS_BE64_MAX;
+        break;
+    case OFSYNC_FLOW_DELETE:
+        fm.command = OFPFC_DELETE_STRICT;
+        fm.cookie = htonll(f->cookie);
+        fm.cookie_mask = OVS_BE64_MAX;
+        fm.ofpacts = NULL;
+        fm.ofpacts_len = 0;
+        break;
+    default:
+        OVS_NOT_REACHED();
+    }
+    return ofputil_encode_flow_mod(&fm, OFSYNC_PROTOCOL);
+}
+
+static struct ofpbuf *
+encode_group_op(const struct ofsync_op *op)
+{
+    const struct ofsync_group *g = op->group;
+    struct ofputil_group_mod gm;
+    memset(&gm, 0, sizeof gm);
+    gm.group_id = g->group_id;
+    gm.type = g->type;
+    gm.command_bucket_id = OFPG15_BUCKET_ALL;
+    ovs_list_init(&gm.buckets);
+
+    switch (op->type) {
+    case OFSYNC_GROUP_ADD:
+    case OFSYNC_GROUP_MODIFY:
+        gm.command = op->type == OFSYNC_GROUP_ADD ? OFPGC11_ADD
+                                                  : OFPGC11_MODIFY;
+        /* The switch accepts the selection method property only here; a
+         * bucket insert or remove keeps the group's own. */
+        ofputil_group_properties_copy(&gm.props, &g->props);
+        ofputil_bucket_clone_list(&gm.buckets, &g->buckets, NULL);
+        break;
+    case OFSYNC_GROUP_DELETE:
+        gm.command = OFPGC11_DELETE;
+        break;
+    case OFSYNC_BUCKET_REMOVE:
+        gm.command = OFPGC15_REMOVE_BUCKET;
+        gm.command_bucket_id = op->bucket_id;
+        break;
+    case OFSYNC_BUCKET_INSERT: {
+        gm.command = OFPGC15_INSERT_BUCKET;
+        gm.command_bucket_id = OFPG15_BUCKET_LAST;
+        const struct ofputil_bucket *b = ofputil_bucket_find(&g->buckets,
+                                                             op->bucket_id);
+        ovs_assert(b);
+        struct ofputil_bucket *n = bucket_clone(b);
+        ovs_list_push_back(&gm.buckets, &n->list_node);
+        break;
+    }
+    default:
+        OVS_NOT_REACHED();
+    }
+    struct ofpbuf *msg = ofputil_encode_group_mod(OFP15_VERSION, &gm, NULL,
+                                                  -1);
+    ofputil_uninit_group_mod(&gm);
+    return msg;
+}
+
+struct ofpbuf *
+ofsync_op_encode(const struct ofsync_op *op)
+{
+    switch (op->type) {
+    case OFSYNC_FLOW_ADD:
+    case OFSYNC_FLOW_MODIFY:
+    case OFSYNC_FLOW_DELETE:
+        return encode_flow_op(op);
+    default:
+        return encode_group_op(op);
+    }
+}
+
+static const char *
+op_name(enum ofsync_op_type t)
+{
+    switch (t) {
+    case OFSYNC_GROUP_ADD: return "add group";
+    case OFSYNC_GROUP_MODIFY: return "modify group";
+    case OFSYNC_BUCKET_REMOVE: return "remove bucket";
+    case OFSYNC_BUCKET_INSERT: return "insert bucket";
+    case OFSYNC_FLOW_DELETE: return "delete flow";
+    case OFSYNC_FLOW_MODIFY: return "modify flow";
+    case OFSYNC_FLOW_ADD: return "add flow";
+    case OFSYNC_GROUP_DELETE: return "delete group";
+    }
+    return "?";
+}
+
+char *
+ofsync_op_to_string(const struct ofsync_op *op,
+                    const struct ofputil_port_map *port_map)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    ds_put_format(&s, "%s ", op_name(op->type));
+    if (op->flow) {
+        ds_put_format(&s, "table=%u,priority=%u,cookie=%#"PRIx64",",
+                      op->flow->table_id, op->flow->priority,
+                      op->flow->cookie);
+        minimatch_format(&op->flow->match, NULL, port_map, &s,
+                         OFP_DEFAULT_PRIORITY);
+        if (op->type != OFSYNC_FLOW_DELETE) {
+            ds_put_cstr(&s, " actions=");
+            struct ofpact_format_params fp = { .port_map = port_map, .s = &s };
+            ofpacts_format(op->flow->ofpacts, op->flow->ofpacts_len, &fp);
+        }
+    } else if (op->group) {
+        ds_put_format(&s, "group_id=%#"PRIx32, op->group->group_id);
+        if (op->type == OFSYNC_BUCKET_REMOVE
+            || op->type == OFSYNC_BUCKET_INSERT) {
+            ds_put_format(&s, " bucket_id=%"PRIu32, op->bucket_id);
+        }
+    }
+    return ds_steal_cstr(&s);
+}

@@ -1,0 +1,152 @@
+/* Desired versus installed OpenFlow state, and the difference between them.
+ *
+ * Both sides hold DECODED flows and groups (struct minimatch, ofpacts,
+ * buckets), never text: the switch prints actions back in its own canonical
+ * form, so a textual comparison would churn forever. Desired entries are
+ * parsed from ovs-ofctl syntax and then sent through an OpenFlow 1.5
+ * encode/decode round trip, so that they are in exactly the form in which
+ * the switch's dump replies decode.
+ *
+ * Flows are keyed by (table, priority, match), as the switch keys them;
+ * groups by group id, buckets by bucket id. The difference is a list of
+ * operations that, applied in order inside one ordered atomic bundle,
+ * turns the installed state into the desired one:
+ *   group adds, group modifications (bucket removes/inserts when only
+ *   buckets changed, a full modify otherwise), flow deletes, flow
+ *   modifications, flow adds, group deletes.
+ * Groups come first so that new flows never reference a missing group;
+ * groups are deleted last so that no flow is left pointing at nothing.
+ */
+#ifndef FLOWLB_OFSYNC_H
+#define FLOWLB_OFSYNC_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+#include "openvswitch/match.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/ofpbuf.h"
+#include "openflow/openflow.h"
+
+struct ofputil_port_map;
+struct ofputil_flow_stats;
+struct ofputil_group_desc;
+
+struct ofsync_flow {
+    struct hmap_node node;      /* In ofsync_state 'flows', by key. */
+    uint8_t table_id;
+    uint16_t priority;
+    struct minimatch match;
+    uint64_t cookie;            /* Host byte order. */
+    struct ofpact *ofpacts;     /* Owned. */
+    size_t ofpacts_len;
+};
+
+struct ofsync_group {
+    struct hmap_node node;      /* In ofsync_state 'groups', by id. */
+    uint32_t group_id;
+    uint8_t type;               /* OFPGT11_*. */
+    struct ofputil_group_props props;   /* Owned. */
+    struct ovs_list buckets;    /* struct ofputil_bucket, owned. */
+};
+
+/* A set of flows and groups (one side of the comparison). */
+struct ofsync_state {
+    struct hmap flows;          /* struct ofsync_flow. */
+    struct hmap groups;         /* struct ofsync_group. */
+};
+
+void ofsync_state_init(struct ofsync_state *);
+void ofsync_state_destroy(struct ofsync_state *);   /* Accepts NULL. */
+void ofsync_state_clear(struct ofsync_state *);
+/* Replaces 'dst' with a deep copy of 'src'. */
+void ofsync_state_copy(struct ofsync_state *dst,
+                       const struct ofsync_state *src);
+size_t ofsync_state_n_flows(const struct ofsync_state *);
+size_t ofsync_state_n_groups(const struct ofsync_state *);
+
+/* Parses one flow / group in ovs-ofctl syntax ("table=..,priority=..,
+ * cookie=..,MATCH,actions=.." / "group_id=..,type=..,bucket=.."), resolving
+ * port names with 'port_map' (may be NULL), canonicalizes it and adds it to
+ * 'state', replacing an entry with the same key. Returns NULL on success,
+ * else a malloc'd error message (the caller frees it). */
+char *ofsync_add_flow_str(struct ofsync_state *, const char *s,
+                          const struct ofputil_port_map *port_map)
+    OVS_WARN_UNUSED_RESULT;
+char *ofsync_add_group_str(struct ofsync_state *, const char *s,
+                           const struct ofputil_port_map *port_map)
+    OVS_WARN_UNUSED_RESULT;
+
+/* Adds a flow from a decoded flow stats reply (installed side). */
+void ofsync_add_flow_stats(struct ofsync_state *,
+                           const struct ofputil_flow_stats *);
+/* Adds a group from a decoded group desc reply, taking its buckets and
+ * properties ('gd' is left empty; the caller still uninits it). */
+void ofsync_add_group_desc(struct ofsync_state *, struct ofputil_group_desc *);
+
+struct ofsync_flow *ofsync_find_flow(const struct ofsync_state *,
+                                     uint8_t table_id, uint16_t priority,
+                                     const struct minimatch *);
+struct ofsync_group *ofsync_find_group(const struct ofsync_state *,
+                                       uint32_t group_id);
+/* Adds a copy of 'f' (from another state) to 'state'. */
+void ofsync_add_flow_copy(struct ofsync_state *, const struct ofsync_flow *);
+void ofsync_remove_flow(struct ofsync_state *, struct ofsync_flow *);
+/* Removes bucket 'bucket_id' from 'g'; returns false if it had none. */
+bool ofsync_group_remove_bucket(struct ofsync_group *, uint32_t bucket_id);
+
+enum ofsync_op_type {
+    OFSYNC_GROUP_ADD,
+    OFSYNC_GROUP_MODIFY,        /* Replace type, properties and buckets. */
+    OFSYNC_BUCKET_REMOVE,       /* OF1.5 remove_buckets, one bucket. */
+    OFSYNC_BUCKET_INSERT,       /* OF1.5 insert_buckets, one bucket. */
+    OFSYNC_FLOW_DELETE,         /* delete_strict. */
+    OFSYNC_FLOW_MODIFY,         /* modify_strict: actions only. */
+    OFSYNC_FLOW_ADD,            /* Also replaces a flow whose cookie
+                                 * changed (modify cannot change it). */
+    OFSYNC_GROUP_DELETE,
+};
+
+struct ofsync_op {
+    enum ofsync_op_type type;
+    /* The entry the operation is about: the desired one for adds, modifies
+     * and inserts, the installed one for deletes and removes. Points into
+     * the states given to ofsync_diff(); valid as long as they are. */
+    const struct ofsync_flow *flow;
+    const struct ofsync_group *group;
+    uint32_t bucket_id;         /* BUCKET_REMOVE / BUCKET_INSERT. */
+};
+
+struct ofsync_diff {
+    struct ofsync_op *ops;
+    size_t n_ops, allocated_ops;
+};
+
+void ofsync_diff_init(struct ofsync_diff *);
+void ofsync_diff_destroy(struct ofsync_diff *);
+
+/* Computes in 'diff' (initialized, emptied first) the operations that turn
+ * 'installed' into 'desired', in the order given at the top of this file.
+ * An empty diff means the two are equivalent. */
+void ofsync_diff(const struct ofsync_state *desired,
+                 const struct ofsync_state *installed,
+                 struct ofsync_diff *diff);
+
+/* Counts ops of 'type' in 'diff' (for tests and logs). */
+size_t ofsync_diff_count(const struct ofsync_diff *, enum ofsync_op_type);
+
+/* Encodes 'op' as an OpenFlow 1.5 message (flow_mod or group_mod). */
+struct ofpbuf *ofsync_op_encode(const struct ofsync_op *);
+
+/* Short description of 'op' for logs ("add flow table=1 prio=200 ..."),
+ * malloc'd. */
+char *ofsync_op_to_string(const struct ofsync_op *,
+                          const struct ofputil_port_map *);
+
+/* Equality of two group bucket lists as sets keyed by bucket id. */
+bool ofsync_buckets_equal(const struct ofputil_bucket *,
+                          const struct ofputil_bucket *);
+
+#endif /* FLOWLB_OFSYNC_H */

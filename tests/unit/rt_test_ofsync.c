@@ -1,0 +1,515 @@
+/* Unit tests of the desired-vs-installed difference (runtime/ofsync.c).
+ *
+ * The installed side is built the way the agent builds it: flows and
+ * groups encoded into OpenFlow 1.5 dump replies (as the switch sends them)
+ * and decoded again, so "identical after canonicalization" is tested on the
+ * same path as in the daemon. */
+#include <config.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "byte-order.h"
+#include "flow.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/vlog.h"
+#include "../../runtime/ofsync.h"
+
+#define C "cookie=0xf10b0000f1b00001,"
+#define G1 "group_id=0xf1b00001,type=select,selection_method=hash," \
+           "fields(ip_src,ip_dst,tcp_src,tcp_dst)"
+#define B(ID, W, MARK) ",bucket=bucket_id:" #ID ",weight:" #W \
+    ",actions=ct(commit,zone=64000,exec(set_field:" #MARK "->ct_mark),table=2)"
+
+static void
+add_desired_flows(struct ofsync_state *s, const char *const *flows)
+{
+    for (; *flows; flows++) {
+        char *err = ofsync_add_flow_str(s, *flows, NULL);
+        if (err) {
+            fail_msg("%s", err);
+        }
+    }
+}
+
+static void
+add_desired_groups(struct ofsync_state *s, const char *const *groups)
+{
+    for (; *groups; groups++) {
+        char *err = ofsync_add_group_str(s, *groups, NULL);
+        if (err) {
+            fail_msg("%s", err);
+        }
+    }
+}
+
+/* Builds the installed side: each flow as the switch would report it in an
+ * OF1.5 flow stats reply, decoded back. */
+static void
+add_installed_flows(struct ofsync_state *s, const char *const *flows)
+{
+    for (; *flows; flows++) {
+        struct ofputil_flow_mod fm;
+        enum ofputil_protocol usable;
+        char *err = parse_ofp_flow_mod_str(&fm, *flows, NULL, NULL,
+                                           OFPFC_ADD, &usable);
+        assert_null(err);
+
+        struct ofputil_flow_stats_request fsr = {
+            .out_port = OFPP_ANY, .out_group = OFPG_ANY, .table_id = 0xff,
+        };
+        match_init_catchall(&fsr.match);
+        struct ofpbuf *req = ofputil_encode_flow_stats_request(
+            &fsr, OFPUTIL_P_OF15_OXM);
+        struct ovs_list replies;
+        ofpmp_init(&replies, req->data);
+
+        struct ofputil_flow_stats fs;
+        memset(&fs, 0, sizeof fs);
+        minimatch_expand(&fm.match, &fs.match);
+        fs.cookie = fm.new_cookie;
+        fs.table_id = fm.table_id;
+        fs.priority = fm.priority;
+        fs.idle_age = fs.hard_age = -1;
+        fs.ofpacts = fm.ofpacts;
+        fs.ofpacts_len = fm.ofpacts_len;
+        ofputil_append_flow_stats_reply(&fs, &replies, NULL);
+
+        struct ofpbuf *reply = ofpbuf_from_list(ovs_list_front(&replies));
+        reply->header = NULL;   /* As received: decoding pulls it. */
+        struct ofpbuf ofpacts;
+        ofpbuf_init(&ofpacts, 64);
+        struct ofputil_flow_stats dec;
+        assert_int_equal(ofputil_decode_flow_stats_reply(&dec, reply, false,
+                                                         &ofpacts), 0);
+        ofsync_add_flow_stats(s, &dec);
+        ofpbuf_uninit(&ofpacts);
+        ofpbuf_list_delete(&replies);
+        ofpbuf_delete(req);
+        minimatch_destroy(&fm.match);
+        free(fm.ofpacts);
+    }
+}
+
+static void
+add_installed_groups(struct ofsync_state *s, const char *const *groups)
+{
+    for (; *groups; groups++) {
+        struct ofputil_group_mod gm;
+        enum ofputil_protocol usable;
+        char *err = parse_ofp_group_mod_str(&gm, OFPGC11_ADD, *groups, NULL,
+                                            NULL, &usable);
+        assert_null(err);
+        struct ofpbuf *req = ofputil_encode_group_desc_request(OFP15_VERSION,
+                                                               OFPG_ALL);
+        struct ovs_list replies;
+        ofpmp_init(&replies, req->data);
+        struct ofputil_group_desc gd = {
+            .type = gm.type, .group_id = gm.group_id, .props = gm.props,
+        };
+        ofputil_append_group_desc_reply(&gd, &gm.buckets, &replies);
+
+        struct ofpbuf *reply = ofpbuf_from_list(ovs_list_front(&replies));
+        reply->header = NULL;   /* As received: decoding pulls it. */
+        struct ofputil_group_desc dec;
+        assert_int_equal(ofputil_decode_group_desc_reply(&dec, reply,
+                                                         OFP15_VERSION), 0);
+        ofsync_add_group_desc(s, &dec);
+        ofputil_uninit_group_desc(&dec);
+        ofpbuf_list_delete(&replies);
+        ofpbuf_delete(req);
+        ofputil_uninit_group_mod(&gm);
+    }
+}
+
+struct fixture {
+    struct ofsync_state desired, installed;
+    struct ofsync_diff diff;
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    ofsync_state_init(&f->desired);
+    ofsync_state_init(&f->installed);
+    ofsync_diff_init(&f->diff);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    ofsync_state_destroy(&f->desired);
+    ofsync_state_destroy(&f->installed);
+    ofsync_diff_destroy(&f->diff);
+    free(f);
+    return 0;
+}
+
+static const char *const base_flows[] = {
+    "table=0,priority=300," C "arp,arp_op=1,arp_tpa=10.0.0.100,"
+    "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+    "mod_dl_src:02:00:00:00:00:64,load:0x2->NXM_OF_ARP_OP[],"
+    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+    "load:0x020000000064->NXM_NX_ARP_SHA[],"
+    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+    "load:0x0a000064->NXM_OF_ARP_SPA[],IN_PORT",
+    "table=0,priority=200," C "tcp,nw_dst=10.0.0.100,tp_dst=80,"
+    "actions=ct(zone=64000,table=1)",
+    "table=0,priority=0,cookie=0xf10b000000000000,actions=NORMAL",
+    "table=1,priority=200," C "ct_state=+trk-inv,ct_mark=0,tcp,"
+    "nw_dst=10.0.0.100,tp_dst=80,actions=group:0xf1b00001",
+    "table=2,priority=100,cookie=0xf10b000000000000,ct_mark=0x0a000001,"
+    "actions=mod_dl_dst:02:00:00:00:00:01,output:1",
+    NULL
+};
+
+static const char *const base_groups[] = {
+    G1 B(0, 100, 0x0a000001) B(1, 100, 0x0a000002) B(2, 50, 0x0a000003),
+    NULL
+};
+
+/* Same pipeline as the switch prints it back: other spellings of the same
+ * matches and actions. */
+static const char *const canon_flows[] = {
+    "table=0,priority=300," C "arp,arp_op=1,arp_tpa=10.0.0.100,"
+    "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+    "set_field:02:00:00:00:00:64->eth_src,set_field:2->arp_op,"
+    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+    "set_field:02:00:00:00:00:64->arp_sha,"
+    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+    "set_field:10.0.0.100->arp_spa,IN_PORT",
+    "table=0,priority=200," C "ip,nw_proto=6,ip_dst=10.0.0.100,tcp_dst=80,"
+    "actions=ct(table=1,zone=64000)",
+    "table=0,priority=0,cookie=0xf10b000000000000,actions=NORMAL",
+    "table=1,priority=200," C "ct_state=-inv+trk,ct_mark=0x0,tcp,"
+    "nw_dst=10.0.0.100,tp_dst=80,actions=group:4054843393",
+    "table=2,priority=100,cookie=0xf10b000000000000,ct_mark=167772161,"
+    "actions=set_field:02:00:00:00:00:01->eth_dst,output:1",
+    NULL
+};
+
+static void
+test_identical_is_empty(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_desired_groups(&f->desired, base_groups);
+    add_installed_flows(&f->installed, base_flows);
+    add_installed_groups(&f->installed, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 0);
+}
+
+static void
+test_canonical_forms_are_empty(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_desired_groups(&f->desired, base_groups);
+    add_installed_flows(&f->installed, canon_flows);
+    add_installed_groups(&f->installed, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    for (size_t i = 0; i < f->diff.n_ops; i++) {
+        char *s = ofsync_op_to_string(&f->diff.ops[i], NULL);
+        print_message("unexpected: %s\n", s);
+        free(s);
+    }
+    assert_int_equal(f->diff.n_ops, 0);
+}
+
+static void
+test_empty_installed_adds_all_groups_first(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_desired_groups(&f->desired, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 6);
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_GROUP_ADD);
+    assert_int_equal(ofsync_diff_count(&f->diff, OFSYNC_FLOW_ADD), 5);
+}
+
+static void
+test_extra_and_missing_flows(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_installed_flows(&f->installed, base_flows + 1);  /* ARP missing. */
+    const char *const extra[] = {
+        "table=2,priority=100,cookie=0xf10b000000000000,ct_mark=0x0a000009,"
+        "actions=output:9", NULL
+    };
+    add_installed_flows(&f->installed, extra);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 2);
+    /* Deletes come before adds. */
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_FLOW_DELETE);
+    assert_int_equal(f->diff.ops[0].flow->priority, 100);
+    assert_int_equal(f->diff.ops[1].type, OFSYNC_FLOW_ADD);
+    assert_int_equal(f->diff.ops[1].flow->priority, 300);
+}
+
+static void
+test_changed_actions_modify_changed_cookie_add(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    const char *const changed[] = {
+        base_flows[0],
+        /* Other actions: modify_strict. */
+        "table=0,priority=200," C "tcp,nw_dst=10.0.0.100,tp_dst=80,"
+        "actions=ct(zone=64001,table=1)",
+        /* Other cookie (modify cannot change it): add, which replaces. */
+        "table=0,priority=0,cookie=0xf10b000000000005,actions=NORMAL",
+        base_flows[3], base_flows[4], NULL
+    };
+    add_installed_flows(&f->installed, changed);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 2);
+    assert_int_equal(ofsync_diff_count(&f->diff, OFSYNC_FLOW_MODIFY), 1);
+    assert_int_equal(ofsync_diff_count(&f->diff, OFSYNC_FLOW_ADD), 1);
+    for (size_t i = 0; i < f->diff.n_ops; i++) {
+        const struct ofsync_op *op = &f->diff.ops[i];
+        if (op->type == OFSYNC_FLOW_MODIFY) {
+            assert_int_equal(op->flow->priority, 200);
+        } else {
+            assert_int_equal(op->flow->priority, 0);
+            assert_true(op->flow->cookie == 0xf10b000000000000ULL);
+        }
+    }
+}
+
+static void
+test_bucket_removed_is_one_remove(void **state)
+{
+    struct fixture *f = *state;
+    const char *const down[] = {
+        G1 B(0, 100, 0x0a000001) B(2, 50, 0x0a000003), NULL
+    };
+    add_desired_groups(&f->desired, down);
+    add_installed_groups(&f->installed, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 1);
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_BUCKET_REMOVE);
+    assert_int_equal(f->diff.ops[0].bucket_id, 1);
+
+    /* The message is a remove_buckets with that command_bucket_id. */
+    struct ofpbuf *msg = ofsync_op_encode(&f->diff.ops[0]);
+    struct ofputil_group_mod gm;
+    assert_int_equal(ofputil_decode_group_mod(msg->data, &gm), 0);
+    assert_int_equal(gm.command, OFPGC15_REMOVE_BUCKET);
+    assert_int_equal(gm.command_bucket_id, 1);
+    assert_int_equal(gm.group_id, 0xf1b00001);
+    ofputil_uninit_group_mod(&gm);
+    ofpbuf_delete(msg);
+
+    /* And back up: one insert of that bucket, at the end. */
+    ofsync_diff(&f->installed, &f->desired, &f->diff);
+    assert_int_equal(f->diff.n_ops, 1);
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_BUCKET_INSERT);
+    msg = ofsync_op_encode(&f->diff.ops[0]);
+    assert_int_equal(ofputil_decode_group_mod(msg->data, &gm), 0);
+    assert_int_equal(gm.command, OFPGC15_INSERT_BUCKET);
+    assert_int_equal(gm.command_bucket_id, OFPG15_BUCKET_LAST);
+    assert_int_equal(ovs_list_size(&gm.buckets), 1);
+    const struct ofputil_bucket *b = ofputil_bucket_list_front(&gm.buckets);
+    assert_int_equal(b->bucket_id, 1);
+    assert_int_equal(b->weight, 100);
+    ofputil_uninit_group_mod(&gm);
+    ofpbuf_delete(msg);
+}
+
+static void
+test_bucket_order_does_not_matter(void **state)
+{
+    struct fixture *f = *state;
+    const char *const reordered[] = {
+        G1 B(2, 50, 0x0a000003) B(0, 100, 0x0a000001) B(1, 100, 0x0a000002),
+        NULL
+    };
+    add_desired_groups(&f->desired, base_groups);
+    add_installed_groups(&f->installed, reordered);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 0);
+}
+
+static void
+test_weight_change_is_remove_insert(void **state)
+{
+    struct fixture *f = *state;
+    const char *const heavier[] = {
+        G1 B(0, 100, 0x0a000001) B(1, 100, 0x0a000002) B(2, 80, 0x0a000003),
+        NULL
+    };
+    add_desired_groups(&f->desired, heavier);
+    add_installed_groups(&f->installed, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 2);
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_BUCKET_REMOVE);
+    assert_int_equal(f->diff.ops[1].type, OFSYNC_BUCKET_INSERT);
+    assert_int_equal(f->diff.ops[0].bucket_id, 2);
+    assert_int_equal(f->diff.ops[1].bucket_id, 2);
+}
+
+static void
+test_all_buckets_changed_is_one_modify(void **state)
+{
+    struct fixture *f = *state;
+    const char *const resolved[] = {
+        G1 B(0, 70, 0x0a000001) B(1, 70, 0x0a000002) B(2, 20, 0x0a000003),
+        NULL
+    };
+    add_desired_groups(&f->desired, resolved);
+    add_installed_groups(&f->installed, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 1);
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_GROUP_MODIFY);
+}
+
+static void
+test_selection_change_is_modify(void **state)
+{
+    struct fixture *f = *state;
+    const char *const sh[] = {
+        "group_id=0xf1b00001,type=select,selection_method=hash,fields(ip_src)"
+        B(0, 100, 0x0a000001) B(1, 100, 0x0a000002) B(2, 50, 0x0a000003),
+        NULL
+    };
+    add_desired_groups(&f->desired, sh);
+    add_installed_groups(&f->installed, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 1);
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_GROUP_MODIFY);
+}
+
+static void
+test_group_deleted_after_flows(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_installed_flows(&f->installed, base_flows);
+    add_installed_groups(&f->installed, base_groups);
+    const char *const other[] = {
+        "table=1,priority=200,cookie=0xf10b0000f1b00002,ct_state=+trk-inv,"
+        "ct_mark=0,tcp,nw_dst=10.0.0.101,tp_dst=80,actions=group:0xf1b00002",
+        NULL
+    };
+    const char *const other_group[] = {
+        "group_id=0xf1b00002,type=select" B(0, 1, 0x0a000001), NULL
+    };
+    add_installed_flows(&f->installed, other);
+    add_installed_groups(&f->installed, other_group);
+    /* The desired side no longer has group 1 either: keep its flows out. */
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    /* group 0xf1b00001 is referenced by a desired flow but not desired
+     * itself in this test: it is deleted last, after the flow delete. */
+    assert_int_equal(f->diff.n_ops, 3);
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_FLOW_DELETE);
+    assert_int_equal(f->diff.ops[1].type, OFSYNC_GROUP_DELETE);
+    assert_int_equal(f->diff.ops[2].type, OFSYNC_GROUP_DELETE);
+}
+
+static void
+test_state_copy_is_equal(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_desired_groups(&f->desired, base_groups);
+    ofsync_state_copy(&f->installed, &f->desired);
+    assert_int_equal(ofsync_state_n_flows(&f->installed), 5);
+    assert_int_equal(ofsync_state_n_groups(&f->installed), 1);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 0);
+
+    /* Removing a bucket from the copy shows up as one insert. */
+    struct ofsync_group *g = ofsync_find_group(&f->installed, 0xf1b00001);
+    assert_non_null(g);
+    assert_true(ofsync_group_remove_bucket(g, 2));
+    assert_false(ofsync_group_remove_bucket(g, 2));
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 1);
+    assert_int_equal(f->diff.ops[0].type, OFSYNC_BUCKET_INSERT);
+}
+
+static void
+test_flow_ops_encode_strict_with_cookie(void **state)
+{
+    struct fixture *f = *state;
+    add_installed_flows(&f->installed, base_flows + 4);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 1);
+    struct ofpbuf *msg = ofsync_op_encode(&f->diff.ops[0]);
+    struct ofputil_flow_mod fm;
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 0);
+    assert_int_equal(ofputil_decode_flow_mod(&fm, msg->data,
+                                             OFPUTIL_P_OF15_OXM, NULL, NULL,
+                                             &ofpacts, OFPP_MAX, 255), 0);
+    assert_int_equal(fm.command, OFPFC_DELETE_STRICT);
+    assert_true(fm.cookie_mask == OVS_BE64_MAX);
+    assert_true(ntohll(fm.cookie) == 0xf10b000000000000ULL);
+    minimatch_destroy(&fm.match);
+    ofpbuf_uninit(&ofpacts);
+    ofpbuf_delete(msg);
+}
+
+static void
+test_bad_flow_reports_error(void **state)
+{
+    struct fixture *f = *state;
+    char *err = ofsync_add_flow_str(&f->desired,
+                                    "table=0,tcp,actions=output:nosuchport",
+                                    NULL);
+    assert_non_null(err);
+    free(err);
+    assert_int_equal(ofsync_state_n_flows(&f->desired), 0);
+
+    /* With a port map the name resolves. */
+    struct ofputil_port_map map;
+    ofputil_port_map_init(&map);
+    ofputil_port_map_put(&map, u16_to_ofp(7), "nosuchport");
+    err = ofsync_add_flow_str(&f->desired,
+                              "table=0,tcp,actions=output:nosuchport", &map);
+    assert_null(err);
+    ofputil_port_map_destroy(&map);
+    assert_int_equal(ofsync_state_n_flows(&f->desired), 1);
+}
+
+int
+main(void)
+{
+    vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
+    const struct CMUnitTest tests[] = {
+#define T(NAME) cmocka_unit_test_setup_teardown(NAME, setup, teardown)
+        T(test_identical_is_empty),
+        T(test_canonical_forms_are_empty),
+        T(test_empty_installed_adds_all_groups_first),
+        T(test_extra_and_missing_flows),
+        T(test_changed_actions_modify_changed_cookie_add),
+        T(test_bucket_removed_is_one_remove),
+        T(test_bucket_order_does_not_matter),
+        T(test_weight_change_is_remove_insert),
+        T(test_all_buckets_changed_is_one_modify),
+        T(test_selection_change_is_modify),
+        T(test_group_deleted_after_flows),
+        T(test_state_copy_is_equal),
+        T(test_flow_ops_encode_strict_with_cookie),
+        T(test_bad_flow_reports_error),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
