@@ -408,7 +408,10 @@ convert_ok(struct walk *w, const char *key, yaml_node_t *node,
     return true;
 }
 
-/* Decimal integer in [min, max] for 'key'. */
+/* Decimal integer in [min, max] for 'key'. Only what the model cannot hold
+ * is refused here: ranges that are a matter of meaning (weight <= 65535,
+ * rise >= 1, an HTTP status) are check.c's, so that both syntaxes get the
+ * same message. */
 static bool
 convert_uint(struct walk *w, const char *key, yaml_node_t *node,
              uint32_t min, uint32_t max, uint32_t *out)
@@ -446,14 +449,14 @@ static void
 check_rise(struct walk *w, const char *key, yaml_node_t *v)
 {
     struct lb_check *ck = w->obj;
-    convert_uint(w, key, v, 1, 1000, &ck->rise);
+    convert_uint(w, key, v, 0, UINT32_MAX, &ck->rise);
 }
 
 static void
 check_fall(struct walk *w, const char *key, yaml_node_t *v)
 {
     struct lb_check *ck = w->obj;
-    convert_uint(w, key, v, 1, 1000, &ck->fall);
+    convert_uint(w, key, v, 0, UINT32_MAX, &ck->fall);
 }
 
 static void
@@ -479,7 +482,7 @@ check_expect(struct walk *w, const char *key, yaml_node_t *v)
 {
     struct lb_check *ck = w->obj;
     uint32_t status;
-    if (convert_uint(w, key, v, 100, 599, &status)) {
+    if (convert_uint(w, key, v, 0, UINT16_MAX, &status)) {
         ck->expect_status = status;
     }
 }
@@ -549,7 +552,7 @@ real_weight(struct walk *w, const char *key, yaml_node_t *v)
 {
     struct lb_real *r = w->obj;
     r->weight_loc = node_loc(w->c, v);
-    convert_uint(w, key, v, 0, 65535, &r->weight);
+    convert_uint(w, key, v, 0, UINT32_MAX, &r->weight);
 }
 
 static const struct key_entry real_keys[] = {
