@@ -35,7 +35,7 @@ usage(FILE *out)
 "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
 "      --emit KIND     ofctl (default) or ir (the match-action IR, readable)\n"
 "      --table-base N  first OpenFlow table used by flowlb (default 0; it\n"
-"                      uses N..N+3)\n"
+"                      uses N..N+4)\n"
 "      --next-table N  hand non-LB traffic to table N instead of NORMAL\n"
 "      --ct-zone N     conntrack zone for LB connections (default 64000)\n"
 "  -W, --werror        treat warnings as errors\n"
@@ -136,7 +136,7 @@ main(int argc, char *argv[])
             emit_ir = !strcmp(optarg, "ir");
             break;
         case OPT_TABLE_BASE:
-            if (!parse_number_option("table-base", optarg, 252, &value)) {
+            if (!parse_number_option("table-base", optarg, 250, &value)) {
                 return 2;
             }
             lopts.table_base = value;

@@ -8,6 +8,7 @@
  *                 select group; already assigned: forward table.
  *   B+2 forward   ct_mark=real's mark: rewrite eth_dst, output.
  *   B+3 reply     after ct: NORMAL (or the host's next table).
+ *   B+4 nd        second half of the IPv6 neighbour advertisement.
  * Each group bucket commits the connection with its real's mark:
  *   ct(commit,zone=Z,exec(set_field:MARK->ct_mark),table=B+2)
  * so a connection stays on its real whatever later happens to the group.
@@ -213,8 +214,10 @@ add_responder(struct lowering *l, size_t i)
                     "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
                     "set_field:%s->arp_spa,IN_PORT", mac, mac, vip);
     } else {
-        /* Neighbour solicitation -> solicited, override advertisement with
-         * the vip-mac as target link-layer address. */
+        /* Neighbour solicitation -> solicited, override advertisement.
+         * OVS refuses to write nd_tll while the match says "solicitation",
+         * so the packet becomes an advertisement here and the nd table
+         * (B+4) writes the target link-layer address. */
         text_printf(&l->match, "icmp6,icmp_type=135,icmp_code=0,nd_target=%s",
                     vip);
         text_printf(&l->actions,
@@ -222,15 +225,10 @@ add_responder(struct lowering *l, size_t i)
                     "set_field:%s->eth_src,"
                     "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
                     "set_field:%s->ipv6_src,"
-                    /* The solicitation's source link-layer option becomes
-                     * the advertisement's target link-layer option: OVS
-                     * keeps both in one slot, and only accepts writing it
-                     * as nd_sll while the match says "solicitation". */
-                    "set_field:%s->nd_sll,"
-                    "set_field:2->nd_options_type,"
                     "set_field:136->icmpv6_type,"
-                    "set_field:0x60000000->nd_reserved,IN_PORT",
-                    mac, vip, mac);
+                    "set_field:0x60000000->nd_reserved,"
+                    "set_field:2->nd_options_type,"
+                    "resubmit(,%u)", mac, vip, table(l, 4));
     }
     /* Several services may share a VIP (different ports): one responder. */
     for (size_t j = 0; j < l->ir->n_flows; j++) {
@@ -250,6 +248,18 @@ add_responder(struct lowering *l, size_t i)
                                     l->match.s, l->actions.s);
     f->service = svc->name;
     f->loc = svc->vip_mac_loc;
+    if (svc->vip.family == AF_INET6) {
+        text_reset(&l->match);
+        text_reset(&l->actions);
+        text_printf(&l->match, "icmp6,icmp_type=136,icmp_code=0,nd_target=%s",
+                    vip);
+        text_printf(&l->actions, "set_field:%s->nd_tll,IN_PORT", mac);
+        f = ir_add_flow(l->ir, table(l, 4), PRIO_RESPONDER,
+                        service_cookie(l, i), IR_ROLE_RESPONDER, l->match.s,
+                        l->actions.s);
+        f->service = svc->name;
+        f->loc = svc->vip_mac_loc;
+    }
 }
 
 static const char *
@@ -443,6 +453,8 @@ add_fixed_flows(struct lowering *l)
                 "drop");
     ir_add_flow(l->ir, table(l, 3), PRIO_MISS, cookie, IR_ROLE_DEFAULT, "",
                 miss_action(l, &l->actions));
+    ir_add_flow(l->ir, table(l, 4), PRIO_MISS, cookie, IR_ROLE_DEFAULT, "",
+                "drop");
 }
 
 bool
@@ -463,6 +475,7 @@ lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
         ir_add_table(ir, table(&l, 1), "dispatch");
         ir_add_table(ir, table(&l, 2), "forward");
         ir_add_table(ir, table(&l, 3), "reply");
+        ir_add_table(ir, table(&l, 4), "nd");
         for (size_t i = 0; i < spec->n_services; i++) {
             add_service(&l, i);
         }

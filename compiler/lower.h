@@ -14,7 +14,7 @@ struct lower_options {
     uint16_t ct_zone;           /* Conntrack zone of all LB traffic. */
 };
 
-#define LOWER_N_TABLES 4        /* classify, dispatch, forward, reply. */
+#define LOWER_N_TABLES 5        /* classify, dispatch, forward, reply, nd. */
 
 void lower_options_init(struct lower_options *);
 
