@@ -306,6 +306,14 @@ scalar_text(const yaml_node_t *node)
     return (const char *) node->data.scalar.value;
 }
 
+static bool
+has_nul(const yaml_node_t *scalar)
+{
+    return scalar->type == YAML_SCALAR_NODE
+           && memchr(scalar->data.scalar.value, '\0',
+                     scalar->data.scalar.length);
+}
+
 /* Walks mapping 'node' with 'table' (at most 32 entries). 'what' names the
  * mapping in messages ("real"). The key named 'silent_missing' (may be
  * NULL) is not reported when absent: another phase does. */
@@ -333,6 +341,10 @@ walk_mapping(struct walk *w, yaml_node_t *node,
         }
         if (k->type != YAML_SCALAR_NODE) {
             yerror(c, k, "keys in %s must be scalars", what);
+            continue;
+        }
+        if (has_nul(k)) {
+            yerror(c, k, "keys in %s must not contain NUL characters", what);
             continue;
         }
         const char *key = scalar_text(k);
@@ -370,6 +382,11 @@ walk_mapping(struct walk *w, yaml_node_t *node,
         if (v->type != table[i].type) {
             yerror(c, v, "'%s' must be %s", key,
                    node_type_name(table[i].type));
+            continue;
+        }
+        if (has_nul(v)) {
+            /* A "\0" escape would silently cut the C string short. */
+            yerror(c, v, "'%s' must not contain NUL characters", key);
             continue;
         }
         table[i].handler(w, key, v);
@@ -571,6 +588,14 @@ svc_name(struct walk *w, const char *key, yaml_node_t *v)
     free(svc->name);
     svc->name = xstrdup_(scalar_text(v));
     svc->loc = node_loc(w->c, v);
+    /* Names end up in messages and in the group ids' derivation: no
+     * line breaks or terminal escapes smuggled in with "\n", "\e". */
+    for (const unsigned char *p = v->data.scalar.value; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            yerror(w->c, v, "'name' must not contain control characters");
+            break;
+        }
+    }
 }
 
 static void

@@ -685,6 +685,16 @@ test_error_encoding(void **state)
     expect_error("services: [] # \xc3\xa9\x01\n", 1, 17,
                  "control characters are not allowed");
 
+    /* Escapes cannot smuggle a NUL or a line break into a value. */
+    expect_error("services:\n  - name: \"web\\0x\"\n"
+                 "    vip: 10.0.0.1\n    protocol: tcp\n    port: 80\n", 2, 11,
+                 "'name' must not contain NUL characters");
+    expect_error("services:\n  - name: \"we\\nb\"\n"
+                 "    vip: 10.0.0.1\n    protocol: tcp\n    port: 80\n",
+                 2, 11, "'name' must not contain control characters");
+    expect_error("services: []\n\"services\\0\": []\n", 2, 1,
+                 "keys in the top-level mapping must not contain NUL");
+
     struct parse *p = parse_ok("\xef\xbb\xbfservices: []\n");   /* BOM. */
     parse_free(p);
     /* An embedded NUL is a control character, not the end of the text. */
