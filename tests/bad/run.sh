@@ -1,0 +1,147 @@
+#!/bin/bash
+# The malformed-spec corpus: every tests/bad/*.lb, *.yaml and *.yml must be
+# refused, by both `flowlb check` and `flowlb compile -o OUT`, with
+#   - exit status 1,
+#   - nothing on stdout, and OUT not created,
+#   - a first stderr line "FILE:LINE:COL: error: ..." containing SUBSTRING,
+# where "LINE:COL: error: SUBSTRING" comes from the case's first line,
+#   # expect: LINE:COL: error: SUBSTRING
+# or, for files that cannot start with a comment (empty files), from the
+# sidecar NAME.expect holding that same line. FILE is the path exactly as
+# passed to flowlb; "{FILE}" in SUBSTRING stands for it too (for messages
+# that cite an earlier definition).
+#
+# Usage: run.sh FLOWLB_BINARY BADDIR [CASE...]
+#   CASE: file names (relative to BADDIR) to run instead of all of them.
+set -u
+
+if [ $# -lt 2 ]; then
+    echo "usage: $0 FLOWLB_BINARY BADDIR [CASE...]" >&2
+    exit 2
+fi
+flowlb=$1
+dir=${2%/}
+shift 2
+if [ ! -x "$flowlb" ]; then
+    echo "run.sh: $flowlb is not an executable" >&2
+    exit 2
+fi
+
+# The corpus is meant to hold at least this many cases: fewer means files
+# went missing, which must not pass silently.
+MIN_CASES=50
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/flowlb-bad.XXXXXX") || exit 2
+trap 'rm -rf "$work"' EXIT
+
+cases=()
+if [ $# -gt 0 ]; then
+    for c in "$@"; do
+        cases+=("$dir/$c")
+    done
+else
+    shopt -s nullglob
+    cases=("$dir"/*.lb "$dir"/*.yaml "$dir"/*.yml)
+    shopt -u nullglob
+    if [ ${#cases[@]} -lt $MIN_CASES ]; then
+        echo "FAIL: only ${#cases[@]} cases in $dir (expected at least $MIN_CASES)"
+        exit 1
+    fi
+fi
+
+n_pass=0
+n_fail=0
+failed=()
+
+# fail CASE WHAT...: one line per problem, the case named first.
+fail() {
+    local c=$1
+    shift
+    echo "FAIL: $c: $*"
+    case_ok=false
+}
+
+# expectation FILE: prints "LINE:COL: error: SUBSTRING" or fails.
+expectation() {
+    local file=$1 line
+    if [ -f "$file.expect" ]; then
+        IFS= read -r line < "$file.expect"
+    else
+        IFS= read -r line < "$file"
+    fi
+    line=${line%$'\r'}
+    case $line in
+        "# expect: "*) ;;
+        *) return 1 ;;
+    esac
+    line=${line#"# expect: "}
+    [[ $line =~ ^[0-9]+:[0-9]+:\ error:\ .+$ ]] || return 1
+    printf '%s\n' "$line"
+}
+
+# check_run CASE LABEL STATUS OUTFILE ERRFILE PREFIX SUBSTRING
+check_run() {
+    local c=$1 label=$2 status=$3 out=$4 err=$5 prefix=$6 sub=$7 first
+    if [ "$status" -eq 124 ]; then
+        fail "$c" "$label: timed out"
+        return
+    fi
+    if [ "$status" -ne 1 ]; then
+        fail "$c" "$label: exit status $status, expected 1"
+    fi
+    if [ -s "$out" ]; then
+        fail "$c" "$label: wrote to stdout: $(head -c 200 "$out" | head -n 3)"
+    fi
+    first=$(head -n 1 "$err" | tr -d '\000')
+    if [ -z "$first" ]; then
+        fail "$c" "$label: nothing on stderr"
+    elif [[ $first != "$prefix"* ]]; then
+        fail "$c" "$label: first stderr line is"
+        echo "        $first"
+        echo "    expected it to start with"
+        echo "        $prefix"
+    elif [[ ${first#"$prefix"} != *"$sub"* ]]; then
+        fail "$c" "$label: message does not contain '$sub':"
+        echo "        $first"
+    fi
+}
+
+for file in "${cases[@]}"; do
+    c=${file##*/}
+    case_ok=true
+    if [ ! -f "$file" ]; then
+        fail "$c" "no such file"
+    elif ! exp=$(expectation "$file"); then
+        fail "$c" "no valid '# expect: LINE:COL: error: SUBSTRING' line"
+    else
+        loc=${exp%%: error: *}
+        sub=${exp#*: error: }
+        sub=${sub//\{FILE\}/$file}
+        prefix="$file:$loc: error: "
+
+        timeout 20 "$flowlb" check "$file" > "$work/out" 2> "$work/err"
+        check_run "$c" "check" $? "$work/out" "$work/err" "$prefix" "$sub"
+
+        rm -f "$work/compiled"
+        timeout 20 "$flowlb" compile "$file" -o "$work/compiled" \
+            > "$work/out" 2> "$work/err"
+        check_run "$c" "compile -o" $? "$work/out" "$work/err" "$prefix" \
+            "$sub"
+        if [ -e "$work/compiled" ]; then
+            fail "$c" "compile -o: created the output file"
+        fi
+    fi
+    if $case_ok; then
+        n_pass=$((n_pass + 1))
+    else
+        n_fail=$((n_fail + 1))
+        failed+=("$c")
+    fi
+done
+
+echo "bad corpus: $n_pass passed, $n_fail failed, $((n_pass + n_fail)) cases"
+if [ $n_fail -ne 0 ]; then
+    echo "failed: ${failed[*]}"
+    exit 1
+fi
+exit 0
