@@ -1,0 +1,681 @@
+/* Health monitor: targets, scheduling, timeouts and the state machine.
+ *
+ * Kinds (check_*.c) only run probes; every verdict, whether it comes from a
+ * kind, from a timeout or from a failed start, goes through target_done(),
+ * the one place where the state machine advances and changes are recorded.
+ */
+#include <config.h>
+#include "health.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+
+#include "hash.h"
+#include "health_check.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/poll-loop.h"
+#include "util.h"
+#include "openvswitch/vlog.h"
+#include "timeval.h"
+#include "values.h"
+
+VLOG_DEFINE_THIS_MODULE(health);
+
+/* ---- names ------------------------------------------------------------ */
+
+const char *
+health_state_name(enum health_state s)
+{
+    switch (s) {
+    case HEALTH_UNKNOWN: return "unknown";
+    case HEALTH_UP: return "up";
+    case HEALTH_DOWN: return "down";
+    }
+    return "?";
+}
+
+const char *
+health_reason_name(enum health_reason r)
+{
+    switch (r) {
+    case HEALTH_R_NONE: return "none";
+    case HEALTH_R_OK: return "ok";
+    case HEALTH_R_TIMEOUT: return "timeout";
+    case HEALTH_R_CONNECT_REFUSED: return "connect-refused";
+    case HEALTH_R_CONNECT_ERROR: return "connect-error";
+    case HEALTH_R_HTTP_STATUS: return "http-status";
+    case HEALTH_R_HTTP_BODY: return "http-body";
+    case HEALTH_R_HTTP_ERROR: return "http-error";
+    case HEALTH_R_EXEC_EXIT: return "exec-exit";
+    case HEALTH_R_EXEC_SIGNAL: return "exec-signal";
+    case HEALTH_R_EXEC_ERROR: return "exec-error";
+    case HEALTH_R_INTERNAL: return "internal";
+    }
+    return "?";
+}
+
+/* ---- the state machine ------------------------------------------------ */
+
+void
+health_sm_init(struct health_sm *sm)
+{
+    sm->state = HEALTH_UNKNOWN;
+    sm->successes = sm->failures = 0;
+}
+
+bool
+health_sm_update(struct health_sm *sm, bool success,
+                 uint32_t rise, uint32_t fall)
+{
+    enum health_state old = sm->state;
+
+    rise = MAX(rise, 1);
+    fall = MAX(fall, 1);
+    if (success) {
+        sm->failures = 0;
+        if (sm->successes < UINT32_MAX) {
+            sm->successes++;
+        }
+        if (sm->state != HEALTH_UP && sm->successes >= rise) {
+            sm->state = HEALTH_UP;
+        }
+    } else {
+        sm->successes = 0;
+        if (sm->failures < UINT32_MAX) {
+            sm->failures++;
+        }
+        if (sm->state != HEALTH_DOWN && sm->failures >= fall) {
+            sm->state = HEALTH_DOWN;
+        }
+    }
+    return sm->state != old;
+}
+
+/* ---- helpers for the kinds -------------------------------------------- */
+
+void
+health_verdict_set(struct health_verdict *v, bool ok,
+                   enum health_reason reason, int detail,
+                   const char *fmt, ...)
+{
+    va_list args;
+
+    v->ok = ok;
+    v->reason = reason;
+    v->detail = detail;
+    va_start(args, fmt);
+    vsnprintf(v->text, sizeof v->text, fmt, args);
+    va_end(args);
+}
+
+void
+health_verdict_connect_error(struct health_verdict *v, int error)
+{
+    if (error == ECONNREFUSED) {
+        health_verdict_set(v, false, HEALTH_R_CONNECT_REFUSED, error,
+                           "connect refused");
+    } else if (error == ETIMEDOUT) {
+        health_verdict_set(v, false, HEALTH_R_TIMEOUT, error,
+                           "connect timed out");
+    } else {
+        health_verdict_set(v, false, HEALTH_R_CONNECT_ERROR, error,
+                           "connect failed: %s", strerror(error));
+    }
+}
+
+socklen_t
+health_sockaddr(const struct lb_addr *a, uint16_t port,
+                struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (a->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *) ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        sin->sin_addr = a->v4;
+        return sizeof *sin;
+    } else if (a->family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        sin6->sin6_addr = a->v6;
+        return sizeof *sin6;
+    }
+    return 0;
+}
+
+/* ---- targets ---------------------------------------------------------- */
+
+enum { KIND_TCP, KIND_HTTP, KIND_EXEC, N_KINDS };
+
+static const struct health_kind *const kinds[N_KINDS] = {
+    [KIND_TCP] = &health_kind_tcp,
+    [KIND_HTTP] = &health_kind_http,
+    [KIND_EXEC] = &health_kind_exec,
+};
+
+struct htarget {
+    struct hmap_node node;      /* In health_monitor 'targets'. */
+    struct health_monitor *hm;
+
+    /* Identity. */
+    char *service;
+    struct lb_addr addr;
+
+    /* Definition (compared on reload). */
+    uint16_t port;              /* Effective probed port. */
+    struct lb_check check;      /* Deep copy, defaults applied, no loc. */
+    struct lb_addr source;
+    int kind;                   /* KIND_*. */
+
+    /* State. */
+    struct health_sm sm;
+    long long int since;        /* Wall ms of entering sm.state. */
+    struct health_verdict last;
+    long long int last_when;    /* Wall ms, 0 if none. */
+    uint64_t n_probes;
+
+    /* Schedule (monotonic ms). */
+    long long int next_run;     /* Start of the next probe. */
+    long long int started;      /* Start of the in-flight probe. */
+    bool in_flight;
+    struct health_probe probe;
+
+    bool keep;                  /* Claimed by the current set_targets. */
+};
+
+struct health_monitor {
+    struct hmap targets;        /* Of struct htarget. */
+    void *ctx[N_KINDS];         /* Per-kind context. */
+    long long int next_due;     /* Earliest next_run or deadline; a scan
+                                 * before it finds nothing to do. */
+    struct health_change *changes;
+    size_t n_changes, allocated_changes;
+};
+
+static uint32_t
+target_hash(const char *service, const struct lb_addr *a)
+{
+    uint32_t h = hash_string(service, a->family);
+
+    if (a->family == AF_INET) {
+        return hash_bytes(&a->v4, sizeof a->v4, h);
+    } else if (a->family == AF_INET6) {
+        return hash_bytes(&a->v6, sizeof a->v6, h);
+    }
+    return h;
+}
+
+static bool
+addr_equal(const struct lb_addr *a, const struct lb_addr *b)
+{
+    if (a->family != b->family) {
+        return false;
+    }
+    return (!a->family
+            || (a->family == AF_INET
+                ? a->v4.s_addr == b->v4.s_addr
+                : !memcmp(&a->v6, &b->v6, sizeof a->v6)));
+}
+
+static struct htarget *
+target_find(const struct health_monitor *hm, const char *service,
+            const struct lb_addr *addr)
+{
+    struct htarget *t;
+
+    HMAP_FOR_EACH_WITH_HASH (t, node, target_hash(service, addr),
+                             &hm->targets) {
+        if (!strcmp(t->service, service) && addr_equal(&t->addr, addr)) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static bool
+str_equal(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool
+check_equal(const struct lb_check *a, const struct lb_check *b)
+{
+    return (a->type == b->type
+            && a->interval_ms == b->interval_ms
+            && a->timeout_ms == b->timeout_ms
+            && a->rise == b->rise
+            && a->fall == b->fall
+            && a->port == b->port
+            && str_equal(a->path, b->path)
+            && a->expect_status == b->expect_status
+            && str_equal(a->expect_body, b->expect_body)
+            && str_equal(a->command, b->command));
+}
+
+static char *
+nullable_strdup(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+/* Deep-copies 'in' into 'out' with the spec's defaults filled in. */
+static void
+check_copy_normalized(struct lb_check *out, const struct lb_check *in)
+{
+    memset(out, 0, sizeof *out);
+    out->type = in->type;
+    out->interval_ms = in->interval_ms ? in->interval_ms : 1000;
+    out->timeout_ms = in->timeout_ms ? in->timeout_ms : 1000;
+    out->rise = in->rise ? in->rise : 2;
+    out->fall = in->fall ? in->fall : 3;
+    out->port = in->port;
+    if (in->type == LB_CHECK_HTTP || in->type == LB_CHECK_HTTPS) {
+        out->path = xstrdup(in->path && in->path[0] ? in->path : "/");
+        out->expect_status = in->expect_status ? in->expect_status : 200;
+        out->expect_body = (in->expect_body && in->expect_body[0]
+                            ? xstrdup(in->expect_body) : NULL);
+    }
+    if (in->type == LB_CHECK_EXEC) {
+        out->command = nullable_strdup(in->command ? in->command : "");
+    }
+}
+
+static void
+check_free(struct lb_check *c)
+{
+    free(c->path);
+    free(c->expect_body);
+    free(c->command);
+    memset(c, 0, sizeof *c);
+}
+
+static int
+kind_of(enum lb_check_type type)
+{
+    switch (type) {
+    case LB_CHECK_TCP: return KIND_TCP;
+    case LB_CHECK_HTTP: case LB_CHECK_HTTPS: return KIND_HTTP;
+    case LB_CHECK_EXEC: return KIND_EXEC;
+    case LB_CHECK_NONE: break;
+    }
+    return -1;
+}
+
+/* Spreads the first probes of many targets over a quarter interval, so a
+ * start or reload does not fire thousands of probes in the same
+ * millisecond; deterministic per target. */
+static long long int
+first_run(const struct htarget *t, long long int now)
+{
+    uint32_t spread = t->check.interval_ms / 4;
+
+    return now + (spread ? hash_int(target_hash(t->service, &t->addr), 0)
+                           % spread : 0);
+}
+
+static void
+monitor_due(struct health_monitor *hm, long long int when)
+{
+    if (when < hm->next_due) {
+        hm->next_due = when;
+    }
+}
+
+static void
+target_cancel(struct htarget *t)
+{
+    if (t->in_flight) {
+        kinds[t->kind]->cancel(t->hm->ctx[t->kind], &t->probe);
+        t->in_flight = false;
+        t->probe.priv = NULL;
+    }
+}
+
+static void
+format_target(const struct htarget *t, char *buf, size_t size)
+{
+    char addr[INET6_ADDRSTRLEN];
+
+    lb_addr_format(&t->addr, addr, sizeof addr);
+    snprintf(buf, size, t->addr.family == AF_INET6 ? "%s [%s]:%u"
+             : "%s %s:%u", t->service, addr, t->port);
+}
+
+/* The one place where a probe's verdict is applied: counters, state,
+ * change record, log, next schedule. */
+static void
+target_done(struct htarget *t, const struct health_verdict *v)
+{
+    struct health_monitor *hm = t->hm;
+    enum health_state old = t->sm.state;
+    long long int now = time_msec();
+    long long int wall = time_wall_msec();
+
+    t->in_flight = false;
+    t->probe.priv = NULL;
+    t->last = *v;
+    t->last_when = wall;
+    t->n_probes++;
+
+    if (health_sm_update(&t->sm, v->ok, t->check.rise, t->check.fall)) {
+        char name[256];
+        struct health_change *c;
+
+        t->since = wall;
+        format_target(t, name, sizeof name);
+        VLOG_INFO("%s: %s -> %s (%s %s: %s)", name, health_state_name(old),
+                  health_state_name(t->sm.state),
+                  lb_check_type_name(t->check.type),
+                  health_reason_name(v->reason), v->text);
+
+        if (hm->n_changes >= hm->allocated_changes) {
+            hm->changes = x2nrealloc(hm->changes, &hm->allocated_changes,
+                                     sizeof *hm->changes);
+        }
+        c = &hm->changes[hm->n_changes++];
+        c->service = xstrdup(t->service);
+        c->addr = t->addr;
+        c->port = t->port;
+        c->old_state = old;
+        c->new_state = t->sm.state;
+        c->verdict = *v;
+        c->when = wall;
+    } else if (!v->ok) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+        char name[256];
+
+        format_target(t, name, sizeof name);
+        VLOG_DBG_RL(&rl, "%s: probe failed (%s), %u/%u", name, v->text,
+                    t->sm.failures, t->check.fall);
+    }
+
+    /* Fixed cadence from the start of each probe; never overlap. */
+    t->next_run = MAX(t->started + t->check.interval_ms, now);
+    monitor_due(hm, t->next_run);
+}
+
+void
+health_probe_done(struct health_probe *probe, const struct health_verdict *v)
+{
+    struct htarget *t = CONTAINER_OF(probe, struct htarget, probe);
+
+    ovs_assert(t->in_flight);
+    target_done(t, v);
+}
+
+static void
+target_start(struct htarget *t, long long int now)
+{
+    struct health_verdict v;
+
+    t->probe.service = t->service;
+    t->probe.addr = &t->addr;
+    t->probe.port = t->port;
+    t->probe.check = &t->check;
+    t->probe.source = &t->source;
+    t->probe.deadline = now + t->check.timeout_ms;
+    t->probe.priv = NULL;
+    t->started = now;
+    t->in_flight = true;
+
+    memset(&v, 0, sizeof v);
+    if (t->kind != KIND_EXEC && !t->port) {
+        health_verdict_set(&v, false, HEALTH_R_INTERNAL, 0,
+                           "no port to probe");
+        target_done(t, &v);
+    } else if (!kinds[t->kind]->start(t->hm->ctx[t->kind], &t->probe, &v)) {
+        target_done(t, &v);
+    } else {
+        monitor_due(t->hm, t->probe.deadline);
+    }
+}
+
+static void
+target_set_definition(struct htarget *t, const struct health_target *ht)
+{
+    check_free(&t->check);
+    check_copy_normalized(&t->check, &ht->check);
+    t->port = ht->check.port ? ht->check.port : ht->port;
+    t->source = ht->source;
+    t->kind = kind_of(ht->check.type);
+}
+
+static bool
+target_same_definition(const struct htarget *t, const struct health_target *ht)
+{
+    struct lb_check norm;
+    bool same;
+
+    check_copy_normalized(&norm, &ht->check);
+    same = (check_equal(&t->check, &norm)
+            && t->port == (ht->check.port ? ht->check.port : ht->port)
+            && addr_equal(&t->source, &ht->source));
+    check_free(&norm);
+    return same;
+}
+
+static void
+target_destroy(struct htarget *t)
+{
+    target_cancel(t);
+    hmap_remove(&t->hm->targets, &t->node);
+    check_free(&t->check);
+    free(t->service);
+    free(t);
+}
+
+/* ---- the monitor ------------------------------------------------------ */
+
+static void
+raise_nofile_limit(void)
+{
+    struct rlimit rl;
+
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+
+        if (want == RLIM_INFINITY || want > 65536) {
+            want = 65536;
+        }
+        if (want > rl.rlim_cur) {
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl)) {
+                VLOG_WARN("could not raise the open files limit: %s",
+                          ovs_strerror(errno));
+            }
+        }
+    }
+}
+
+struct health_monitor *
+health_monitor_create(void)
+{
+    static bool curl_inited;
+    struct health_monitor *hm = xzalloc(sizeof *hm);
+
+    if (!curl_inited) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        curl_inited = true;
+        raise_nofile_limit();
+    }
+    hmap_init(&hm->targets);
+    for (int k = 0; k < N_KINDS; k++) {
+        hm->ctx[k] = kinds[k]->create();
+    }
+    hm->next_due = LLONG_MAX;
+    return hm;
+}
+
+void
+health_monitor_destroy(struct health_monitor *hm)
+{
+    struct htarget *t;
+
+    if (!hm) {
+        return;
+    }
+    HMAP_FOR_EACH_SAFE (t, node, &hm->targets) {
+        target_destroy(t);
+    }
+    hmap_destroy(&hm->targets);
+    for (int k = 0; k < N_KINDS; k++) {
+        kinds[k]->destroy(hm->ctx[k]);
+    }
+    health_changes_destroy(hm->changes, hm->n_changes);
+    free(hm);
+}
+
+void
+health_monitor_set_targets(struct health_monitor *hm,
+                           const struct health_target *targets, size_t n)
+{
+    long long int now = time_msec();
+    long long int wall = time_wall_msec();
+    struct htarget *t;
+
+    HMAP_FOR_EACH (t, node, &hm->targets) {
+        t->keep = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct health_target *ht = &targets[i];
+
+        if (kind_of(ht->check.type) < 0 || !ht->service) {
+            continue;
+        }
+        t = target_find(hm, ht->service, &ht->addr);
+        if (t && t->keep) {
+            continue;           /* Duplicate: the first one wins. */
+        } else if (t) {
+            t->keep = true;
+            if (!target_same_definition(t, ht)) {
+                /* Keep the verdict so far, restart the counting. */
+                target_cancel(t);
+                target_set_definition(t, ht);
+                t->sm.successes = t->sm.failures = 0;
+                t->next_run = first_run(t, now);
+                monitor_due(hm, t->next_run);
+            }
+        } else {
+            t = xzalloc(sizeof *t);
+            t->hm = hm;
+            t->service = xstrdup(ht->service);
+            t->addr = ht->addr;
+            target_set_definition(t, ht);
+            health_sm_init(&t->sm);
+            t->since = wall;
+            t->keep = true;
+            hmap_insert(&hm->targets, &t->node,
+                        target_hash(t->service, &t->addr));
+            t->next_run = first_run(t, now);
+            monitor_due(hm, t->next_run);
+        }
+    }
+    HMAP_FOR_EACH_SAFE (t, node, &hm->targets) {
+        if (!t->keep) {
+            target_destroy(t);
+        }
+    }
+}
+
+void
+health_monitor_run(struct health_monitor *hm)
+{
+    long long int now;
+    struct htarget *t;
+
+    for (int k = 0; k < N_KINDS; k++) {
+        kinds[k]->run(hm->ctx[k]);
+    }
+
+    now = time_msec();
+    if (now < hm->next_due) {
+        return;
+    }
+    hm->next_due = LLONG_MAX;
+    HMAP_FOR_EACH (t, node, &hm->targets) {
+        if (t->in_flight && now >= t->probe.deadline) {
+            struct health_verdict v;
+
+            target_cancel(t);
+            health_verdict_set(&v, false, HEALTH_R_TIMEOUT, 0,
+                               "timeout after %"PRIu32" ms",
+                               t->check.timeout_ms);
+            target_done(t, &v);
+        }
+        if (!t->in_flight && now >= t->next_run) {
+            target_start(t, now);
+        }
+        monitor_due(hm, t->in_flight ? t->probe.deadline : t->next_run);
+    }
+}
+
+void
+health_monitor_wait(struct health_monitor *hm)
+{
+    for (int k = 0; k < N_KINDS; k++) {
+        kinds[k]->wait(hm->ctx[k]);
+    }
+    if (hm->next_due != LLONG_MAX) {
+        poll_timer_wait_until(hm->next_due);
+    }
+}
+
+size_t
+health_monitor_take_changes(struct health_monitor *hm,
+                            struct health_change **changes)
+{
+    size_t n = hm->n_changes;
+
+    *changes = n ? hm->changes : NULL;
+    if (!n) {
+        return 0;
+    }
+    hm->changes = NULL;
+    hm->n_changes = hm->allocated_changes = 0;
+    return n;
+}
+
+void
+health_changes_destroy(struct health_change *changes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(changes[i].service);
+    }
+    free(changes);
+}
+
+bool
+health_monitor_get(const struct health_monitor *hm, const char *service,
+                   const struct lb_addr *addr, struct health_status *st)
+{
+    const struct htarget *t = target_find(hm, service, addr);
+
+    if (!t) {
+        return false;
+    }
+    st->state = t->sm.state;
+    st->since = t->since;
+    st->last = t->last;
+    st->last_when = t->last_when;
+    st->successes = t->sm.successes;
+    st->failures = t->sm.failures;
+    st->n_probes = t->n_probes;
+    st->port = t->port;
+    st->type = t->check.type;
+    return true;
+}
+
+size_t
+health_monitor_n_targets(const struct health_monitor *hm)
+{
+    return hmap_count(&hm->targets);
+}
