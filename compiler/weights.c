@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 
 struct indexed {
     double w;
@@ -62,43 +61,15 @@ weights_shares(const double *w, size_t n, double *share)
     free(suffix_log);
 }
 
-/* A few services usually share one weight vector (or few), so remember
- * the last solutions: a 10,000-service spec solves each vector once. */
-#define CACHE_SIZE 64
-struct cache_entry {
-    uint32_t *want;
-    uint16_t *out;
-    size_t n;
-};
-static struct cache_entry cache[CACHE_SIZE];
-static size_t cache_next;
-
-static bool
-cache_lookup(const uint32_t *want, size_t n, uint16_t *out)
-{
-    for (size_t i = 0; i < CACHE_SIZE; i++) {
-        if (cache[i].n == n && !memcmp(cache[i].want, want, n * sizeof *want)) {
-            memcpy(out, cache[i].out, n * sizeof *out);
-            return true;
-        }
-    }
-    return false;
-}
-
-static void
-cache_store(const uint32_t *want, size_t n, const uint16_t *out)
-{
-    struct cache_entry *e = &cache[cache_next];
-    cache_next = (cache_next + 1) % CACHE_SIZE;
-    free(e->want);
-    free(e->out);
-    e->n = n;
-    e->want = malloc(n * sizeof *want);
-    e->out = malloc(n * sizeof *out);
-    memcpy(e->want, want, n * sizeof *want);
-    memcpy(e->out, out, n * sizeof *out);
-}
-
+/* Solving for the weights. With Q(x) = prod_j min(x / s_j, 1), the share
+ * of the bucket with weight s_i is integral_0^{s_i} Q(x)/x dx, so shares
+ * grow with the sorted weights and the share difference between sorted
+ * neighbours k-1 and k is the integral over (s_{k-1}, s_k] alone:
+ *   D_k = (s_k^c - s_{k-1}^c) / (c * prod_{j>=k} s_j),  c = n - k + 1.
+ * Fixing the largest weight at 1 and walking down, each equation gives the
+ * next smaller weight exactly:
+ *   s_{k-1} = s_k * (1 - c * D_k * prod_{j>=k} (s_j / s_k))^(1/c).
+ * (The products are kept as sums of logs: they overflow for large n.) */
 void
 weights_solve(const uint32_t *want, size_t n, uint16_t *out)
 {
@@ -112,46 +83,30 @@ weights_solve(const uint32_t *want, size_t n, uint16_t *out)
         }
         return;
     }
-    if (cache_lookup(want, n, out)) {
-        return;
-    }
 
+    struct indexed *sorted = malloc(n * sizeof *sorted);
+    double *s = malloc(n * sizeof *s);
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
         sum += want[i];
+        sorted[i].w = want[i];
+        sorted[i].i = i;
     }
-    double *target = malloc(n * sizeof *target);
-    double *w = malloc(n * sizeof *w);
-    double *share = malloc(n * sizeof *share);
-    for (size_t i = 0; i < n; i++) {
-        target[i] = want[i] / sum;
-        w[i] = target[i];
+    qsort(sorted, n, sizeof *sorted, compare_indexed);
+
+    s[n - 1] = 1.0;
+    double log_sum = 0;         /* sum_{j >= k} log s_j */
+    for (size_t k = n - 1; k > 0; k--) {
+        log_sum += log(s[k]);
+        double c = (double) (n - k);
+        double d = (sorted[k].w - sorted[k - 1].w) / sum;
+        double r = c * d * exp(log_sum - c * log(s[k]));
+        s[k - 1] = r < 1 ? s[k] * pow(1 - r, 1 / c) : 0;
     }
-    /* Fixed-point iteration: a bucket's share grows with its own weight,
-     * so scale each weight by how far its share is from the target. The
-     * square root damps oscillation; it converges in tens of steps. */
-    for (int iter = 0; iter < 500; iter++) {
-        weights_shares(w, n, share);
-        double worst = 0;
-        for (size_t i = 0; i < n; i++) {
-            double err = fabs(share[i] - target[i]) / target[i];
-            worst = err > worst ? err : worst;
-            w[i] *= sqrt(target[i] / share[i]);
-        }
-        if (worst < 1e-6) {
-            break;
-        }
+    for (size_t k = 0; k < n; k++) {
+        long v = lround(s[k] * WEIGHTS_MAX);
+        out[sorted[k].i] = v < 1 ? 1 : v > WEIGHTS_MAX ? WEIGHTS_MAX : v;
     }
-    double max = 0;
-    for (size_t i = 0; i < n; i++) {
-        max = w[i] > max ? w[i] : max;
-    }
-    for (size_t i = 0; i < n; i++) {
-        long v = lround(w[i] / max * WEIGHTS_MAX);
-        out[i] = v < 1 ? 1 : v;
-    }
-    cache_store(want, n, out);
-    free(target);
-    free(w);
-    free(share);
+    free(sorted);
+    free(s);
 }
