@@ -547,7 +547,7 @@ check_real(struct checker *c, const struct lb_service *svc,
     }
     if (real->weight > LB_MAX_WEIGHT) {
         ERROR(c, &real->weight_loc, "weight %u of real %s is out of range "
-              "(0-%d)", (unsigned) real->weight, addr, LB_MAX_WEIGHT);
+              "(expected 0 to %d)", (unsigned) real->weight, addr, LB_MAX_WEIGHT);
     }
 }
 

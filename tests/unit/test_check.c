@@ -500,7 +500,8 @@ test_weight_range(void **state)
     assert_false(lb_check(&t->spec, &t->d));
     expect_counts(t, 2, 0);
     expect_at(t, 0, DIAG_ERROR, 7, 60,
-              "weight 65536 of real 10.0.0.13 is out of range (0-65535)");
+              "weight 65536 of real 10.0.0.13 is out of range (expected 0 "
+              "to 65535)");
     expect_at(t, 1, DIAG_ERROR, 8, 60, "weight 4294967295 of real");
 }
 
