@@ -286,8 +286,9 @@ same_vip_proto(const struct lb_service *a, const struct lb_service *b)
 }
 
 /* clash[i] = the earliest service before i whose VIP/protocol/port overlaps
- * service i's (port 0 overlaps every port), or SIZE_MAX. */
-static void
+ * service i's (port 0 overlaps every port), or SIZE_MAX. Leaves in 'order'
+ * the services that have a VIP, sorted by VIP, and returns their number. */
+static size_t
 find_vip_clashes(const struct lb_spec *spec, size_t *order, size_t *clash)
 {
     size_t n = 0;
@@ -333,6 +334,41 @@ find_vip_clashes(const struct lb_spec *spec, size_t *order, size_t *clash)
             }
             if (best < i) {
                 clash[i] = best;
+            }
+        }
+        start = end;
+    }
+    return n;
+}
+
+/* The switch answers ARP / ND for a VIP with one MAC, whatever the
+ * protocol and port: mac_first[i] = the earliest service on the same VIP
+ * address that declares a different vip-mac than service i, or SIZE_MAX.
+ * 'order' holds the 'n' services with a VIP, sorted by VIP. */
+static void
+find_vip_mac_conflicts(const struct lb_spec *spec, const size_t *order,
+                       size_t n, size_t *mac_first)
+{
+    for (size_t i = 0; i < spec->n_services; i++) {
+        mac_first[i] = SIZE_MAX;
+    }
+    for (size_t start = 0; start < n; ) {
+        const struct lb_service *head = &spec->services[order[start]];
+        size_t end = start, first = SIZE_MAX;
+        for (; end < n && !compare_addr(&head->vip,
+                                        &spec->services[order[end]].vip);
+             end++) {
+            if (spec->services[order[end]].has_vip_mac
+                && order[end] < first) {
+                first = order[end];
+            }
+        }
+        for (size_t k = start; first != SIZE_MAX && k < end; k++) {
+            const struct lb_service *s = &spec->services[order[k]];
+            if (s->has_vip_mac && order[k] != first
+                && memcmp(&s->vip_mac, &spec->services[first].vip_mac,
+                          sizeof s->vip_mac)) {
+                mac_first[order[k]] = first;
             }
         }
         start = end;
@@ -553,7 +589,7 @@ check_real(struct checker *c, const struct lb_service *svc,
 
 static void
 check_service(struct checker *c, size_t idx, const size_t *first_name,
-              const size_t *vip_clash)
+              const size_t *vip_clash, const size_t *vip_mac_first)
 {
     const struct lb_spec *spec = c->spec;
     const struct lb_service *svc = &spec->services[idx];
@@ -607,6 +643,19 @@ check_service(struct checker *c, size_t idx, const size_t *first_name,
             ERROR(c, &svc->vip_mac_loc, "vip-mac %s of service '%s' is %s",
                   mac, name, why);
         }
+        if (vip_mac_first[idx] != SIZE_MAX) {
+            const struct lb_service *other
+                = &spec->services[vip_mac_first[idx]];
+            char other_mac[32];
+            lb_mac_format(&svc->vip_mac, mac, sizeof mac);
+            lb_mac_format(&other->vip_mac, other_mac, sizeof other_mac);
+            lb_addr_format(&svc->vip, vip, sizeof vip);
+            ERROR(c, &svc->vip_mac_loc, "vip-mac %s of service '%s' differs "
+                  "from vip-mac %s of service '%s' on the same VIP %s (at %s): "
+                  "the switch answers for a VIP with one MAC", mac, name,
+                  other_mac, name_of(other), vip,
+                  where(&other->vip_mac_loc, buf, sizeof buf));
+        }
     }
 
     if (svc->n_reals > LB_MAX_REALS_PER_SERVICE) {
@@ -655,14 +704,16 @@ lb_check(const struct lb_spec *spec, struct diag *d)
     size_t *order = malloc(n * sizeof *order);
     size_t *first_name = malloc(n * sizeof *first_name);
     size_t *vip_clash = malloc(n * sizeof *vip_clash);
-    if (!order || !first_name || !vip_clash) {
+    size_t *vip_mac_first = malloc(n * sizeof *vip_mac_first);
+    if (!order || !first_name || !vip_clash || !vip_mac_first) {
         abort();
     }
     find_duplicate_names(spec, order, first_name);
-    find_vip_clashes(spec, order, vip_clash);
+    size_t n_vips = find_vip_clashes(spec, order, vip_clash);
+    find_vip_mac_conflicts(spec, order, n_vips, vip_mac_first);
 
     for (size_t i = 0; i < n; i++) {
-        check_service(&c, i, first_name, vip_clash);
+        check_service(&c, i, first_name, vip_clash, vip_mac_first);
     }
     check_shared_reals(&c);
 
@@ -682,5 +733,6 @@ lb_check(const struct lb_spec *spec, struct diag *d)
     free(order);
     free(first_name);
     free(vip_clash);
+    free(vip_mac_first);
     return ok;
 }

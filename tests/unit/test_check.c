@@ -444,6 +444,33 @@ test_vip_macs(void **state)
               "vip-mac 00:00:00:00:00:00 of service 'b' is all zeros");
 }
 
+/* One ARP/ND responder per VIP address: services sharing a VIP (other
+ * ports or protocols) must not declare different vip-macs. */
+static void
+test_vip_mac_conflict(void **state)
+{
+    struct t *t = *state;
+    good_web(t);                                /* 02:00:00:00:01:00 */
+    struct lb_service *s = svc(t, "same", 10, "10.0.0.100", LB_PROTO_TCP,
+                               443);
+    set_vip_mac(t, s, 12, "02:00:00:00:01:00");
+    real(t, s, 13, "10.0.0.21", "02:00:00:00:00:21");
+    s = svc(t, "none", 20, "10.0.0.100", LB_PROTO_UDP, 53);
+    real(t, s, 23, "10.0.0.22", "02:00:00:00:00:22");
+    s = svc(t, "other", 30, "10.0.0.100", LB_PROTO_UDP, 54);
+    set_vip_mac(t, s, 32, "02:00:00:00:01:99");
+    real(t, s, 33, "10.0.0.23", "02:00:00:00:00:23");
+    s = svc(t, "elsewhere", 40, "10.0.0.101", LB_PROTO_TCP, 80);
+    set_vip_mac(t, s, 42, "02:00:00:00:01:99");
+    real(t, s, 43, "10.0.0.24", "02:00:00:00:00:24");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 1, 0);
+    expect_at(t, 0, DIAG_ERROR, 32, 13,
+              "vip-mac 02:00:00:00:01:99 of service 'other' differs from "
+              "vip-mac 02:00:00:00:01:00 of service 'web' on the same VIP "
+              "10.0.0.100 (at t.lb:3:13)");
+}
+
 static void
 test_real_twice_in_service(void **state)
 {
@@ -694,6 +721,7 @@ main(void)
         T(test_real_bad_addresses),
         T(test_real_macs),
         T(test_vip_macs),
+        T(test_vip_mac_conflict),
         T(test_real_twice_in_service),
         T(test_real_disagrees_across_services),
         T(test_weight_range),
