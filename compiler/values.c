@@ -111,7 +111,12 @@ lb_parse_uint(const char *s, uint32_t min, uint32_t max, uint32_t *out)
     unsigned long long v;
     const char *end = parse_digits(s, max, &v);
     if (!end || *end || v < min) {
-        if (isdigit((unsigned char) *s) || (*s == '-' && isdigit((unsigned char) s[1]))) {
+        /* "out of range" only for what is a number: digits, maybe signed. */
+        const char *p = s + (*s == '-');
+        while (isdigit((unsigned char) *p)) {
+            p++;
+        }
+        if (!*p && p > s + (*s == '-')) {
             snprintf(msg, sizeof msg, "number out of range (expected %u to %u)",
                      (unsigned) min, (unsigned) max);
         } else {
