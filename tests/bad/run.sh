@@ -116,7 +116,7 @@ for file in "${cases[@]}"; do
     else
         loc=${exp%%: error: *}
         sub=${exp#*: error: }
-        sub=${sub//\{FILE\}/$file}
+        sub=${sub//\{FILE\}/"$file"}
         prefix="$file:$loc: error: "
 
         timeout 20 "$flowlb" check "$file" > "$work/out" 2> "$work/err"
