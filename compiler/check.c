@@ -717,7 +717,9 @@ lb_check(const struct lb_spec *spec, struct diag *d)
     }
     check_shared_reals(&c);
 
-    qsort(c.items, c.n, sizeof *c.items, compare_pending);
+    if (c.n) {
+        qsort(c.items, c.n, sizeof *c.items, compare_pending);
+    }
     bool ok = true;
     for (size_t i = 0; i < c.n; i++) {
         struct pending *p = &c.items[i];

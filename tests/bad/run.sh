@@ -92,6 +92,12 @@ check_run() {
     if [ -s "$out" ]; then
         fail "$c" "$label: wrote to stdout: $(head -c 200 "$out" | head -n 3)"
     fi
+    # Error paths are where leaks and undefined behaviour hide: with a
+    # sanitizer build, any report fails the case.
+    if grep -a -q -E 'runtime error:|AddressSanitizer|LeakSanitizer' "$err"; then
+        fail "$c" "$label: sanitizer report:"
+        grep -a -m 3 -E 'runtime error:|Sanitizer' "$err" | sed 's/^/        /'
+    fi
     first=$(head -n 1 "$err" | tr -d '\000')
     if [ -z "$first" ]; then
         fail "$c" "$label: nothing on stderr"
