@@ -61,7 +61,8 @@ step_examples() {
         # Named ports must exist before ovs-ofctl can resolve them.
         for p in $(grep -o 'output:[a-zA-Z][^,) ]*' "$out" | sed 's/^output://' | sort -u); do
             case $p in IN_PORT|NORMAL|LOCAL|CONTROLLER|FLOOD|ALL) continue ;; esac
-            ovs-vsctl --may-exist add-port br0 "$p" -- set interface "$p" type=internal
+            ovs-vsctl --may-exist add-port br0 "$p" -- set interface "$p" type=internal \
+                ofport_request=$((200 + $(ovs-vsctl list-ports br0 | wc -l)))
         done
         ovs-ofctl -O OpenFlow15 del-flows br0
         ovs-ofctl -O OpenFlow15 del-groups br0

@@ -10,6 +10,7 @@ t_need_flowlb
 sb_init
 
 n_examples=0
+next_named=200
 # ports named (not numbered) in a bundle file must exist before ovs-ofctl can
 # resolve them: create each as an internal port.
 make_named_ports() {
@@ -19,7 +20,10 @@ make_named_ports() {
         [0-9]*|0x*|IN_PORT|NORMAL|LOCAL|CONTROLLER|FLOOD|ALL|in_port) continue ;;
         esac
         p=${p#\"}; p=${p%\"}
-        ovs-vsctl --may-exist add-port br0 "$p" -- set interface "$p" type=internal ||
+        # A high ofport_request keeps it off the numbers the examples use.
+        next_named=$((next_named + 1))
+        ovs-vsctl --may-exist add-port br0 "$p" -- set interface "$p" type=internal \
+            ofport_request=$next_named ||
             sb_fail "cannot create port $p named by $1"
         echo "created port $p for $(basename "$1")"
     done
