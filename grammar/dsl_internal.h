@@ -1,0 +1,92 @@
+/* Private interface between the DSL grammar (scanner.l, parser.y) and its
+ * semantic side (dsl_parse.c).
+ *
+ * The grammar only recognises structure: services, statements made of a
+ * keyword, arguments and ';'. What the arguments mean is decided in
+ * dsl_parse.c, which turns each statement into spec fields. All reports go
+ * through dsl_error() so the generated code never calls into other files of
+ * the compiler directly (it is linked as its own library).
+ */
+#ifndef FLOWLB_DSL_INTERNAL_H
+#define FLOWLB_DSL_INTERNAL_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "diag.h"
+#include "spec.h"
+
+/* A word or a quoted string as the scanner returns it. 'text' is owned. */
+struct dsl_word {
+    char *text;
+    bool quoted;
+};
+
+/* One statement argument with where it starts and where it ends (the
+ * column just past its last character). */
+struct dsl_arg {
+    char *text;                 /* Owned. */
+    bool quoted;
+    struct location loc, end;
+};
+
+struct dsl_args {
+    struct dsl_arg *v;
+    size_t n, allocated;
+};
+
+enum dsl_keyword {
+    DSL_VIP, DSL_VIP_MAC, DSL_SCHEDULER, DSL_REAL, DSL_CHECK,
+    DSL_N_KEYWORDS
+};
+
+struct dsl_state {
+    struct diag *d;
+    const char *file;           /* Interned in 'd'. */
+    struct lb_spec spec;        /* Built here, handed over only if clean. */
+    size_t n_errors;            /* Errors reported by this parse. */
+
+    /* The service being filled, or -1 between services. */
+    long svc;
+    /* Per service: where each single-use statement was first seen. */
+    struct location seen[DSL_N_KEYWORDS];
+
+    /* Scanner position (1-based) of the next character. */
+    int line, col;
+};
+
+struct location dsl_loc(const struct dsl_state *, int line, int col);
+void dsl_error(struct dsl_state *, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void dsl_error_at(struct dsl_state *, const struct location *,
+                  const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Returns the offset of the first byte of s[0..n) that is not part of
+ * valid UTF-8 (a NUL counts as invalid), or n if all is well. */
+size_t dsl_utf8_check(const char *s, size_t n);
+/* Columns taken by s[0..n): one per character, tabs included. */
+int dsl_columns(const char *s, size_t n);
+/* Quotes at most a few dozen bytes of 's' into 'buf' for a message,
+ * escaping what is not printable. */
+const char *dsl_quote(const char *s, char *buf, size_t size);
+
+/* Grammar actions. Each takes ownership of the words / args it is given. */
+void dsl_service_begin(struct dsl_state *, struct dsl_word *name,
+                       const struct location *);
+void dsl_service_end(struct dsl_state *);
+void dsl_statement(struct dsl_state *, enum dsl_keyword,
+                   const struct location *kw, struct dsl_args *,
+                   bool terminated, const struct location *term);
+const char *dsl_service_name(const struct dsl_state *);
+const char *dsl_keyword_name(enum dsl_keyword);
+extern const char *const dsl_statement_keywords[];
+
+void dsl_args_push(struct dsl_args *, struct dsl_word *,
+                   const struct location *loc, const struct location *end);
+void dsl_args_free(struct dsl_args *);
+
+/* The parse itself, in scanner.l: scans 'text' and runs the parser.
+ * Returns false if the input could not be scanned at all. */
+bool dsl_run(struct dsl_state *, const char *text, size_t len);
+
+#endif /* FLOWLB_DSL_INTERNAL_H */

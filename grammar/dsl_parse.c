@@ -1,0 +1,665 @@
+/* The DSL front end: runs the grammar and turns its statements into the
+ * spec model, converting every value with values.h (as the YAML front end
+ * does) and keeping each value's location. */
+#include "spec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dsl_internal.h"
+#include "values.h"
+
+static char *
+xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p) {
+        abort();
+    }
+    return p;
+}
+
+struct location
+dsl_loc(const struct dsl_state *st, int line, int col)
+{
+    struct location loc = { st->file, line, col };
+    return loc;
+}
+
+static void
+verror(struct dsl_state *st, const struct location *loc, const char *fmt,
+       va_list args)
+{
+    char *msg;
+    if (vasprintf(&msg, fmt, args) < 0) {
+        abort();
+    }
+    st->n_errors++;
+    diag_error(st->d, loc, "%s", msg);
+    free(msg);
+}
+
+void
+dsl_error(struct dsl_state *st, int line, int col, const char *fmt, ...)
+{
+    struct location loc = dsl_loc(st, line, col);
+    va_list args;
+    va_start(args, fmt);
+    verror(st, &loc, fmt, args);
+    va_end(args);
+}
+
+void
+dsl_error_at(struct dsl_state *st, const struct location *loc,
+             const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    verror(st, loc, fmt, args);
+    va_end(args);
+}
+
+size_t
+dsl_utf8_check(const char *s_, size_t n)
+{
+    const unsigned char *s = (const unsigned char *) s_;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == 0) {
+            return i;
+        }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned int min, cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2, min = 0x80, cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3, min = 0x800, cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4, min = 0x10000, cp = c & 0x07;
+        } else {
+            return i;
+        }
+        if (n - i < len) {
+            return i;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return i;
+            }
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        /* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
+        if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+            return i;
+        }
+        i += len;
+    }
+    return n;
+}
+
+int
+dsl_columns(const char *s, size_t n)
+{
+    int cols = 0;
+    for (size_t i = 0; i < n; i++) {
+        cols += ((unsigned char) s[i] & 0xc0) != 0x80;
+    }
+    return cols;
+}
+
+const char *
+dsl_quote(const char *s, char *buf, size_t size)
+{
+    size_t used = 0;
+    for (; *s; s++) {
+        unsigned char c = *s;
+        char esc[8];
+        if (c < 0x20 || c >= 0x7f) {
+            snprintf(esc, sizeof esc, "\\x%02x", c);
+        } else {
+            esc[0] = c, esc[1] = '\0';
+        }
+        size_t len = strlen(esc);
+        if (used + len + 4 > size) {
+            /* Leave room for "..." and the NUL. */
+            if (used + 4 <= size) {
+                memcpy(buf + used, "...", 3);
+                used += 3;
+            }
+            break;
+        }
+        memcpy(buf + used, esc, len);
+        used += len;
+    }
+    buf[used] = '\0';
+    return buf;
+}
+
+/* --- Arguments ---------------------------------------------------------- */
+
+void
+dsl_args_push(struct dsl_args *args, struct dsl_word *w,
+              const struct location *loc, const struct location *end)
+{
+    if (args->n >= args->allocated) {
+        args->allocated = args->allocated ? 2 * args->allocated : 8;
+        args->v = realloc(args->v, args->allocated * sizeof *args->v);
+        if (!args->v) {
+            abort();
+        }
+    }
+    struct dsl_arg *a = &args->v[args->n++];
+    a->text = w->text;
+    a->quoted = w->quoted;
+    a->loc = *loc;
+    a->end = *end;
+    w->text = NULL;
+}
+
+void
+dsl_args_free(struct dsl_args *args)
+{
+    for (size_t i = 0; i < args->n; i++) {
+        free(args->v[i].text);
+    }
+    free(args->v);
+    memset(args, 0, sizeof *args);
+}
+
+/* --- Services ----------------------------------------------------------- */
+
+const char *const dsl_statement_keywords[] = {
+    "vip", "vip-mac", "scheduler", "real", "check", NULL
+};
+
+const char *
+dsl_keyword_name(enum dsl_keyword kw)
+{
+    return kw < DSL_N_KEYWORDS ? dsl_statement_keywords[kw] : "?";
+}
+
+static struct lb_service *
+current(struct dsl_state *st)
+{
+    return st->svc >= 0 ? &st->spec.services[st->svc] : NULL;
+}
+
+const char *
+dsl_service_name(const struct dsl_state *st)
+{
+    return st->svc >= 0 ? st->spec.services[st->svc].name : NULL;
+}
+
+void
+dsl_service_begin(struct dsl_state *st, struct dsl_word *name,
+                  const struct location *loc)
+{
+    if (!name->text[0]) {
+        dsl_error_at(st, loc, "empty service name");
+    }
+    struct lb_service *svc = lb_spec_add_service(&st->spec);
+    svc->name = name->text;
+    name->text = NULL;
+    svc->loc = *loc;
+    st->svc = st->spec.n_services - 1;
+    memset(st->seen, 0, sizeof st->seen);
+}
+
+void
+dsl_service_end(struct dsl_state *st)
+{
+    st->svc = -1;
+}
+
+/* --- Statements --------------------------------------------------------- */
+
+/* Reports that 'arg' is not an acceptable value, as 'msg' from values.h
+ * says, quoting it right after the message's head: "invalid IPv4 address
+ * '1.2.3' in vip", "unknown scheduler 'rr' (expected one of: ...)". */
+static void
+value_error(struct dsl_state *st, const struct dsl_arg *arg, const char *msg,
+            const char *context, const char *const *candidates)
+{
+    const char *paren = strstr(msg, " (");
+    int head = paren ? (int) (paren - msg) : (int) strlen(msg);
+    char buf[64];
+    const char *hint = candidates ? diag_closest(arg->text, candidates) : NULL;
+    /* The hint goes inside the message's parenthesis, if any. */
+    size_t tail = paren ? strlen(paren) : 0;
+    if (hint && tail && paren[tail - 1] == ')') {
+        dsl_error_at(st, &arg->loc, "%.*s '%s'%s%s%.*s; did you mean '%s'?)",
+                     head, msg, dsl_quote(arg->text, buf, sizeof buf),
+                     context ? " " : "", context ? context : "",
+                     (int) tail - 1, paren, hint);
+    } else if (hint) {
+        dsl_error_at(st, &arg->loc, "%.*s '%s'%s%s%s (did you mean '%s'?)",
+                     head, msg, dsl_quote(arg->text, buf, sizeof buf),
+                     context ? " " : "", context ? context : "",
+                     paren ? paren : "", hint);
+    } else {
+        dsl_error_at(st, &arg->loc, "%.*s '%s'%s%s%s", head, msg,
+                     dsl_quote(arg->text, buf, sizeof buf),
+                     context ? " " : "", context ? context : "",
+                     paren ? paren : "");
+    }
+}
+
+/* Parses arg as an unsigned number in [min, max]; false after an error. */
+static bool
+get_uint(struct dsl_state *st, const struct dsl_arg *arg, uint32_t min,
+         uint32_t max, const char *context, uint32_t *out)
+{
+    const char *err = lb_parse_uint(arg->text, min, max, out);
+    if (err) {
+        value_error(st, arg, err, context, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void
+unexpected_extra(struct dsl_state *st, const struct dsl_arg *arg,
+                 const char *after)
+{
+    char buf[64];
+    dsl_error_at(st, &arg->loc, "unexpected '%s' after %s (missing ';'?)",
+                 dsl_quote(arg->text, buf, sizeof buf), after);
+}
+
+static void
+stmt_vip(struct dsl_state *st, struct lb_service *svc,
+         const struct dsl_args *args, const struct location *term)
+{
+    static const char *const protos[] = { "tcp", "udp", NULL };
+    static const char usage[] = "(expected 'vip ADDRESS tcp|udp PORT')";
+    const struct dsl_arg *a = args->v;
+
+    svc->has_vip = true;
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing address in vip %s", usage);
+        return;
+    }
+    svc->vip_loc = a[0].loc;
+    const char *err = lb_parse_addr(a[0].text, &svc->vip);
+    if (err) {
+        value_error(st, &a[0], err, "in vip", NULL);
+    }
+    if (args->n < 2) {
+        dsl_error_at(st, term, "missing protocol in vip %s", usage);
+        return;
+    }
+    err = lb_parse_proto(a[1].text, &svc->proto);
+    if (err) {
+        value_error(st, &a[1], err, "in vip", protos);
+    }
+    if (args->n < 3) {
+        dsl_error_at(st, term, "missing port in vip %s", usage);
+        return;
+    }
+    uint32_t port;
+    if (get_uint(st, &a[2], 0, 65535, "for the vip port", &port)) {
+        svc->port = port;
+    }
+    if (args->n > 3) {
+        unexpected_extra(st, &a[3], "the vip port");
+    }
+}
+
+static void
+stmt_vip_mac(struct dsl_state *st, struct lb_service *svc,
+             const struct dsl_args *args, const struct location *term)
+{
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing MAC address in vip-mac");
+        return;
+    }
+    svc->has_vip_mac = true;
+    svc->vip_mac_loc = args->v[0].loc;
+    const char *err = lb_parse_mac(args->v[0].text, &svc->vip_mac);
+    if (err) {
+        value_error(st, &args->v[0], err, "in vip-mac", NULL);
+    }
+    if (args->n > 1) {
+        unexpected_extra(st, &args->v[1], "the vip-mac address");
+    }
+}
+
+static void
+stmt_scheduler(struct dsl_state *st, struct lb_service *svc,
+               const struct dsl_args *args, const struct location *term)
+{
+    static const char *const names[] = { "wrr", "sh", "dh", "mh", NULL };
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing scheduler name (expected one of: "
+                     "wrr, sh, dh, mh)");
+        return;
+    }
+    svc->scheduler_loc = args->v[0].loc;
+    const char *err = lb_parse_scheduler(args->v[0].text, &svc->scheduler);
+    if (err) {
+        value_error(st, &args->v[0], err, NULL, names);
+    }
+    if (args->n > 1) {
+        unexpected_extra(st, &args->v[1], "the scheduler name");
+    }
+}
+
+/* Options of 'real' and 'check': "KEY VALUE" pairs after the leading
+ * argument, each key at most once. Calls 'set' for each pair; reports
+ * unknown keys (with a hint), duplicates and missing values. */
+struct option_ctx {
+    struct dsl_state *st;
+    const char *const *keys;    /* NULL-terminated. */
+    const char *what;           /* "real", "check". */
+    const char *expected;       /* "mac, port or weight". */
+    const char *owner;          /* For duplicates: "real 10.0.0.1". */
+};
+
+static void
+parse_options(const struct option_ctx *ctx, const struct dsl_args *args,
+              size_t first, const struct location *term, void *aux,
+              void (*set)(struct dsl_state *, size_t key,
+                          const struct dsl_arg *value, void *aux))
+{
+    struct dsl_state *st = ctx->st;
+    bool seen[16] = { false };
+    char buf[64];
+
+    for (size_t i = first; i < args->n; i += 2) {
+        const struct dsl_arg *key = &args->v[i];
+        size_t k;
+        for (k = 0; ctx->keys[k]; k++) {
+            if (!key->quoted && !strcmp(key->text, ctx->keys[k])) {
+                break;
+            }
+        }
+        if (!ctx->keys[k]) {
+            const char *hint = key->quoted ? NULL
+                               : diag_closest(key->text, ctx->keys);
+            if (key->quoted) {
+                dsl_error_at(st, &key->loc, "unexpected string \"%s\" in %s "
+                             "(expected %s)",
+                             dsl_quote(key->text, buf, sizeof buf), ctx->what,
+                             ctx->expected);
+            } else if (hint) {
+                dsl_error_at(st, &key->loc, "unknown keyword '%s' in %s "
+                             "(did you mean '%s'?)",
+                             dsl_quote(key->text, buf, sizeof buf), ctx->what,
+                             hint);
+            } else {
+                dsl_error_at(st, &key->loc, "unknown keyword '%s' in %s "
+                             "(expected %s)",
+                             dsl_quote(key->text, buf, sizeof buf), ctx->what,
+                             ctx->expected);
+            }
+            /* Assume it had a value, like every option. */
+            continue;
+        }
+        if (i + 1 >= args->n) {
+            dsl_error_at(st, term, "missing value after '%s' in %s",
+                         ctx->keys[k], ctx->what);
+            break;
+        }
+        if (seen[k]) {
+            dsl_error_at(st, &key->loc, "duplicate '%s' in %s", ctx->keys[k],
+                         ctx->owner);
+            continue;
+        }
+        seen[k] = true;
+        set(st, k, &args->v[i + 1], aux);
+    }
+}
+
+enum { REAL_MAC, REAL_PORT, REAL_WEIGHT };
+
+struct real_aux {
+    struct lb_real *real;
+    bool mac_given;
+};
+
+static void
+set_real_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
+                void *aux_)
+{
+    struct real_aux *aux = aux_;
+    struct lb_real *real = aux->real;
+    const char *err;
+    uint32_t n;
+
+    switch (key) {
+    case REAL_MAC:
+        aux->mac_given = true;
+        real->mac_loc = v->loc;
+        err = lb_parse_mac(v->text, &real->mac);
+        if (err) {
+            value_error(st, v, err, "in real", NULL);
+        } else {
+            real->has_mac = true;
+        }
+        break;
+    case REAL_PORT:
+        real->port_loc = v->loc;
+        err = lb_parse_ofport(v->text);
+        if (err) {
+            value_error(st, v, err, "in real", NULL);
+        } else {
+            free(real->port);
+            real->port = xstrdup(v->text);
+        }
+        break;
+    case REAL_WEIGHT:
+        real->weight_loc = v->loc;
+        if (get_uint(st, v, 0, 65535, "for weight", &n)) {
+            real->weight = n;
+        }
+        break;
+    }
+}
+
+static void
+stmt_real(struct dsl_state *st, struct lb_service *svc,
+          const struct location *kw, const struct dsl_args *args,
+          const struct location *term)
+{
+    static const char *const keys[] = { "mac", "port", "weight", NULL };
+    struct lb_real *real = lb_service_add_real(svc);
+    real->loc = *kw;
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing address in real (expected "
+                     "'real ADDRESS mac MAC [port OFPORT] [weight N]')");
+        return;
+    }
+    const struct dsl_arg *addr = &args->v[0];
+    real->addr_loc = addr->loc;
+    const char *err = lb_parse_addr(addr->text, &real->addr);
+    if (err) {
+        value_error(st, addr, err, "in real", NULL);
+    }
+
+    char buf[64], owner[96];
+    snprintf(owner, sizeof owner, "real %s",
+             dsl_quote(addr->text, buf, sizeof buf));
+    struct option_ctx ctx = { st, keys, "real", "mac, port or weight",
+                              owner };
+    struct real_aux aux = { real, false };
+    parse_options(&ctx, args, 1, term, &aux, set_real_option);
+    if (!aux.mac_given) {
+        dsl_error_at(st, kw, "missing 'mac' for %s", owner);
+    }
+}
+
+enum { CHK_INTERVAL, CHK_TIMEOUT, CHK_RISE, CHK_FALL, CHK_PORT, CHK_PATH,
+       CHK_EXPECT, CHK_BODY, CHK_COMMAND };
+
+static void
+set_string(char **field, const char *value)
+{
+    free(*field);
+    *field = xstrdup(value);
+}
+
+static void
+set_check_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
+                 void *aux)
+{
+    struct lb_check *c = aux;
+    const char *err;
+    uint32_t n;
+
+    switch (key) {
+    case CHK_INTERVAL:
+    case CHK_TIMEOUT:
+        err = lb_parse_duration_ms(v->text, &n);
+        if (err) {
+            value_error(st, v, err, key == CHK_INTERVAL ? "for interval"
+                                                        : "for timeout", NULL);
+        } else if (!n) {
+            dsl_error_at(st, &v->loc, "%s must not be 0",
+                         key == CHK_INTERVAL ? "interval" : "timeout");
+        } else if (key == CHK_INTERVAL) {
+            c->interval_ms = n;
+        } else {
+            c->timeout_ms = n;
+        }
+        break;
+    case CHK_RISE:
+    case CHK_FALL:
+        if (get_uint(st, v, 1, 1000,
+                     key == CHK_RISE ? "for rise" : "for fall", &n)) {
+            *(key == CHK_RISE ? &c->rise : &c->fall) = n;
+        }
+        break;
+    case CHK_PORT:
+        if (get_uint(st, v, 0, 65535, "for the check port", &n)) {
+            c->port = n;
+        }
+        break;
+    case CHK_EXPECT:
+        if (get_uint(st, v, 100, 599, "for expect", &n)) {
+            c->expect_status = n;
+        }
+        break;
+    case CHK_PATH:
+        set_string(&c->path, v->text);
+        break;
+    case CHK_BODY:
+        set_string(&c->expect_body, v->text);
+        break;
+    case CHK_COMMAND:
+        set_string(&c->command, v->text);
+        break;
+    }
+}
+
+static void
+stmt_check(struct dsl_state *st, struct lb_service *svc,
+           const struct location *kw, const struct dsl_args *args,
+           const struct location *term)
+{
+    static const char *const types[] = { "tcp", "http", "https", "exec",
+                                         NULL };
+    static const char *const keys[] = {
+        "interval", "timeout", "rise", "fall", "port", "path", "expect",
+        "body", "command", NULL
+    };
+    struct lb_check *c = &svc->check;
+    c->loc = *kw;
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing check type (expected one of: tcp, "
+                     "http, https, exec)");
+        return;
+    }
+    const char *err = lb_parse_check_type(args->v[0].text, &c->type);
+    if (err) {
+        value_error(st, &args->v[0], err, NULL, types);
+    }
+    struct option_ctx ctx = {
+        st, keys, "check",
+        "interval, timeout, rise, fall, port, path, expect, body or command",
+        "check"
+    };
+    parse_options(&ctx, args, 1, term, c, set_check_option);
+}
+
+void
+dsl_statement(struct dsl_state *st, enum dsl_keyword kw,
+              const struct location *kw_loc, struct dsl_args *args,
+              bool terminated, const struct location *term)
+{
+    struct lb_service *svc = current(st);
+    const char *name = dsl_keyword_name(kw);
+
+    if (!terminated) {
+        dsl_error_at(st, term, "expected ';' after %s statement", name);
+    }
+    if (!svc) {
+        /* Cannot happen: statements only parse inside a service. */
+        dsl_args_free(args);
+        return;
+    }
+    if (kw != DSL_REAL) {
+        if (st->seen[kw].line) {
+            dsl_error_at(st, kw_loc, "duplicate '%s' in service '%s' (first "
+                         "at line %d)", name, svc->name, st->seen[kw].line);
+            dsl_args_free(args);
+            return;
+        }
+        st->seen[kw] = *kw_loc;
+    }
+
+    switch (kw) {
+    case DSL_VIP:
+        stmt_vip(st, svc, args, term);
+        break;
+    case DSL_VIP_MAC:
+        stmt_vip_mac(st, svc, args, term);
+        break;
+    case DSL_SCHEDULER:
+        stmt_scheduler(st, svc, args, term);
+        break;
+    case DSL_REAL:
+        stmt_real(st, svc, kw_loc, args, term);
+        break;
+    case DSL_CHECK:
+        stmt_check(st, svc, kw_loc, args, term);
+        break;
+    case DSL_N_KEYWORDS:
+        break;
+    }
+    dsl_args_free(args);
+}
+
+/* --- Entry point -------------------------------------------------------- */
+
+bool
+lb_dsl_parse(const char *file, const char *text, size_t len,
+             struct lb_spec *spec, struct diag *d)
+{
+    struct dsl_state st;
+    memset(&st, 0, sizeof st);
+    st.d = d;
+    st.file = diag_intern_file(d, file);
+    lb_spec_init(&st.spec);
+    st.svc = -1;
+    st.line = 1;
+    st.col = 1;
+
+    bool ok = dsl_run(&st, text, len) && !st.n_errors;
+    if (ok) {
+        /* Hand the services over: the caller's spec may already hold
+         * some. */
+        for (size_t i = 0; i < st.spec.n_services; i++) {
+            *lb_spec_add_service(spec) = st.spec.services[i];
+        }
+        free(st.spec.services);
+        lb_spec_init(&st.spec);
+    }
+    lb_spec_destroy(&st.spec);
+    return ok;
+}

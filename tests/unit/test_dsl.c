@@ -1,0 +1,582 @@
+/* Unit tests of the DSL front end (grammar/): the model it builds, with
+ * locations, and every kind of error with its exact line:col. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "diag.h"
+#include "spec.h"
+#include "values.h"
+
+struct parsed {
+    struct lb_spec spec;
+    struct diag d;
+    bool ok;
+};
+
+/* Parses 'text' as file "t.lb". */
+static struct parsed *
+parse_n(const char *text, size_t len)
+{
+    struct parsed *p = calloc(1, sizeof *p);
+    lb_spec_init(&p->spec);
+    diag_init(&p->d);
+    p->ok = lb_dsl_parse("t.lb", text, len, &p->spec, &p->d);
+    /* Whatever happened, the result is consistent. */
+    assert_int_equal(p->ok, p->d.n_errors == 0);
+    if (!p->ok) {
+        assert_int_equal(p->spec.n_services, 0);
+    }
+    return p;
+}
+
+static struct parsed *
+parse(const char *text)
+{
+    return parse_n(text, strlen(text));
+}
+
+static void
+parsed_free(struct parsed *p)
+{
+    lb_spec_destroy(&p->spec);
+    diag_destroy(&p->d);
+    free(p);
+}
+
+static void
+dump_diags(const struct parsed *p)
+{
+    for (size_t i = 0; i < p->d.n_records; i++) {
+        const struct diag_record *r = &p->d.records[i];
+        fprintf(stderr, "  %d:%d: %s\n", r->loc.line, r->loc.col, r->message);
+    }
+}
+
+static void
+assert_loc(const struct location *loc, int line, int col)
+{
+    if (loc->line != line || loc->col != col) {
+        fail_msg("location %d:%d, expected %d:%d", loc->line, loc->col, line,
+                 col);
+    }
+    assert_string_equal(loc->file, "t.lb");
+}
+
+static void
+assert_addr(const struct lb_addr *a, const char *expected)
+{
+    char buf[64];
+    lb_addr_format(a, buf, sizeof buf);
+    assert_string_equal(buf, expected);
+}
+
+static void
+assert_mac(const struct lb_mac *m, const char *expected)
+{
+    char buf[32];
+    lb_mac_format(m, buf, sizeof buf);
+    assert_string_equal(buf, expected);
+}
+
+static const char example[] =
+    "service web {\n"
+    "    vip 10.0.0.100 tcp 80;\n"
+    "    vip-mac 02:00:00:00:01:00;\n"
+    "    scheduler wrr;\n"
+    "    real 10.0.0.11 mac 8e:97:27:0e:e3:18 weight 3;\n"
+    "    real 10.0.0.12 mac f6:5e:d3:b7:50:8a port 3;\n"
+    "    check tcp interval 1s timeout 500ms rise 2 fall 3;\n"
+    "}\n";
+
+static void
+test_example(void **state)
+{
+    struct parsed *p = parse(example);
+    if (!p->ok) {
+        dump_diags(p);
+    }
+    assert_true(p->ok);
+    assert_int_equal(p->spec.n_services, 1);
+
+    const struct lb_service *s = &p->spec.services[0];
+    assert_string_equal(s->name, "web");
+    assert_loc(&s->loc, 1, 9);
+
+    assert_true(s->has_vip);
+    assert_int_equal(s->vip.family, AF_INET);
+    assert_addr(&s->vip, "10.0.0.100");
+    assert_int_equal(s->proto, LB_PROTO_TCP);
+    assert_int_equal(s->port, 80);
+    assert_loc(&s->vip_loc, 2, 9);
+
+    assert_true(s->has_vip_mac);
+    assert_mac(&s->vip_mac, "02:00:00:00:01:00");
+    assert_loc(&s->vip_mac_loc, 3, 13);
+
+    assert_int_equal(s->scheduler, LB_SCHED_WRR);
+    assert_loc(&s->scheduler_loc, 4, 15);
+
+    assert_int_equal(s->n_reals, 2);
+    const struct lb_real *r = &s->reals[0];
+    assert_addr(&r->addr, "10.0.0.11");
+    assert_true(r->has_mac);
+    assert_mac(&r->mac, "8e:97:27:0e:e3:18");
+    assert_null(r->port);
+    assert_int_equal(r->weight, 3);
+    assert_loc(&r->loc, 5, 5);
+    assert_loc(&r->addr_loc, 5, 10);
+    assert_loc(&r->mac_loc, 5, 24);
+    assert_loc(&r->weight_loc, 5, 49);
+    assert_int_equal(r->port_loc.line, 0);
+
+    r = &s->reals[1];
+    assert_addr(&r->addr, "10.0.0.12");
+    assert_mac(&r->mac, "f6:5e:d3:b7:50:8a");
+    assert_non_null(r->port);
+    assert_string_equal(r->port, "3");
+    assert_int_equal(r->weight, 1);            /* The default. */
+    assert_loc(&r->loc, 6, 5);
+    assert_loc(&r->port_loc, 6, 47);
+    assert_int_equal(r->weight_loc.line, 0);
+
+    const struct lb_check *c = &s->check;
+    assert_int_equal(c->type, LB_CHECK_TCP);
+    assert_int_equal(c->interval_ms, 1000);
+    assert_int_equal(c->timeout_ms, 500);
+    assert_int_equal(c->rise, 2);
+    assert_int_equal(c->fall, 3);
+    assert_int_equal(c->port, 0);
+    assert_loc(&c->loc, 7, 5);
+    parsed_free(p);
+}
+
+/* Several services, IPv6, comments everywhere, defaults, tabs, CRLF,
+ * quoted strings with escapes, options in any order. */
+static void
+test_several_services(void **state)
+{
+    struct parsed *p = parse(
+        "# leading comment\n"
+        "service a {   # after a brace\n"
+        "\tvip 2001:db8::1 udp 53; # tab counts as one column\n"
+        "    real 2001:db8::11 weight 0 port \"eth-1\" mac 02:00:00:00:00:11;\n"
+        "}\r\n"
+        "service \"b\" { vip 192.0.2.1 tcp 0; scheduler mh;\n"
+        "  real 10.1.0.1 mac 02:00:00:00:00:01 port uplink;\n"
+        "  check http interval 2m timeout 1500ms port 8080 path \"/he\\\"al\\\\th\""
+        " expect 204 body \"ok\" rise 1 fall 10;\n"
+        "}\n"
+        "service check { vip 192.0.2.2 tcp 443; check exec command \"/bin/true\"; }"
+        "# no newline at the end");
+    if (!p->ok) {
+        dump_diags(p);
+    }
+    assert_true(p->ok);
+    assert_int_equal(p->spec.n_services, 3);
+
+    const struct lb_service *s = &p->spec.services[0];
+    assert_string_equal(s->name, "a");
+    assert_int_equal(s->vip.family, AF_INET6);
+    assert_addr(&s->vip, "2001:db8::1");
+    assert_int_equal(s->proto, LB_PROTO_UDP);
+    assert_int_equal(s->port, 53);
+    assert_loc(&s->vip_loc, 3, 6);
+    assert_false(s->has_vip_mac);
+    assert_int_equal(s->scheduler, LB_SCHED_WRR);
+    assert_int_equal(s->check.type, LB_CHECK_NONE);
+    assert_int_equal(s->n_reals, 1);
+    assert_addr(&s->reals[0].addr, "2001:db8::11");
+    assert_int_equal(s->reals[0].weight, 0);
+    assert_string_equal(s->reals[0].port, "eth-1");
+    assert_loc(&s->reals[0].port_loc, 4, 37);
+    assert_loc(&s->reals[0].mac_loc, 4, 49);
+
+    s = &p->spec.services[1];
+    assert_string_equal(s->name, "b");
+    assert_loc(&s->loc, 6, 9);
+    assert_int_equal(s->port, 0);
+    assert_int_equal(s->scheduler, LB_SCHED_MH);
+    assert_string_equal(s->reals[0].port, "uplink");
+    assert_int_equal(s->check.type, LB_CHECK_HTTP);
+    assert_int_equal(s->check.interval_ms, 120000);
+    assert_int_equal(s->check.timeout_ms, 1500);
+    assert_int_equal(s->check.port, 8080);
+    assert_string_equal(s->check.path, "/he\"al\\th");
+    assert_int_equal(s->check.expect_status, 204);
+    assert_string_equal(s->check.expect_body, "ok");
+    assert_int_equal(s->check.rise, 1);
+    assert_int_equal(s->check.fall, 10);
+
+    s = &p->spec.services[2];
+    assert_string_equal(s->name, "check");
+    assert_int_equal(s->check.type, LB_CHECK_EXEC);
+    assert_string_equal(s->check.command, "/bin/true");
+    assert_int_equal(s->check.interval_ms, 1000);   /* Defaults. */
+    assert_int_equal(s->check.timeout_ms, 1000);
+    assert_int_equal(s->check.rise, 2);
+    assert_int_equal(s->check.fall, 3);
+    assert_int_equal(s->check.expect_status, 200);
+    assert_loc(&s->check.loc, 10, 40);
+    parsed_free(p);
+}
+
+static void
+test_empty_and_comments_only(void **state)
+{
+    struct parsed *p = parse("");
+    assert_true(p->ok);
+    assert_int_equal(p->spec.n_services, 0);
+    parsed_free(p);
+
+    p = parse("# nothing\n   \n\t# more, with UTF-8: é ✓\n");
+    assert_true(p->ok);
+    parsed_free(p);
+
+    /* A service without a vip is for check.c, not a syntax error. */
+    p = parse("service empty { }");
+    assert_true(p->ok);
+    assert_int_equal(p->spec.n_services, 1);
+    assert_false(p->spec.services[0].has_vip);
+    parsed_free(p);
+}
+
+/* Services are appended to what the caller's spec already holds. */
+static void
+test_appends(void **state)
+{
+    struct lb_spec spec;
+    struct diag d;
+    lb_spec_init(&spec);
+    diag_init(&d);
+    const char *a = "service a { vip 10.0.0.1 tcp 80; }";
+    const char *b = "service b { vip 10.0.0.2 tcp 80; real 10.0.0.3 mac "
+                    "02:00:00:00:00:03; }";
+    assert_true(lb_dsl_parse("a.lb", a, strlen(a), &spec, &d));
+    assert_true(lb_dsl_parse("b.lb", b, strlen(b), &spec, &d));
+    assert_int_equal(spec.n_services, 2);
+    assert_string_equal(spec.services[0].name, "a");
+    assert_string_equal(spec.services[0].loc.file, "a.lb");
+    assert_string_equal(spec.services[1].name, "b");
+    assert_string_equal(spec.services[1].loc.file, "b.lb");
+    assert_int_equal(spec.services[1].n_reals, 1);
+
+    /* A failed parse leaves the spec as it was. */
+    const char *bad = "service c { vip 10.0.0.4 tcp 80; bogus; }";
+    assert_false(lb_dsl_parse("c.lb", bad, strlen(bad), &spec, &d));
+    assert_int_equal(spec.n_services, 2);
+    lb_spec_destroy(&spec);
+    diag_destroy(&d);
+}
+
+struct error_case {
+    const char *text;
+    int line, col;
+    const char *message;        /* Substring of the first error. */
+};
+
+#define SVC "service web {\n"   /* Line 1; statements start on line 2. */
+
+static const struct error_case error_cases[] = {
+    /* Keywords. */
+    { SVC "    real 10.0.0.11 mac 8e:97:27:0e:e3:18 wieght 3;\n}", 2, 42,
+      "unknown keyword 'wieght' in real (did you mean 'weight'?)" },
+    { SVC "    real 10.0.0.11 mac 8e:97:27:0e:e3:18 colour red;\n}", 2, 42,
+      "unknown keyword 'colour' in real (expected mac, port or weight)" },
+    { SVC "    check tcp intervall 1s;\n}", 2, 15,
+      "unknown keyword 'intervall' in check (did you mean 'interval'?)" },
+    { SVC "    sheduler wrr;\n}", 2, 5,
+      "unknown keyword 'sheduler' in service 'web' (did you mean "
+      "'scheduler'?)" },
+    { SVC "    frobnicate 3;\n}", 2, 5,
+      "unknown keyword 'frobnicate' in service 'web' (expected vip" },
+    { "servce web { }", 1, 1,
+      "unknown keyword 'servce' (did you mean 'service'?)" },
+    { "\n\n  listen 80;", 3, 3, "unexpected 'listen', expected 'service'" },
+
+    /* Structure. */
+    { SVC "    vip 10.0.0.1 tcp 80\n    scheduler sh;\n}", 2, 24,
+      "expected ';' after vip statement" },
+    { SVC "    scheduler sh\n}", 2, 17, "expected ';' after scheduler" },
+    { SVC "    vip 10.0.0.1 tcp 80 sh;\n}", 2, 25,
+      "unexpected 'sh' after the vip port (missing ';'?)" },
+    { SVC "    vip 10.0.0.1 tcp 80 scheduler;\n}", 2, 24,
+      "expected ';' after vip statement" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n", 3, 1,
+      "unexpected end of file in service 'web' (missing '}')" },
+    { "service web", 1, 12, "unexpected end of file, expected '{'" },
+    { "service", 1, 8, "expected a service name, found end of file" },
+    { "service { vip 10.0.0.1 tcp 80; }", 1, 9,
+      "expected a service name, found '{'" },
+    { SVC "    vip 10.0.0.1 tcp 80;\nservice b { }", 3, 1,
+      "missing '}' at the end of service 'web'" },
+    { SVC "    vip 10.0.0.1 tcp 80 { ;\n}", 2, 25, "unexpected '{'" },
+    { "service a { } }", 1, 15, "unexpected '}', expected " },
+    { SVC "    vip \"unterminated tcp 80;\n}", 2, 9, "unterminated string" },
+    { SVC "    check http path \"/a\\n\";\n}", 2, 24,
+      "invalid escape '\\n' in string" },
+    { SVC "    vip 10.0.0.1 tcp 80 @;\n}", 2, 25, "stray character '@'" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    vip 10.0.0.2 tcp 81;\n}", 3, 5,
+      "duplicate 'vip' in service 'web' (first at line 2)" },
+    { SVC "    scheduler sh;\n    scheduler sh;\n}", 3, 5,
+      "duplicate 'scheduler' in service 'web'" },
+    { SVC "    check tcp;\n    check tcp;\n}", 3, 5,
+      "duplicate 'check' in service 'web'" },
+    { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 weight 1 weight 2;\n}",
+      2, 51, "duplicate 'weight' in real 10.0.0.11" },
+    { SVC "    real 10.0.0.11 weight 3;\n}", 2, 5,
+      "missing 'mac' for real 10.0.0.11" },
+    { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 weight;\n}", 2, 48,
+      "missing value after 'weight' in real" },
+    { SVC "    real;\n}", 2, 9, "missing address in real" },
+    { SVC "    vip 10.0.0.1 tcp;\n}", 2, 21, "missing port in vip" },
+    { SVC "    vip;\n}", 2, 8, "missing address in vip" },
+    { SVC "    vip-mac;\n}", 2, 12, "missing MAC address in vip-mac" },
+    { SVC "    check;\n}", 2, 10, "missing check type" },
+    { SVC "    scheduler;\n}", 2, 14, "missing scheduler name" },
+
+    /* Values. */
+    { SVC "    vip x tcp 80;\n}", 2, 9, "invalid IPv4 address 'x' in vip" },
+    { SVC "    vip 2001:db8::g tcp 80;\n}", 2, 9,
+      "invalid IPv6 address '2001:db8::g'" },
+    { SVC "    vip 10.0.0.1 sctp 80;\n}", 2, 18,
+      "unknown protocol 'sctp' in vip (expected tcp or udp; did you mean "
+      "'tcp'?)" },
+    { SVC "    vip 10.0.0.1 gre 80;\n}", 2, 18,
+      "unknown protocol 'gre' in vip (expected tcp or udp)" },
+    { SVC "    vip 10.0.0.1 tcp 65536;\n}", 2, 22,
+      "number out of range '65536' for the vip port (expected 0 to 65535)" },
+    { SVC "    vip 10.0.0.1 tcp 99999999999999999999999;\n}", 2, 22,
+      "number out of range" },
+    { SVC "    vip 10.0.0.1 tcp http;\n}", 2, 22, "invalid number 'http'" },
+    { SVC "    vip-mac 02:00:00:00:01;\n}", 2, 13,
+      "invalid MAC address '02:00:00:00:01'" },
+    { SVC "    scheduler rr;\n}", 2, 15,
+      "unknown scheduler 'rr' (expected one of: wrr, sh, dh, mh; did you "
+      "mean 'wrr'?)" },
+    { SVC "    scheduler roundrobin;\n}", 2, 15,
+      "unknown scheduler 'roundrobin' (expected one of: wrr, sh, dh, mh)" },
+    { SVC "    scheduler whr;\n}", 2, 15,
+      "unknown scheduler 'whr' (expected one of: wrr, sh, dh, mh; did you "
+      "mean 'wrr'?)" },
+    { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 weight 70000;\n}", 2, 49,
+      "number out of range '70000' for weight (expected 0 to 65535)" },
+    { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 weight -1;\n}", 2, 49,
+      "number out of range '-1' for weight" },
+    { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 port in_port;\n}", 2, 47,
+      "reserved OpenFlow port name 'in_port'" },
+    { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 port \"a b\";\n}", 2, 47,
+      "invalid OpenFlow port name 'a b'" },
+    { SVC "    real 10.0.0.300 mac 02:00:00:00:00:01;\n}", 2, 10,
+      "invalid IPv4 address '10.0.0.300' in real" },
+    { SVC "    check ping;\n}", 2, 11,
+      "unknown check type 'ping' (expected one of: tcp, http, https, exec)" },
+    { SVC "    check tcp interval 5;\n}", 2, 24,
+      "invalid duration '5' for interval (expected a number with a unit" },
+    { SVC "    check tcp timeout 2h;\n}", 2, 23, "invalid duration '2h'" },
+    { SVC "    check tcp interval 100000m;\n}", 2, 24,
+      "duration too large '100000m'" },
+    { SVC "    check tcp interval 0s;\n}", 2, 24, "interval must not be 0" },
+    { SVC "    check tcp rise 0;\n}", 2, 20, "number out of range '0' for rise" },
+    { SVC "    check http expect 999;\n}", 2, 23,
+      "number out of range '999' for expect (expected 100 to 599)" },
+
+    /* Bytes. */
+    { SVC "    vip 10.0.0.1 tcp 80;\xff\n}", 2, 25, "invalid UTF-8 byte 0xff" },
+    { SVC "    # comment \xc3\xa9 then \xc3\x28\n}", 2, 22,
+      "invalid UTF-8 byte 0xc3" },
+    { SVC "    check http path \"\xe2\x82\xac\xed\xa0\x80\";\n}", 2, 23,
+      "invalid UTF-8 byte 0xed" },
+    { SVC "    vip 10.0.0.1 tcp 80; \xc3\xa9\n}", 2, 26,
+      "stray character '\\xc3\\xa9'" },
+};
+
+static void
+test_errors(void **state)
+{
+    bool failed = false;
+    for (size_t i = 0; i < sizeof error_cases / sizeof *error_cases; i++) {
+        const struct error_case *c = &error_cases[i];
+        struct parsed *p = parse(c->text);
+        const struct diag_record *r = p->d.n_records ? &p->d.records[0]
+                                                      : NULL;
+        if (p->ok || !r || r->loc.line != c->line || r->loc.col != c->col
+            || !strstr(r->message, c->message)
+            || strcmp(r->loc.file, "t.lb")) {
+            fprintf(stderr, "case %zu: expected %d:%d: %s\n  got:\n", i,
+                    c->line, c->col, c->message);
+            dump_diags(p);
+            failed = true;
+        }
+        parsed_free(p);
+    }
+    assert_false(failed);
+}
+
+/* NUL bytes are not the end of the text. */
+static void
+test_nul_byte(void **state)
+{
+    static const char text[] = "service a {\n  vip 10.0.0.1 tcp 80;\0\n}\n";
+    struct parsed *p = parse_n(text, sizeof text - 1);
+    assert_false(p->ok);
+    assert_int_equal(p->d.n_errors, 1);
+    assert_int_equal(p->d.records[0].loc.line, 2);
+    assert_int_equal(p->d.records[0].loc.col, 23);
+    assert_non_null(strstr(p->d.records[0].message, "NUL byte"));
+    parsed_free(p);
+}
+
+/* One run reports the errors of several statements and services. */
+static void
+test_recovery(void **state)
+{
+    struct parsed *p = parse(
+        "service a {\n"
+        "    vip 10.0.0.1 tcp 80 {;\n"         /* 2:25 unexpected '{' */
+        "    scheduler rr;\n"                  /* 3:15 */
+        "    real 10.0.0.11 wieght 2;\n"        /* 4:20 and 4:5 (no mac) */
+        "}\n"
+        "junk here;\n"                         /* 6:1 */
+        "service b {\n"
+        "    vip 10.0.0.2 tcp 80\n"            /* 8:24 missing ';' */
+        "    real 10.0.0.12 mac zz;\n"         /* 9:24 */
+        "}\n"
+        "service c { vip 10.0.0.3 tcp 80; }\n");
+    static const struct { int line, col; } expected[] = {
+        { 2, 25 }, { 3, 15 }, { 4, 20 }, { 4, 5 }, { 6, 1 }, { 8, 24 },
+        { 9, 24 },
+    };
+    size_t n = sizeof expected / sizeof *expected;
+    if (p->d.n_records != n) {
+        dump_diags(p);
+    }
+    assert_int_equal(p->d.n_records, n);
+    for (size_t i = 0; i < n; i++) {
+        if (p->d.records[i].loc.line != expected[i].line
+            || p->d.records[i].loc.col != expected[i].col) {
+            dump_diags(p);
+            fail_msg("error %zu at %d:%d, expected %d:%d", i,
+                     p->d.records[i].loc.line, p->d.records[i].loc.col,
+                     expected[i].line, expected[i].col);
+        }
+    }
+    assert_false(p->ok);
+    parsed_free(p);
+}
+
+/* Random bytes and random token soup: never crash, never loop, always a
+ * consistent answer (checked in parse_n). Run under ASan in CI. */
+static void
+test_random_input(void **state)
+{
+    static const char *const pieces[] = {
+        "service", "vip", "vip-mac", "scheduler", "real", "check", "mac",
+        "port", "weight", "interval", "timeout", "rise", "fall", "path",
+        "expect", "body", "command", "{", "}", ";", " ", "\n", "\t", "#",
+        "\"", "\\", "10.0.0.1", "2001:db8::1", "02:00:00:00:00:01", "tcp",
+        "udp", "80", "1s", "500ms", "wrr", "x", "\xff", "\xc3\xa9", "\0",
+        "99999999999999999999", "@",
+    };
+    const size_t n_pieces = sizeof pieces / sizeof *pieces;
+    unsigned int seed = 12345;
+    char buf[4096];
+
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len = 0;
+        size_t target = rand_r(&seed) % 400;
+        if (iter % 2) {
+            /* Raw bytes. */
+            for (len = 0; len < target; len++) {
+                buf[len] = rand_r(&seed);
+            }
+        } else {
+            while (len < target) {
+                const char *piece = pieces[rand_r(&seed) % n_pieces];
+                size_t plen = *piece ? strlen(piece) : 1;
+                if (len + plen >= sizeof buf) {
+                    break;
+                }
+                memcpy(buf + len, piece, plen);
+                len += plen;
+            }
+        }
+        buf[len] = '\0';
+        parsed_free(parse_n(buf, len));
+    }
+}
+
+static double
+seconds_to_parse(const char *text, size_t len, bool expect_ok)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    struct parsed *p = parse_n(text, len);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_int_equal(p->ok, expect_ok);
+    parsed_free(p);
+    return (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* Huge inputs stay linear: 8x the input may not take much more than 8x
+ * the time (generous bounds; the point is to catch quadratic blowups). */
+static void
+test_huge_inputs(void **state)
+{
+    const size_t unit = strlen(example);
+    size_t n = 16000;
+    char *text = malloc(n * unit + 1);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(text + i * unit, example, unit);
+    }
+    text[n * unit] = '\0';
+    double small = seconds_to_parse(text, n / 8 * unit, true);
+    double big = seconds_to_parse(text, n * unit, true);
+    fprintf(stderr, "%zu services: %.3fs, %zu: %.3fs\n", n / 8, small, n,
+            big);
+    assert_true(big < 30 * small + 0.5);
+    free(text);
+
+    /* One enormous word, string, comment and run of stray bytes; a long
+     * run of errors. */
+    size_t big_len = 2 << 20;
+    text = malloc(big_len + 64);
+    const char *prefixes[] = { "service a { vip ", "service a { vip \"",
+                               "#", "service a { vip 1.1.1.1 tcp 80; ",
+                               "", "service a {" };
+    const char fill[] = { 'a', 'b', 'c', '@', ';', '{' };
+    for (size_t k = 0; k < sizeof fill; k++) {
+        size_t plen = strlen(prefixes[k]);
+        memcpy(text, prefixes[k], plen);
+        memset(text + plen, fill[k], big_len);
+        text[plen + big_len] = '\0';
+        double t = seconds_to_parse(text, plen + big_len, k == 2);
+        fprintf(stderr, "2 MiB of '%c': %.3fs\n", fill[k], t);
+        assert_true(t < 20);
+    }
+    free(text);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example),
+        cmocka_unit_test(test_several_services),
+        cmocka_unit_test(test_empty_and_comments_only),
+        cmocka_unit_test(test_appends),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_nul_byte),
+        cmocka_unit_test(test_recovery),
+        cmocka_unit_test(test_random_input),
+        cmocka_unit_test(test_huge_inputs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
