@@ -37,7 +37,43 @@ flow_free(struct ofsync_flow *f)
 {
     minimatch_destroy(&f->match);
     free(f->ofpacts);
+    free(f->wire);
     free(f);
+}
+
+/* The OpenFlow 1.5 encoding of 'ofpacts'. Actions are compared in this
+ * form rather than with ofpacts_equal(): decoded ofpacts may hold
+ * uninitialized padding (set_field values inside ct(exec(...)) were seen
+ * to), which a memcmp reports as a difference; the encoder writes only
+ * meaningful bytes, and both sides went through the same decoder. */
+static uint8_t *
+actions_wire(const struct ofpact *ofpacts, size_t ofpacts_len, bool instr,
+             size_t *len)
+{
+    struct ofpbuf b;
+    ofpbuf_init(&b, 64);
+    if (instr) {
+        ofpacts_put_openflow_instructions(ofpacts, ofpacts_len, &b,
+                                          OFP15_VERSION);
+    } else {
+        ofpacts_put_openflow_actions(ofpacts, ofpacts_len, &b,
+                                     OFP15_VERSION);
+    }
+    *len = b.size;
+    return ofpbuf_steal_data(&b);
+}
+
+static bool
+ofpacts_same(const struct ofpact *a, size_t a_len,
+             const struct ofpact *b, size_t b_len)
+{
+    size_t la, lb;
+    uint8_t *wa = actions_wire(a, a_len, false, &la);
+    uint8_t *wb = actions_wire(b, b_len, false, &lb);
+    bool same = la == lb && !memcmp(wa, wb, la);
+    free(wa);
+    free(wb);
+    return same;
 }
 
 static void
@@ -135,6 +171,7 @@ insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
     f->cookie = cookie;
     f->ofpacts = ofpacts_len ? xmemdup(ofpacts, ofpacts_len) : NULL;
     f->ofpacts_len = ofpacts_len;
+    f->wire = actions_wire(ofpacts, ofpacts_len, true, &f->wire_len);
     hmap_insert(&s->flows, &f->node,
                 flow_key_hash(table_id, priority, &f->match));
 }
@@ -303,8 +340,8 @@ buckets_one_equal(const struct ofputil_bucket *a,
             && a->weight == b->weight
             && a->watch_port == b->watch_port
             && a->watch_group == b->watch_group
-            && ofpacts_equal(a->ofpacts, a->ofpacts_len,
-                             b->ofpacts, b->ofpacts_len));
+            && ofpacts_same(a->ofpacts, a->ofpacts_len,
+                            b->ofpacts, b->ofpacts_len));
 }
 
 static bool
@@ -468,8 +505,8 @@ ofsync_diff(const struct ofsync_state *desired,
                                                        f->priority, &f->match);
         if (!h || h->cookie != f->cookie) {
             add_op(&flows, OFSYNC_FLOW_ADD, f, NULL, 0);
-        } else if (!ofpacts_equal(f->ofpacts, f->ofpacts_len,
-                                  h->ofpacts, h->ofpacts_len)) {
+        } else if (f->wire_len != h->wire_len
+                   || memcmp(f->wire, h->wire, f->wire_len)) {
             add_op(&flows, OFSYNC_FLOW_MODIFY, f, NULL, 0);
         }
     }

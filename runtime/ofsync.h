@@ -1,7 +1,8 @@
 /* Desired versus installed OpenFlow state, and the difference between them.
  *
  * Both sides hold DECODED flows and groups (struct minimatch, ofpacts,
- * buckets), never text: the switch prints actions back in its own canonical
+ * buckets), never text (actions are compared in their OF1.5 encoding,
+ * which unlike a memcmp of ofpacts ignores padding): the switch prints actions back in its own canonical
  * form, so a textual comparison would churn forever. Desired entries are
  * parsed from ovs-ofctl syntax and then sent through an OpenFlow 1.5
  * encode/decode round trip, so that they are in exactly the form in which
@@ -42,6 +43,9 @@ struct ofsync_flow {
     uint64_t cookie;            /* Host byte order. */
     struct ofpact *ofpacts;     /* Owned. */
     size_t ofpacts_len;
+    uint8_t *wire;              /* 'ofpacts' as OF1.5 instructions: the
+                                 * form compared (see ofsync.c). Owned. */
+    size_t wire_len;
 };
 
 struct ofsync_group {

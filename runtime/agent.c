@@ -1,0 +1,849 @@
+/* The agent's model: see agent.h. */
+#include <config.h>
+#include "agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "diag.h"
+#include "hash.h"
+#include "health.h"
+#include "ir.h"
+#include "lower.h"
+#include "ofsync.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/json.h"
+#include "openvswitch/vlog.h"
+#include "spec.h"
+#include "swconn.h"
+#include "timeval.h"
+#include "util.h"
+#include "values.h"
+
+VLOG_DEFINE_THIS_MODULE(agent);
+
+/* A loaded spec with everything whose lifetime is tied to it: the diag
+ * owns the file names that the spec's locations point to, and the IR
+ * points into the spec. */
+struct compiled {
+    struct diag diag;
+    struct lb_spec spec;
+    struct ir_pipeline ir;
+    uint32_t *configured;       /* Spec weights of every real, in spec
+                                 * order (the spec's own get overridden by
+                                 * administrative weights). */
+    long long int loaded;       /* time_wall_msec(). */
+};
+
+/* Administrative state and configured weight of one (service, real). */
+struct agent_real {
+    struct hmap_node node;      /* In agent 'reals', by (service, addr). */
+    char *service;
+    char addr[INET6_ADDRSTRLEN];
+    uint32_t configured;        /* Weight in the spec. */
+    bool has_override;          /* flowlb/set-weight given? */
+    uint32_t override;
+    bool drained;               /* flowlb/drain (until flowlb/enable). */
+    bool seen;                  /* Present in the spec being loaded. */
+};
+
+/* Per-service runtime state. */
+struct agent_service {
+    struct hmap_node node;      /* By name. */
+    char *name;
+    bool all_down;              /* Group has no bucket (logged once). */
+    size_t n_buckets;           /* In the desired group. */
+    bool seen;
+};
+
+struct agent {
+    char *spec_path;
+    struct agent_options opts;
+    struct health_monitor *hm;  /* Not owned; may be NULL. */
+    struct compiled *cur;
+
+    struct hmap reals;          /* struct agent_real. */
+    struct hmap services;       /* struct agent_service. */
+
+    struct ofsync_state base;   /* IR decoded with the switch's ports. */
+    struct ofsync_state desired;/* base minus dead reals' buckets. */
+    unsigned int desired_seqno;
+    unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
+    bool base_dirty;            /* IR changed since 'base' was built. */
+    bool desired_dirty;         /* Health changed since 'desired'. */
+};
+
+static uint32_t
+real_hash(const char *service, const char *addr)
+{
+    return hash_string(addr, hash_string(service, 0));
+}
+
+static struct agent_real *
+find_real(const struct agent *a, const char *service, const char *addr)
+{
+    struct agent_real *r;
+    HMAP_FOR_EACH_WITH_HASH (r, node, real_hash(service, addr), &a->reals) {
+        if (!strcmp(r->service, service) && !strcmp(r->addr, addr)) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static struct agent_service *
+find_service(const struct agent *a, const char *name)
+{
+    struct agent_service *s;
+    HMAP_FOR_EACH_WITH_HASH (s, node, hash_string(name, 0), &a->services) {
+        if (!strcmp(s->name, name)) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static uint32_t
+effective_admin_weight(const struct agent_real *r)
+{
+    return r->drained ? 0 : r->has_override ? r->override : r->configured;
+}
+
+static void
+compiled_destroy(struct compiled *c)
+{
+    if (c) {
+        ir_destroy(&c->ir);
+        free(c->configured);
+        lb_spec_destroy(&c->spec);
+        diag_destroy(&c->diag);
+        free(c);
+    }
+}
+
+/* Appends the diagnostics of 'd' to 'out' in the compiler's format. */
+static void
+diag_to_ds(const struct diag *d, struct ds *out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f) {
+        diag_print(d, f);
+        fclose(f);
+        ds_put_buffer(out, buf, len);
+        free(buf);
+    }
+}
+
+/* Sets each real's weight in 'spec' to its administrative weight. */
+static void
+apply_admin_weights(struct agent *a, struct lb_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_services; i++) {
+        struct lb_service *svc = &spec->services[i];
+        for (size_t j = 0; j < svc->n_reals; j++) {
+            char addr[INET6_ADDRSTRLEN];
+            lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
+            const struct agent_real *r = find_real(a, svc->name, addr);
+            if (r) {
+                svc->reals[j].weight = effective_admin_weight(r);
+            }
+        }
+    }
+}
+
+/* Loads and checks 'a->spec_path'. Returns NULL with diagnostics in
+ * 'errors' if the spec has errors. Does not lower (see relower()). */
+static struct compiled *
+load_spec(struct agent *a, struct ds *errors)
+{
+    struct compiled *c = xzalloc(sizeof *c);
+    diag_init(&c->diag);
+    lb_spec_init(&c->spec);
+    ir_init(&c->ir);
+    c->loaded = time_wall_msec();
+    bool ok = lb_spec_load(a->spec_path, &c->spec, &c->diag)
+              && lb_check(&c->spec, &c->diag);
+    if (!ok || diag_has_errors(&c->diag)) {
+        diag_to_ds(&c->diag, errors);
+        compiled_destroy(c);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < c->spec.n_services; i++) {
+        n += c->spec.services[i].n_reals;
+    }
+    c->configured = xcalloc(MAX(n, 1), sizeof *c->configured);
+    n = 0;
+    for (size_t i = 0; i < c->spec.n_services; i++) {
+        for (size_t j = 0; j < c->spec.services[i].n_reals; j++) {
+            c->configured[n++] = c->spec.services[i].reals[j].weight;
+        }
+    }
+    if (c->diag.n_warnings) {
+        struct ds w = DS_EMPTY_INITIALIZER;
+        diag_to_ds(&c->diag, &w);
+        VLOG_WARN("%s", ds_cstr(&w));
+        ds_destroy(&w);
+    }
+    return c;
+}
+
+/* Lowers 'c' with the administrative weights applied. */
+static bool
+lower(struct agent *a, struct compiled *c, struct ds *errors)
+{
+    apply_admin_weights(a, &c->spec);
+    ir_destroy(&c->ir);
+    ir_init(&c->ir);
+    size_t n_errors = c->diag.n_errors;
+    if (!lower_spec(&c->spec, &a->opts.lower, &c->ir, &c->diag)
+        || c->diag.n_errors > n_errors) {
+        diag_to_ds(&c->diag, errors);
+        return false;
+    }
+    ir_sort(&c->ir);
+    return true;
+}
+
+/* Makes the (service, real) and service tables match 'c': new entries
+ * get the spec's weights; overrides of reals still present survive.
+ * Entries not in 'c' are dropped if 'prune'. */
+static void
+sync_tables(struct agent *a, const struct compiled *c, bool prune)
+{
+    size_t k = 0;
+    struct agent_real *r;
+    HMAP_FOR_EACH (r, node, &a->reals) {
+        r->seen = false;
+    }
+    struct agent_service *s;
+    HMAP_FOR_EACH (s, node, &a->services) {
+        s->seen = false;
+    }
+    for (size_t i = 0; i < c->spec.n_services; i++) {
+        const struct lb_service *svc = &c->spec.services[i];
+        s = find_service(a, svc->name);
+        if (!s) {
+            s = xzalloc(sizeof *s);
+            s->name = xstrdup(svc->name);
+            hmap_insert(&a->services, &s->node, hash_string(s->name, 0));
+        }
+        s->seen = true;
+        for (size_t j = 0; j < svc->n_reals; j++) {
+            char addr[INET6_ADDRSTRLEN];
+            lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
+            r = find_real(a, svc->name, addr);
+            if (!r) {
+                r = xzalloc(sizeof *r);
+                r->service = xstrdup(svc->name);
+                ovs_strlcpy(r->addr, addr, sizeof r->addr);
+                hmap_insert(&a->reals, &r->node,
+                            real_hash(r->service, r->addr));
+            }
+            r->configured = c->configured[k++];
+            r->seen = true;
+        }
+    }
+    if (!prune) {
+        return;
+    }
+    HMAP_FOR_EACH_SAFE (r, node, &a->reals) {
+        if (!r->seen) {
+            hmap_remove(&a->reals, &r->node);
+            free(r->service);
+            free(r);
+        }
+    }
+    HMAP_FOR_EACH_SAFE (s, node, &a->services) {
+        if (!s->seen) {
+            hmap_remove(&a->services, &s->node);
+            free(s->name);
+            free(s);
+        }
+    }
+}
+
+static void
+set_health_targets(struct agent *a, const struct compiled *c)
+{
+    if (!a->hm) {
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < c->spec.n_services; i++) {
+        n += c->spec.services[i].n_reals;
+    }
+    struct health_target *t = xcalloc(MAX(n, 1), sizeof *t);
+    size_t k = 0;
+    for (size_t i = 0; i < c->spec.n_services; i++) {
+        const struct lb_service *svc = &c->spec.services[i];
+        for (size_t j = 0; j < svc->n_reals; j++) {
+            t[k].service = svc->name;
+            t[k].addr = svc->reals[j].addr;
+            t[k].port = svc->port;
+            t[k].check = svc->check;
+            k++;
+        }
+    }
+    health_monitor_set_targets(a->hm, t, k);
+    free(t);
+}
+
+struct agent *
+agent_create(const char *spec_path, const struct agent_options *opts,
+             struct health_monitor *hm, struct ds *errors)
+{
+    struct agent *a = xzalloc(sizeof *a);
+    a->spec_path = xstrdup(spec_path);
+    a->opts = *opts;
+    a->hm = hm;
+    hmap_init(&a->reals);
+    hmap_init(&a->services);
+    ofsync_state_init(&a->base);
+    ofsync_state_init(&a->desired);
+
+    struct compiled *c = load_spec(a, errors);
+    if (!c) {
+        agent_destroy(a);
+        return NULL;
+    }
+    sync_tables(a, c, true);
+    if (!lower(a, c, errors)) {
+        compiled_destroy(c);
+        agent_destroy(a);
+        return NULL;
+    }
+    a->cur = c;
+    set_health_targets(a, c);
+    a->base_dirty = true;
+    VLOG_INFO("%s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"PRIuSIZE
+              " groups", spec_path, c->spec.n_services, c->ir.n_flows,
+              c->ir.n_groups);
+    return a;
+}
+
+void
+agent_destroy(struct agent *a)
+{
+    if (!a) {
+        return;
+    }
+    compiled_destroy(a->cur);
+    struct agent_real *r;
+    HMAP_FOR_EACH_POP (r, node, &a->reals) {
+        free(r->service);
+        free(r);
+    }
+    hmap_destroy(&a->reals);
+    struct agent_service *s;
+    HMAP_FOR_EACH_POP (s, node, &a->services) {
+        free(s->name);
+        free(s);
+    }
+    hmap_destroy(&a->services);
+    ofsync_state_destroy(&a->base);
+    ofsync_state_destroy(&a->desired);
+    free(a->spec_path);
+    free(a);
+}
+
+bool
+agent_reload(struct agent *a, struct ds *errors)
+{
+    struct compiled *c = load_spec(a, errors);
+    if (!c) {
+        VLOG_ERR("reload of %s refused, running state kept:\n%s",
+                 a->spec_path, ds_cstr(errors));
+        return false;
+    }
+    /* Entries are pruned only once the new spec is accepted, so that a
+     * refused one loses no administrative override. */
+    sync_tables(a, c, false);
+    if (!lower(a, c, errors)) {
+        VLOG_ERR("reload of %s refused, running state kept:\n%s",
+                 a->spec_path, ds_cstr(errors));
+        compiled_destroy(c);
+        sync_tables(a, a->cur, false);
+        return false;
+    }
+    sync_tables(a, c, true);
+    compiled_destroy(a->cur);
+    a->cur = c;
+    set_health_targets(a, c);
+    a->base_dirty = true;
+    VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
+              PRIuSIZE" groups", a->spec_path, c->spec.n_services,
+              c->ir.n_flows, c->ir.n_groups);
+    return true;
+}
+
+/* --- desired state ------------------------------------------------------- */
+
+static void
+build_base(struct agent *a, const struct ofputil_port_map *ports)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+    ofsync_state_clear(&a->base);
+    const struct ir_pipeline *ir = &a->cur->ir;
+    for (size_t i = 0; i < ir->n_groups; i++) {
+        char *s = ir_group_to_ofctl(&ir->groups[i]);
+        char *err = ofsync_add_group_str(&a->base, s, ports);
+        if (err) {
+            const struct location *l = &ir->groups[i].loc;
+            VLOG_WARN_RL(&rl, "%s:%d:%d: group of service %s not "
+                         "installable: %s", l->file ? l->file : "?",
+                         l->line, l->col, ir->groups[i].service, err);
+            free(err);
+        }
+        free(s);
+    }
+    for (size_t i = 0; i < ir->n_flows; i++) {
+        char *s = ir_flow_to_ofctl(&ir->flows[i]);
+        char *err = ofsync_add_flow_str(&a->base, s, ports);
+        if (err) {
+            /* Typically a port name the bridge does not have (yet). */
+            const struct location *l = &ir->flows[i].loc;
+            VLOG_WARN_RL(&rl, "%s:%d:%d: flow not installable (%s): %s",
+                         l->file ? l->file : "?", l->line, l->col, err, s);
+            free(err);
+        }
+        free(s);
+    }
+}
+
+static const struct ir_flow *
+dispatch_flow(const struct ir_pipeline *ir, const char *service)
+{
+    for (size_t i = 0; i < ir->n_flows; i++) {
+        const struct ir_flow *f = &ir->flows[i];
+        if (f->role == IR_ROLE_DISPATCH && f->service
+            && !strcmp(f->service, service)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/* expire_nodest_conn: connections already marked for a dead real go back
+ * through the group, whose bucket re-commits them with a live real's mark.
+ * Same match as the service's dispatch flow, with the dead real's mark in
+ * place of "unassigned". */
+static void
+add_expire_flow(struct agent *a, const char *service, uint32_t mark)
+{
+    const struct ir_flow *f = dispatch_flow(&a->cur->ir, service);
+    if (!f) {
+        return;
+    }
+    char *s = ir_flow_to_ofctl(f);
+    char *p = strstr(s, "ct_mark=0,");
+    if (p) {
+        struct ds d = DS_EMPTY_INITIALIZER;
+        ds_put_buffer(&d, s, p - s);
+        ds_put_format(&d, "ct_mark=%#"PRIx32",", mark);
+        ds_put_cstr(&d, p + strlen("ct_mark=0,"));
+        char *err = ofsync_add_flow_str(&a->desired, ds_cstr(&d), NULL);
+        if (err) {
+            VLOG_WARN("expire_nodest_conn flow refused: %s", err);
+            free(err);
+        }
+        ds_destroy(&d);
+    }
+    free(s);
+}
+
+static bool
+real_is_down(const struct agent *a, const char *service,
+             const struct lb_addr *addr)
+{
+    struct health_status st;
+    return (a->hm && health_monitor_get(a->hm, service, addr, &st)
+            && !health_state_is_up(st.state));
+}
+
+static void
+build_desired(struct agent *a)
+{
+    ofsync_state_copy(&a->desired, &a->base);
+    const struct ir_pipeline *ir = &a->cur->ir;
+    for (size_t i = 0; i < ir->n_groups; i++) {
+        const struct ir_group *g = &ir->groups[i];
+        struct ofsync_group *dg = ofsync_find_group(&a->desired,
+                                                    g->group_id);
+        for (size_t b = 0; b < g->n_buckets; b++) {
+            struct lb_addr addr;
+            if (lb_parse_addr(g->buckets[b].real, &addr)
+                || !real_is_down(a, g->service, &addr)) {
+                continue;
+            }
+            if (dg) {
+                ofsync_group_remove_bucket(dg, g->buckets[b].bucket_id);
+            }
+            if (a->opts.expire_nodest_conn) {
+                add_expire_flow(a, g->service, lower_real_mark(&addr));
+            }
+        }
+        struct agent_service *s = find_service(a, g->service);
+        if (s && dg) {
+            size_t n = ovs_list_size(&dg->buckets);
+            s->n_buckets = n;
+            bool all_down = n == 0 && g->n_buckets > 0;
+            if (all_down != s->all_down) {
+                if (all_down) {
+                    VLOG_WARN("service %s: every real is down; new "
+                              "connections are dropped", s->name);
+                } else {
+                    VLOG_INFO("service %s: %"PRIuSIZE" real(s) up again",
+                              s->name, n);
+                }
+                s->all_down = all_down;
+            }
+        }
+    }
+    a->desired_seqno++;
+}
+
+static void
+take_health_changes(struct agent *a)
+{
+    if (!a->hm) {
+        return;
+    }
+    struct health_change *changes;
+    size_t n = health_monitor_take_changes(a->hm, &changes);
+    for (size_t i = 0; i < n; i++) {
+        const struct health_change *c = &changes[i];
+        char addr[INET6_ADDRSTRLEN];
+        lb_addr_format(&c->addr, addr, sizeof addr);
+        bool was_up = health_state_is_up(c->old_state);
+        bool is_up = health_state_is_up(c->new_state);
+        if (was_up != is_up) {
+            VLOG_WARN("service %s real %s: %s -> %s (%s)", c->service, addr,
+                      health_state_name(c->old_state),
+                      health_state_name(c->new_state), c->verdict.text);
+            a->desired_dirty = true;
+        } else {
+            VLOG_INFO("service %s real %s: %s -> %s (%s)", c->service, addr,
+                      health_state_name(c->old_state),
+                      health_state_name(c->new_state), c->verdict.text);
+        }
+    }
+    health_changes_destroy(changes, n);
+}
+
+void
+agent_run(struct agent *a, const struct swconn *sc)
+{
+    take_health_changes(a);
+    if (a->base_dirty || a->ports_seqno != swconn_ports_seqno(sc)) {
+        a->ports_seqno = swconn_ports_seqno(sc);
+        build_base(a, swconn_port_map(sc));
+        a->base_dirty = false;
+        a->desired_dirty = true;
+    }
+    if (a->desired_dirty) {
+        build_desired(a);
+        a->desired_dirty = false;
+    }
+}
+
+const struct ofsync_state *
+agent_desired(const struct agent *a)
+{
+    return &a->desired;
+}
+
+unsigned int
+agent_desired_seqno(const struct agent *a)
+{
+    return a->desired_seqno;
+}
+
+/* --- administration ------------------------------------------------------ */
+
+static struct agent_real *
+lookup_real(struct agent *a, const char *service, const char *real,
+            struct ds *err)
+{
+    if (!find_service(a, service)) {
+        ds_put_format(err, "no service named %s", service);
+        return NULL;
+    }
+    /* Accept any spelling of the address. */
+    struct lb_addr addr;
+    char canon[INET6_ADDRSTRLEN];
+    if (lb_parse_addr(real, &addr)) {
+        ds_put_format(err, "%s is not an IP address", real);
+        return NULL;
+    }
+    lb_addr_format(&addr, canon, sizeof canon);
+    struct agent_real *r = find_real(a, service, canon);
+    if (!r) {
+        ds_put_format(err, "service %s has no real %s", service, canon);
+    }
+    return r;
+}
+
+/* Re-lowers after an administrative change; on failure restores 'saved'. */
+static bool
+relower(struct agent *a, struct agent_real *r, struct agent_real saved,
+        struct ds *err)
+{
+    if (!lower(a, a->cur, err)) {
+        r->has_override = saved.has_override;
+        r->override = saved.override;
+        r->drained = saved.drained;
+        struct ds ignored = DS_EMPTY_INITIALIZER;
+        lower(a, a->cur, &ignored);
+        ds_destroy(&ignored);
+        return false;
+    }
+    a->base_dirty = true;
+    return true;
+}
+
+bool
+agent_set_weight(struct agent *a, const char *service, const char *real,
+                 uint32_t weight, struct ds *err)
+{
+    struct agent_real *r = lookup_real(a, service, real, err);
+    if (!r) {
+        return false;
+    }
+    if (weight > 65535) {
+        ds_put_format(err, "weight %"PRIu32" out of range (0 to 65535)",
+                      weight);
+        return false;
+    }
+    struct agent_real saved = *r;
+    if (weight == 0) {
+        r->drained = true;
+    } else {
+        r->has_override = true;
+        r->override = weight;
+        r->drained = false;
+    }
+    VLOG_INFO("service %s real %s: administrative weight %"PRIu32
+              " (spec: %"PRIu32")", service, r->addr, weight, r->configured);
+    return relower(a, r, saved, err);
+}
+
+bool
+agent_enable(struct agent *a, const char *service, const char *real,
+             struct ds *err)
+{
+    struct agent_real *r = lookup_real(a, service, real, err);
+    if (!r) {
+        return false;
+    }
+    struct agent_real saved = *r;
+    r->drained = false;
+    VLOG_INFO("service %s real %s: enabled, weight %"PRIu32, service,
+              r->addr, effective_admin_weight(r));
+    return relower(a, r, saved, err);
+}
+
+/* --- flowlb/show ---------------------------------------------------------- */
+
+static const struct ir_group *
+service_group(const struct ir_pipeline *ir, const char *service)
+{
+    for (size_t i = 0; i < ir->n_groups; i++) {
+        if (ir->groups[i].service && !strcmp(ir->groups[i].service,
+                                             service)) {
+            return &ir->groups[i];
+        }
+    }
+    return NULL;
+}
+
+static const struct ir_bucket *
+real_bucket(const struct ir_group *g, const char *addr)
+{
+    for (size_t i = 0; g && i < g->n_buckets; i++) {
+        if (!strcmp(g->buckets[i].real, addr)) {
+            return &g->buckets[i];
+        }
+    }
+    return NULL;
+}
+
+static char *
+format_time(long long int wall_ms)
+{
+    return wall_ms > 0 ? xastrftime_msec("%Y-%m-%dT%H:%M:%S.###Z", wall_ms,
+                                         true)
+                       : xstrdup("-");
+}
+
+void
+agent_show(const struct agent *a, const struct swconn *sc, bool json,
+           struct ds *out)
+{
+    const struct compiled *c = a->cur;
+    struct swconn_counters cnt;
+    swconn_get_counters(sc, &cnt);
+    long long int now = time_wall_msec();
+
+    struct json *top = json_object_create();
+    json_object_put_string(top, "spec", a->spec_path);
+    char *loaded = format_time(c->loaded);
+    json_object_put_string(top, "loaded", loaded);
+    json_object_put_string(top, "bridge", swconn_target(sc));
+    json_object_put_string(top, "connection", swconn_state_name(sc));
+    json_object_put(top, "synced", json_boolean_create(swconn_is_synced(sc)));
+    json_object_put(top, "connects", json_integer_create(cnt.n_connects));
+    json_object_put(top, "dumps", json_integer_create(cnt.n_dumps));
+    json_object_put(top, "bundles", json_integer_create(cnt.n_bundles));
+    json_object_put(top, "bundle_errors",
+                    json_integer_create(cnt.n_bundle_errors));
+    json_object_put(top, "installed_flows",
+                    json_integer_create(cnt.n_installed_flows));
+    json_object_put(top, "installed_groups",
+                    json_integer_create(cnt.n_installed_groups));
+    json_object_put(top, "desired_flows",
+                    json_integer_create(ofsync_state_n_flows(&a->desired)));
+    json_object_put(top, "expire_nodest_conn",
+                    json_boolean_create(a->opts.expire_nodest_conn));
+
+    if (!json) {
+        ds_put_format(out, "spec %s (loaded %s)\n", a->spec_path, loaded);
+        ds_put_format(out, "bridge %s: %s%s, %u connects, %u bundles (%u "
+                      "failed), %"PRIuSIZE" flows and %"PRIuSIZE
+                      " groups installed\n", swconn_target(sc),
+                      swconn_state_name(sc),
+                      swconn_is_synced(sc) ? "" : " (not synced)",
+                      cnt.n_connects, cnt.n_bundles, cnt.n_bundle_errors,
+                      cnt.n_installed_flows, cnt.n_installed_groups);
+    }
+    free(loaded);
+
+    struct json *services = json_array_create_empty();
+    for (size_t i = 0; i < c->spec.n_services; i++) {
+        const struct lb_service *svc = &c->spec.services[i];
+        const struct agent_service *as = find_service(a, svc->name);
+        const struct ir_group *g = service_group(&c->ir, svc->name);
+        char vip[INET6_ADDRSTRLEN];
+        lb_addr_format(&svc->vip, vip, sizeof vip);
+
+        struct json *js = json_object_create();
+        json_object_put_string(js, "name", svc->name);
+        json_object_put_string(js, "vip", vip);
+        json_object_put_string(js, "protocol", lb_proto_name(svc->proto));
+        json_object_put(js, "port", json_integer_create(svc->port));
+        json_object_put_string(js, "scheduler",
+                               lb_scheduler_name(svc->scheduler));
+        json_object_put_string(js, "check",
+                               lb_check_type_name(svc->check.type));
+        if (g) {
+            json_object_put_format(js, "group", "%#"PRIx32, g->group_id);
+        }
+        json_object_put(js, "all_down",
+                        json_boolean_create(as && as->all_down));
+        if (!json) {
+            ds_put_format(out, "\nservice %s: %s %s%s:%u, scheduler %s, "
+                          "check %s", svc->name, lb_proto_name(svc->proto),
+                          svc->vip.family == AF_INET6 ? "[" : "", vip,
+                          svc->port, lb_scheduler_name(svc->scheduler),
+                          lb_check_type_name(svc->check.type));
+            if (g) {
+                ds_put_format(out, ", group %#"PRIx32, g->group_id);
+            }
+            ds_put_format(out, "%s\n", as && as->all_down
+                          ? " -- ALL REALS DOWN, dropping new connections"
+                          : "");
+        }
+
+        struct json *reals = json_array_create_empty();
+        for (size_t j = 0; j < svc->n_reals; j++) {
+            const struct lb_real *real = &svc->reals[j];
+            char addr[INET6_ADDRSTRLEN];
+            lb_addr_format(&real->addr, addr, sizeof addr);
+            const struct agent_real *ar = find_real(a, svc->name, addr);
+            struct health_status st;
+            bool checked = a->hm && health_monitor_get(a->hm, svc->name,
+                                                       &real->addr, &st);
+            const char *state = checked ? health_state_name(st.state)
+                                        : "unchecked";
+            bool up = !checked || health_state_is_up(st.state);
+            uint32_t admin = ar ? effective_admin_weight(ar) : real->weight;
+            uint32_t effective = up ? admin : 0;
+            const struct ir_bucket *b = real_bucket(g, addr);
+            uint64_t packets = 0, bytes = 0;
+            bool has_stats = b && g && swconn_bucket_stats(
+                sc, g->group_id, b->bucket_id, &packets, &bytes);
+
+            struct json *jr = json_object_create();
+            json_object_put_string(jr, "address", addr);
+            json_object_put_string(jr, "health", state);
+            char *since = format_time(checked ? st.since : 0);
+            json_object_put_string(jr, "since", since);
+            if (checked) {
+                json_object_put_string(jr, "last_check",
+                                       st.last.reason == HEALTH_R_NONE
+                                       ? "none" : st.last.text);
+            }
+            json_object_put(jr, "configured_weight",
+                            json_integer_create(ar ? ar->configured
+                                                   : real->weight));
+            json_object_put(jr, "admin_weight", json_integer_create(admin));
+            json_object_put(jr, "drained",
+                            json_boolean_create(ar && ar->drained));
+            json_object_put(jr, "effective_weight",
+                            json_integer_create(effective));
+            if (b) {
+                json_object_put(jr, "bucket_id",
+                                json_integer_create(b->bucket_id));
+                json_object_put(jr, "bucket_weight",
+                                json_integer_create(b->weight));
+            }
+            json_object_put(jr, "in_group",
+                            json_boolean_create(b && effective));
+            if (has_stats) {
+                json_object_put(jr, "packets", json_integer_create(packets));
+                json_object_put(jr, "bytes", json_integer_create(bytes));
+            }
+            json_array_add(reals, jr);
+
+            if (!json) {
+                ds_put_format(out, "  real %-15s %-9s", addr, state);
+                if (checked) {
+                    ds_put_format(out, " since %s (%llds ago)", since,
+                                  (now - st.since) / 1000);
+                }
+                ds_put_format(out, " weight configured %"PRIu32
+                              " admin %"PRIu32"%s effective %"PRIu32,
+                              ar ? ar->configured : real->weight, admin,
+                              ar && ar->drained ? " (drained)" : "",
+                              effective);
+                if (b) {
+                    ds_put_format(out, " bucket %"PRIu32"/w%u", b->bucket_id,
+                                  b->weight);
+                }
+                if (has_stats) {
+                    ds_put_format(out, " packets %"PRIu64" bytes %"PRIu64,
+                                  packets, bytes);
+                }
+                if (checked && st.last.reason != HEALTH_R_NONE
+                    && !st.last.ok) {
+                    ds_put_format(out, " last check: %s", st.last.text);
+                }
+                ds_put_char(out, '\n');
+            }
+            free(since);
+        }
+        json_object_put(js, "reals", reals);
+        json_array_add(services, js);
+    }
+    json_object_put(top, "services", services);
+    if (json) {
+        char *s = json_to_string(top, 0);
+        ds_put_cstr(out, s);
+        free(s);
+    }
+    json_destroy(top);
+}

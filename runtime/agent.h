@@ -1,0 +1,70 @@
+/* The agent's model: spec -> desired OpenFlow state, kept up to date with
+ * health changes, administrative weights and reloads.
+ *
+ * Layers, each derived from the one before:
+ *   spec (+ admin weight overrides)  --lower_spec-->  IR pipeline
+ *   IR + the switch's port names     --parse-->       base state (decoded)
+ *   base - buckets of reals that are down (+ expire_nodest_conn flows)
+ *                                                     desired state
+ * The desired state is what swconn pushes (as a difference). A health
+ * change therefore rebuilds only 'desired' from 'base': the service's
+ * group loses or regains exactly that real's bucket, the other buckets
+ * keep their weights (rendezvous hashing: only the dead real's flows move).
+ * An admin weight change re-lowers the spec, which may re-solve the
+ * service's weights.
+ */
+#ifndef FLOWLB_AGENT_H
+#define FLOWLB_AGENT_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "lower.h"
+
+struct ds;
+struct swconn;
+struct health_monitor;
+struct ofsync_state;
+
+struct agent_options {
+    struct lower_options lower;
+    /* IPVS expire_nodest_conn: when a real goes down, let its established
+     * connections be rescheduled to live reals (true) instead of keeping
+     * forwarding them to it (false, the default). */
+    bool expire_nodest_conn;
+};
+
+struct agent;
+
+/* Loads, checks and lowers 'spec_path'. On failure returns NULL and puts
+ * the diagnostics (FILE:LINE:COL: error: ...) into 'errors'. 'hm' (may be
+ * NULL: no health checking) is not owned; it gets the spec's targets. */
+struct agent *agent_create(const char *spec_path,
+                           const struct agent_options *,
+                           struct health_monitor *hm, struct ds *errors);
+void agent_destroy(struct agent *);         /* Accepts NULL. */
+
+/* Recompiles the spec from its file. On error, the running state is kept
+ * and the diagnostics are put into 'errors'; returns false. */
+bool agent_reload(struct agent *, struct ds *errors);
+
+/* Takes health changes and port map changes into account; rebuilds the
+ * desired state when needed. */
+void agent_run(struct agent *, const struct swconn *);
+
+/* The desired state, and a number that changes whenever it does. */
+const struct ofsync_state *agent_desired(const struct agent *);
+unsigned int agent_desired_seqno(const struct agent *);
+
+/* Administrative weight of SERVICE's REAL (text address): override the
+ * spec's weight ('weight' 0..65535; 0 = drain), or drop the override
+ * (agent_enable). Return false with a message in 'err' if unknown. */
+bool agent_set_weight(struct agent *, const char *service, const char *real,
+                      uint32_t weight, struct ds *err);
+bool agent_enable(struct agent *, const char *service, const char *real,
+                  struct ds *err);
+
+/* flowlb/show, as text or JSON. */
+void agent_show(const struct agent *, const struct swconn *, bool json,
+                struct ds *out);
+
+#endif /* FLOWLB_AGENT_H */

@@ -1,0 +1,136 @@
+/* flowlbd's unixctl commands: see control.h. Each command is a thin layer
+ * over agent.h; the replies are what an operator reads. */
+#include <config.h>
+#include "control.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/vlog.h"
+#include "swconn.h"
+#include "unixctl.h"
+
+VLOG_DEFINE_THIS_MODULE(control);
+
+static void
+show(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
+{
+    struct control_ctx *ctx = ctx_;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else {
+            unixctl_command_reply_error(conn, "usage: flowlb/show [--json]");
+            return;
+        }
+    }
+    struct ds out = DS_EMPTY_INITIALIZER;
+    agent_show(ctx->agent, ctx->swconn, json, &out);
+    /* Counters are as of the last dump; ask for a fresh one so that the
+     * next show (and the drift check) sees current numbers. */
+    swconn_request_dump(ctx->swconn);
+    unixctl_command_reply(conn, ds_cstr(&out));
+    ds_destroy(&out);
+}
+
+static bool
+parse_weight(const char *s, uint32_t *w)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v > 65535 || s[0] == '-') {
+        return false;
+    }
+    *w = v;
+    return true;
+}
+
+static void
+reply_result(struct unixctl_conn *conn, bool ok, struct ds *err,
+             const char *what)
+{
+    if (ok) {
+        unixctl_command_reply(conn, what);
+    } else {
+        unixctl_command_reply_error(conn, ds_cstr(err));
+    }
+}
+
+static void
+set_weight(struct unixctl_conn *conn, int argc, const char *argv[],
+           void *ctx_)
+{
+    struct control_ctx *ctx = ctx_;
+    uint32_t w;
+    if (!parse_weight(argv[3], &w)) {
+        unixctl_command_reply_error(conn, "weight must be an integer from "
+                                    "0 to 65535");
+        return;
+    }
+    struct ds err = DS_EMPTY_INITIALIZER;
+    bool ok = agent_set_weight(ctx->agent, argv[1], argv[2], w, &err);
+    reply_result(conn, ok, &err, NULL);
+    ds_destroy(&err);
+}
+
+static void
+drain(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
+{
+    struct control_ctx *ctx = ctx_;
+    struct ds err = DS_EMPTY_INITIALIZER;
+    bool ok = agent_set_weight(ctx->agent, argv[1], argv[2], 0, &err);
+    reply_result(conn, ok, &err, NULL);
+    ds_destroy(&err);
+}
+
+static void
+enable(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
+{
+    struct control_ctx *ctx = ctx_;
+    struct ds err = DS_EMPTY_INITIALIZER;
+    bool ok = agent_enable(ctx->agent, argv[1], argv[2], &err);
+    reply_result(conn, ok, &err, NULL);
+    ds_destroy(&err);
+}
+
+static void
+reload(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
+{
+    struct control_ctx *ctx = ctx_;
+    struct ds err = DS_EMPTY_INITIALIZER;
+    bool ok = agent_reload(ctx->agent, &err);
+    if (ok) {
+        unixctl_command_reply(conn, "reloaded");
+    } else {
+        ds_chomp(&err, '\n');
+        unixctl_command_reply_error(conn, ds_cstr(&err));
+    }
+    ds_destroy(&err);
+}
+
+static void
+exit_cmd(struct unixctl_conn *conn, int argc, const char *argv[],
+         void *ctx_)
+{
+    struct control_ctx *ctx = ctx_;
+    ctx->exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+void
+control_register(struct control_ctx *ctx)
+{
+    unixctl_command_register("flowlb/show", "[--json]", 0, 1, show, ctx);
+    unixctl_command_register("flowlb/set-weight", "SERVICE REAL WEIGHT",
+                             3, 3, set_weight, ctx);
+    unixctl_command_register("flowlb/drain", "SERVICE REAL", 2, 2, drain,
+                             ctx);
+    unixctl_command_register("flowlb/enable", "SERVICE REAL", 2, 2, enable,
+                             ctx);
+    unixctl_command_register("flowlb/reload", "", 0, 0, reload, ctx);
+    unixctl_command_register("exit", "", 0, 0, exit_cmd, ctx);
+}

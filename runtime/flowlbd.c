@@ -1,0 +1,313 @@
+/* flowlbd: keeps a flowlb spec installed in an Open vSwitch bridge,
+ * health-checks the reals and fails over. See docs/flowlbd.8.
+ *
+ * Built like OVS's own daemons: daemonize_start -> unixctl server ->
+ * commands -> daemonize_complete -> run/wait/poll_block loop. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "command-line.h"
+#include "control.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "fatal-signal.h"
+#include "socket-util.h"
+#include "health.h"
+#include "lower.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "swconn.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+#include "values.h"
+
+VLOG_DEFINE_THIS_MODULE(flowlbd);
+
+struct flowlbd_options {
+    char *bridge;               /* vconn target. */
+    char *unixctl_path;         /* NULL: default (RUNDIR/flowlbd.PID.ctl). */
+    int reconcile_ms;
+    bool no_checks;             /* Ignore the spec's health checks. */
+    struct agent_options agent;
+    const char *spec;
+};
+
+/* SIGHUP -> reload, through a pipe that the poll loop watches (OVS
+ * treats SIGHUP as fatal by default; we take it over). */
+static int sighup_fds[2] = { -1, -1 };
+
+static void
+sighup_handler(int sig OVS_UNUSED)
+{
+    int saved = errno;
+    ignore(write(sighup_fds[1], "", 1));
+    errno = saved;
+}
+
+static void
+sighup_init(void)
+{
+    fatal_signal_init();        /* First, so that our handler wins. */
+    xpipe_nonblocking(sighup_fds);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sighup_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGHUP, &sa, NULL)) {
+        ovs_fatal(errno, "sigaction(SIGHUP) failed");
+    }
+}
+
+static bool
+sighup_poll(void)
+{
+    char buf[64];
+    bool got = false;
+    while (read(sighup_fds[0], buf, sizeof buf) > 0) {
+        got = true;
+    }
+    return got;
+}
+
+static void
+usage(void)
+{
+    printf("%s: flowlb agent: keeps a load-balancer spec installed in an "
+           "Open vSwitch\nbridge, health-checks the reals and fails over.\n"
+           "usage: %s [OPTIONS] SPEC\n"
+           "\nOpenFlow:\n"
+           "  --bridge=TARGET         bridge to manage: unix:RUNDIR/BR.mgmt"
+           " or tcp:IP:PORT\n"
+           "                          (default unix:%s/br0.mgmt)\n"
+           "  --reconcile-interval=T  re-read the switch and repair drift "
+           "every T\n"
+           "                          (5s, 500ms; 0 disables; default 5s)\n"
+           "\nPipeline (as flowlb compile):\n"
+           "  --table-base=N          first of flowlb's 4 tables (default"
+           " 0)\n"
+           "  --next-table=N          send non-LB traffic to table N "
+           "instead of NORMAL\n"
+           "  --ct-zone=N             conntrack zone (default 64000)\n"
+           "\nBehaviour:\n"
+           "  --expire-nodest-conn    reschedule established connections "
+           "of a real that\n"
+           "                          goes down (default: keep forwarding "
+           "them to it)\n"
+           "  --no-checks             ignore the spec's health checks\n"
+           "\nControl:\n"
+           "  --unixctl=PATH          control socket (default "
+           "RUNDIR/flowlbd.PID.ctl)\n",
+           program_name, program_name, ovs_rundir());
+    daemon_usage();
+    vlog_usage();
+    printf("\nOther options:\n"
+           "  -h, --help              display this help message\n"
+           "  -V, --version           display version information\n"
+           "\nCommands (ovs-appctl -t PATH ...): flowlb/show [--json], "
+           "flowlb/set-weight\nSERVICE REAL N, flowlb/drain SERVICE REAL, "
+           "flowlb/enable SERVICE REAL,\nflowlb/reload, exit. "
+           "SIGHUP reloads too. See flowlbd(8).\n");
+    exit(EXIT_SUCCESS);
+}
+
+static uint32_t
+parse_uint_option(const char *name, const char *arg, uint32_t min,
+                  uint32_t max)
+{
+    uint32_t v;
+    const char *err = lb_parse_uint(arg, min, max, &v);
+    if (err) {
+        ovs_fatal(0, "--%s=%s: %s", name, arg, err);
+    }
+    return v;
+}
+
+static void
+parse_options(int argc, char *argv[], struct flowlbd_options *o)
+{
+    enum {
+        OPT_BRIDGE = UCHAR_MAX + 1,
+        OPT_UNIXCTL,
+        OPT_RECONCILE,
+        OPT_TABLE_BASE,
+        OPT_NEXT_TABLE,
+        OPT_CT_ZONE,
+        OPT_EXPIRE_NODEST,
+        OPT_NO_CHECKS,
+        DAEMON_OPTION_ENUMS,
+        VLOG_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"bridge", required_argument, NULL, OPT_BRIDGE},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"reconcile-interval", required_argument, NULL, OPT_RECONCILE},
+        {"table-base", required_argument, NULL, OPT_TABLE_BASE},
+        {"next-table", required_argument, NULL, OPT_NEXT_TABLE},
+        {"ct-zone", required_argument, NULL, OPT_CT_ZONE},
+        {"expire-nodest-conn", no_argument, NULL, OPT_EXPIRE_NODEST},
+        {"no-checks", no_argument, NULL, OPT_NO_CHECKS},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        DAEMON_LONG_OPTIONS,
+        VLOG_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
+
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+        case OPT_BRIDGE:
+            free(o->bridge);
+            o->bridge = xstrdup(optarg);
+            break;
+        case OPT_UNIXCTL:
+            o->unixctl_path = optarg;
+            break;
+        case OPT_RECONCILE: {
+            uint32_t ms;
+            if (lb_parse_duration_ms(optarg, &ms)) {
+                /* A bare number means seconds. */
+                ms = parse_uint_option("reconcile-interval", optarg, 0,
+                                       86400) * 1000;
+            }
+            o->reconcile_ms = ms;
+            break;
+        }
+        case OPT_TABLE_BASE:
+            o->agent.lower.table_base = parse_uint_option(
+                "table-base", optarg, 0, 254 - LOWER_N_TABLES + 1);
+            break;
+        case OPT_NEXT_TABLE:
+            o->agent.lower.next_table = parse_uint_option("next-table",
+                                                          optarg, 0, 254);
+            break;
+        case OPT_CT_ZONE:
+            o->agent.lower.ct_zone = parse_uint_option("ct-zone", optarg, 0,
+                                                       65535);
+            break;
+        case OPT_EXPIRE_NODEST:
+            o->agent.expire_nodest_conn = true;
+            break;
+        case OPT_NO_CHECKS:
+            o->no_checks = true;
+            break;
+        case 'h':
+            usage();
+            break;
+        case 'V':
+            printf("%s (flowlb) %s\n", program_name, FLOWLB_VERSION);
+            exit(EXIT_SUCCESS);
+        DAEMON_OPTION_HANDLERS
+        VLOG_OPTION_HANDLERS
+        case '?':
+            exit(EXIT_FAILURE);
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+
+    if (optind + 1 != argc) {
+        ovs_fatal(0, "exactly one SPEC argument expected "
+                  "(use --help for help)");
+    }
+    o->spec = argv[optind];
+    if (!o->bridge) {
+        o->bridge = xasprintf("unix:%s/br0.mgmt", ovs_rundir());
+    }
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct flowlbd_options o = { .reconcile_ms = 5000 };
+    lower_options_init(&o.agent.lower);
+
+    set_program_name(argv[0]);
+    parse_options(argc, argv, &o);
+    fatal_ignore_sigpipe();
+
+    daemonize_start(false);
+
+    /* The spec is compiled before the daemon detaches, so that a broken
+     * one is reported on stderr with a failing exit status. */
+    struct health_monitor *hm = o.no_checks ? NULL : health_monitor_create();
+    struct ds errors = DS_EMPTY_INITIALIZER;
+    struct agent *agent = agent_create(o.spec, &o.agent, hm, &errors);
+    if (!agent) {
+        fputs(ds_cstr(&errors), stderr);
+        VLOG_ERR("%s: not loaded, exiting", o.spec);
+        exit(EXIT_FAILURE);
+    }
+    ds_destroy(&errors);
+
+    struct unixctl_server *unixctl;
+    int error = unixctl_server_create(o.unixctl_path, &unixctl);
+    if (error) {
+        ovs_fatal(error, "failed to create unixctl server");
+    }
+    struct control_ctx ctx = {
+        .agent = agent,
+        .swconn = swconn_create(o.bridge, o.reconcile_ms),
+    };
+    control_register(&ctx);
+    sighup_init();
+
+    daemonize_complete();
+    VLOG_INFO("flowlbd %s: %s on %s, reconcile every %d ms%s",
+              FLOWLB_VERSION, o.spec, o.bridge, o.reconcile_ms,
+              o.agent.expire_nodest_conn ? ", expire_nodest_conn" : "");
+
+    while (!ctx.exiting) {
+        swconn_run(ctx.swconn);
+        if (hm) {
+            health_monitor_run(hm);
+        }
+        unixctl_server_run(unixctl);
+        if (sighup_poll()) {
+            struct ds err = DS_EMPTY_INITIALIZER;
+            VLOG_INFO("SIGHUP: reloading %s", o.spec);
+            agent_reload(agent, &err);      /* Logs its own outcome. */
+            ds_destroy(&err);
+        }
+        /* After everything that may change what we want. */
+        agent_run(agent, ctx.swconn);
+        swconn_sync(ctx.swconn, agent_desired(agent),
+                    agent_desired_seqno(agent));
+
+        swconn_wait(ctx.swconn);
+        if (hm) {
+            health_monitor_wait(hm);
+        }
+        unixctl_server_wait(unixctl);
+        poll_fd_wait(sighup_fds[0], POLLIN);
+        if (ctx.exiting) {
+            poll_immediate_wake();
+        }
+        poll_block();
+    }
+
+    VLOG_INFO("exiting; the pipeline stays installed");
+    unixctl_server_destroy(unixctl);
+    swconn_destroy(ctx.swconn);
+    agent_destroy(agent);
+    health_monitor_destroy(hm);
+    free(o.bridge);
+    return 0;
+}

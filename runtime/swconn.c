@@ -1,0 +1,796 @@
+/* The agent's OpenFlow connection and synchronization: see swconn.h. */
+#include <config.h>
+#include "swconn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include "byte-order.h"
+#include "hash.h"
+#include "ir.h"
+#include "ofsync.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/ofp-bundle.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofp-util.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/rconn.h"
+#include "openvswitch/vconn.h"
+#include "openvswitch/vlog.h"
+#include "socket-util.h"
+#include "timeval.h"
+
+VLOG_DEFINE_THIS_MODULE(swconn);
+
+/* A reply that never comes (it should not, on a reliable stream) must not
+ * wedge the agent: reconnect after this long. */
+#define SW_REPLY_TIMEOUT_MS 30000
+/* Operations described individually in error messages up to this many. */
+#define SW_MAX_DESCRIBED_OPS 4096
+
+enum sw_state {
+    SW_DOWN,                    /* Not connected (or before first dump). */
+    SW_DUMPING,                 /* Waiting for dump replies. */
+    SW_READY,                   /* Installed view known, nothing in flight. */
+    SW_COMMITTING,              /* Bundle sent, waiting for the barrier. */
+};
+
+/* Statistics of one group, joined from a group desc reply (bucket ids in
+ * the switch's order) and a group stats reply (counters in that order). */
+struct sw_gstats {
+    struct hmap_node node;      /* By group_id. */
+    uint32_t group_id;
+    size_t n_ids;
+    uint32_t *bucket_ids;       /* From group desc; NULL until seen. */
+    size_t n_counters;
+    struct bucket_counter *counters; /* From group stats; NULL until seen. */
+};
+
+struct swconn {
+    struct rconn *rconn;
+    char *target;
+    unsigned int conn_seqno;    /* rconn connection seqno last acted on. */
+    enum sw_state state;
+    long long int state_entered; /* time_msec(). */
+    int reconcile_ms;
+    long long int next_dump;    /* time_msec() of the next periodic dump. */
+    unsigned int dumps_requested; /* Highest number asked for. */
+    unsigned int dumps_done;
+    int error_backoff_ms;       /* After a failed commit. */
+
+    /* Dump in progress. */
+    ovs_be32 xid_ports, xid_flows, xid_gdesc, xid_gstats;
+    bool got_ports, got_flows, got_gdesc, got_gstats;
+    struct ofsync_state dumped;
+    struct ds new_port_sig;     /* "NUMBER=NAME;..." of the dump. */
+    struct ofputil_port_map new_ports;
+    size_t n_new_ports;
+    struct hmap new_gstats;
+
+    /* Result of the last complete dump (and of commits since). */
+    struct ofsync_state installed;
+    bool installed_valid;       /* False until a dump and after errors. */
+    struct ofputil_port_map ports;
+    size_t n_ports;
+    char *port_sig;
+    unsigned int ports_seqno;
+    struct hmap gstats;
+    unsigned int installed_gen; /* Changes with the installed view. */
+    unsigned int compared_gen;  /* 'installed_gen' at the last diff. */
+    unsigned int compared_seqno;/* Desired seqno at the last diff. */
+    bool compared;              /* A diff was made at all. */
+
+    /* Commit in progress. */
+    uint32_t bundle_id;
+    ovs_be32 xid_barrier;
+    struct ofsync_state pending; /* What the switch holds if it succeeds. */
+    ovs_be32 *op_xids;
+    char **op_descs;            /* NULL or one per op. */
+    size_t n_sent;
+    bool commit_replied, commit_failed;
+
+    struct swconn_counters c;
+};
+
+static void sw_set_state(struct swconn *, enum sw_state);
+
+static void
+gstats_clear(struct hmap *h)
+{
+    struct sw_gstats *g;
+    HMAP_FOR_EACH_POP (g, node, h) {
+        free(g->bucket_ids);
+        free(g->counters);
+        free(g);
+    }
+}
+
+static struct sw_gstats *
+gstats_get(struct hmap *h, uint32_t group_id)
+{
+    struct sw_gstats *g;
+    HMAP_FOR_EACH_WITH_HASH (g, node, hash_int(group_id, 0), h) {
+        if (g->group_id == group_id) {
+            return g;
+        }
+    }
+    g = xzalloc(sizeof *g);
+    g->group_id = group_id;
+    hmap_insert(h, &g->node, hash_int(group_id, 0));
+    return g;
+}
+
+static bool
+flowlb_group(uint32_t group_id)
+{
+    return (group_id & ~(FLOWLB_GROUP_SPAN - 1)) == FLOWLB_GROUP_BASE;
+}
+
+struct swconn *
+swconn_create(const char *target, int reconcile_ms)
+{
+    struct swconn *sc = xzalloc(sizeof *sc);
+    /* Probe every 5 s, back off up to 4 s: a restarted ovs-vswitchd is
+     * found again within a few seconds. Only OpenFlow 1.5 (bundles with
+     * group mods, insert/remove buckets). */
+    sc->rconn = rconn_create(5, 4, DSCP_DEFAULT, 1u << OFP15_VERSION);
+    sc->target = xstrdup(target);
+    rconn_connect(sc->rconn, target, target);
+    sc->reconcile_ms = reconcile_ms;
+    sc->next_dump = LLONG_MAX;
+    sc->state = SW_DOWN;
+    sc->state_entered = time_msec();
+    ofsync_state_init(&sc->dumped);
+    ofsync_state_init(&sc->installed);
+    ofsync_state_init(&sc->pending);
+    ds_init(&sc->new_port_sig);
+    ofputil_port_map_init(&sc->new_ports);
+    ofputil_port_map_init(&sc->ports);
+    sc->port_sig = xstrdup("");
+    hmap_init(&sc->new_gstats);
+    hmap_init(&sc->gstats);
+    return sc;
+}
+
+static void
+clear_sent(struct swconn *sc)
+{
+    if (sc->op_descs) {
+        for (size_t i = 0; i < sc->n_sent; i++) {
+            free(sc->op_descs[i]);
+        }
+    }
+    free(sc->op_descs);
+    free(sc->op_xids);
+    sc->op_descs = NULL;
+    sc->op_xids = NULL;
+    sc->n_sent = 0;
+    ofsync_state_clear(&sc->pending);
+}
+
+void
+swconn_destroy(struct swconn *sc)
+{
+    if (!sc) {
+        return;
+    }
+    rconn_destroy(sc->rconn);
+    free(sc->target);
+    clear_sent(sc);
+    ofsync_state_destroy(&sc->dumped);
+    ofsync_state_destroy(&sc->installed);
+    ofsync_state_destroy(&sc->pending);
+    ds_destroy(&sc->new_port_sig);
+    ofputil_port_map_destroy(&sc->new_ports);
+    ofputil_port_map_destroy(&sc->ports);
+    free(sc->port_sig);
+    gstats_clear(&sc->new_gstats);
+    hmap_destroy(&sc->new_gstats);
+    gstats_clear(&sc->gstats);
+    hmap_destroy(&sc->gstats);
+    free(sc);
+}
+
+static const char *
+state_name(enum sw_state s)
+{
+    switch (s) {
+    case SW_DOWN: return "disconnected";
+    case SW_DUMPING: return "dumping";
+    case SW_READY: return "ready";
+    case SW_COMMITTING: return "committing";
+    }
+    return "?";
+}
+
+static void
+sw_set_state(struct swconn *sc, enum sw_state s)
+{
+    if (sc->state != s) {
+        VLOG_DBG("%s: %s -> %s", sc->target, state_name(sc->state),
+                 state_name(s));
+        sc->state = s;
+        sc->state_entered = time_msec();
+    }
+}
+
+static ovs_be32
+send_msg(struct swconn *sc, struct ofpbuf *msg)
+{
+    ovs_be32 xid = ((struct ofp_header *) msg->data)->xid;
+    int error = rconn_send(sc->rconn, msg, NULL);
+    if (error) {
+        VLOG_DBG("%s: send failed (%s)", sc->target, ovs_strerror(error));
+    }
+    return xid;
+}
+
+/* Starts a dump round: ports, flowlb's flows, all group descriptions and
+ * group stats (the groups outside flowlb's range are dropped on receipt:
+ * OpenFlow cannot filter groups by range). */
+static void
+start_dump(struct swconn *sc)
+{
+    ofsync_state_clear(&sc->dumped);
+    ds_clear(&sc->new_port_sig);
+    ofputil_port_map_destroy(&sc->new_ports);
+    ofputil_port_map_init(&sc->new_ports);
+    sc->n_new_ports = 0;
+    gstats_clear(&sc->new_gstats);
+    sc->got_ports = sc->got_flows = sc->got_gdesc = sc->got_gstats = false;
+
+    sc->xid_ports = send_msg(sc, ofputil_encode_port_desc_stats_request(
+                                 OFP15_VERSION, OFPP_ANY));
+
+    struct ofputil_flow_stats_request fsr = {
+        .aggregate = false,
+        .cookie = htonll(FLOWLB_COOKIE_MAGIC),
+        .cookie_mask = htonll(FLOWLB_COOKIE_MASK),
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .table_id = 0xff,
+    };
+    match_init_catchall(&fsr.match);
+    sc->xid_flows = send_msg(sc, ofputil_encode_flow_stats_request(
+                                 &fsr, OFPUTIL_P_OF15_OXM));
+    sc->xid_gdesc = send_msg(sc, ofputil_encode_group_desc_request(
+                                 OFP15_VERSION, OFPG_ALL));
+    sc->xid_gstats = send_msg(sc, ofputil_encode_group_stats_request(
+                                  OFP15_VERSION, OFPG_ALL));
+    sw_set_state(sc, SW_DUMPING);
+}
+
+static void
+finish_dump(struct swconn *sc)
+{
+    /* Installed view. */
+    ofsync_state_clear(&sc->installed);
+    hmap_swap(&sc->installed.flows, &sc->dumped.flows);
+    hmap_swap(&sc->installed.groups, &sc->dumped.groups);
+    sc->installed_valid = true;
+    sc->installed_gen++;
+
+    /* Ports. */
+    if (strcmp(sc->port_sig, ds_cstr(&sc->new_port_sig))) {
+        VLOG_INFO("%s: %"PRIuSIZE" ports: %s", sc->target, sc->n_new_ports,
+                  ds_cstr(&sc->new_port_sig));
+        free(sc->port_sig);
+        sc->port_sig = xstrdup(ds_cstr(&sc->new_port_sig));
+        hmap_swap(&sc->ports.map.by_name, &sc->new_ports.map.by_name);
+        hmap_swap(&sc->ports.map.by_number, &sc->new_ports.map.by_number);
+        sc->n_ports = sc->n_new_ports;
+        sc->ports_seqno++;
+    }
+
+    /* Group stats. */
+    gstats_clear(&sc->gstats);
+    struct sw_gstats *g;
+    HMAP_FOR_EACH_POP (g, node, &sc->new_gstats) {
+        hmap_insert(&sc->gstats, &g->node, hash_int(g->group_id, 0));
+    }
+
+    sc->dumps_done++;
+    sc->c.n_dumps++;
+    VLOG_DBG("%s: dump %u: %"PRIuSIZE" flows, %"PRIuSIZE" groups installed",
+             sc->target, sc->dumps_done, ofsync_state_n_flows(&sc->installed),
+             ofsync_state_n_groups(&sc->installed));
+    if (sc->reconcile_ms > 0) {
+        sc->next_dump = time_msec() + sc->reconcile_ms;
+    }
+    sw_set_state(sc, SW_READY);
+}
+
+static void
+process_port_desc(struct swconn *sc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    ofpraw_pull_assert(&b);
+    struct ofputil_phy_port pp;
+    while (!ofputil_pull_phy_port(oh->version, &b, &pp)) {
+        if ((uint16_t) pp.port_no >= (uint16_t) OFPP_MAX) {
+            continue;           /* LOCAL and friends. */
+        }
+        ofputil_port_map_put(&sc->new_ports, pp.port_no, pp.name);
+        ds_put_format(&sc->new_port_sig, "%s%"PRIu32"=%s",
+                      sc->n_new_ports ? "," : "",
+                      (uint32_t) (uint16_t) pp.port_no, pp.name);
+        sc->n_new_ports++;
+    }
+    if (!ofpmp_more(oh)) {
+        sc->got_ports = true;
+    }
+}
+
+static void
+process_flow_stats(struct swconn *sc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+    for (;;) {
+        struct ofputil_flow_stats fs;
+        int retval = ofputil_decode_flow_stats_reply(&fs, &b, false,
+                                                     &ofpacts);
+        if (retval) {
+            if (retval != EOF) {
+                VLOG_WARN("%s: bad flow stats reply (%s)", sc->target,
+                          ofperr_to_string(retval));
+            }
+            break;
+        }
+        /* The request already filtered by cookie; check again anyway. */
+        if ((ntohll(fs.cookie) & FLOWLB_COOKIE_MASK) == FLOWLB_COOKIE_MAGIC) {
+            ofsync_add_flow_stats(&sc->dumped, &fs);
+        }
+    }
+    ofpbuf_uninit(&ofpacts);
+    if (!ofpmp_more(oh)) {
+        sc->got_flows = true;
+    }
+}
+
+static void
+process_group_desc(struct swconn *sc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    for (;;) {
+        struct ofputil_group_desc gd;
+        int retval = ofputil_decode_group_desc_reply(&gd, &b, oh->version);
+        if (retval) {
+            if (retval != EOF) {
+                VLOG_WARN("%s: bad group desc reply (%s)", sc->target,
+                          ofperr_to_string(retval));
+            }
+            break;
+        }
+        if (flowlb_group(gd.group_id)) {
+            struct sw_gstats *g = gstats_get(&sc->new_gstats, gd.group_id);
+            free(g->bucket_ids);
+            g->n_ids = ovs_list_size(&gd.buckets);
+            g->bucket_ids = xcalloc(MAX(g->n_ids, 1), sizeof *g->bucket_ids);
+            size_t i = 0;
+            const struct ofputil_bucket *bk;
+            LIST_FOR_EACH (bk, list_node, &gd.buckets) {
+                g->bucket_ids[i++] = bk->bucket_id;
+            }
+            ofsync_add_group_desc(&sc->dumped, &gd);
+        }
+        ofputil_uninit_group_desc(&gd);
+    }
+    if (!ofpmp_more(oh)) {
+        sc->got_gdesc = true;
+    }
+}
+
+static void
+process_group_stats(struct swconn *sc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    for (;;) {
+        struct ofputil_group_stats gs;
+        int retval = ofputil_decode_group_stats_reply(&b, &gs);
+        if (retval) {
+            if (retval != EOF) {
+                VLOG_WARN("%s: bad group stats reply (%s)", sc->target,
+                          ofperr_to_string(retval));
+            }
+            break;
+        }
+        if (flowlb_group(gs.group_id)) {
+            struct sw_gstats *g = gstats_get(&sc->new_gstats, gs.group_id);
+            free(g->counters);
+            g->n_counters = gs.n_buckets;
+            g->counters = gs.bucket_stats;
+            gs.bucket_stats = NULL;
+        }
+        free(gs.bucket_stats);
+    }
+    if (!ofpmp_more(oh)) {
+        sc->got_gstats = true;
+    }
+}
+
+/* Looks up the sent operation with 'xid', for error messages. */
+static const char *
+sent_op_desc(const struct swconn *sc, ovs_be32 xid, size_t *idx)
+{
+    for (size_t i = 0; i < sc->n_sent; i++) {
+        if (sc->op_xids[i] == xid) {
+            *idx = i;
+            return sc->op_descs ? sc->op_descs[i] : "";
+        }
+    }
+    return NULL;
+}
+
+static void
+process_error(struct swconn *sc, const struct ofp_header *oh)
+{
+    struct ofpbuf payload;
+    enum ofperr error = ofperr_decode_msg(oh, &payload);
+    size_t idx = 0;
+    const char *desc = sc->state == SW_COMMITTING
+                       ? sent_op_desc(sc, oh->xid, &idx) : NULL;
+    if (desc) {
+        VLOG_ERR("%s: switch refused operation %"PRIuSIZE" of the bundle "
+                 "(%s): %s", sc->target, idx + 1, ofperr_to_string(error),
+                 desc);
+    } else {
+        char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
+        VLOG_ERR("%s: error from switch: %s", sc->target, s);
+        free(s);
+    }
+    if (sc->state == SW_COMMITTING) {
+        sc->commit_failed = true;
+    } else if (sc->state == SW_DUMPING) {
+        /* A dump that failed is retried from scratch later. */
+        VLOG_WARN("%s: dump failed, retrying", sc->target);
+        sc->next_dump = time_msec() + 1000;
+        sw_set_state(sc, SW_READY);
+        sc->installed_valid = false;
+    }
+}
+
+static void
+finish_commit(struct swconn *sc)
+{
+    if (sc->commit_failed || !sc->commit_replied) {
+        sc->c.n_bundle_errors++;
+        /* The bundle was atomic: nothing of it applied. Find out from the
+         * switch what it holds, after a pause that grows while errors
+         * repeat, so that a permanent refusal does not spin. */
+        sc->installed_valid = false;
+        sc->error_backoff_ms = MIN(MAX(sc->error_backoff_ms * 2, 1000),
+                                   60000);
+        sc->next_dump = time_msec() + sc->error_backoff_ms;
+        VLOG_WARN("%s: bundle %"PRIu32" failed; state re-read in %d ms",
+                  sc->target, sc->bundle_id, sc->error_backoff_ms);
+    } else {
+        ofsync_state_copy(&sc->installed, &sc->pending);
+        sc->installed_gen++;
+        sc->error_backoff_ms = 0;
+        sc->c.n_bundles++;
+        sc->c.last_commit = time_wall_msec();
+        VLOG_DBG("%s: bundle %"PRIu32" committed", sc->target,
+                 sc->bundle_id);
+    }
+    clear_sent(sc);
+    sw_set_state(sc, SW_READY);
+}
+
+static void
+process_msg(struct swconn *sc, struct ofpbuf *msg)
+{
+    const struct ofp_header *oh = msg->data;
+    enum ofptype type;
+    if (ofptype_decode(&type, oh)) {
+        return;
+    }
+    switch (type) {
+    case OFPTYPE_ECHO_REQUEST:
+        rconn_send(sc->rconn, ofputil_encode_echo_reply(oh), NULL);
+        break;
+    case OFPTYPE_ERROR:
+        process_error(sc, oh);
+        break;
+    case OFPTYPE_PORT_DESC_STATS_REPLY:
+        if (sc->state == SW_DUMPING && oh->xid == sc->xid_ports) {
+            process_port_desc(sc, oh);
+        }
+        break;
+    case OFPTYPE_FLOW_STATS_REPLY:
+        if (sc->state == SW_DUMPING && oh->xid == sc->xid_flows) {
+            process_flow_stats(sc, oh);
+        }
+        break;
+    case OFPTYPE_GROUP_DESC_STATS_REPLY:
+        if (sc->state == SW_DUMPING && oh->xid == sc->xid_gdesc) {
+            process_group_desc(sc, oh);
+        }
+        break;
+    case OFPTYPE_GROUP_STATS_REPLY:
+        if (sc->state == SW_DUMPING && oh->xid == sc->xid_gstats) {
+            process_group_stats(sc, oh);
+        }
+        break;
+    case OFPTYPE_PORT_STATUS:
+        /* A port came, went or changed: re-read ports (and everything). */
+        swconn_request_dump(sc);
+        break;
+    case OFPTYPE_BUNDLE_CONTROL: {
+        struct ofputil_bundle_ctrl_msg bc;
+        if (!ofputil_decode_bundle_ctrl(oh, &bc)
+            && sc->state == SW_COMMITTING && bc.bundle_id == sc->bundle_id
+            && bc.type == OFPBCT_COMMIT_REPLY) {
+            sc->commit_replied = true;
+        }
+        break;
+    }
+    case OFPTYPE_BARRIER_REPLY:
+        if (sc->state == SW_COMMITTING && oh->xid == sc->xid_barrier) {
+            finish_commit(sc);
+        }
+        break;
+    default:
+        break;
+    }
+    if (sc->state == SW_DUMPING && sc->got_ports && sc->got_flows
+        && sc->got_gdesc && sc->got_gstats) {
+        finish_dump(sc);
+    }
+}
+
+void
+swconn_run(struct swconn *sc)
+{
+    rconn_run(sc->rconn);
+
+    unsigned int seqno = rconn_get_connection_seqno(sc->rconn);
+    if (seqno != sc->conn_seqno) {
+        sc->conn_seqno = seqno;
+        clear_sent(sc);
+        sc->installed_valid = false;
+        if (rconn_is_connected(sc->rconn)) {
+            sc->c.n_connects++;
+            VLOG_INFO("%s: connected (OpenFlow 1.5); reading installed "
+                      "state", sc->target);
+            start_dump(sc);
+        } else {
+            sw_set_state(sc, SW_DOWN);
+        }
+    }
+    if (!rconn_is_connected(sc->rconn)) {
+        if (sc->state != SW_DOWN) {
+            VLOG_WARN("%s: disconnected", sc->target);
+            sw_set_state(sc, SW_DOWN);
+        }
+        return;
+    }
+
+    for (int i = 0; i < 200 && sc->state != SW_DOWN; i++) {
+        struct ofpbuf *msg = rconn_recv(sc->rconn);
+        if (!msg) {
+            break;
+        }
+        process_msg(sc, msg);
+        ofpbuf_delete(msg);
+    }
+
+    long long int now = time_msec();
+    if ((sc->state == SW_DUMPING || sc->state == SW_COMMITTING)
+        && now - sc->state_entered > SW_REPLY_TIMEOUT_MS) {
+        VLOG_WARN("%s: no reply for %d s while %s; reconnecting",
+                  sc->target, SW_REPLY_TIMEOUT_MS / 1000,
+                  state_name(sc->state));
+        rconn_reconnect(sc->rconn);
+        return;
+    }
+    if (sc->state == SW_READY
+        && (now >= sc->next_dump || sc->dumps_requested > sc->dumps_done)) {
+        /* One round satisfies every request made before it started. */
+        if (sc->dumps_requested <= sc->dumps_done) {
+            sc->dumps_requested = sc->dumps_done + 1;
+        }
+        sc->next_dump = LLONG_MAX;
+        start_dump(sc);
+    }
+}
+
+void
+swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
+            unsigned int desired_seqno)
+{
+    if (sc->state != SW_READY || !sc->installed_valid || !desired) {
+        return;
+    }
+    if (sc->compared && sc->compared_gen == sc->installed_gen
+        && sc->compared_seqno == desired_seqno) {
+        return;                 /* Nothing new on either side. */
+    }
+    sc->compared = true;
+    sc->compared_gen = sc->installed_gen;
+    sc->compared_seqno = desired_seqno;
+    struct ofsync_diff diff;
+    ofsync_diff_init(&diff);
+    ofsync_diff(desired, &sc->installed, &diff);
+    if (!diff.n_ops) {
+        ofsync_diff_destroy(&diff);
+        sc->c.n_empty_syncs++;
+        return;
+    }
+
+    sc->bundle_id++;
+    struct ofputil_bundle_ctrl_msg bc = {
+        .bundle_id = sc->bundle_id,
+        .type = OFPBCT_OPEN_REQUEST,
+        .flags = OFPBF_ATOMIC | OFPBF_ORDERED,
+    };
+    send_msg(sc, ofputil_encode_bundle_ctrl_request(OFP15_VERSION, &bc));
+
+    sc->op_xids = xcalloc(diff.n_ops, sizeof *sc->op_xids);
+    bool describe = diff.n_ops <= SW_MAX_DESCRIBED_OPS;
+    sc->op_descs = describe ? xcalloc(diff.n_ops, sizeof *sc->op_descs)
+                            : NULL;
+    for (size_t i = 0; i < diff.n_ops; i++) {
+        const struct ofsync_op *op = &diff.ops[i];
+        struct ofpbuf *inner = ofsync_op_encode(op);
+        struct ofputil_bundle_add_msg bam = {
+            .bundle_id = sc->bundle_id,
+            .flags = bc.flags,
+            .msg = inner->data,
+        };
+        sc->op_xids[i] = send_msg(sc, ofputil_encode_bundle_add(
+                                      OFP15_VERSION, &bam));
+        ofpbuf_delete(inner);
+        if (describe) {
+            sc->op_descs[i] = ofsync_op_to_string(op, &sc->ports);
+            VLOG_DBG("%s: bundle %"PRIu32": %s", sc->target, sc->bundle_id,
+                     sc->op_descs[i]);
+        }
+    }
+    sc->n_sent = diff.n_ops;
+
+    bc.type = OFPBCT_COMMIT_REQUEST;
+    send_msg(sc, ofputil_encode_bundle_ctrl_request(OFP15_VERSION, &bc));
+    sc->xid_barrier = send_msg(sc,
+                               ofputil_encode_barrier_request(OFP15_VERSION));
+
+    VLOG_INFO("%s: bundle %"PRIu32": %"PRIuSIZE" changes (groups +%"PRIuSIZE
+              " ~%"PRIuSIZE" -%"PRIuSIZE", buckets +%"PRIuSIZE" -%"PRIuSIZE
+              ", flows +%"PRIuSIZE" ~%"PRIuSIZE" -%"PRIuSIZE")",
+              sc->target, sc->bundle_id, diff.n_ops,
+              ofsync_diff_count(&diff, OFSYNC_GROUP_ADD),
+              ofsync_diff_count(&diff, OFSYNC_GROUP_MODIFY),
+              ofsync_diff_count(&diff, OFSYNC_GROUP_DELETE),
+              ofsync_diff_count(&diff, OFSYNC_BUCKET_INSERT),
+              ofsync_diff_count(&diff, OFSYNC_BUCKET_REMOVE),
+              ofsync_diff_count(&diff, OFSYNC_FLOW_ADD),
+              ofsync_diff_count(&diff, OFSYNC_FLOW_MODIFY),
+              ofsync_diff_count(&diff, OFSYNC_FLOW_DELETE));
+    sc->c.n_ops += diff.n_ops;
+    ofsync_diff_destroy(&diff);
+
+    ofsync_state_copy(&sc->pending, desired);
+    sc->commit_replied = sc->commit_failed = false;
+    sw_set_state(sc, SW_COMMITTING);
+}
+
+void
+swconn_wait(struct swconn *sc)
+{
+    rconn_run_wait(sc->rconn);
+    rconn_recv_wait(sc->rconn);
+    if (sc->state == SW_READY) {
+        if (sc->dumps_requested > sc->dumps_done) {
+            poll_immediate_wake();
+        } else if (sc->next_dump != LLONG_MAX) {
+            poll_timer_wait_until(sc->next_dump);
+        }
+    } else if (sc->state == SW_DUMPING || sc->state == SW_COMMITTING) {
+        poll_timer_wait_until(sc->state_entered + SW_REPLY_TIMEOUT_MS + 1);
+    }
+}
+
+const struct ofputil_port_map *
+swconn_port_map(const struct swconn *sc)
+{
+    return &sc->ports;
+}
+
+unsigned int
+swconn_ports_seqno(const struct swconn *sc)
+{
+    return sc->ports_seqno;
+}
+
+size_t
+swconn_n_ports(const struct swconn *sc)
+{
+    return sc->n_ports;
+}
+
+unsigned int
+swconn_request_dump(struct swconn *sc)
+{
+    /* A round already running may have missed what prompted the request;
+     * ask for the one after it. */
+    unsigned int want = sc->dumps_done + 1
+                        + (sc->state == SW_DUMPING ? 1 : 0);
+    if (sc->dumps_requested < want) {
+        sc->dumps_requested = want;
+    }
+    return want;
+}
+
+unsigned int
+swconn_dumps_done(const struct swconn *sc)
+{
+    return sc->dumps_done;
+}
+
+bool
+swconn_is_connected(const struct swconn *sc)
+{
+    return rconn_is_connected(sc->rconn);
+}
+
+bool
+swconn_is_synced(const struct swconn *sc)
+{
+    return sc->state == SW_READY && sc->installed_valid;
+}
+
+const char *
+swconn_state_name(const struct swconn *sc)
+{
+    return state_name(sc->state);
+}
+
+const char *
+swconn_target(const struct swconn *sc)
+{
+    return sc->target;
+}
+
+unsigned int
+swconn_connection_seqno(const struct swconn *sc)
+{
+    return rconn_get_connection_seqno(sc->rconn);
+}
+
+bool
+swconn_bucket_stats(const struct swconn *sc, uint32_t group_id,
+                    uint32_t bucket_id, uint64_t *packets, uint64_t *bytes)
+{
+    const struct sw_gstats *g;
+    HMAP_FOR_EACH_WITH_HASH (g, node, hash_int(group_id, 0), &sc->gstats) {
+        if (g->group_id != group_id || !g->bucket_ids || !g->counters) {
+            continue;
+        }
+        for (size_t i = 0; i < g->n_ids && i < g->n_counters; i++) {
+            if (g->bucket_ids[i] == bucket_id) {
+                *packets = g->counters[i].packet_count;
+                *bytes = g->counters[i].byte_count;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void
+swconn_get_counters(const struct swconn *sc, struct swconn_counters *c)
+{
+    *c = sc->c;
+    c->n_installed_flows = ofsync_state_n_flows(&sc->installed);
+    c->n_installed_groups = ofsync_state_n_groups(&sc->installed);
+}

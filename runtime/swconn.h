@@ -1,0 +1,89 @@
+/* The agent's OpenFlow connection to the switch and its synchronization.
+ *
+ * A small explicit state machine over an rconn (reconnect with backoff,
+ * inactivity probes), run from the main loop:
+ *
+ *   DOWN ──(connected, new connection seqno)──> DUMPING
+ *   DUMPING: port descriptions, flows with flowlb's cookie, group
+ *            descriptions and group stats requested at once; when every
+ *            reply is in, the installed view is rebuilt from the switch.
+ *   READY: swconn_sync() compares the desired state with the installed
+ *          view; a non-empty difference goes out as ONE ordered atomic
+ *          bundle followed by a barrier -> COMMITTING. An empty one sends
+ *          nothing.
+ *   COMMITTING: the commit reply makes the sent state the installed view;
+ *               an error makes the next step a fresh dump (with backoff).
+ *
+ * A reconnect, a periodic reconcile timer and an explicit request (e.g. for
+ * fresh statistics) all lead to DUMPING, so drift behind the agent's back
+ * (flows deleted with ovs-ofctl, a restarted ovs-vswitchd) is repaired on
+ * the next round. Only flows whose cookie carries FLOWLB_COOKIE_MAGIC and
+ * groups inside flowlb's id range are ever dumped, compared or touched.
+ */
+#ifndef FLOWLB_SWCONN_H
+#define FLOWLB_SWCONN_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ofsync_state;
+struct ofputil_port_map;
+
+struct swconn;
+
+/* 'target' is a vconn name ("unix:/run/openvswitch/br0.mgmt", "tcp:..").
+ * 'reconcile_ms' is the period of the drift check (0 disables it). */
+struct swconn *swconn_create(const char *target, int reconcile_ms);
+void swconn_destroy(struct swconn *);       /* Accepts NULL. */
+
+/* Processes I/O and advances the state machine (except pushing changes). */
+void swconn_run(struct swconn *);
+/* Pushes the difference between 'desired' (owned by the caller) and the
+ * installed view if the connection is ready. The comparison is made only
+ * when 'desired_seqno' or the installed view changed since the last one,
+ * so calling this on every loop iteration is cheap. */
+void swconn_sync(struct swconn *, const struct ofsync_state *desired,
+                 unsigned int desired_seqno);
+void swconn_wait(struct swconn *);
+
+/* Port name <-> number map from the switch's port descriptions; changes
+ * are signalled by swconn_ports_seqno(). */
+const struct ofputil_port_map *swconn_port_map(const struct swconn *);
+unsigned int swconn_ports_seqno(const struct swconn *);
+/* Number of known ports (0 until the first dump). */
+size_t swconn_n_ports(const struct swconn *);
+
+/* Requests a dump round as soon as possible and returns the number that
+ * swconn_dumps_done() will reach once it completed. */
+unsigned int swconn_request_dump(struct swconn *);
+unsigned int swconn_dumps_done(const struct swconn *);
+
+bool swconn_is_connected(const struct swconn *);
+/* True after a dump, while the installed view matches the last desired
+ * state pushed (no commit in flight, no error pending). */
+bool swconn_is_synced(const struct swconn *);
+const char *swconn_state_name(const struct swconn *);
+const char *swconn_target(const struct swconn *);
+/* Connection seqno of the rconn (changes on every (re)connect). */
+unsigned int swconn_connection_seqno(const struct swconn *);
+
+/* Bucket counters from the last dump round. Returns false if unknown. */
+bool swconn_bucket_stats(const struct swconn *, uint32_t group_id,
+                         uint32_t bucket_id, uint64_t *packets,
+                         uint64_t *bytes);
+
+/* Counters for flowlb/show and tests. */
+struct swconn_counters {
+    unsigned int n_connects;    /* Connections established. */
+    unsigned int n_dumps;       /* Dump rounds completed. */
+    unsigned int n_bundles;     /* Bundles committed. */
+    unsigned int n_bundle_errors;
+    unsigned int n_ops;         /* Operations sent in bundles. */
+    unsigned int n_empty_syncs; /* Comparisons that found nothing to do. */
+    long long int last_commit;  /* time_wall_msec() of the last commit. */
+    size_t n_installed_flows, n_installed_groups;
+};
+void swconn_get_counters(const struct swconn *, struct swconn_counters *);
+
+#endif /* FLOWLB_SWCONN_H */
