@@ -112,9 +112,12 @@ check_run() {
     fi
 }
 
-for file in "${cases[@]}"; do
-    c=${file##*/}
+# run_case INDEX FILE: runs one case in its own scratch directory; prints
+# its failures on stdout and exits 1 if there were any.
+run_case() {
+    local file=$2 c=${2##*/} scratch="$work/$1" exp loc sub prefix
     case_ok=true
+    mkdir "$scratch"
     if [ ! -f "$file" ]; then
         fail "$c" "no such file"
     elif ! exp=$(expectation "$file"); then
@@ -125,19 +128,44 @@ for file in "${cases[@]}"; do
         sub=${sub//\{FILE\}/"$file"}
         prefix="$file:$loc: error: "
 
-        timeout 20 "$flowlb" check "$file" > "$work/out" 2> "$work/err"
-        check_run "$c" "check" $? "$work/out" "$work/err" "$prefix" "$sub"
-
-        rm -f "$work/compiled"
-        timeout 20 "$flowlb" compile "$file" -o "$work/compiled" \
-            > "$work/out" 2> "$work/err"
-        check_run "$c" "compile -o" $? "$work/out" "$work/err" "$prefix" \
+        timeout 20 "$flowlb" check "$file" > "$scratch/out" 2> "$scratch/err"
+        check_run "$c" "check" $? "$scratch/out" "$scratch/err" "$prefix" \
             "$sub"
-        if [ -e "$work/compiled" ]; then
+
+        timeout 20 "$flowlb" compile "$file" -o "$scratch/compiled" \
+            > "$scratch/out" 2> "$scratch/err"
+        check_run "$c" "compile -o" $? "$scratch/out" "$scratch/err" \
+            "$prefix" "$sub"
+        if [ -e "$scratch/compiled" ]; then
             fail "$c" "compile -o: created the output file"
         fi
+        # Nor a temporary file beside it (the output is written atomically).
+        local left
+        left=$(ls -A "$scratch" | grep -v -x -e out -e err | tr '\n' ' ')
+        if [ -n "$left" ]; then
+            fail "$c" "compile -o: left files behind: $left"
+        fi
     fi
-    if $case_ok; then
+    $case_ok
+}
+
+# Cases run in parallel (a sanitizer build starts slowly); reports are
+# printed in case order afterwards.
+jobs_max=$(nproc 2>/dev/null || echo 2)
+[ "$jobs_max" -ge 2 ] || jobs_max=2
+for i in "${!cases[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+        wait -n
+    done
+    ( run_case "$i" "${cases[$i]}" > "$work/$i.report" 2>&1
+      echo $? > "$work/$i.status" ) &
+done
+wait
+
+for i in "${!cases[@]}"; do
+    c=${cases[$i]##*/}
+    cat "$work/$i.report"
+    if [ "$(cat "$work/$i.status" 2>/dev/null)" = 0 ]; then
         n_pass=$((n_pass + 1))
     else
         n_fail=$((n_fail + 1))
