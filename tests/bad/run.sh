@@ -141,7 +141,7 @@ run_case() {
         fi
         # Nor a temporary file beside it (the output is written atomically).
         local left
-        left=$(ls -A "$scratch" | grep -v -x -e out -e err | tr '\n' ' ')
+        left=$(ls -A "$scratch" | grep -v -x -e out -e err -e compiled | tr '\n' ' ')
         if [ -n "$left" ]; then
             fail "$c" "compile -o: left files behind: $left"
         fi
