@@ -119,5 +119,7 @@ echo "${MB} MB upload through the VIP received whole by $1"
 # Nothing valid was dropped as +inv on the way.
 inv=$(ovs-ofctl -O OpenFlow15 dump-flows br0 | grep 'ct_state=+inv+trk' |
     grep -o 'n_packets=[0-9]*' | cut -d= -f2 | head -1)
-echo "packets dropped as conntrack-invalid: ${inv:-?}"
+[ -n "$inv" ] || sb_fail "no ct_state=+inv drop flow found in the pipeline"
+echo "packets dropped as conntrack-invalid: $inv"
+[ "$inv" = 0 ] || sb_fail "$inv packets of valid connections were dropped as conntrack-invalid"
 echo "PASS: traffic"
