@@ -50,6 +50,10 @@ struct dsl_state {
     /* Per service: where each single-use statement was first seen. */
     struct location seen[DSL_N_KEYWORDS];
 
+    /* An unterminated string swallowed the rest of its line, and with it
+     * probably the statement's ';': don't report that twice. */
+    bool unterminated;
+
     /* Scanner position (1-based) of the next character. */
     int line, col;
 };

@@ -352,7 +352,8 @@ stmt_scheduler(struct dsl_state *st, struct lb_service *svc,
 
 /* Options of 'real' and 'check': "KEY VALUE" pairs after the leading
  * argument, each key at most once. Calls 'set' for each pair; reports
- * unknown keys (with a hint), duplicates and missing values. */
+ * unknown keys (with a hint), duplicates and missing values. Returns the
+ * set of keys given (bit k for key k), with or without a value. */
 struct option_ctx {
     struct dsl_state *st;
     const char *const *keys;    /* NULL-terminated. */
@@ -361,14 +362,14 @@ struct option_ctx {
     const char *owner;          /* For duplicates: "real 10.0.0.1". */
 };
 
-static void
+static unsigned int
 parse_options(const struct option_ctx *ctx, const struct dsl_args *args,
               size_t first, const struct location *term, void *aux,
               void (*set)(struct dsl_state *, size_t key,
                           const struct dsl_arg *value, void *aux))
 {
     struct dsl_state *st = ctx->st;
-    bool seen[16] = { false };
+    unsigned int given = 0;
     char buf[64];
 
     for (size_t i = first; i < args->n; i += 2) {
@@ -401,40 +402,34 @@ parse_options(const struct option_ctx *ctx, const struct dsl_args *args,
             /* Assume it had a value, like every option. */
             continue;
         }
+        if (given & (1u << k)) {
+            dsl_error_at(st, &key->loc, "duplicate '%s' in %s", ctx->keys[k],
+                         ctx->owner);
+            continue;
+        }
+        given |= 1u << k;
         if (i + 1 >= args->n) {
             dsl_error_at(st, term, "missing value after '%s' in %s",
                          ctx->keys[k], ctx->what);
             break;
         }
-        if (seen[k]) {
-            dsl_error_at(st, &key->loc, "duplicate '%s' in %s", ctx->keys[k],
-                         ctx->owner);
-            continue;
-        }
-        seen[k] = true;
         set(st, k, &args->v[i + 1], aux);
     }
+    return given;
 }
 
 enum { REAL_MAC, REAL_PORT, REAL_WEIGHT };
 
-struct real_aux {
-    struct lb_real *real;
-    bool mac_given;
-};
-
 static void
 set_real_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
-                void *aux_)
+                void *aux)
 {
-    struct real_aux *aux = aux_;
-    struct lb_real *real = aux->real;
+    struct lb_real *real = aux;
     const char *err;
     uint32_t n;
 
     switch (key) {
     case REAL_MAC:
-        aux->mac_given = true;
         real->mac_loc = v->loc;
         err = lb_parse_mac(v->text, &real->mac);
         if (err) {
@@ -487,9 +482,9 @@ stmt_real(struct dsl_state *st, struct lb_service *svc,
              dsl_quote(addr->text, buf, sizeof buf));
     struct option_ctx ctx = { st, keys, "real", "mac, port or weight",
                               owner };
-    struct real_aux aux = { real, false };
-    parse_options(&ctx, args, 1, term, &aux, set_real_option);
-    if (!aux.mac_given) {
+    unsigned int given = parse_options(&ctx, args, 1, term, real,
+                                       set_real_option);
+    if (!(given & (1u << REAL_MAC))) {
         dsl_error_at(st, kw, "missing 'mac' for %s", owner);
     }
 }
@@ -530,7 +525,7 @@ set_check_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
         break;
     case CHK_RISE:
     case CHK_FALL:
-        if (get_uint(st, v, 1, 1000,
+        if (get_uint(st, v, 1, UINT32_MAX,
                      key == CHK_RISE ? "for rise" : "for fall", &n)) {
             *(key == CHK_RISE ? &c->rise : &c->fall) = n;
         }
@@ -595,9 +590,10 @@ dsl_statement(struct dsl_state *st, enum dsl_keyword kw,
     struct lb_service *svc = current(st);
     const char *name = dsl_keyword_name(kw);
 
-    if (!terminated) {
+    if (!terminated && !st->unterminated) {
         dsl_error_at(st, term, "expected ';' after %s statement", name);
     }
+    st->unterminated = false;
     if (!svc) {
         /* Cannot happen: statements only parse inside a service. */
         dsl_args_free(args);
@@ -649,6 +645,11 @@ lb_dsl_parse(const char *file, const char *text, size_t len,
     st.svc = -1;
     st.line = 1;
     st.col = 1;
+    /* A UTF-8 byte order mark is not part of the text. */
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+        text += 3;
+        len -= 3;
+    }
 
     bool ok = dsl_run(&st, text, len) && !st.n_errors;
     if (ok) {

@@ -240,6 +240,12 @@ test_empty_and_comments_only(void **state)
     assert_true(p->ok);
     parsed_free(p);
 
+    /* A byte order mark is skipped; columns start after it. */
+    p = parse("\xef\xbb\xbfservice bom { vip 10.0.0.1 tcp 80; }");
+    assert_true(p->ok);
+    assert_loc(&p->spec.services[0].loc, 1, 9);
+    parsed_free(p);
+
     /* A service without a vip is for check.c, not a syntax error. */
     p = parse("service empty { }");
     assert_true(p->ok);
@@ -335,6 +341,8 @@ static const struct error_case error_cases[] = {
       "missing 'mac' for real 10.0.0.11" },
     { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 weight;\n}", 2, 48,
       "missing value after 'weight' in real" },
+    { SVC "    real 10.0.0.11 mac;\n}", 2, 23,
+      "missing value after 'mac' in real" },
     { SVC "    real;\n}", 2, 9, "missing address in real" },
     { SVC "    vip 10.0.0.1 tcp;\n}", 2, 21, "missing port in vip" },
     { SVC "    vip;\n}", 2, 8, "missing address in vip" },
@@ -418,6 +426,30 @@ test_errors(void **state)
         parsed_free(p);
     }
     assert_false(failed);
+}
+
+/* Common mistakes give one error, not a cascade. */
+static void
+test_no_cascade(void **state)
+{
+    static const char *const cases[] = {
+        SVC "    real 10.0.0.11 mac;\n}",
+        SVC "    vip 10.0.0.1 tcp 80\n    scheduler sh;\n}",
+        SVC "    sheduler sh;\n    vip 10.0.0.1 tcp 80;\n}",
+        SVC "    check http path \"/x;\n    vip 10.0.0.1 tcp 80;\n}",
+        SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 wieght 3;\n}",
+        SVC "    vip 10.0.0.1 tcp 80;\n\nservice b { vip 10.0.0.2 tcp 80; }",
+        "service a { vip 10.0.0.1 tcp 80; } ;",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct parsed *p = parse(cases[i]);
+        if (p->d.n_errors != 1) {
+            fprintf(stderr, "case %zu:\n", i);
+            dump_diags(p);
+        }
+        assert_int_equal(p->d.n_errors, 1);
+        parsed_free(p);
+    }
 }
 
 /* NUL bytes are not the end of the text. */
@@ -573,6 +605,7 @@ main(void)
         cmocka_unit_test(test_empty_and_comments_only),
         cmocka_unit_test(test_appends),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_no_cascade),
         cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_recovery),
         cmocka_unit_test(test_random_input),
