@@ -23,7 +23,8 @@
 #   sb_wait_port NAME ADDR PORT   wait until ADDR:PORT accepts in NAME
 #   sb_ofport IFNAME              print the OpenFlow port number of a br0 port
 #   sb_port_of NAME               print the bridge-side veth name of host NAME
-#   sb_cleanup                    stop and delete everything (EXIT trap)
+#   sb_cleanup                    stop and delete everything (EXIT trap;
+#                                 SB_KEEP=1 keeps the run dir for a look)
 #   sb_fail MSG                   print "FAIL: MSG" and exit 1
 # Variables after sb_init: SB_ID, SB_DIR, SB_NS (OVS namespace), SB_BR (br0).
 
@@ -55,13 +56,18 @@ sb_init() {
     SB_HOSTS=""
     SB_NHOSTS=0
     : >"$SB_DIR/pids"
+    : >"$SB_DIR/namespaces"
+    # A detached watchdog tears the sandbox down if this shell dies without
+    # running its EXIT trap (SIGKILL, e.g. a ctest timeout).
+    setsid "$SB_LIB_DIR/sb-teardown.sh" --watch $$ "$SB_DIR" </dev/null >/dev/null 2>&1 &
+    echo $! >"$SB_DIR/watchdog.pid"
     export OVS_RUNDIR=$SB_DIR OVS_LOGDIR=$SB_DIR OVS_DBDIR=$SB_DIR \
            OVS_SYSCONFDIR=$SB_DIR OVS_PKGDATADIR=${OVS_PKGDATADIR:-/usr/share/openvswitch}
     trap sb_cleanup EXIT
     trap 'exit 130' INT TERM
 
     ip netns add "$SB_NS" || sb_fail "cannot create namespace $SB_NS"
-    echo "$SB_NS" >"$SB_DIR/namespaces"
+    echo "$SB_NS" >>"$SB_DIR/namespaces"
     ip -n "$SB_NS" link set lo up
 
     local schema=/usr/share/openvswitch/vswitch.ovsschema
@@ -215,52 +221,19 @@ sb_diag() {
     ovs-appctl dpctl/dump-conntrack >&2 || true
 }
 
-sb_kill_pidfile() {
-    local f=$1 pid i
-    [ -f "$f" ] || return 0
-    pid=$(cat "$f" 2>/dev/null) || return 0
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    kill -9 "$pid" 2>/dev/null || true
-}
-
 sb_cleanup() {
-    local rc=$? pid ns
+    local rc=$?
     trap - EXIT
     set +e
     [ -n "${SB_DIR:-}" ] && [ -d "$SB_DIR" ] || return $rc
     if [ $rc -ne 0 ] && [ -z "${SB_QUIET_FAIL:-}" ] && [ -S "$SB_DIR/$SB_BR.mgmt" ]; then
         sb_diag 2>&1 | tail -60 >&2
         echo "---- ovs-vswitchd.log (tail) ----" >&2
-        tail -20 "$SB_DIR/ovs-vswitchd.log" >&2 2>/dev/null || true
+        tail -20 "$SB_DIR/ovs-vswitchd.log" >&2 2>/dev/null
     fi
-    # Background programs first, newest last doesn't matter: each by its pid.
-    if [ -f "$SB_DIR/pids" ]; then
-        while read -r pid; do
-            [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-        done <"$SB_DIR/pids"
-        sleep 0.2
-        while read -r pid; do
-            [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-        done <"$SB_DIR/pids"
-    fi
-    sb_kill_pidfile "$SB_DIR/ovs-vswitchd.pid"
-    sb_kill_pidfile "$SB_DIR/ovsdb-server.pid"
-    # Deleting a namespace deletes the veths in it (and their peers).
-    if [ -f "$SB_DIR/namespaces" ]; then
-        while read -r ns; do
-            [ -n "$ns" ] && ip netns delete "$ns" 2>/dev/null || true
-        done <"$SB_DIR/namespaces"
-    fi
-    if [ -n "${SB_KEEP:-}" ]; then
-        echo "sandbox: kept run dir $SB_DIR" >&2
-    else
-        rm -rf "$SB_DIR"
-    fi
+    # The watchdog first (by pid), so it does not race the teardown.
+    [ -f "$SB_DIR/watchdog.pid" ] && kill "$(cat "$SB_DIR/watchdog.pid")" 2>/dev/null
+    [ -n "${SB_KEEP:-}" ] && touch "$SB_DIR/keep"
+    "$SB_LIB_DIR/sb-teardown.sh" "$SB_DIR"
     return $rc
 }
