@@ -141,7 +141,8 @@ run_case() {
         fi
         # Nor a temporary file beside it (the output is written atomically).
         local left
-        left=$(ls -A "$scratch" | grep -v -x -e out -e err -e compiled | tr '\n' ' ')
+        left=$(ls -A "$scratch" | grep -v -x -e out -e err -e compiled \
+               | tr '\n' ' ')
         if [ -n "$left" ]; then
             fail "$c" "compile -o: left files behind: $left"
         fi
