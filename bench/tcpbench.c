@@ -1,0 +1,241 @@
+/* tcpbench: a minimal HTTP/1.0 server and load client for the data path
+ * benchmark (bench item 9). Python's servers are too slow to load OVS's
+ * userspace datapath, so both ends are tiny blocking C loops on threads.
+ *
+ *   tcpbench serve PORT [THREADS]
+ *       answer every request on PORT with a short 200; "GET" requests from
+ *       a "close" client get the response and a close, keep-alive clients
+ *       get one response per request line block.
+ *   tcpbench client IP PORT SECONDS CONCURRENCY [keepalive]
+ *       CONCURRENCY threads send requests for SECONDS; without keepalive
+ *       each request is a new TCP connection (what a load balancer pays
+ *       for: one conntrack entry and one group lookup per connection).
+ *       Prints "requests=N errors=E seconds=S rps=R".
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char response[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+
+static double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool
+write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return false;
+        }
+        p += w;
+        n -= (size_t) w;
+    }
+    return true;
+}
+
+/* ---- server ---------------------------------------------------------- */
+
+static void *
+serve_thread(void *arg)
+{
+    int lfd = *(int *) arg;
+    char buf[4096];
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) {
+            continue;
+        }
+        size_t have = 0;
+        bool keepalive = false;
+        for (;;) {
+            ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
+            if (r <= 0) {
+                break;
+            }
+            have += (size_t) r;
+            buf[have] = '\0';
+            /* Answer each complete request (they are tiny and pipelining
+             * is not used, so one block per read is the common case). */
+            char *end;
+            while ((end = strstr(buf, "\r\n\r\n"))) {
+                keepalive = strcasestr(buf, "keep-alive") != NULL;
+                if (!write_all(fd, response, sizeof response - 1)) {
+                    goto done;
+                }
+                size_t used = (size_t) (end + 4 - buf);
+                memmove(buf, end + 4, have - used + 1);
+                have -= used;
+                if (!keepalive) {
+                    goto done;
+                }
+            }
+            if (have >= sizeof buf - 1) {
+                break;
+            }
+        }
+    done:
+        close(fd);
+    }
+    return NULL;
+}
+
+static int
+serve(int port, int threads)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t) port) };
+    if (bind(lfd, (struct sockaddr *) &sa, sizeof sa) || listen(lfd, 1024)) {
+        perror("tcpbench: bind/listen");
+        return 1;
+    }
+    pthread_t t;
+    for (int i = 1; i < threads; i++) {
+        pthread_create(&t, NULL, serve_thread, &lfd);
+    }
+    serve_thread(&lfd);
+    return 0;
+}
+
+/* ---- client ---------------------------------------------------------- */
+
+struct client {
+    struct sockaddr_in sa;
+    double deadline;
+    bool keepalive;
+    atomic_long requests, errors;
+};
+
+static int
+connect_to(const struct client *c)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = { .tv_sec = 2 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (const struct sockaddr *) &c->sa, sizeof c->sa)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One request on 'fd'; true if a whole response came back. */
+static bool
+request(int fd, bool keepalive)
+{
+    static const char req_close[] = "GET / HTTP/1.0\r\nHost: vip\r\n\r\n";
+    static const char req_ka[] =
+        "GET / HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n";
+    const char *req = keepalive ? req_ka : req_close;
+    if (!write_all(fd, req, strlen(req))) {
+        return false;
+    }
+    char buf[256];
+    size_t have = 0;
+    while (have < sizeof response - 1) {
+        ssize_t r = read(fd, buf + have, sizeof buf - have);
+        if (r <= 0) {
+            return false;
+        }
+        have += (size_t) r;
+    }
+    return true;
+}
+
+static void *
+client_thread(void *arg)
+{
+    struct client *c = arg;
+    int fd = -1;
+    while (now() < c->deadline) {
+        if (fd < 0) {
+            fd = connect_to(c);
+            if (fd < 0) {
+                atomic_fetch_add(&c->errors, 1);
+                continue;
+            }
+        }
+        bool ok = request(fd, c->keepalive);
+        atomic_fetch_add(ok ? &c->requests : &c->errors, 1);
+        if (!ok || !c->keepalive) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return NULL;
+}
+
+static int
+client(const char *ip, int port, double seconds, int conc, bool keepalive)
+{
+    struct client c = { .sa = { .sin_family = AF_INET,
+                                .sin_port = htons((uint16_t) port) },
+                        .keepalive = keepalive };
+    if (inet_pton(AF_INET, ip, &c.sa.sin_addr) != 1) {
+        fprintf(stderr, "tcpbench: bad address %s\n", ip);
+        return 2;
+    }
+    atomic_init(&c.requests, 0);
+    atomic_init(&c.errors, 0);
+    double start = now();
+    c.deadline = start + seconds;
+    pthread_t *t = calloc((size_t) conc, sizeof *t);
+    for (int i = 0; i < conc; i++) {
+        pthread_create(&t[i], NULL, client_thread, &c);
+    }
+    for (int i = 0; i < conc; i++) {
+        pthread_join(t[i], NULL);
+    }
+    double took = now() - start;
+    long n = atomic_load(&c.requests);
+    printf("requests=%ld errors=%ld seconds=%.3f rps=%.1f\n", n,
+           atomic_load(&c.errors), took, n / took);
+    free(t);
+    return n > 0 ? 0 : 1;
+}
+
+int
+main(int argc, char *argv[])
+{
+    if (argc >= 3 && !strcmp(argv[1], "serve")) {
+        return serve(atoi(argv[2]), argc > 3 ? atoi(argv[3]) : 4);
+    }
+    if (argc >= 6 && !strcmp(argv[1], "client")) {
+        return client(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]),
+                      argc > 6 && !strcmp(argv[6], "keepalive"));
+    }
+    fprintf(stderr, "usage: tcpbench serve PORT [THREADS]\n"
+            "       tcpbench client IP PORT SECONDS CONCURRENCY [keepalive]\n");
+    return 2;
+}
