@@ -569,7 +569,7 @@ real_weight(struct walk *w, const char *key, yaml_node_t *v)
 {
     struct lb_real *r = w->obj;
     r->weight_loc = node_loc(w->c, v);
-    convert_uint(w, key, v, 0, UINT32_MAX, &r->weight);
+    convert_uint(w, key, v, 0, 65535, &r->weight);
 }
 
 static const struct key_entry real_keys[] = {

@@ -343,16 +343,26 @@ test_semantic_ranges_left_to_check(void **state)
         "    check: {type: http, rise: 0, fall: 4294967295, expect: 42,\n"
         "            path: health, interval: 0ms}\n"
         "    reals:\n"
-        "      - {address: 10.0.0.11, mac: 01:00:5e:00:00:01, weight: 70000}\n");
+        "      - {address: 10.0.0.11, mac: 01:00:5e:00:00:01, weight: 7000}\n");
     const struct lb_service *s = &p->spec.services[0];
     assert_int_equal(s->check.rise, 0);
     assert_int_equal(s->check.fall, 4294967295u);
     assert_int_equal(s->check.expect_status, 42);
     assert_int_equal(s->check.interval_ms, 0);
     assert_string_equal(s->check.path, "health");
-    assert_int_equal(s->reals[0].weight, 70000);
+    assert_int_equal(s->reals[0].weight, 7000);
     assert_loc(&s->reals[0].weight_loc, 9, 62);
     parse_free(p);
+    /* Weights are bounded by the front end, as in the DSL, so both syntaxes
+     * give the same message for the same value. */
+    expect_error("services:\n"
+                 "  - name: web\n"
+                 "    vip: 10.0.0.1\n"
+                 "    protocol: tcp\n"
+                 "    port: 80\n"
+                 "    reals:\n"
+                 "      - {address: 10.0.0.11, mac: 02:00:00:00:00:01, weight: 70000}\n",
+                 7, 62, "expected 0 to 65535");
 }
 
 static void
