@@ -117,6 +117,10 @@ ip netns exec "$SB_NS" ovs-vswitchd "unix:$SB_DIR/db.sock" \
     --log-file="$SB_DIR/ovs-vswitchd.log" -vconsole:off || sb_fail "ovs-vswitchd did not restart"
 t1=$(now_ms)
 wait_until 30 test -S "$SB_DIR/br0.mgmt" >/dev/null || sb_fail "bridge socket did not come back"
+# The bridge's internal port was recreated without the health checks'
+# source address (an operator's network configuration would re-add it).
+wait_until 10 ip -n "$SB_NS" link show "$SB_BR" >/dev/null 2>&1 || sb_fail "br0 did not come back"
+ag_host_addr
 t=$(wait_until 30 bash -c "[ \$(ovs-ofctl -O OpenFlow15 dump-flows br0 'cookie=0xf10b000000000000/0xffff000000000000' 2>/dev/null | grep -c cookie=) -ge $want ]") ||
     sb_fail "pipeline not back within 30 s of ovs-vswitchd's restart"
 back=$(($(now_ms) - t1))

@@ -1,8 +1,10 @@
 # agent.sh: helpers for the flowlbd integration tests (tests/integration/
 # agent_*.sh). Source after ovs-sandbox.sh and testlib.sh, after sb_init.
 #
-#   ag_start [OPTIONS...] SPEC   start flowlbd (detached, pidfile, log and
-#                                control socket in $SB_DIR); AG_PID is set
+#   ag_start [OPTIONS...] SPEC   start flowlbd in the OVS namespace
+#                                (detached, pidfile, log and control socket
+#                                in $SB_DIR); AG_PID is set
+#   ag_host_addr                 (re)give br0 the health-check source address
 #   ag_stop                      ask it to exit, wait for the pid to go
 #   ag_kill9                     SIGKILL it (by pid)
 #   ag_ctl CMD ARGS...           ovs-appctl -t the agent's socket
@@ -25,8 +27,19 @@ ag_need() {
     [ -x "$FLOWLBD" ] || sb_fail "flowlbd not found at $FLOWLBD (set FLOWLB_BIN)"
 }
 
+# Health checks must reach the reals: flowlbd runs inside the OVS
+# namespace, probing from the bridge's internal port (AG_HOST_ADDR on br0).
+# Never from the host's namespace: there, an outbound proxy may accept any
+# TCP connection and make every check pass.
+AG_HOST_ADDR=${AG_HOST_ADDR:-10.0.0.254/24}
+ag_host_addr() {
+    ip -n "$SB_NS" addr replace "$AG_HOST_ADDR" dev "$SB_BR"
+    ip -n "$SB_NS" link set "$SB_BR" up
+}
+
 ag_start() {
-    "$FLOWLBD" --bridge "unix:$SB_DIR/$SB_BR.mgmt" --unixctl "$AG_CTL" \
+    ag_host_addr
+    ip netns exec "$SB_NS" "$FLOWLBD" --bridge "unix:$SB_DIR/$SB_BR.mgmt" --unixctl "$AG_CTL" \
         --pidfile="$AG_PIDFILE" --detach --no-chdir --log-file="$AG_LOG" \
         -vconsole:off -vswconn:file:dbg "$@" || sb_fail "flowlbd did not start: $(tail -5 "$AG_LOG" 2>/dev/null)"
     AG_PID=$(cat "$AG_PIDFILE")
