@@ -83,12 +83,20 @@ step_topology() {
 }
 
 step_traffic() {
-    local i a
+    local i a failed=0
+    declare -A by=()
     say "12 new connections from the client to http://$DEMO_VIP/ (weights r1:r2:r3 = 2:1:1)"
     for i in $(seq 1 12); do
-        a=$(sb_exec client curl -sS --max-time 5 "http://$DEMO_VIP/") || a="(failed)"
+        if a=$(sb_exec client curl -sS --max-time 5 "http://$DEMO_VIP/"); then
+            by[$a]=$((${by[$a]:-0} + 1))
+        else
+            a="(failed)"
+            failed=$((failed + 1))
+        fi
         printf '   request %2d answered by %s\n' "$i" "$a"
     done
+    echo "   tally: r1=${by[r1]:-0} r2=${by[r2]:-0} r3=${by[r3]:-0}"
+    [ $failed = 0 ] || sb_fail "$failed requests through the VIP failed"
     say "Switch state after the traffic"
     show_pipeline
     echo "-- conntrack (zone 64000):"
