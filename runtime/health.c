@@ -374,7 +374,8 @@ target_done(struct htarget *t, const struct health_verdict *v)
 
         t->since = wall;
         format_target(t, name, sizeof name);
-        VLOG_INFO("%s: %s -> %s (%s %s: %s)", name, health_state_name(old),
+        /* DBG: the daemon logs the change it acts on. */
+        VLOG_DBG("%s: %s -> %s (%s %s: %s)", name, health_state_name(old),
                   health_state_name(t->sm.state),
                   lb_check_type_name(t->check.type),
                   health_reason_name(v->reason), v->text);

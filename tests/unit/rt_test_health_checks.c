@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <signal.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 
 #include "health_test_util.h"
@@ -267,6 +268,83 @@ test_https_against_plain_server(void **state)
     assert_int_equal(c.new_state, HEALTH_DOWN);
     assert_int_equal(c.verdict.reason, HEALTH_R_HTTP_ERROR);
     test_server_stop(&s);
+}
+
+/* https against a real TLS server (openssl s_server -www, self-signed):
+ * the certificate is not verified, the status page has "s_server". */
+static void
+test_https_ok(void **state)
+{
+    char dir[] = "/tmp/flowlb-https-XXXXXX";
+    char cmd[512], accept_arg[64], cert[128], key[128];
+    struct health_target t;
+    struct health_change c;
+    struct health_status st;
+    uint16_t port = closed_port();
+    pid_t pid;
+    int status;
+
+    if (access("/usr/bin/openssl", X_OK)) {
+        skip();                 /* Reported as skipped, not passed. */
+    }
+    assert_non_null(mkdtemp(dir));
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey ec -pkeyopt "
+             "ec_paramgen_curve:prime256v1 -nodes -keyout %s -out %s "
+             "-days 1 -subj /CN=flowlb-test >/dev/null 2>&1", key, cert);
+    assert_int_equal(system(cmd), 0);
+    snprintf(accept_arg, sizeof accept_arg, "127.0.0.1:%u", port);
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        int null = open("/dev/null", O_RDWR);
+
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl("/usr/bin/openssl", "openssl", "s_server", "-accept",
+              accept_arg, "-cert", cert, "-key", key, "-www", "-quiet",
+              (char *) NULL);
+        _exit(127);
+    }
+    /* Wait until it listens. */
+    for (int i = 0; i < 500; i++) {
+        struct sockaddr_in sin = { .sin_family = AF_INET,
+                                   .sin_port = htons(port),
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int r = connect(fd, (struct sockaddr *) &sin, sizeof sin);
+
+        close(fd);
+        if (!r) {
+            break;
+        }
+        usleep(10000);
+    }
+
+    t = make_target("web", "127.0.0.1", port, LB_CHECK_HTTPS);
+    t.check.expect_body = "s_server";
+    t.check.timeout_ms = 2000;
+    t.check.interval_ms = 200;
+    run_one(&t, 5000, &c, &st);
+    if (c.new_state != HEALTH_UP) {
+        fail_msg("https: %s", c.verdict.text);
+    }
+    assert_int_equal(c.verdict.reason, HEALTH_R_OK);
+    assert_int_equal(c.verdict.detail, 200);
+
+    /* The same server spoken to in plain http: not a 200. */
+    t.check.type = LB_CHECK_HTTP;
+    run_one(&t, 8000, &c, &st);
+    assert_int_equal(c.new_state, HEALTH_DOWN);
+
+    kill(pid, SIGTERM);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
 }
 
 static void
@@ -531,6 +609,7 @@ main(void)
         cmocka_unit_test(test_http_hang_times_out),
         cmocka_unit_test(test_http_refused),
         cmocka_unit_test(test_https_against_plain_server),
+        cmocka_unit_test(test_https_ok),
         cmocka_unit_test(test_exec_true_false),
         cmocka_unit_test(test_exec_env),
         cmocka_unit_test(test_exec_stdio_closed),
