@@ -636,6 +636,15 @@ check_service(struct checker *c, size_t idx, const size_t *first_name,
         }
     }
 
+    /* A service has one VIP, so hashing the destination alone sends every
+     * new connection to the same real: almost never what is meant. */
+    if (svc->scheduler == LB_SCHED_DH && svc->n_reals > 1) {
+        WARNING(c, &svc->scheduler_loc, "scheduler dh hashes only the "
+                "destination address, the VIP of service '%s': every new "
+                "connection goes to the same real (use sh or wrr to spread "
+                "clients)", name);
+    }
+
     if (svc->has_vip_mac) {
         const char *why = mac_problem(&svc->vip_mac);
         if (why) {

@@ -466,10 +466,17 @@ lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
         .service_ids = calloc(spec->n_services + 1, sizeof(uint32_t)),
     };
     size_t errors_before = d->n_errors;
+    struct location none = { 0 };
     if (opts->table_base > 255 - (LOWER_N_TABLES - 1)) {
-        struct location none = { 0 };
         diag_error(d, &none, "--table-base %u leaves no room for %d tables",
                    opts->table_base, LOWER_N_TABLES);
+    } else if (opts->next_table >= opts->table_base
+               && opts->next_table < opts->table_base + LOWER_N_TABLES) {
+        /* Non-LB traffic resubmitted into flowlb's own tables would be
+         * dropped or loop. */
+        diag_error(d, &none, "--next-table %d is one of flowlb's tables "
+                   "(%u-%u); pick a table outside them", opts->next_table,
+                   opts->table_base, opts->table_base + LOWER_N_TABLES - 1);
     } else if (assign_service_ids(&l)) {
         ir_add_table(ir, table(&l, 0), "classify");
         ir_add_table(ir, table(&l, 1), "dispatch");

@@ -18,8 +18,9 @@ const char *lb_parse_uint(const char *s, uint32_t min, uint32_t max,
 const char *lb_parse_proto(const char *s, enum lb_proto *out);
 const char *lb_parse_scheduler(const char *s, enum lb_scheduler *out);
 const char *lb_parse_check_type(const char *s, enum lb_check_type *out);
-/* OpenFlow port: number 1..0xfffffeff or a name (1-15 chars of
- * [A-Za-z0-9_.-], not starting with a digit). */
+/* OpenFlow port: a number 1..0xfffffeff (text starting with a digit is
+ * read as a number) or a name of 1-64 chars of [A-Za-z0-9_.-] that is not
+ * a reserved port name (in_port, normal, local, ...). */
 const char *lb_parse_ofport(const char *s);
 
 /* Formatting into caller buffers (at least 46 / 18 bytes). */
