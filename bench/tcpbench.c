@@ -11,6 +11,10 @@
  *       each request is a new TCP connection (what a load balancer pays
  *       for: one conntrack entry and one group lookup per connection).
  *       Prints "requests=N errors=E seconds=S rps=R".
+ *   tcpbench probe IP PORT SECONDS GAP_MS
+ *       one request at a time on a new connection (200 ms timeouts), GAP_MS
+ *       apart; prints "EPOCH ok BODY" or "EPOCH err" per request, for the
+ *       failover benchmark (which real answered, and when).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -225,9 +229,65 @@ client(const char *ip, int port, double seconds, int conc, bool keepalive)
     return n > 0 ? 0 : 1;
 }
 
+static double
+wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+probe(const char *ip, int port, double seconds, int gap_ms)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t) port) };
+    if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+        fprintf(stderr, "tcpbench: bad address %s\n", ip);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    double deadline = now() + seconds;
+    struct timespec gap = { .tv_sec = gap_ms / 1000,
+                            .tv_nsec = (gap_ms % 1000) * 1000000L };
+    while (now() < deadline) {
+        double t = wall();
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct timeval tv = { .tv_usec = 200000 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        char buf[1024];
+        size_t have = 0;
+        static const char req[] = "GET / HTTP/1.0\r\nHost: vip\r\n\r\n";
+        if (!connect(fd, (struct sockaddr *) &sa, sizeof sa)
+            && write_all(fd, req, sizeof req - 1)) {
+            ssize_t r;
+            while (have < sizeof buf - 1
+                   && (r = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+                have += (size_t) r;
+            }
+        }
+        close(fd);
+        buf[have] = '\0';
+        char *body = strstr(buf, "\r\n\r\n");
+        if (body && body[4]) {
+            body += 4;
+            body[strcspn(body, "\r\n ")] = '\0';
+            printf("%.6f ok %s\n", t, body);
+        } else {
+            printf("%.6f err\n", t);
+        }
+        nanosleep(&gap, NULL);
+    }
+    return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
+    if (argc >= 6 && !strcmp(argv[1], "probe")) {
+        return probe(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
+    }
     if (argc >= 3 && !strcmp(argv[1], "serve")) {
         return serve(atoi(argv[2]), argc > 3 ? atoi(argv[3]) : 4);
     }
@@ -236,6 +296,7 @@ main(int argc, char *argv[])
                       argc > 6 && !strcmp(argv[6], "keepalive"));
     }
     fprintf(stderr, "usage: tcpbench serve PORT [THREADS]\n"
-            "       tcpbench client IP PORT SECONDS CONCURRENCY [keepalive]\n");
+            "       tcpbench client IP PORT SECONDS CONCURRENCY [keepalive]\n"
+            "       tcpbench probe IP PORT SECONDS GAP_MS\n");
     return 2;
 }

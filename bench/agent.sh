@@ -1,0 +1,363 @@
+# bench/agent.sh: the benchmarks that need flowlbd (items 3, 4, 5, 7, 6 of
+# issue 6). Sourced by bench/run after sb_init, with its helpers (res, log,
+# calc, now, cpu_of, fresh_bridge, ofctl_load, want) and variables (MODE,
+# WORK, OUT, FLOWLB, FLOWLBD, BENCH_SRC, SIZES).
+#
+# Where flowlbd exposes no hook, the figures come from two places:
+#  - its log (ms timestamps): the health verdict ("service S real R: up ->
+#    down"), "bundle N: K changes (...)" and, at -vswconn:file:dbg,
+#    "bundle N committed" (logged on the barrier reply);
+#  - bench/ofproxy.py between flowlbd and the bridge: every OpenFlow message
+#    with its type, length and a us timestamp (messages, bytes, time of the
+#    barrier reply on the wire).
+
+AGENT_SIZE=2000x16
+[ "$MODE" = full ] && AGENT_SIZE=10000x32
+
+# log_epoch LINE: the epoch seconds of an OVS log line's timestamp.
+log_epoch() {
+    local ts
+    ts=$(echo "$1" | sed -n 's/^\([0-9-]*\)T\([0-9:.]*\)Z.*/\1 \2/p')
+    [ -n "$ts" ] && date -u -d "$ts" +%s.%3N
+}
+
+# ag_run NAME NS SPEC BRIDGE_TARGET [flowlbd options]: flowlbd in the
+# foreground of a background job inside namespace NS ("" = the OVS one),
+# log in $WORK/NAME.log, control socket $WORK/NAME.ctl; sets AG_PID.
+ag_run() {
+    local name=$1 ns=$2 spec=$3 target=$4
+    shift 4
+    [ -n "$ns" ] || ns=$SB_NS
+    AG_LOG=$WORK/$name.log
+    AG_CTL=$WORK/$name.ctl
+    : >"$AG_LOG"
+    ip netns exec "$ns" "$FLOWLBD" --bridge="$target" --unixctl="$AG_CTL" \
+        --no-chdir --log-file="$AG_LOG" -vconsole:off -vswconn:file:dbg \
+        "$@" "$spec" >>"$WORK/$name.out" 2>&1 &
+    AG_PID=$!
+    echo "$AG_PID" >>"$SB_DIR/pids"
+}
+
+ag_exit() {
+    ovs-appctl -t "$AG_CTL" exit >/dev/null 2>&1 || kill "$AG_PID" 2>/dev/null
+    local i=0
+    while kill -0 "$AG_PID" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { kill -9 "$AG_PID" 2>/dev/null; break; }
+        sleep 0.05
+    done
+}
+
+# wait_log PATTERN TIMEOUT_S [AFTER_LINE]: wait until the agent log has a
+# line matching PATTERN (after line number AFTER_LINE); prints that line.
+wait_log() {
+    local pat=$1 secs=$2 after=${3:-0} i=0 line
+    while :; do
+        line=$(tail -n +$((after + 1)) "$AG_LOG" | grep -m1 -e "$pat")
+        [ -n "$line" ] && { echo "$line"; return 0; }
+        kill -0 "$AG_PID" 2>/dev/null || { echo "flowlbd died: $(tail -3 "$AG_LOG")" >&2; return 1; }
+        i=$((i + 1))
+        [ $i -lt $((secs * 50)) ] || return 1
+        sleep 0.02
+    done
+}
+
+loglines() { wc -l <"$AG_LOG"; }
+
+# ---- 3: full push ---------------------------------------------------------
+bench_push() {
+    local size=$AGENT_SIZE spec=$WORK/s$AGENT_SIZE.lb out=$WORK/s$AGENT_SIZE.ofctl
+    if [ ! -f "$out" ]; then
+        "$BENCH_SRC/gen-spec" "${size%x*}" "${size#*x}" --stats "$WORK/s$size.stats" -o "$spec"
+        "$FLOWLB" compile "$spec" -o "$out" || sb_fail "compile $size"
+    fi
+    log "push: ovs-ofctl bundle of $size into an empty bridge"
+    fresh_bridge
+    ofctl_load "$out"
+    local ref=$LOAD_WALL ref_cpu=$LOAD_CPU
+    log "push: flowlbd (--no-checks) installing $size into an empty bridge"
+    fresh_bridge
+    local c0 t0 line t1 cpu
+    c0=$(cpu_of "$VSWITCHD_PID")
+    t0=$(now)
+    ag_run push "" "$spec" "unix:$SB_DIR/br0.mgmt" --no-checks --reconcile-interval=0
+    line=$(wait_log 'bundle 1 committed' 600) || sb_fail "flowlbd never committed its first bundle"
+    t1=$(log_epoch "$line")
+    cpu=$(calc "$(cpu_of "$AG_PID") + $(cpu_of "$VSWITCHD_PID") - $c0")
+    local push changes
+    push=$(calc "$t1 - $t0")
+    changes=$(grep -o 'bundle 1: [0-9]* changes' "$AG_LOG" | awk '{print $3}')
+    ag_exit
+    res push "$size flowlbd push s (vs ofctl bundle)" "$push" "$ref" \
+        "$(calc "$push / $ref")" "<= 1.0" \
+        "$(awk -v a="$push" -v b="$ref" 'BEGIN{print (a <= b) ? "met" : "MISSED"}')"
+    res push "$size push CPU s, agent+vswitchd (vs ofctl)" "$cpu" "$ref_cpu" \
+        "$(calc "$cpu / $ref_cpu")" "report" "- ($changes ops, 1 bundle)"
+}
+
+# ---- 4 + 5: one real down, reload ----------------------------------------
+# The spec: AGENT_SIZE services; only s0 is health-checked (fast check), its
+# reals live as addresses on lo of namespace "hc" where flowlbd runs, with a
+# listener on port 80. Removing an address fails that real's check.
+hc_ns() { echo "flb$SB_ID-hc"; }
+
+hc_setup() {
+    local ns
+    ns=$(hc_ns)
+    ip netns add "$ns" || sb_fail "cannot create $ns"
+    echo "$ns" >>"$SB_DIR/namespaces"
+    ip -n "$ns" link set lo up
+    # Raise the namespace's limits for many loopback connections.
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
+    ip netns exec "$ns" sysctl -qw net.core.somaxconn=8192 2>/dev/null || true
+}
+
+# hc_addrs FILE: put every address listed in FILE on lo in the hc namespace.
+hc_addrs() {
+    sed 's|.*|address replace &/32 dev lo|' "$1" | ip -n "$(hc_ns)" -batch - ||
+        sb_fail "cannot add the reals' addresses"
+}
+
+hc_listen() {
+    [ -z "${HC_LISTEN:-}" ] || return 0
+    HC_LISTEN=1
+    ip netns exec "$(hc_ns)" "$OUT/tcpbench" serve "$1" 4 >>"$WORK/hc-listen.log" 2>&1 &
+    echo $! >>"$SB_DIR/pids"
+}
+
+# proxy_msgs FROM_EPOCH: summary of agent->switch messages logged by the
+# proxy from FROM_EPOCH to the first barrier reply after it:
+# "msgs bytes bundle_adds flow_mods_inside first_ts barrier_ts".
+proxy_window() {
+    awk -v from="$1" '
+        $1 < from { next }
+        $2 == "c2s" && ($3 == 14 || $3 == 15 || $3 == 20 || $3 == 33 || $3 == 34) {
+                      if (!first) first = $1; n++; b += $4
+                      if ($3 == 34) { adds++; if ($6 == 14) flows++ } }
+        $2 == "s2c" && $3 == 21 && first { bar = $1; exit }
+        END { printf "%d %d %d %d %s %s\n", n, b, adds, flows, first, bar }' "$WORK/proxy.log"
+}
+
+bench_change() {
+    local size=$AGENT_SIZE n m spec=$WORK/agent.lb
+    n=${size%x*} m=${size#*x}
+    "$BENCH_SRC/gen-spec" "$n" "$m" --port 80 --check-first 1 \
+        --check "tcp interval 100ms timeout 50ms rise 1 fall 1" -o "$spec"
+    hc_setup
+    # s0's reals with a bucket (weight > 0).
+    awk '/^service s0 /,/^}/' "$spec" | awk '$1 == "real" && $NF != "0;" { print $2 }' >"$WORK/s0.reals"
+    awk '/^service s0 /,/^}/' "$spec" | awk '$1 == "real" { print $2 }' >"$WORK/s0.all"
+    hc_addrs "$WORK/s0.all"
+    hc_listen 80
+    fresh_bridge
+    : >"$WORK/proxy.log"
+    "$SB_PY" "$BENCH_SRC/ofproxy.py" "$WORK/proxy.sock" "$SB_DIR/br0.mgmt" "$WORK/proxy.log" &
+    echo $! >>"$SB_DIR/pids"
+    local i=0
+    while [ ! -S "$WORK/proxy.sock" ]; do
+        i=$((i + 1)); [ $i -lt 100 ] || sb_fail "ofproxy never listened"; sleep 0.05
+    done
+    log "realdown: flowlbd on $size, s0 checked every 100 ms (fall 1)"
+    ag_run change "$(hc_ns)" "$spec" "unix:$WORK/proxy.sock"
+    wait_log 'bundle 1 committed' 600 >/dev/null || sb_fail "flowlbd never installed $size"
+    # Every checked real up (transitions logged at INFO); then let the
+    # first reconcile dump (5 s) pass so it does not overlap.
+    i=0
+    while [ "$(grep -c 'service s0 real .* -> up' "$AG_LOG")" -lt "$(wc -l <"$WORK/s0.all")" ]; do
+        i=$((i + 1)); [ $i -lt 300 ] || sb_fail "s0's reals never all came up: $(grep 's0 real' "$AG_LOG" | tail -3)"
+        sleep 0.1
+    done
+    local victim reps=3 k line tv tc after w
+    [ "$MODE" = full ] && reps=5
+    local sum_log=0 sum_wire=0 sum_agent=0 max_log=0 msgs="" bytes="" adds="" flows=""
+    for k in $(seq "$reps"); do
+        victim=$(sed -n "${k}p" "$WORK/s0.reals")
+        after=$(loglines)
+        ip -n "$(hc_ns)" addr del "$victim/32" dev lo
+        line=$(wait_log "service s0 real $victim: .* -> down" 10 "$after") ||
+            sb_fail "no down verdict for $victim"
+        tv=$(log_epoch "$line")
+        line=$(wait_log 'committed' 10 "$after") || sb_fail "no bundle after $victim went down"
+        tc=$(log_epoch "$line")
+        sleep 0.2
+        read -r msgs bytes adds flows w0 w1 < <(proxy_window "$(calc "$tv - 0.002")")
+        # verdict (log, ms) -> barrier reply (proxy, us), split into the
+        # agent's part (verdict -> bundle open) and the switch's.
+        local dt da dw
+        dt=$(calc "($w1 - $tv) * 1000")
+        da=$(calc "($w0 - $tv) * 1000")
+        dw=$(calc "($w1 - $w0) * 1000")
+        log "real $victim down: verdict->barrier reply ${dt} ms (agent ${da} ms, bundle->barrier ${dw} ms), $msgs msgs, $bytes bytes, $adds bundled ops, $flows flow_mods"
+        sum_log=$(calc "$sum_log + $dt"); sum_wire=$(calc "$sum_wire + $dw")
+        sum_agent=$(calc "$sum_agent + $da")
+        max_log=$(calc "$dt > $max_log ? $dt : $max_log")
+        echo "$victim $dt $da $dw $msgs $bytes $adds $flows" >>"$WORK/realdown.txt"
+        ip -n "$(hc_ns)" addr add "$victim/32" dev lo
+        wait_log "service s0 real $victim: .* -> up" 10 "$after" >/dev/null
+        wait_log 'committed' 10 "$(grep -n "service s0 real $victim: .* -> up" "$AG_LOG" | tail -1 | cut -d: -f1)" >/dev/null
+        sleep 0.3
+    done
+    res realdown "$size ops sent (vs services)" "$adds" "$n" "" "1 group mod" \
+        "$([ "$adds" = 1 ] && [ "$flows" = 0 ] && echo met || echo MISSED) ($msgs msgs, $bytes B, $flows flow_mods)"
+    res realdown "$size verdict->barrier ms, mean (max)" "$(calc "$sum_log / $reps") ($max_log)" "" "" "< 5 ms" \
+        "$(awk -v a="$max_log" 'BEGIN{print (a < 5) ? "met" : "MISSED"}')"
+    res realdown "$size   of which agent (verdict->bundle)" "$(calc "$sum_agent / $reps")" "" "" "report" "-"
+    res realdown "$size   of which switch (bundle->barrier)" "$(calc "$sum_wire / $reps")" "" "" "report" "-"
+
+    # ---- 5: reload, one service added / one weight changed ----
+    local before
+    before=$(grep -c 'committed' "$AG_LOG")
+    {
+        cat "$spec"
+        echo "service added {"
+        echo "    vip 192.168.250.1 tcp 80;"
+        echo "    vip-mac 02:f1:c0:a8:fa:01;"
+        echo "    real 10.64.0.1 mac 02:0a:0a:40:00:01 port 1;"
+        echo "    real 10.64.0.2 mac 02:0a:0a:40:00:02 port 2;"
+        echo "}"
+    } >"$WORK/agent.new"
+    reload_one "one service added" "$WORK/agent.new"
+    # One weight changed: the first real of service s1 gets another weight.
+    awk '/^service s1 /{ins=1} ins && $1 == "real" { sub(/weight [0-9]+;/, "weight 12345;"); ins=0 } { print }' \
+        "$spec" >"$WORK/agent.new"
+    cmp -s "$spec" "$WORK/agent.new" && sb_fail "weight edit did nothing"
+    reload_one "one weight changed" "$WORK/agent.new"
+    ag_exit
+}
+
+# reload_one LABEL NEWSPEC: copy NEWSPEC over the agent's spec, reload, and
+# report the change's messages and time against the full push.
+reload_one() {
+    local label=$1 new=$2 after t0 line tc msgs bytes adds flows w0 w1 ops
+    after=$(loglines)
+    cp "$new" "$WORK/agent.lb"
+    t0=$(now)
+    ovs-appctl -t "$AG_CTL" flowlb/reload >/dev/null || sb_fail "flowlb/reload failed"
+    line=$(wait_log 'committed' 120 "$after") || sb_fail "no bundle after reload ($label)"
+    tc=$(log_epoch "$line")
+    sleep 0.2
+    read -r msgs bytes adds flows w0 w1 < <(proxy_window "$t0")
+    ops=$(tail -n +$((after + 1)) "$AG_LOG" | grep -o 'bundle [0-9]*: [0-9]* changes ([^)]*)' | head -1)
+    local reloaded
+    reloaded=$(tail -n +$((after + 1)) "$AG_LOG" | grep -m1 'reloaded')
+    local dt dr
+    dt=$(calc "($tc - $t0) * 1000")
+    dr=$(calc "($(log_epoch "$reloaded") - $t0) * 1000")
+    log "reload ($label): $ops; command->committed ${dt} ms (spec re-read and compiled by ${dr} ms)"
+    res reload "$label: ops (msgs, bytes)" "$adds" "" "" "~ the change" \
+        "$([ "$adds" -le 8 ] && echo met || echo MISSED) ($msgs msgs, $bytes B)"
+    res reload "$label: ms (of which reading spec)" "$dt ($dr)" "" "" "report" "-"
+}
+
+# ---- 7: health checking at scale -----------------------------------------
+bench_health() {
+    local nreals=2000 secs=5 n m=8 spec=$WORK/health.lb
+    [ "$MODE" = full ] && nreals=10000 && secs=20
+    n=$((nreals / m))
+    "$BENCH_SRC/gen-spec" "$n" "$m" --disjoint --port 80 -o "$spec" \
+        --check "tcp interval 1s timeout 500ms rise 2 fall 3" 2>/dev/null
+    [ -n "$(ip netns list | grep -w "$(hc_ns)")" ] || hc_setup
+    awk '$1 == "real" { print $2 }' "$spec" >"$WORK/health.reals"
+    hc_addrs "$WORK/health.reals" 2>/dev/null
+    hc_listen 80
+    fresh_bridge
+    log "health: flowlbd checking $nreals reals (tcp, 1 s) from one namespace"
+    ag_run health "$(hc_ns)" "$spec" "unix:$SB_DIR/br0.mgmt"
+    wait_log 'bundle 1 committed' 300 >/dev/null || sb_fail "flowlbd never installed the health spec"
+    local i=0
+    while [ "$(grep -c ' -> up' "$AG_LOG")" -lt "$nreals" ]; do
+        i=$((i + 1)); [ $i -lt 600 ] || sb_fail "not all $nreals reals came up: $(grep -c ' -> up' "$AG_LOG")"
+        sleep 0.1
+    done
+    sleep 1
+    local c0 c1 t0 t1 downs
+    downs=$(grep -c ' -> down' "$AG_LOG")
+    c0=$(cpu_of "$AG_PID"); t0=$(now)
+    sleep "$secs"
+    c1=$(cpu_of "$AG_PID"); t1=$(now)
+    local pct
+    pct=$(calc "($c1 - $c0) * 100 / ($t1 - $t0)")
+    [ "$(grep -c ' -> down' "$AG_LOG")" = "$downs" ] ||
+        log "health: some reals went down during the measurement (check timeouts under load)"
+    res health "$nreals reals @1s: flowlbd CPU % of a core" "$pct" "" "" "< 20%" \
+        "$(awk -v a="$pct" 'BEGIN{print (a < 20) ? "met" : "MISSED"}') ($(calc "$nreals / 1") checks/s)"
+    ag_exit
+}
+
+# ---- 6: failover end to end ----------------------------------------------
+bench_failover() {
+    local interval_ms=500 fall=3 reps=2
+    [ "$MODE" = full ] && reps=4
+    fresh_bridge
+    sb_add_host fclient 10.0.0.1/24 02:00:00:00:00:01 1
+    sb_add_host f1 10.0.0.11/24 02:00:00:00:00:11 11
+    sb_add_host f2 10.0.0.12/24 02:00:00:00:00:12 12
+    sb_add_host flb 10.0.0.250/24 02:00:00:00:00:fa 250
+    local h
+    for h in f1 f2; do
+        sb_make_real $h 10.0.0.100
+    done
+    cat >"$WORK/fo.lb" <<EOF
+service fo {
+    vip 10.0.0.100 tcp 80;
+    vip-mac 02:00:00:00:01:00;
+    scheduler sh;
+    real 10.0.0.11 mac 02:00:00:00:00:11 port 11;
+    real 10.0.0.12 mac 02:00:00:00:00:12 port 12;
+    check tcp interval ${interval_ms}ms timeout 200ms rise 1 fall $fall;
+}
+EOF
+    ag_run failover "$(sb_ns flb)" "$WORK/fo.lb" "unix:$SB_DIR/br0.mgmt"
+    local k
+    for k in $(seq "$reps"); do
+        for h in f1 f2; do
+            if [ ! -f "$WORK/fo.$h.up" ]; then
+                sb_bg $h "$WORK/fo-server.$h.log" "$SB_PY" "$SB_LIB_DIR/backend.py" --name $h --port 80
+                echo "$SB_LAST_PID" >"$WORK/fo.$h.pid"
+                touch "$WORK/fo.$h.up"
+                sb_wait_port $h 127.0.0.1 80
+            fi
+        done
+        # Both reals in the group again.
+        local i=0
+        until [ "$(ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -o 'bucket=' | wc -l)" = 2 ]; do
+            i=$((i + 1)); [ $i -lt 200 ] || sb_fail "failover: both reals never in the group"
+            sleep 0.05
+        done
+        sleep 0.3
+        # Which real does the client hash to (sh: by source address)?
+        local first victim tk tf
+        first=$(sb_exec fclient "$OUT/tcpbench" probe 10.0.0.100 80 0.01 1 | awk '$2 == "ok" { print $3; exit }')
+        [ -n "$first" ] || sb_fail "failover: no answer through the VIP"
+        victim=$first
+        sb_bg fclient "$WORK/probe.$k" "$OUT/tcpbench" probe 10.0.0.100 80 \
+            "$(calc "($interval_ms * ($fall + 3)) / 1000 + 1")" 2
+        local probe_pid=$SB_LAST_PID
+        sleep 0.5
+        tk=$(date +%s.%N)
+        kill "$(cat "$WORK/fo.$victim.pid")"
+        rm -f "$WORK/fo.$victim.up"
+        wait "$probe_pid" 2>/dev/null
+        tf=$(awk -v t="$tk" -v v="$victim" '$1 > t && $2 == "ok" && $3 != v { print $1; exit }' "$WORK/probe.$k")
+        [ -n "$tf" ] || sb_fail "failover: no answer from another real after killing $victim: $(tail -3 "$WORK/probe.$k")"
+        local ms
+        ms=$(calc "($tf - $tk) * 1000")
+        log "failover $k: killed $victim's server, first answer from another real after $ms ms"
+        echo "$ms" >>"$WORK/failover.txt"
+    done
+    ag_exit
+    local mean max budget
+    mean=$(awk '{ s += $1 } END { printf "%.1f", s / NR }' "$WORK/failover.txt")
+    max=$(awk 'BEGIN { m = 0 } { if ($1 > m) m = $1 } END { printf "%.1f", m }' "$WORK/failover.txt")
+    budget=$((interval_ms * fall))
+    res failover "kill -> other real ms, mean (max)" "$mean ($max)" "$budget" \
+        "$(calc "$max / $budget")" "<= $((budget + 20)) ms" \
+        "$(awk -v a="$max" -v b="$((budget + 20))" 'BEGIN{print (a <= b) ? "met" : "MISSED"}')"
+}
+
+want push && bench_push
+if want realdown || want reload; then
+    bench_change
+fi
+want health && bench_health
+want failover && bench_failover
