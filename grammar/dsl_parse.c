@@ -200,8 +200,15 @@ void
 dsl_service_begin(struct dsl_state *st, struct dsl_word *name,
                   const struct location *loc)
 {
-    if (!name->text[0]) {
-        dsl_error_at(st, loc, "empty service name");
+    /* An empty name is check.c's to report (as for YAML). Names end up in
+     * messages and in group ids: no control characters via "...". */
+    for (const unsigned char *p = (const unsigned char *) name->text; *p;
+         p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            dsl_error_at(st, loc, "service name must not contain control "
+                         "characters");
+            break;
+        }
     }
     struct lb_service *svc = lb_spec_add_service(&st->spec);
     svc->name = name->text;

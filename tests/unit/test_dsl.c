@@ -247,6 +247,11 @@ test_empty_and_comments_only(void **state)
     parsed_free(p);
 
     /* A service without a vip is for check.c, not a syntax error. */
+    p = parse("service \"\" { }");
+    assert_true(p->ok);
+    assert_string_equal(p->spec.services[0].name, "");
+    parsed_free(p);
+
     p = parse("service empty { }");
     assert_true(p->ok);
     assert_int_equal(p->spec.n_services, 1);
@@ -329,6 +334,8 @@ static const struct error_case error_cases[] = {
     { SVC "    check http path \"/a\\n\";\n}", 2, 24,
       "invalid escape '\\n' in string" },
     { SVC "    vip 10.0.0.1 tcp 80 @;\n}", 2, 25, "stray character '@'" },
+    { "service \"a\tb\" { }", 1, 9,
+      "service name must not contain control characters" },
     { SVC "    vip 10.0.0.1 tcp 80;\n    vip 10.0.0.2 tcp 81;\n}", 3, 5,
       "duplicate 'vip' in service 'web' (first at line 2)" },
     { SVC "    scheduler sh;\n    scheduler sh;\n}", 3, 5,
