@@ -106,6 +106,46 @@ test_tcp_refused(void **state)
     assert_int_equal(st.last.reason, HEALTH_R_CONNECT_REFUSED);
 }
 
+/* A listener whose accept queue is full drops SYNs: connect never
+ * completes, the probe times out. */
+static void
+test_tcp_timeout(void **state)
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof sin;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[4];
+    struct health_target t;
+    struct health_change c;
+    struct health_status st;
+    long long int took;
+
+    assert_int_equal(bind(lfd, (struct sockaddr *) &sin, len), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *) &sin, &len), 0);
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *) &sin, len);
+    }
+    usleep(50000);
+
+    t = make_target("web", "127.0.0.1", ntohs(sin.sin_port), LB_CHECK_TCP);
+    t.check.timeout_ms = 150;
+    t.check.interval_ms = 300;
+    t.check.fall = 1;
+    took = run_one(&t, 2000, &c, &st);
+    if (c.verdict.reason != HEALTH_R_TIMEOUT) {
+        fail_msg("%s", c.verdict.text);
+    }
+    assert_int_equal(c.new_state, HEALTH_DOWN);
+    assert_string_equal(c.verdict.text, "timeout after 150 ms");
+    assert_in_range(took, 150, 300 / 4 + 150 + 150);
+    for (int i = 0; i < 4; i++) {
+        close(fill[i]);
+    }
+    close(lfd);
+}
+
 static void
 test_tcp_source_bind(void **state)
 {
@@ -599,6 +639,7 @@ main(void)
         cmocka_unit_test(test_tcp_up),
         cmocka_unit_test(test_tcp_check_port_overrides),
         cmocka_unit_test(test_tcp_refused),
+        cmocka_unit_test(test_tcp_timeout),
         cmocka_unit_test(test_tcp_source_bind),
         cmocka_unit_test(test_http_200),
         cmocka_unit_test(test_http_503),
