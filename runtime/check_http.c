@@ -208,7 +208,7 @@ http_start(void *ctx_, struct health_probe *probe, struct health_verdict *v)
     }
 
     /* The monitor times the probe out; curl's own timeout is a backstop. */
-    timeout = (long) MIN(c->timeout_ms + 1000ULL, (unsigned long long) LONG_MAX);
+    timeout = (long) c->timeout_ms + 1000;
     curl_easy_setopt(e, CURLOPT_URL, full_url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, hp);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
