@@ -517,6 +517,13 @@ check_health_check(struct checker *c, const struct lb_service *svc)
               name);
     }
 
+    if (chk->source.family && svc->has_vip
+        && chk->source.family != svc->vip.family) {
+        ERROR(c, &chk->source_loc, "check source of service '%s' is %s but "
+              "its VIP is %s", name, family_name(chk->source.family),
+              family_name(svc->vip.family));
+    }
+
     bool is_http = chk->type == LB_CHECK_HTTP || chk->type == LB_CHECK_HTTPS;
     if (chk->type == LB_CHECK_EXEC) {
         if (!chk->command || !chk->command[0]) {

@@ -49,6 +49,8 @@ struct lb_check {
     uint16_t expect_status;     /* http(s): default 200. */
     char *expect_body;          /* http(s): optional substring. Owned. */
     char *command;              /* exec: shell command. Owned. */
+    struct lb_addr source;      /* Address to probe from; family 0: any. */
+    struct location source_loc;
     struct location loc;        /* The check statement / mapping. */
 };
 

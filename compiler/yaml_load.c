@@ -520,8 +520,17 @@ check_command(struct walk *w, const char *key, yaml_node_t *v)
     ck->command = xstrdup_(scalar_text(v));
 }
 
+static void
+check_source(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_check *ck = w->obj;
+    ck->source_loc = node_loc(w->c, v);
+    convert_ok(w, key, v, lb_parse_addr(scalar_text(v), &ck->source));
+}
+
 static const struct key_entry check_keys[] = {
     { "type", YAML_SCALAR_NODE, check_type, true },
+    { "source", YAML_SCALAR_NODE, check_source, false },
     { "interval", YAML_SCALAR_NODE, check_interval, false },
     { "timeout", YAML_SCALAR_NODE, check_timeout, false },
     { "rise", YAML_SCALAR_NODE, check_rise, false },

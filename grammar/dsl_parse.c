@@ -497,7 +497,7 @@ stmt_real(struct dsl_state *st, struct lb_service *svc,
 }
 
 enum { CHK_INTERVAL, CHK_TIMEOUT, CHK_RISE, CHK_FALL, CHK_PORT, CHK_PATH,
-       CHK_EXPECT, CHK_BODY, CHK_COMMAND };
+       CHK_EXPECT, CHK_BODY, CHK_COMMAND, CHK_SOURCE };
 
 static void
 set_string(char **field, const char *value)
@@ -556,6 +556,13 @@ set_check_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
     case CHK_COMMAND:
         set_string(&c->command, v->text);
         break;
+    case CHK_SOURCE:
+        c->source_loc = v->loc;
+        err = lb_parse_addr(v->text, &c->source);
+        if (err) {
+            value_error(st, v, err, "for source", NULL);
+        }
+        break;
     }
 }
 
@@ -568,7 +575,7 @@ stmt_check(struct dsl_state *st, struct lb_service *svc,
                                          NULL };
     static const char *const keys[] = {
         "interval", "timeout", "rise", "fall", "port", "path", "expect",
-        "body", "command", NULL
+        "body", "command", "source", NULL
     };
     struct lb_check *c = &svc->check;
     c->loc = *kw;
@@ -583,7 +590,8 @@ stmt_check(struct dsl_state *st, struct lb_service *svc,
     }
     struct option_ctx ctx = {
         st, keys, "check",
-        "interval, timeout, rise, fall, port, path, expect, body or command",
+        "interval, timeout, rise, fall, port, path, expect, body, command "
+        "or source",
         "check"
     };
     parse_options(&ctx, args, 1, term, c, set_check_option);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "diag.h"
+#include "check.h"
 #include "spec.h"
 #include "values.h"
 
@@ -603,11 +604,46 @@ test_huge_inputs(void **state)
     free(text);
 }
 
+/* The address health checks probe from, and its family check. */
+static void
+test_check_source(void **state)
+{
+    struct parsed *p = parse("service w {\n"
+                             "  vip 10.0.0.1 tcp 80;\n"
+                             "  real 10.0.0.2 mac 02:00:00:00:00:01;\n"
+                             "  check tcp source 10.0.0.254;\n"
+                             "}\n");
+    assert_true(p->ok);
+    assert_addr(&p->spec.services[0].check.source, "10.0.0.254");
+    assert_loc(&p->spec.services[0].check.source_loc, 4, 20);
+    parsed_free(p);
+
+    p = parse("service w {\n"
+              "  vip 10.0.0.1 tcp 80;\n"
+              "  real 10.0.0.2 mac 02:00:00:00:00:01;\n"
+              "  check tcp source 2001:db8::1;\n"
+              "}\n");
+    assert_true(p->ok);
+    assert_false(lb_check(&p->spec, &p->d));
+    assert_loc(&p->d.records[0].loc, 4, 20);
+    assert_non_null(strstr(p->d.records[0].message, "is IPv6 but its VIP"));
+    parsed_free(p);
+
+    p = parse("service w {\n"
+              "  vip 10.0.0.1 tcp 80;\n"
+              "  check tcp source 10.0.0.300;\n"
+              "}\n");
+    assert_false(p->ok);
+    assert_loc(&p->d.records[0].loc, 3, 20);
+    parsed_free(p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
+        cmocka_unit_test(test_check_source),
         cmocka_unit_test(test_several_services),
         cmocka_unit_test(test_empty_and_comments_only),
         cmocka_unit_test(test_appends),
