@@ -23,8 +23,12 @@
 #   sb_wait_port NAME ADDR PORT   wait until ADDR:PORT accepts in NAME
 #   sb_ofport IFNAME              print the OpenFlow port number of a br0 port
 #   sb_port_of NAME               print the bridge-side veth name of host NAME
+#   sb_load FILE                  ovs-ofctl -O OpenFlow15 bundle br0 FILE
+#   sb_diag                       dump flows, groups, conntrack to stderr
 #   sb_cleanup                    stop and delete everything (EXIT trap;
-#                                 SB_KEEP=1 keeps the run dir for a look)
+#                                 SB_KEEP=1 keeps the run dir for a look;
+#                                 on failure it runs sb_diag unless
+#                                 SB_QUIET_FAIL=1)
 #   sb_fail MSG                   print "FAIL: MSG" and exit 1
 # Variables after sb_init: SB_ID, SB_DIR, SB_NS (OVS namespace), SB_BR (br0).
 
@@ -211,7 +215,7 @@ sb_load() {
         sb_fail "ovs-ofctl bundle $SB_BR $1 refused the file"
 }
 
-# sb_dump_nonzero_drops: helper for diagnostics when a test fails.
+# sb_diag: what the switch holds, for a failing test's log.
 sb_diag() {
     echo "---- flows ----" >&2
     ovs-ofctl -O OpenFlow15 dump-flows "$SB_BR" >&2 || true
