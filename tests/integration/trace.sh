@@ -22,7 +22,10 @@ trace() {
         sb_fail "ofproto/trace '$1' failed: $(cat "$SB_DIR/trace.out")"
 }
 # The last "Datapath actions" line: what finally happens to the packet
-# after every recirculation (ct with table= recirculates).
+# after every recirculation (ct with table= recirculates). On OVS 3.1,
+# ofproto/trace resumes each recirculation with ct_state=trk|new (no
+# --ct-next needed for a first packet) and carries the ct_mark that the
+# bucket's ct(commit,exec(...)) set, so the forward table is traced too.
 final_actions() {
     grep '^Datapath actions:' "$SB_DIR/trace.out" | tail -1 | sed 's/^Datapath actions: //'
 }
