@@ -272,6 +272,10 @@ hash_fields(const struct lb_service *svc, struct text *t)
     text_reset(t);
     switch (svc->scheduler) {
     case LB_SCHED_WRR:
+    case LB_SCHED_RR:
+    case LB_SCHED_LC:
+    case LB_SCHED_WLC:
+    case LB_SCHED_FO:
         text_printf(t, "selection_method=hash,fields(%s,%s,%s_src,%s_dst)",
                     src, dst, l4, l4);
         break;

@@ -30,6 +30,8 @@ lb_check_destroy(struct lb_check *c)
     free(c->path);
     free(c->expect_body);
     free(c->command);
+    free(c->send);
+    free(c->expect_reply);
 }
 
 void
@@ -44,6 +46,7 @@ lb_spec_destroy(struct lb_spec *spec)
         for (size_t j = 0; j < svc->n_reals; j++) {
             free(svc->reals[j].port);
         }
+        free(svc->sorry.port);
         free(svc->reals);
         lb_check_destroy(&svc->check);
     }
@@ -66,6 +69,10 @@ lb_spec_add_service(struct lb_spec *spec)
     svc->check.rise = 2;
     svc->check.fall = 3;
     svc->check.expect_status = 200;
+    svc->sticky_idle_s = 300;
+    /* vip_prefix_len, port_max and persistence_prefix_len stay 0 until the
+     * front end sets the VIP: 0 means "single address / single port /
+     * whole address" and lowering reads them that way. */
     return svc;
 }
 
@@ -94,6 +101,10 @@ lb_scheduler_name(enum lb_scheduler s)
     case LB_SCHED_SH: return "sh";
     case LB_SCHED_DH: return "dh";
     case LB_SCHED_MH: return "mh";
+    case LB_SCHED_RR: return "rr";
+    case LB_SCHED_LC: return "lc";
+    case LB_SCHED_WLC: return "wlc";
+    case LB_SCHED_FO: return "fo";
     }
     return "?";
 }
@@ -107,6 +118,7 @@ lb_check_type_name(enum lb_check_type t)
     case LB_CHECK_HTTP: return "http";
     case LB_CHECK_HTTPS: return "https";
     case LB_CHECK_EXEC: return "exec";
+    case LB_CHECK_UDP: return "udp";
     }
     return "?";
 }

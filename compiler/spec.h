@@ -32,10 +32,24 @@ enum lb_scheduler {
     LB_SCHED_SH,                /* Source address hash. */
     LB_SCHED_DH,                /* Destination address hash. */
     LB_SCHED_MH,                /* Consistent hash of source addr + port. */
+    /* IPVS names with a documented mapping onto what a switch can do: */
+    LB_SCHED_RR,                /* = wrr with the 5-tuple hash. */
+    LB_SCHED_LC,                /* Weighted hash; the agent may adjust the
+                                 * weights from connection counts. */
+    LB_SCHED_WLC,               /* Same as lc, with the spec's weights. */
+    LB_SCHED_FO,                /* Weighted failover: every new connection
+                                 * to the highest-weight healthy real. */
+};
+
+/* How a connection stays on its real. */
+enum lb_stickiness {
+    LB_STICKY_CONNTRACK,        /* ct_mark in conntrack (default). */
+    LB_STICKY_LEARN,            /* Learned per-connection flows with an
+                                 * idle timeout, for one-way traffic. */
 };
 
 enum lb_check_type { LB_CHECK_NONE, LB_CHECK_TCP, LB_CHECK_HTTP,
-                     LB_CHECK_HTTPS, LB_CHECK_EXEC };
+                     LB_CHECK_HTTPS, LB_CHECK_EXEC, LB_CHECK_UDP };
 
 /* Health check of every real of a service (used by the agent). */
 struct lb_check {
@@ -49,6 +63,10 @@ struct lb_check {
     uint16_t expect_status;     /* http(s): default 200. */
     char *expect_body;          /* http(s): optional substring. Owned. */
     char *command;              /* exec: shell command. Owned. */
+    char *send;                 /* udp: payload to send. Owned. */
+    char *expect_reply;         /* udp: substring the reply must hold;
+                                 * NULL: any reply, or no ICMP unreachable
+                                 * within the timeout, is success. Owned. */
     struct lb_addr source;      /* Address to probe from; family 0: any. */
     struct location source_loc;
     struct location loc;        /* The check statement / mapping. */
@@ -79,6 +97,14 @@ struct lb_service {
     struct lb_mac vip_mac;
     struct location vip_mac_loc;
 
+    /* Match-based services (IPVS firewall-mark style): the VIP may be a
+     * prefix and the port a range. vip_prefix_len is 32/128 for a single
+     * address; port_max == port for a single port (port 0: all ports). */
+    uint8_t vip_prefix_len;
+    uint16_t port_max;
+
+    bool vip_mac_auto;          /* vip-mac auto: derived from the VIP. */
+
     enum lb_scheduler scheduler;
     struct location scheduler_loc;
 
@@ -86,6 +112,27 @@ struct lb_service {
     size_t n_reals, allocated_reals;
 
     struct lb_check check;
+
+    /* Persistence (IPVS -p TIMEOUT -M NETMASK, keepalived
+     * persistence_timeout / persistence_granularity): 0 = off. */
+    uint32_t persistence_s;
+    uint8_t persistence_prefix_len; /* Client prefix; default 32 / 128. */
+    struct location persistence_loc;
+
+    enum lb_stickiness stickiness;
+    uint32_t sticky_idle_s;     /* learn: idle timeout; default 300. */
+    uint32_t udp_timeout_s;     /* udp: conntrack/learned entry timeout
+                                 * (0 = the datapath's default). */
+
+    bool has_sorry;             /* Used only while every real is down. */
+    struct lb_real sorry;
+
+    uint32_t quorum;            /* Withdraw the service (stop answering
+                                 * ARP/ND, no new connections) while
+                                 * fewer reals are up; 0 = off. */
+    uint32_t quorum_hysteresis; /* keepalived's hysteresis. */
+    bool inhibit_on_failure;    /* Failed real: weight 0, not removed. */
+    bool expire_nodest_conn;    /* Reschedule connections of a dead real. */
 };
 
 struct lb_spec {

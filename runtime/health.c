@@ -307,6 +307,7 @@ kind_of(enum lb_check_type type)
     case LB_CHECK_TCP: return KIND_TCP;
     case LB_CHECK_HTTP: case LB_CHECK_HTTPS: return KIND_HTTP;
     case LB_CHECK_EXEC: return KIND_EXEC;
+    case LB_CHECK_UDP:          /* Not implemented yet: no check runs. */
     case LB_CHECK_NONE: break;
     }
     return -1;
