@@ -13,6 +13,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/ofp-bundle.h"
+#include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
@@ -232,6 +233,19 @@ send_msg(struct swconn *sc, struct ofpbuf *msg)
         VLOG_DBG("%s: send failed (%s)", sc->target, ovs_strerror(error));
     }
     return xid;
+}
+
+/* A bridge's management socket (and any ptcp/punix service) sends no
+ * asynchronous message unless asked: ask for port status only, so that a
+ * port added or removed is seen at once (port names in the spec). */
+static void
+enable_port_status(struct swconn *sc)
+{
+    struct ofputil_async_cfg ac = OFPUTIL_ASYNC_CFG_INIT;
+    ac.primary[OAM_PORT_STATUS] = OFPPR_BITS;
+    ac.secondary[OAM_PORT_STATUS] = OFPPR_BITS;
+    send_msg(sc, ofputil_encode_set_async_config(&ac, 1u << OAM_PORT_STATUS,
+                                                 OFP15_VERSION));
 }
 
 /* Starts a dump round: ports, flowlb's flows, all group descriptions and
@@ -563,6 +577,7 @@ swconn_run(struct swconn *sc)
             sc->c.n_connects++;
             VLOG_INFO("%s: connected (OpenFlow 1.5); reading installed "
                       "state", sc->target);
+            enable_port_status(sc);
             start_dump(sc);
         } else {
             sw_set_state(sc, SW_DOWN);
