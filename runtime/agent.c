@@ -286,6 +286,7 @@ set_health_targets(struct agent *a, const struct compiled *c)
             t[k].addr = svc->reals[j].addr;
             t[k].port = svc->port;
             t[k].check = svc->check;
+            t[k].source = svc->check.source;
             k++;
         }
     }
@@ -412,6 +413,26 @@ build_base(struct agent *a, const struct ofputil_port_map *ports)
             free(err);
         }
         free(s);
+    }
+
+    /* flowlbd only ever touches what carries its marks; a compiler bug
+     * must not turn into deleting or overwriting someone else's state. */
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_SAFE (f, node, &a->base.flows) {
+        if ((f->cookie & FLOWLB_COOKIE_MASK) != FLOWLB_COOKIE_MAGIC) {
+            VLOG_ERR("internal error: flow without flowlb's cookie "
+                     "(%#"PRIx64") left out", f->cookie);
+            ofsync_remove_flow(&a->base, f);
+        }
+    }
+    struct ofsync_group *g;
+    HMAP_FOR_EACH_SAFE (g, node, &a->base.groups) {
+        if ((g->group_id & ~(FLOWLB_GROUP_SPAN - 1)) != FLOWLB_GROUP_BASE) {
+            VLOG_ERR("internal error: group %#"PRIx32" outside flowlb's "
+                     "range left out", g->group_id);
+            hmap_remove(&a->base.groups, &g->node);
+            ofsync_group_free(g);
+        }
     }
 }
 

@@ -76,8 +76,8 @@ ofpacts_same(const struct ofpact *a, size_t a_len,
     return same;
 }
 
-static void
-group_free(struct ofsync_group *g)
+void
+ofsync_group_free(struct ofsync_group *g)
 {
     ofputil_bucket_list_destroy(&g->buckets);
     ofputil_group_properties_destroy(&g->props);
@@ -93,7 +93,7 @@ ofsync_state_clear(struct ofsync_state *s)
     }
     struct ofsync_group *g;
     HMAP_FOR_EACH_POP (g, node, &s->groups) {
-        group_free(g);
+        ofsync_group_free(g);
     }
 }
 
@@ -203,7 +203,7 @@ insert_group(struct ofsync_state *s, uint32_t group_id, uint8_t type,
     struct ofsync_group *old = ofsync_find_group(s, group_id);
     if (old) {
         hmap_remove(&s->groups, &old->node);
-        group_free(old);
+        ofsync_group_free(old);
     }
     struct ofsync_group *g = xzalloc(sizeof *g);
     g->group_id = group_id;

@@ -98,6 +98,8 @@ struct ofsync_group *ofsync_find_group(const struct ofsync_state *,
 /* Adds a copy of 'f' (from another state) to 'state'. */
 void ofsync_add_flow_copy(struct ofsync_state *, const struct ofsync_flow *);
 void ofsync_remove_flow(struct ofsync_state *, struct ofsync_flow *);
+/* Frees a group already removed from its state's 'groups'. */
+void ofsync_group_free(struct ofsync_group *);
 /* Removes bucket 'bucket_id' from 'g'; returns false if it had none. */
 bool ofsync_group_remove_bucket(struct ofsync_group *, uint32_t bucket_id);
 
