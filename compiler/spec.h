@@ -133,6 +133,15 @@ struct lb_service {
     uint32_t quorum_hysteresis; /* keepalived's hysteresis. */
     bool inhibit_on_failure;    /* Failed real: weight 0, not removed. */
     bool expire_nodest_conn;    /* Reschedule connections of a dead real. */
+
+    /* Where the statements / keys above were given (line 0: not given),
+     * for check.c's messages. */
+    struct location persistence_prefix_loc; /* The netmask / prefix. */
+    int persistence_mask_family;    /* AF_* of a netmask; 0 for a prefix
+                                     * length or none. */
+    struct location stickiness_loc, sticky_idle_loc, udp_timeout_loc;
+    struct location quorum_loc, hysteresis_loc;
+    struct location inhibit_loc, expire_nodest_loc;
 };
 
 struct lb_spec {
