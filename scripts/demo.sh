@@ -1,6 +1,6 @@
 #!/bin/bash
 # The main job, end to end, on a fresh Debian 12 machine (as root):
-#   sudo ./scripts/demo.sh
+#   ./scripts/demo.sh
 # 1. install what is missing and build (scripts/setup.sh; skip: --no-build);
 # 2. start a private Open vSwitch in its own namespace (tests/lib/ovs-sandbox.sh);
 # 3. compile every example and load it into the switch, printing the pipeline
