@@ -53,7 +53,9 @@ struct agent_real {
 struct agent_service {
     struct hmap_node node;      /* By name. */
     char *name;
-    bool all_down;              /* Group has no bucket (logged once). */
+    bool all_down;              /* No real can take connections (logged
+                                 * once per transition). */
+    bool withdrawn;             /* Quorum lost: no responder, no bucket. */
     size_t n_buckets;           /* In the desired group. */
     bool seen;
 };
@@ -486,44 +488,190 @@ real_is_down(const struct agent *a, const char *service,
             && !health_state_is_up(st.state));
 }
 
+static const struct lb_service *
+spec_service(const struct lb_spec *spec, const char *name)
+{
+    for (size_t i = 0; name && i < spec->n_services; i++) {
+        if (!strcmp(spec->services[i].name, name)) {
+            return &spec->services[i];
+        }
+    }
+    return NULL;
+}
+
+/* keepalived's quorum with hysteresis: lost below quorum - hysteresis,
+ * regained at quorum + hysteresis. Returns the new "withdrawn" state. */
+static bool
+quorum_withdrawn(const struct lb_service *svc, bool withdrawn, size_t n_up)
+{
+    if (!svc->quorum) {
+        return false;
+    }
+    uint32_t h = svc->quorum_hysteresis;
+    if (!withdrawn) {
+        return n_up + h < svc->quorum;
+    }
+    return n_up < (uint64_t) svc->quorum + h;
+}
+
+/* The desired group of one service from its compiled group:
+ *  - a real that is down loses its bucket (inhibit-on-failure: weight 0);
+ *  - with every real down (or the quorum lost) the group has no real's
+ *    bucket at all: OVS still selects a weight-0 bucket when every score is
+ *    0, so inhibited buckets must go too;
+ *  - the sorry real's bucket (if the compiler emitted one) is kept only
+ *    while no real can take connections and the service is not withdrawn;
+ *  - expire_nodest_conn adds a dispatch flow per dead real. */
+static void
+build_service_group(struct agent *a, const struct ir_group *g,
+                    struct ofsync_group *dg, const struct lb_service *svc,
+                    struct agent_service *as)
+{
+    char sorry[INET6_ADDRSTRLEN] = "";
+    if (svc && svc->has_sorry) {
+        lb_addr_format(&svc->sorry.addr, sorry, sizeof sorry);
+    }
+    bool expire = a->opts.expire_nodest_conn
+                  || (svc && svc->expire_nodest_conn);
+    bool inhibit = svc && svc->inhibit_on_failure;
+
+    /* Reals that can take new connections. */
+    size_t n_live = 0, n_reals = 0;
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        struct lb_addr addr;
+        if (strcmp(g->buckets[b].real, sorry)) {
+            n_reals++;
+            if (!lb_parse_addr(g->buckets[b].real, &addr)
+                && !real_is_down(a, g->service, &addr)) {
+                n_live++;
+            }
+        }
+    }
+    bool withdrawn = svc && quorum_withdrawn(svc, as && as->withdrawn,
+                                             n_live);
+
+    size_t n_left = 0;
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        const struct ir_bucket *ib = &g->buckets[b];
+        struct lb_addr addr;
+        bool is_sorry = !strcmp(ib->real, sorry);
+        bool down = !is_sorry && !lb_parse_addr(ib->real, &addr)
+                    && real_is_down(a, g->service, &addr);
+        if (down && expire) {
+            add_expire_flow(a, g->service, lower_real_mark(&addr));
+        }
+        bool keep;
+        if (is_sorry) {
+            keep = !n_live && !withdrawn;
+        } else {
+            keep = n_live && !withdrawn && (!down || inhibit);
+        }
+        if (!dg) {
+            continue;
+        }
+        if (!keep) {
+            ofsync_group_remove_bucket(dg, ib->bucket_id);
+            continue;
+        }
+        n_left++;
+        if (down) {
+            struct ofputil_bucket *ob = ofputil_bucket_find(&dg->buckets,
+                                                            ib->bucket_id);
+            if (ob) {
+                ob->weight = 0;
+            }
+        }
+    }
+
+    if (!as) {
+        return;
+    }
+    as->n_buckets = n_left;
+    bool all_down = !n_live && n_reals > 0;
+    if (all_down != as->all_down) {
+        if (all_down) {
+            VLOG_WARN("service %s: every real is down; %s", as->name,
+                      sorry[0] ? "new connections go to the sorry real"
+                               : "new connections are dropped");
+        } else {
+            VLOG_INFO("service %s: %"PRIuSIZE" real(s) up again", as->name,
+                      n_live);
+        }
+        as->all_down = all_down;
+    }
+    if (withdrawn != as->withdrawn) {
+        if (withdrawn) {
+            VLOG_WARN("service %s: quorum lost (%"PRIuSIZE" of %"PRIu32
+                      " reals up); service withdrawn", as->name, n_live,
+                      svc->quorum);
+        } else {
+            VLOG_INFO("service %s: quorum regained (%"PRIuSIZE" reals up)",
+                      as->name, n_live);
+        }
+        as->withdrawn = withdrawn;
+    }
+}
+
+/* A withdrawn service stops answering ARP/ND for its VIP, unless another
+ * service on the same VIP is still in service (they share the responder). */
+static void
+withdraw_responders(struct agent *a)
+{
+    const struct lb_spec *spec = &a->cur->spec;
+    const struct ir_pipeline *ir = &a->cur->ir;
+    for (size_t i = 0; i < ir->n_flows; i++) {
+        const struct ir_flow *f = &ir->flows[i];
+        const struct lb_service *svc = spec_service(spec, f->service);
+        if (f->role != IR_ROLE_RESPONDER || !svc) {
+            continue;
+        }
+        bool needed = false;
+        for (size_t j = 0; j < spec->n_services && !needed; j++) {
+            const struct lb_service *o = &spec->services[j];
+            const struct agent_service *as = find_service(a, o->name);
+            if (lb_addr_equal(&o->vip, &svc->vip) && (!as || !as->withdrawn)) {
+                needed = true;
+            }
+        }
+        if (needed) {
+            continue;
+        }
+        /* Find the decoded flow by parsing the IR flow on its own. */
+        struct ofsync_state one;
+        ofsync_state_init(&one);
+        char *str = ir_flow_to_ofctl(f);
+        char *err = ofsync_add_flow_str(&one, str, NULL);
+        free(err);
+        free(str);
+        struct ofsync_flow *of;
+        HMAP_FOR_EACH (of, node, &one.flows) {
+            struct ofsync_flow *df = ofsync_find_flow(&a->desired,
+                                                      of->table_id,
+                                                      of->priority,
+                                                      &of->match);
+            if (df) {
+                ofsync_remove_flow(&a->desired, df);
+            }
+        }
+        ofsync_state_destroy(&one);
+    }
+}
+
 static void
 build_desired(struct agent *a)
 {
     ofsync_state_copy(&a->desired, &a->base);
     const struct ir_pipeline *ir = &a->cur->ir;
+    bool any_withdrawn = false;
     for (size_t i = 0; i < ir->n_groups; i++) {
         const struct ir_group *g = &ir->groups[i];
-        struct ofsync_group *dg = ofsync_find_group(&a->desired,
-                                                    g->group_id);
-        for (size_t b = 0; b < g->n_buckets; b++) {
-            struct lb_addr addr;
-            if (lb_parse_addr(g->buckets[b].real, &addr)
-                || !real_is_down(a, g->service, &addr)) {
-                continue;
-            }
-            if (dg) {
-                ofsync_group_remove_bucket(dg, g->buckets[b].bucket_id);
-            }
-            if (a->opts.expire_nodest_conn) {
-                add_expire_flow(a, g->service, lower_real_mark(&addr));
-            }
-        }
-        struct agent_service *s = find_service(a, g->service);
-        if (s && dg) {
-            size_t n = ovs_list_size(&dg->buckets);
-            s->n_buckets = n;
-            bool all_down = n == 0 && g->n_buckets > 0;
-            if (all_down != s->all_down) {
-                if (all_down) {
-                    VLOG_WARN("service %s: every real is down; new "
-                              "connections are dropped", s->name);
-                } else {
-                    VLOG_INFO("service %s: %"PRIuSIZE" real(s) up again",
-                              s->name, n);
-                }
-                s->all_down = all_down;
-            }
-        }
+        struct agent_service *as = find_service(a, g->service);
+        build_service_group(a, g, ofsync_find_group(&a->desired, g->group_id),
+                            spec_service(&a->cur->spec, g->service), as);
+        any_withdrawn |= as && as->withdrawn;
+    }
+    if (any_withdrawn) {
+        withdraw_responders(a);
     }
     a->desired_seqno++;
 }
@@ -765,6 +913,16 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
         }
         json_object_put(js, "all_down",
                         json_boolean_create(as && as->all_down));
+        json_object_put(js, "withdrawn",
+                        json_boolean_create(as && as->withdrawn));
+        if (svc->has_sorry) {
+            char sorry[INET6_ADDRSTRLEN];
+            lb_addr_format(&svc->sorry.addr, sorry, sizeof sorry);
+            json_object_put_string(js, "sorry", sorry);
+        }
+        if (svc->quorum) {
+            json_object_put(js, "quorum", json_integer_create(svc->quorum));
+        }
         if (!json) {
             ds_put_format(out, "\nservice %s: %s %s%s:%u, scheduler %s, "
                           "check %s", svc->name, lb_proto_name(svc->proto),
@@ -774,9 +932,14 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
             if (g) {
                 ds_put_format(out, ", group %#"PRIx32, g->group_id);
             }
-            ds_put_format(out, "%s\n", as && as->all_down
-                          ? " -- ALL REALS DOWN, dropping new connections"
-                          : "");
+            ds_put_format(out, "%s%s\n",
+                          as && as->all_down
+                          ? (svc->has_sorry
+                             ? " -- ALL REALS DOWN, sorry real in use"
+                             : " -- ALL REALS DOWN, dropping new connections")
+                          : "",
+                          as && as->withdrawn
+                          ? " -- WITHDRAWN (quorum lost)" : "");
         }
 
         struct json *reals = json_array_create_empty();
