@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "emit.h"
+#include "import.h"
 #include "ir.h"
 #include "lower.h"
 #include "spec.h"
@@ -21,6 +22,7 @@ usage(FILE *out)
     fprintf(out,
 "usage: flowlb compile [OPTIONS] SPEC [-o FILE]\n"
 "       flowlb check SPEC\n"
+"       flowlb import ipvsadm|keepalived [FILE] [OPTIONS]\n"
 "       flowlb --help | --version\n"
 "\n"
 "Compiles a load-balancer spec (DSL .lb, or YAML .yaml/.yml) into an\n"
@@ -30,6 +32,8 @@ usage(FILE *out)
 "  compile SPEC      write the pipeline (default: an ovs-ofctl bundle file,\n"
 "                    load it with: ovs-ofctl -O OpenFlow15 bundle BR FILE)\n"
 "  check SPEC        validate only; print errors and warnings\n"
+"  import KIND FILE  write a spec from ipvsadm -S -n output or a\n"
+"                    keepalived.conf (flowlb import --help)\n"
 "\n"
 "Options:\n"
 "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
@@ -112,6 +116,11 @@ main(int argc, char *argv[])
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
+    /* The importers have options of their own. */
+    if (argc > 1 && !strcmp(argv[1], "import")) {
+        return flowlb_import_main(argc - 1, argv + 1, write_atomically);
+    }
+
     struct lower_options lopts;
     lower_options_init(&lopts);
     const char *output = NULL;
