@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -34,6 +35,232 @@ hex_value(int c)
     return isdigit(c) ? c - '0'
            : (c >= 'a' && c <= 'f') ? c - 'a' + 10
            : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+}
+
+unsigned int
+lb_addr_bits(int family)
+{
+    return family == AF_INET ? 32 : family == AF_INET6 ? 128 : 0;
+}
+
+/* The address's bytes, most significant first. */
+static uint8_t *
+addr_bytes(struct lb_addr *a)
+{
+    return a->family == AF_INET ? (uint8_t *) &a->v4 : a->v6.s6_addr;
+}
+
+void
+lb_addr_mask(const struct lb_addr *a, unsigned int len, struct lb_addr *out)
+{
+    *out = *a;
+    uint8_t *b = addr_bytes(out);
+    unsigned int bits = lb_addr_bits(a->family);
+    for (unsigned int i = 0; i < bits / 8; i++) {
+        if (len >= 8 * (i + 1)) {
+            continue;
+        }
+        unsigned int keep = len > 8 * i ? len - 8 * i : 0;
+        b[i] &= (uint8_t) (0xff00 >> keep);
+    }
+}
+
+const char *
+lb_parse_prefix(const char *s, struct lb_addr *out, uint8_t *len)
+{
+    const char *slash = strchr(s, '/');
+    if (!slash) {
+        const char *err = lb_parse_addr(s, out);
+        if (!err) {
+            *len = lb_addr_bits(out->family);
+        }
+        return err;
+    }
+    char addr[64];
+    size_t n = slash - s;
+    if (n >= sizeof addr) {
+        return strchr(s, ':') ? "invalid IPv6 address"
+                              : "invalid IPv4 address";
+    }
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    const char *err = lb_parse_addr(addr, out);
+    if (err) {
+        return err;
+    }
+    unsigned int bits = lb_addr_bits(out->family);
+    uint32_t plen;
+    if (lb_parse_uint(slash + 1, 1, bits, &plen)) {
+        return bits == 32 ? "invalid prefix length (expected /1 to /32)"
+                          : "invalid prefix length (expected /1 to /128)";
+    }
+    struct lb_addr net;
+    lb_addr_mask(out, plen, &net);
+    if (!lb_addr_equal(&net, out)) {
+        static char msg[128];
+        char buf[64];
+        lb_addr_format(&net, buf, sizeof buf);
+        snprintf(msg, sizeof msg, "prefix with host bits set (did you mean "
+                 "%s/%u?)", buf, (unsigned) plen);
+        return msg;
+    }
+    *len = plen;
+    return NULL;
+}
+
+const char *
+lb_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+    /* A leading '-' is a sign, for lb_parse_uint's "out of range". */
+    const char *dash = *s ? strchr(s + 1, '-') : NULL;
+    uint32_t a, b;
+    if (!dash) {
+        const char *err = lb_parse_uint(s, 0, 65535, &a);
+        if (!err) {
+            *lo = *hi = a;
+        }
+        return err;
+    }
+    char first[16];
+    size_t n = dash - s;
+    if (n >= sizeof first) {
+        return "invalid port range (expected PORT or LOW-HIGH, 1 to 65535)";
+    }
+    memcpy(first, s, n);
+    first[n] = '\0';
+    if (lb_parse_uint(first, 0, 65535, &a)
+        || lb_parse_uint(dash + 1, 0, 65535, &b)) {
+        return "invalid port range (expected PORT or LOW-HIGH, 1 to 65535)";
+    }
+    if (a == 0) {
+        return "invalid port range (a range starts at 1; port 0 alone "
+               "means every port)";
+    }
+    if (a > b) {
+        return "reversed port range (expected LOW-HIGH, LOW <= HIGH)";
+    }
+    *lo = a;
+    *hi = b;
+    return NULL;
+}
+
+const char *
+lb_parse_seconds(const char *s, uint32_t *out)
+{
+    uint32_t ms;
+    const char *err = lb_parse_duration_ms(s, &ms);
+    if (err) {
+        return err;
+    }
+    if (ms % 1000) {
+        return "timeout not in whole seconds (OpenFlow timeouts count "
+               "seconds)";
+    }
+    if (ms == 0) {
+        return "timeout too short (at least 1s)";
+    }
+    if (ms / 1000 > 65535) {
+        return "timeout too long (at most 65535s, the largest OpenFlow "
+               "timeout)";
+    }
+    *out = ms / 1000;
+    return NULL;
+}
+
+const char *
+lb_parse_netmask(const char *s, uint8_t *len, int *family)
+{
+    struct lb_addr m;
+    if (lb_parse_addr(s, &m)) {
+        return "invalid netmask (expected an address form such as "
+               "255.255.255.0)";
+    }
+    const uint8_t *b = addr_bytes(&m);
+    unsigned int bits = lb_addr_bits(m.family), ones = 0;
+    while (ones < bits && (b[ones / 8] & (0x80 >> (ones % 8)))) {
+        ones++;
+    }
+    for (unsigned int i = ones; i < bits; i++) {
+        if (b[i / 8] & (0x80 >> (i % 8))) {
+            return "netmask not contiguous (expected ones then zeros, such "
+                   "as 255.255.255.0)";
+        }
+    }
+    if (!ones) {
+        return "netmask with no bits set (expected ones then zeros, such "
+               "as 255.255.255.0)";
+    }
+    *len = ones;
+    *family = m.family;
+    return NULL;
+}
+
+const char *
+lb_parse_stickiness(const char *s, enum lb_stickiness *out)
+{
+    if (!strcmp(s, "conntrack")) {
+        *out = LB_STICKY_CONNTRACK;
+    } else if (!strcmp(s, "learn")) {
+        *out = LB_STICKY_LEARN;
+    } else {
+        return "unknown stickiness (expected conntrack or learn)";
+    }
+    return NULL;
+}
+
+const char *
+lb_parse_bool(const char *s, bool *out)
+{
+    if (!strcmp(s, "true")) {
+        *out = true;
+    } else if (!strcmp(s, "false")) {
+        *out = false;
+    } else {
+        return "invalid boolean (expected true or false)";
+    }
+    return NULL;
+}
+
+void
+lb_vip_mac_auto(const struct lb_addr *vip, struct lb_mac *out)
+{
+    memset(out, 0, sizeof *out);
+    out->b[0] = 0x02;           /* Locally administered, unicast. */
+    if (vip->family == AF_INET) {
+        memcpy(&out->b[2], &vip->v4, 4);
+    } else if (vip->family == AF_INET6) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (int i = 0; i < 16; i++) {
+            h = (h ^ vip->v6.s6_addr[i]) * 0x100000001b3ULL;
+        }
+        for (int i = 0; i < 5; i++) {
+            out->b[1 + i] = h >> (56 - 8 * i);
+        }
+    }
+}
+
+void
+lb_service_complete(struct lb_service *svc)
+{
+    unsigned int bits = svc->has_vip ? lb_addr_bits(svc->vip.family) : 0;
+    if (!bits) {
+        return;
+    }
+    if (!svc->vip_prefix_len) {
+        svc->vip_prefix_len = bits;
+    }
+    if (svc->port == 0) {
+        svc->port_max = 0;
+    } else if (svc->port_max < svc->port) {
+        svc->port_max = svc->port;
+    }
+    if (!svc->persistence_prefix_len) {
+        svc->persistence_prefix_len = bits;
+    }
+    if (svc->vip_mac_auto && svc->vip_prefix_len == bits) {
+        lb_vip_mac_auto(&svc->vip, &svc->vip_mac);
+        svc->has_vip_mac = true;
+    }
 }
 
 const char *
@@ -146,8 +373,27 @@ const char *
 lb_parse_scheduler(const char *s, enum lb_scheduler *out)
 {
     static const struct { const char *name; enum lb_scheduler s; } names[] = {
-        { "wrr", LB_SCHED_WRR }, { "sh", LB_SCHED_SH },
-        { "dh", LB_SCHED_DH }, { "mh", LB_SCHED_MH },
+        { "rr", LB_SCHED_RR }, { "wrr", LB_SCHED_WRR },
+        { "lc", LB_SCHED_LC }, { "wlc", LB_SCHED_WLC },
+        { "sh", LB_SCHED_SH }, { "dh", LB_SCHED_DH },
+        { "mh", LB_SCHED_MH }, { "fo", LB_SCHED_FO },
+    };
+    /* IPVS schedulers that need per-packet state or live connection
+     * counts a switch pipeline does not have: refused with the nearest
+     * one that works, never silently mapped. */
+    static const struct { const char *name, *msg; } ipvs[] = {
+        { "sed", "unsupported IPVS scheduler (a switch pipeline cannot "
+                 "compute expected delays; use wlc)" },
+        { "nq", "unsupported IPVS scheduler (a switch pipeline cannot see "
+                "idle reals; use wlc)" },
+        { "lblc", "unsupported IPVS scheduler (a switch pipeline keeps no "
+                  "per-destination table; use dh or sh)" },
+        { "lblcr", "unsupported IPVS scheduler (a switch pipeline keeps no "
+                   "per-destination table; use dh or sh)" },
+        { "ovf", "unsupported IPVS scheduler (a switch pipeline cannot "
+                 "count connections per real; use fo)" },
+        { "twos", "unsupported IPVS scheduler (a switch pipeline cannot "
+                  "compare two reals' loads; use wrr)" },
     };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         if (!strcmp(s, names[i].name)) {
@@ -155,7 +401,13 @@ lb_parse_scheduler(const char *s, enum lb_scheduler *out)
             return NULL;
         }
     }
-    return "unknown scheduler (expected one of: wrr, sh, dh, mh)";
+    for (size_t i = 0; i < sizeof ipvs / sizeof *ipvs; i++) {
+        if (!strcmp(s, ipvs[i].name)) {
+            return ipvs[i].msg;
+        }
+    }
+    return "unknown scheduler (expected one of: rr, wrr, lc, wlc, sh, dh, "
+           "mh, fo)";
 }
 
 const char *
@@ -164,6 +416,7 @@ lb_parse_check_type(const char *s, enum lb_check_type *out)
     static const struct { const char *name; enum lb_check_type t; } names[] = {
         { "tcp", LB_CHECK_TCP }, { "http", LB_CHECK_HTTP },
         { "https", LB_CHECK_HTTPS }, { "exec", LB_CHECK_EXEC },
+        { "udp", LB_CHECK_UDP },
     };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         if (!strcmp(s, names[i].name)) {
@@ -171,7 +424,8 @@ lb_parse_check_type(const char *s, enum lb_check_type *out)
             return NULL;
         }
     }
-    return "unknown check type (expected one of: tcp, http, https, exec)";
+    return "unknown check type (expected one of: tcp, http, https, exec, "
+           "udp)";
 }
 
 const char *

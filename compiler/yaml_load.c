@@ -282,9 +282,14 @@ struct walk {
 
 typedef void key_handler(struct walk *, const char *key, yaml_node_t *value);
 
+/* A value that may be a scalar or a mapping ("persistence: 300s" or
+ * "persistence: {timeout: 300s, prefix: 24}"). */
+#define SCALAR_OR_MAPPING YAML_NO_NODE
+
 struct key_entry {
     const char *key;
-    yaml_node_type_t type;      /* Expected type of the value node. */
+    yaml_node_type_t type;      /* Expected type of the value node, or
+                                 * SCALAR_OR_MAPPING. */
     key_handler *handler;
     bool required;
 };
@@ -379,9 +384,15 @@ walk_mapping(struct walk *w, yaml_node_t *node,
             yerror(c, v, "missing value for '%s'", key);
             continue;
         }
-        if (v->type != table[i].type) {
-            yerror(c, v, "'%s' must be %s", key,
-                   node_type_name(table[i].type));
+        if (table[i].type == SCALAR_OR_MAPPING
+            ? v->type != YAML_SCALAR_NODE && v->type != YAML_MAPPING_NODE
+            : v->type != table[i].type) {
+            if (table[i].type == SCALAR_OR_MAPPING) {
+                yerror(c, v, "'%s' must be a scalar or a mapping", key);
+            } else {
+                yerror(c, v, "'%s' must be %s", key,
+                       node_type_name(table[i].type));
+            }
             continue;
         }
         if (has_nul(v)) {
@@ -528,6 +539,22 @@ check_source(struct walk *w, const char *key, yaml_node_t *v)
     convert_ok(w, key, v, lb_parse_addr(scalar_text(v), &ck->source));
 }
 
+static void
+check_send(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_check *ck = w->obj;
+    free(ck->send);
+    ck->send = xstrdup_(scalar_text(v));
+}
+
+static void
+check_expect_reply(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_check *ck = w->obj;
+    free(ck->expect_reply);
+    ck->expect_reply = xstrdup_(scalar_text(v));
+}
+
 static const struct key_entry check_keys[] = {
     { "type", YAML_SCALAR_NODE, check_type, true },
     { "source", YAML_SCALAR_NODE, check_source, false },
@@ -540,6 +567,8 @@ static const struct key_entry check_keys[] = {
     { "expect", YAML_SCALAR_NODE, check_expect, false },
     { "body", YAML_SCALAR_NODE, check_body, false },
     { "command", YAML_SCALAR_NODE, check_command, false },
+    { "send", YAML_SCALAR_NODE, check_send, false },
+    { "expect_reply", YAML_SCALAR_NODE, check_expect_reply, false },
 };
 
 /* --- real --------------------------------------------------------------- */
@@ -588,6 +617,65 @@ static const struct key_entry real_keys[] = {
     { "weight", YAML_SCALAR_NODE, real_weight, false },
 };
 
+/* The sorry server: a real without a weight. */
+static const struct key_entry sorry_keys[] = {
+    { "address", YAML_SCALAR_NODE, real_address, true },
+    { "mac", YAML_SCALAR_NODE, real_mac, true },
+    { "port", YAML_SCALAR_NODE, real_port, false },
+};
+
+/* --- persistence -------------------------------------------------------- */
+
+static void
+pers_timeout(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    svc->persistence_loc = node_loc(w->c, v);
+    convert_ok(w, key, v, lb_parse_seconds(scalar_text(v),
+                                           &svc->persistence_s));
+}
+
+/* netmask or prefix: one of them (as in the DSL). */
+static bool
+pers_prefix_once(struct walk *w, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    if (svc->persistence_prefix_loc.line) {
+        yerror(w->c, v, "persistence takes a netmask or a prefix, not both");
+        return false;
+    }
+    svc->persistence_prefix_loc = node_loc(w->c, v);
+    return true;
+}
+
+static void
+pers_netmask(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    if (pers_prefix_once(w, v)) {
+        convert_ok(w, key, v,
+                   lb_parse_netmask(scalar_text(v),
+                                    &svc->persistence_prefix_len,
+                                    &svc->persistence_mask_family));
+    }
+}
+
+static void
+pers_prefix(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    uint32_t n;
+    if (pers_prefix_once(w, v) && convert_uint(w, key, v, 1, 128, &n)) {
+        svc->persistence_prefix_len = n;
+    }
+}
+
+static const struct key_entry persistence_keys[] = {
+    { "timeout", YAML_SCALAR_NODE, pers_timeout, true },
+    { "netmask", YAML_SCALAR_NODE, pers_netmask, false },
+    { "prefix", YAML_SCALAR_NODE, pers_prefix, false },
+};
+
 /* --- service ------------------------------------------------------------ */
 
 static void
@@ -612,7 +700,8 @@ svc_vip(struct walk *w, const char *key, yaml_node_t *v)
 {
     struct lb_service *svc = w->svc;
     svc->vip_loc = node_loc(w->c, v);
-    if (convert_ok(w, key, v, lb_parse_addr(scalar_text(v), &svc->vip))) {
+    if (convert_ok(w, key, v, lb_parse_prefix(scalar_text(v), &svc->vip,
+                                              &svc->vip_prefix_len))) {
         svc->has_vip = true;
     }
 }
@@ -626,9 +715,11 @@ svc_protocol(struct walk *w, const char *key, yaml_node_t *v)
 static void
 svc_port(struct walk *w, const char *key, yaml_node_t *v)
 {
-    uint32_t port;
-    if (convert_uint(w, key, v, 0, 65535, &port)) {
-        w->svc->port = port;
+    uint16_t lo, hi;
+    if (convert_ok(w, key, v, lb_parse_port_range(scalar_text(v), &lo,
+                                                  &hi))) {
+        w->svc->port = lo;
+        w->svc->port_max = hi;
     }
 }
 
@@ -637,7 +728,11 @@ svc_vip_mac(struct walk *w, const char *key, yaml_node_t *v)
 {
     struct lb_service *svc = w->svc;
     svc->vip_mac_loc = node_loc(w->c, v);
-    if (convert_ok(w, key, v, lb_parse_mac(scalar_text(v), &svc->vip_mac))) {
+    if (!strcmp(scalar_text(v), "auto")) {
+        /* Derived from the VIP once the service is read. */
+        svc->vip_mac_auto = true;
+    } else if (convert_ok(w, key, v, lb_parse_mac(scalar_text(v),
+                                                  &svc->vip_mac))) {
         svc->has_vip_mac = true;
     }
 }
@@ -651,8 +746,71 @@ svc_scheduler(struct walk *w, const char *key, yaml_node_t *v)
                                              &svc->scheduler));
 }
 
-/* The check and the reals are walked after the service's own keys (see
- * walk_service) so that their messages can name the service. */
+static void
+svc_stickiness(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    svc->stickiness_loc = node_loc(w->c, v);
+    convert_ok(w, key, v, lb_parse_stickiness(scalar_text(v),
+                                              &svc->stickiness));
+}
+
+static void
+svc_sticky_idle(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    svc->sticky_idle_loc = node_loc(w->c, v);
+    convert_ok(w, key, v, lb_parse_seconds(scalar_text(v),
+                                           &svc->sticky_idle_s));
+}
+
+static void
+svc_udp_timeout(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    svc->udp_timeout_loc = node_loc(w->c, v);
+    convert_ok(w, key, v, lb_parse_seconds(scalar_text(v),
+                                           &svc->udp_timeout_s));
+}
+
+static void
+svc_quorum(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    svc->quorum_loc = node_loc(w->c, v);
+    /* 0 would mean "no quorum" in the model: refused as in the DSL. */
+    convert_uint(w, key, v, 1, UINT32_MAX, &svc->quorum);
+}
+
+static void
+svc_hysteresis(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    svc->hysteresis_loc = node_loc(w->c, v);
+    convert_uint(w, key, v, 0, UINT32_MAX, &svc->quorum_hysteresis);
+}
+
+static void
+svc_inhibit(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    svc->inhibit_loc = node_loc(w->c, v);
+    convert_ok(w, key, v, lb_parse_bool(scalar_text(v),
+                                        &svc->inhibit_on_failure));
+}
+
+static void
+svc_expire_nodest(struct walk *w, const char *key, yaml_node_t *v)
+{
+    struct lb_service *svc = w->svc;
+    svc->expire_nodest_loc = node_loc(w->c, v);
+    convert_ok(w, key, v, lb_parse_bool(scalar_text(v),
+                                        &svc->expire_nodest_conn));
+}
+
+/* The check, the reals, the sorry server and a persistence mapping are
+ * walked after the service's own keys (see walk_service) so that their
+ * messages can name the service. */
 static void
 svc_deferred(struct walk *w, const char *key, yaml_node_t *v)
 {
@@ -667,6 +825,15 @@ static const struct key_entry service_keys[] = {
     { "scheduler", YAML_SCALAR_NODE, svc_scheduler, false },
     { "check", YAML_MAPPING_NODE, svc_deferred, false },
     { "reals", YAML_SEQUENCE_NODE, svc_deferred, false },
+    { "persistence", SCALAR_OR_MAPPING, svc_deferred, false },
+    { "stickiness", YAML_SCALAR_NODE, svc_stickiness, false },
+    { "sticky_idle", YAML_SCALAR_NODE, svc_sticky_idle, false },
+    { "udp_timeout", YAML_SCALAR_NODE, svc_udp_timeout, false },
+    { "sorry", YAML_MAPPING_NODE, svc_deferred, false },
+    { "quorum", YAML_SCALAR_NODE, svc_quorum, false },
+    { "hysteresis", YAML_SCALAR_NODE, svc_hysteresis, false },
+    { "inhibit_on_failure", YAML_SCALAR_NODE, svc_inhibit, false },
+    { "expire_nodest_conn", YAML_SCALAR_NODE, svc_expire_nodest, false },
 };
 
 #define N_ENTRIES(table) (sizeof table / sizeof table[0])
@@ -684,6 +851,11 @@ mapping_get(struct yaml_ctx *c, yaml_node_t *node, const char *key,
         yaml_node_t *v = yaml_document_get_node(c->doc, pair->value);
         if (k && v && k->type == YAML_SCALAR_NODE
             && !strcmp(scalar_text(k), key)) {
+            if (type == SCALAR_OR_MAPPING) {
+                return (v->type == YAML_SCALAR_NODE && v->data.scalar.length
+                        && !has_nul(v))
+                       || v->type == YAML_MAPPING_NODE ? v : NULL;
+            }
             return v->type == type ? v : NULL;
         }
     }
@@ -734,6 +906,33 @@ walk_service(struct walk *top, yaml_node_t *node)
                          "real", NULL);
         }
     }
+
+    yaml_node_t *sorry = mapping_get(c, node, "sorry", YAML_MAPPING_NODE);
+    if (sorry) {
+        struct walk sw = w;
+        sw.obj = &svc->sorry;
+        svc->has_sorry = true;
+        svc->sorry.loc = node_loc(c, sorry);
+        svc->sorry.weight = 1;
+        walk_mapping(&sw, sorry, sorry_keys, N_ENTRIES(sorry_keys),
+                     "sorry", NULL);
+    }
+
+    yaml_node_t *pers = mapping_get(c, node, "persistence",
+                                    SCALAR_OR_MAPPING);
+    if (pers && pers->type == YAML_SCALAR_NODE) {
+        pers_timeout(&w, "persistence", pers);
+    } else if (pers) {
+        /* Its handlers fill w->svc; obj only tells walk_mapping's messages
+         * that this is not the service itself. */
+        struct walk pw = w;
+        pw.obj = &svc->persistence_s;
+        walk_mapping(&pw, pers, persistence_keys,
+                     N_ENTRIES(persistence_keys), "persistence", NULL);
+    }
+
+    /* Defaults that depend on the VIP, as the DSL front end does. */
+    lb_service_complete(svc);
 }
 
 static void

@@ -174,8 +174,11 @@ dsl_args_free(struct dsl_args *args)
 
 /* --- Services ----------------------------------------------------------- */
 
+/* In the order of enum dsl_keyword. */
 const char *const dsl_statement_keywords[] = {
-    "vip", "vip-mac", "scheduler", "real", "check", NULL
+    "vip", "vip-mac", "scheduler", "real", "check", "persistence",
+    "stickiness", "udp-timeout", "sorry", "quorum", "inhibit-on-failure",
+    "expire-nodest-conn", NULL
 };
 
 const char *
@@ -221,6 +224,11 @@ dsl_service_begin(struct dsl_state *st, struct dsl_word *name,
 void
 dsl_service_end(struct dsl_state *st)
 {
+    struct lb_service *svc = current(st);
+    if (svc) {
+        /* Defaults that depend on the VIP, as the YAML front end does. */
+        lb_service_complete(svc);
+    }
     st->svc = -1;
 }
 
@@ -284,7 +292,8 @@ stmt_vip(struct dsl_state *st, struct lb_service *svc,
          const struct dsl_args *args, const struct location *term)
 {
     static const char *const protos[] = { "tcp", "udp", NULL };
-    static const char usage[] = "(expected 'vip ADDRESS tcp|udp PORT')";
+    static const char usage[] =
+        "(expected 'vip ADDRESS[/LEN] tcp|udp PORT[-PORT]')";
     const struct dsl_arg *a = args->v;
 
     svc->has_vip = true;
@@ -293,7 +302,8 @@ stmt_vip(struct dsl_state *st, struct lb_service *svc,
         return;
     }
     svc->vip_loc = a[0].loc;
-    const char *err = lb_parse_addr(a[0].text, &svc->vip);
+    const char *err = lb_parse_prefix(a[0].text, &svc->vip,
+                                      &svc->vip_prefix_len);
     if (err) {
         value_error(st, &a[0], err, "in vip", NULL);
     }
@@ -309,9 +319,13 @@ stmt_vip(struct dsl_state *st, struct lb_service *svc,
         dsl_error_at(st, term, "missing port in vip %s", usage);
         return;
     }
-    uint32_t port;
-    if (get_uint(st, &a[2], 0, 65535, "for the vip port", &port)) {
-        svc->port = port;
+    uint16_t lo, hi;
+    err = lb_parse_port_range(a[2].text, &lo, &hi);
+    if (err) {
+        value_error(st, &a[2], err, "for the vip port", NULL);
+    } else {
+        svc->port = lo;
+        svc->port_max = hi;
     }
     if (args->n > 3) {
         unexpected_extra(st, &a[3], "the vip port");
@@ -326,11 +340,16 @@ stmt_vip_mac(struct dsl_state *st, struct lb_service *svc,
         dsl_error_at(st, term, "missing MAC address in vip-mac");
         return;
     }
-    svc->has_vip_mac = true;
     svc->vip_mac_loc = args->v[0].loc;
-    const char *err = lb_parse_mac(args->v[0].text, &svc->vip_mac);
-    if (err) {
-        value_error(st, &args->v[0], err, "in vip-mac", NULL);
+    if (!args->v[0].quoted && !strcmp(args->v[0].text, "auto")) {
+        /* Derived from the VIP at the end of the service. */
+        svc->vip_mac_auto = true;
+    } else {
+        svc->has_vip_mac = true;
+        const char *err = lb_parse_mac(args->v[0].text, &svc->vip_mac);
+        if (err) {
+            value_error(st, &args->v[0], err, "in vip-mac", NULL);
+        }
     }
     if (args->n > 1) {
         unexpected_extra(st, &args->v[1], "the vip-mac address");
@@ -341,10 +360,11 @@ static void
 stmt_scheduler(struct dsl_state *st, struct lb_service *svc,
                const struct dsl_args *args, const struct location *term)
 {
-    static const char *const names[] = { "wrr", "sh", "dh", "mh", NULL };
+    static const char *const names[] = { "rr", "wrr", "lc", "wlc", "sh",
+                                         "dh", "mh", "fo", NULL };
     if (args->n < 1) {
         dsl_error_at(st, term, "missing scheduler name (expected one of: "
-                     "wrr, sh, dh, mh)");
+                     "rr, wrr, lc, wlc, sh, dh, mh, fo)");
         return;
     }
     svc->scheduler_loc = args->v[0].loc;
@@ -427,11 +447,18 @@ parse_options(const struct option_ctx *ctx, const struct dsl_args *args,
 
 enum { REAL_MAC, REAL_PORT, REAL_WEIGHT };
 
+/* A real or the sorry server, and the statement's name for messages. */
+struct real_aux {
+    struct lb_real *real;
+    const char *context;        /* "in real", "in sorry". */
+};
+
 static void
 set_real_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
-                void *aux)
+                void *aux_)
 {
-    struct lb_real *real = aux;
+    const struct real_aux *aux = aux_;
+    struct lb_real *real = aux->real;
     const char *err;
     uint32_t n;
 
@@ -440,7 +467,7 @@ set_real_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
         real->mac_loc = v->loc;
         err = lb_parse_mac(v->text, &real->mac);
         if (err) {
-            value_error(st, v, err, "in real", NULL);
+            value_error(st, v, err, aux->context, NULL);
         } else {
             real->has_mac = true;
         }
@@ -449,7 +476,7 @@ set_real_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
         real->port_loc = v->loc;
         err = lb_parse_ofport(v->text);
         if (err) {
-            value_error(st, v, err, "in real", NULL);
+            value_error(st, v, err, aux->context, NULL);
         } else {
             free(real->port);
             real->port = xstrdup(v->text);
@@ -489,15 +516,200 @@ stmt_real(struct dsl_state *st, struct lb_service *svc,
              dsl_quote(addr->text, buf, sizeof buf));
     struct option_ctx ctx = { st, keys, "real", "mac, port or weight",
                               owner };
-    unsigned int given = parse_options(&ctx, args, 1, term, real,
+    struct real_aux aux = { real, "in real" };
+    unsigned int given = parse_options(&ctx, args, 1, term, &aux,
                                        set_real_option);
     if (!(given & (1u << REAL_MAC))) {
         dsl_error_at(st, kw, "missing 'mac' for %s", owner);
     }
 }
 
+/* sorry ADDRESS mac MAC [port OFPORT]: a real without a weight. */
+static void
+stmt_sorry(struct dsl_state *st, struct lb_service *svc,
+           const struct location *kw, const struct dsl_args *args,
+           const struct location *term)
+{
+    static const char *const keys[] = { "mac", "port", NULL };
+    struct lb_real *real = &svc->sorry;
+    svc->has_sorry = true;
+    real->loc = *kw;
+    real->weight = 1;
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing address in sorry (expected "
+                     "'sorry ADDRESS mac MAC [port OFPORT]')");
+        return;
+    }
+    const struct dsl_arg *addr = &args->v[0];
+    real->addr_loc = addr->loc;
+    const char *err = lb_parse_addr(addr->text, &real->addr);
+    if (err) {
+        value_error(st, addr, err, "in sorry", NULL);
+    }
+
+    char buf[64], owner[96];
+    snprintf(owner, sizeof owner, "sorry %s",
+             dsl_quote(addr->text, buf, sizeof buf));
+    struct option_ctx ctx = { st, keys, "sorry", "mac or port", owner };
+    struct real_aux aux = { real, "in sorry" };
+    unsigned int given = parse_options(&ctx, args, 1, term, &aux,
+                                       set_real_option);
+    if (!(given & (1u << REAL_MAC))) {
+        dsl_error_at(st, kw, "missing 'mac' for %s", owner);
+    }
+}
+
+/* A timeout in whole seconds for 'context' ("for persistence"); false
+ * after an error. */
+static bool
+get_seconds(struct dsl_state *st, const struct dsl_arg *arg,
+            const char *context, uint32_t *out)
+{
+    const char *err = lb_parse_seconds(arg->text, out);
+    if (err) {
+        value_error(st, arg, err, context, NULL);
+        return false;
+    }
+    return true;
+}
+
+enum { PERS_NETMASK, PERS_PREFIX };
+
+static void
+set_persistence_option(struct dsl_state *st, size_t key,
+                       const struct dsl_arg *v, void *aux)
+{
+    struct lb_service *svc = aux;
+    const char *err;
+    uint32_t n;
+
+    if (svc->persistence_prefix_loc.line) {
+        dsl_error_at(st, &v->loc, "persistence takes a netmask or a prefix, "
+                     "not both");
+        return;
+    }
+    svc->persistence_prefix_loc = v->loc;
+    switch (key) {
+    case PERS_NETMASK:
+        err = lb_parse_netmask(v->text, &svc->persistence_prefix_len,
+                               &svc->persistence_mask_family);
+        if (err) {
+            value_error(st, v, err, "for netmask", NULL);
+        }
+        break;
+    case PERS_PREFIX:
+        if (get_uint(st, v, 1, 128, "for prefix", &n)) {
+            svc->persistence_prefix_len = n;
+        }
+        break;
+    }
+}
+
+/* persistence TIMEOUT [netmask MASK | prefix LEN] */
+static void
+stmt_persistence(struct dsl_state *st, struct lb_service *svc,
+                 const struct dsl_args *args, const struct location *term)
+{
+    static const char *const keys[] = { "netmask", "prefix", NULL };
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing timeout in persistence (expected "
+                     "'persistence TIMEOUT [netmask MASK | prefix LEN]')");
+        return;
+    }
+    svc->persistence_loc = args->v[0].loc;
+    get_seconds(st, &args->v[0], "for persistence", &svc->persistence_s);
+    struct option_ctx ctx = { st, keys, "persistence", "netmask or prefix",
+                              "persistence" };
+    parse_options(&ctx, args, 1, term, svc, set_persistence_option);
+}
+
+static void
+set_stickiness_option(struct dsl_state *st, size_t key,
+                      const struct dsl_arg *v, void *aux)
+{
+    struct lb_service *svc = aux;
+    svc->sticky_idle_loc = v->loc;
+    get_seconds(st, v, "for idle", &svc->sticky_idle_s);
+}
+
+/* stickiness conntrack|learn [idle TIMEOUT] */
+static void
+stmt_stickiness(struct dsl_state *st, struct lb_service *svc,
+                const struct dsl_args *args, const struct location *term)
+{
+    static const char *const modes[] = { "conntrack", "learn", NULL };
+    static const char *const keys[] = { "idle", NULL };
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing mode in stickiness (expected "
+                     "'stickiness conntrack|learn [idle TIMEOUT]')");
+        return;
+    }
+    svc->stickiness_loc = args->v[0].loc;
+    const char *err = lb_parse_stickiness(args->v[0].text, &svc->stickiness);
+    if (err) {
+        value_error(st, &args->v[0], err, NULL, modes);
+    }
+    struct option_ctx ctx = { st, keys, "stickiness", "idle", "stickiness" };
+    parse_options(&ctx, args, 1, term, svc, set_stickiness_option);
+}
+
+static void
+stmt_udp_timeout(struct dsl_state *st, struct lb_service *svc,
+                 const struct dsl_args *args, const struct location *term)
+{
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing timeout in udp-timeout");
+        return;
+    }
+    svc->udp_timeout_loc = args->v[0].loc;
+    get_seconds(st, &args->v[0], "for udp-timeout", &svc->udp_timeout_s);
+    if (args->n > 1) {
+        unexpected_extra(st, &args->v[1], "the udp-timeout");
+    }
+}
+
+static void
+set_quorum_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
+                  void *aux)
+{
+    struct lb_service *svc = aux;
+    svc->hysteresis_loc = v->loc;
+    get_uint(st, v, 0, UINT32_MAX, "for hysteresis",
+             &svc->quorum_hysteresis);
+}
+
+/* quorum N [hysteresis M] */
+static void
+stmt_quorum(struct dsl_state *st, struct lb_service *svc,
+            const struct dsl_args *args, const struct location *term)
+{
+    static const char *const keys[] = { "hysteresis", NULL };
+    if (args->n < 1) {
+        dsl_error_at(st, term, "missing number in quorum (expected "
+                     "'quorum N [hysteresis M]')");
+        return;
+    }
+    svc->quorum_loc = args->v[0].loc;
+    get_uint(st, &args->v[0], 1, UINT32_MAX, "for quorum", &svc->quorum);
+    struct option_ctx ctx = { st, keys, "quorum", "hysteresis", "quorum" };
+    parse_options(&ctx, args, 1, term, svc, set_quorum_option);
+}
+
+/* A statement that is only its keyword: inhibit-on-failure; */
+static void
+stmt_flag(struct dsl_state *st, const char *name, bool *flag,
+          struct location *loc, const struct location *kw,
+          const struct dsl_args *args)
+{
+    *flag = true;
+    *loc = *kw;
+    if (args->n > 0) {
+        unexpected_extra(st, &args->v[0], name);
+    }
+}
+
 enum { CHK_INTERVAL, CHK_TIMEOUT, CHK_RISE, CHK_FALL, CHK_PORT, CHK_PATH,
-       CHK_EXPECT, CHK_BODY, CHK_COMMAND, CHK_SOURCE };
+       CHK_EXPECT, CHK_BODY, CHK_COMMAND, CHK_SOURCE, CHK_SEND, CHK_REPLY };
 
 static void
 set_string(char **field, const char *value)
@@ -556,6 +768,12 @@ set_check_option(struct dsl_state *st, size_t key, const struct dsl_arg *v,
     case CHK_COMMAND:
         set_string(&c->command, v->text);
         break;
+    case CHK_SEND:
+        set_string(&c->send, v->text);
+        break;
+    case CHK_REPLY:
+        set_string(&c->expect_reply, v->text);
+        break;
     case CHK_SOURCE:
         c->source_loc = v->loc;
         err = lb_parse_addr(v->text, &c->source);
@@ -572,16 +790,16 @@ stmt_check(struct dsl_state *st, struct lb_service *svc,
            const struct location *term)
 {
     static const char *const types[] = { "tcp", "http", "https", "exec",
-                                         NULL };
+                                         "udp", NULL };
     static const char *const keys[] = {
         "interval", "timeout", "rise", "fall", "port", "path", "expect",
-        "body", "command", "source", NULL
+        "body", "command", "source", "send", "reply", NULL
     };
     struct lb_check *c = &svc->check;
     c->loc = *kw;
     if (args->n < 1) {
         dsl_error_at(st, term, "missing check type (expected one of: tcp, "
-                     "http, https, exec)");
+                     "http, https, exec, udp)");
         return;
     }
     const char *err = lb_parse_check_type(args->v[0].text, &c->type);
@@ -590,8 +808,8 @@ stmt_check(struct dsl_state *st, struct lb_service *svc,
     }
     struct option_ctx ctx = {
         st, keys, "check",
-        "interval, timeout, rise, fall, port, path, expect, body, command "
-        "or source",
+        "interval, timeout, rise, fall, port, path, expect, body, command, "
+        "source, send or reply",
         "check"
     };
     parse_options(&ctx, args, 1, term, c, set_check_option);
@@ -639,6 +857,29 @@ dsl_statement(struct dsl_state *st, enum dsl_keyword kw,
         break;
     case DSL_CHECK:
         stmt_check(st, svc, kw_loc, args, term);
+        break;
+    case DSL_PERSISTENCE:
+        stmt_persistence(st, svc, args, term);
+        break;
+    case DSL_STICKINESS:
+        stmt_stickiness(st, svc, args, term);
+        break;
+    case DSL_UDP_TIMEOUT:
+        stmt_udp_timeout(st, svc, args, term);
+        break;
+    case DSL_SORRY:
+        stmt_sorry(st, svc, kw_loc, args, term);
+        break;
+    case DSL_QUORUM:
+        stmt_quorum(st, svc, args, term);
+        break;
+    case DSL_INHIBIT:
+        stmt_flag(st, name, &svc->inhibit_on_failure, &svc->inhibit_loc,
+                  kw_loc, args);
+        break;
+    case DSL_EXPIRE_NODEST:
+        stmt_flag(st, name, &svc->expire_nodest_conn,
+                  &svc->expire_nodest_loc, kw_loc, args);
         break;
     case DSL_N_KEYWORDS:
         break;

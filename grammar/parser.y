@@ -82,6 +82,9 @@ keyword_word(const char *s)
 %token <word> WORD "word" STRING "string"
 %token K_SERVICE "service" K_VIP "vip" K_VIP_MAC "vip-mac"
 %token K_SCHEDULER "scheduler" K_REAL "real" K_CHECK "check"
+%token K_PERSISTENCE "persistence" K_STICKINESS "stickiness"
+%token K_UDP_TIMEOUT "udp-timeout" K_SORRY "sorry" K_QUORUM "quorum"
+%token K_INHIBIT "inhibit-on-failure" K_EXPIRE_NODEST "expire-nodest-conn"
 %nterm <word> name
 %nterm <args> args
 %nterm <kw> keyword
@@ -126,6 +129,13 @@ name
     | K_SCHEDULER                       { $$ = keyword_word("scheduler"); }
     | K_REAL                            { $$ = keyword_word("real"); }
     | K_CHECK                           { $$ = keyword_word("check"); }
+    | K_PERSISTENCE                     { $$ = keyword_word("persistence"); }
+    | K_STICKINESS                      { $$ = keyword_word("stickiness"); }
+    | K_UDP_TIMEOUT                     { $$ = keyword_word("udp-timeout"); }
+    | K_SORRY                           { $$ = keyword_word("sorry"); }
+    | K_QUORUM                          { $$ = keyword_word("quorum"); }
+    | K_INHIBIT                { $$ = keyword_word("inhibit-on-failure"); }
+    | K_EXPIRE_NODEST          { $$ = keyword_word("expire-nodest-conn"); }
     ;
 
 statements
@@ -149,6 +159,13 @@ keyword
     | K_SCHEDULER                       { $$ = DSL_SCHEDULER; }
     | K_REAL                            { $$ = DSL_REAL; }
     | K_CHECK                           { $$ = DSL_CHECK; }
+    | K_PERSISTENCE                     { $$ = DSL_PERSISTENCE; }
+    | K_STICKINESS                      { $$ = DSL_STICKINESS; }
+    | K_UDP_TIMEOUT                     { $$ = DSL_UDP_TIMEOUT; }
+    | K_SORRY                           { $$ = DSL_SORRY; }
+    | K_QUORUM                          { $$ = DSL_QUORUM; }
+    | K_INHIBIT                         { $$ = DSL_INHIBIT; }
+    | K_EXPIRE_NODEST                   { $$ = DSL_EXPIRE_NODEST; }
     ;
 
 args
@@ -215,7 +232,7 @@ static int
 yyreport_syntax_error(const yypcontext_t *ctx, void *scanner,
                       struct dsl_state *st)
 {
-    enum { MAX_EXPECTED = 16 };
+    enum { MAX_EXPECTED = 32 };
     yysymbol_kind_t expected[MAX_EXPECTED];
     int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED);
     if (n < 0) {
@@ -248,7 +265,9 @@ yyreport_syntax_error(const yypcontext_t *ctx, void *scanner,
                          "(did you mean '%s'?)", got, svc, hint);
         } else {
             dsl_error_at(st, &loc, "unknown keyword %s in service '%s' "
-                         "(expected vip, vip-mac, scheduler, real or check)",
+                         "(expected vip, vip-mac, scheduler, real, check, "
+                         "persistence, stickiness, udp-timeout, sorry, "
+                         "quorum, inhibit-on-failure or expire-nodest-conn)",
                          got, svc);
         }
     } else if (la == YYSYMBOL_WORD && !expects(expected, n, YYSYMBOL_WORD)

@@ -374,14 +374,15 @@ static const struct error_case error_cases[] = {
     { SVC "    vip 10.0.0.1 tcp http;\n}", 2, 22, "invalid number 'http'" },
     { SVC "    vip-mac 02:00:00:00:01;\n}", 2, 13,
       "invalid MAC address '02:00:00:00:01'" },
-    { SVC "    scheduler rr;\n}", 2, 15,
-      "unknown scheduler 'rr' (expected one of: wrr, sh, dh, mh; did you "
-      "mean 'wrr'?)" },
+    { SVC "    scheduler wrrr;\n}", 2, 15,
+      "unknown scheduler 'wrrr' (expected one of: rr, wrr, lc, wlc, sh, dh, "
+      "mh, fo; did you mean 'wrr'?)" },
     { SVC "    scheduler roundrobin;\n}", 2, 15,
-      "unknown scheduler 'roundrobin' (expected one of: wrr, sh, dh, mh)" },
+      "unknown scheduler 'roundrobin' (expected one of: rr, wrr, lc, wlc, "
+      "sh, dh, mh, fo)" },
     { SVC "    scheduler whr;\n}", 2, 15,
-      "unknown scheduler 'whr' (expected one of: wrr, sh, dh, mh; did you "
-      "mean 'wrr'?)" },
+      "unknown scheduler 'whr' (expected one of: rr, wrr, lc, wlc, sh, dh, "
+      "mh, fo; did you mean 'wrr'?)" },
     { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 weight 70000;\n}", 2, 49,
       "number out of range '70000' for weight (expected 0 to 65535)" },
     { SVC "    real 10.0.0.11 mac 02:00:00:00:00:01 weight -1;\n}", 2, 49,
@@ -393,7 +394,8 @@ static const struct error_case error_cases[] = {
     { SVC "    real 10.0.0.300 mac 02:00:00:00:00:01;\n}", 2, 10,
       "invalid IPv4 address '10.0.0.300' in real" },
     { SVC "    check ping;\n}", 2, 11,
-      "unknown check type 'ping' (expected one of: tcp, http, https, exec)" },
+      "unknown check type 'ping' (expected one of: tcp, http, https, exec, "
+      "udp)" },
     { SVC "    check tcp interval 5;\n}", 2, 24,
       "invalid duration '5' for interval (expected a number with a unit" },
     { SVC "    check tcp timeout 2h;\n}", 2, 23, "invalid duration '2h'" },
@@ -481,7 +483,7 @@ test_recovery(void **state)
     struct parsed *p = parse(
         "service a {\n"
         "    vip 10.0.0.1 tcp 80 {;\n"         /* 2:25 unexpected '{' */
-        "    scheduler rr;\n"                  /* 3:15 */
+        "    scheduler rrr;\n"                 /* 3:15 */
         "    real 10.0.0.11 wieght 2;\n"        /* 4:20 and 4:5 (no mac) */
         "}\n"
         "junk here;\n"                         /* 6:1 */

@@ -554,8 +554,9 @@ test_error_values(void **state)
           "    vip_mac: 02:00:00:00:01\n",
           6, 14, "invalid vip_mac '02:00:00:00:01': invalid MAC" },
         { "    vip: 10.0.0.1\n    protocol: tcp\n    port: 80\n"
-          "    scheduler: rr\n",
-          6, 16, "invalid scheduler 'rr': unknown scheduler" },
+          "    scheduler: rrr\n",
+          6, 16, "invalid scheduler 'rrr': unknown scheduler (expected one "
+          "of: rr, wrr, lc, wlc, sh, dh, mh, fo)" },
         { "    vip: 10.0.0.1\n    protocol: tcp\n    port: 80\n"
           "    check: {type: ping}\n",
           6, 19, "invalid type 'ping': unknown check type" },
