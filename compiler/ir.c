@@ -43,6 +43,7 @@ ir_destroy(struct ir_pipeline *p)
     for (size_t i = 0; i < p->n_flows; i++) {
         free(p->flows[i].match);
         free(p->flows[i].actions);
+        free(p->flows[i].shared_by);
     }
     for (size_t i = 0; i < p->n_groups; i++) {
         struct ir_group *g = &p->groups[i];
@@ -161,6 +162,8 @@ ir_role_name(enum ir_flow_role role)
     case IR_ROLE_DISPATCH: return "dispatch";
     case IR_ROLE_FORWARD: return "forward";
     case IR_ROLE_DEFAULT: return "default";
+    case IR_ROLE_LOOKUP: return "lookup";
+    case IR_ROLE_ASSIGN: return "assign";
     }
     return "?";
 }
@@ -170,6 +173,13 @@ ir_print(const struct ir_pipeline *p, FILE *out)
 {
     fprintf(out, "# flowlb IR: %zu tables, %zu flows, %zu groups\n",
             p->n_tables, p->n_flows, p->n_groups);
+    if (p->udp_timeout_s) {
+        fprintf(out, "# conntrack zone %u: UDP timeout %us, applied by the "
+                "agent (ovs-vsctl add-zone-tp netdev zone=%u udp_first=%u "
+                "udp_single=%u udp_multiple=%u)\n", p->ct_zone,
+                p->udp_timeout_s, p->ct_zone, p->udp_timeout_s,
+                p->udp_timeout_s, p->udp_timeout_s);
+    }
     for (size_t t = 0; t < p->n_tables; t++) {
         uint8_t id = p->tables[t].id;
         fprintf(out, "\ntable %u (%s)\n", id, p->tables[t].name);
@@ -190,13 +200,31 @@ ir_print(const struct ir_pipeline *p, FILE *out)
         fprintf(out, "\ngroup 0x%08x (select, %s)%s%s\n", g->group_id,
                 g->selection, g->service ? "  # service " : "",
                 g->service ? g->service : "");
-        if (!g->n_buckets) {
+        if (g->failover) {
+            fprintf(out, "  failover: only the highest-weight live real(s) "
+                    "in the group\n");
+        }
+        if (g->persistence_s) {
+            fprintf(out, "  persistence: %us idle, service id %u\n",
+                    g->persistence_s, g->service_id);
+        }
+        if (g->learn_mode) {
+            fprintf(out, "  stickiness learn: %us idle, service id %u\n",
+                    g->sticky_idle_s, g->service_id);
+        }
+        size_t n_active = 0;
+        for (size_t j = 0; j < g->n_buckets; j++) {
+            n_active += !g->buckets[j].standby;
+        }
+        if (!n_active) {
             fprintf(out, "  (no buckets: new connections are dropped)\n");
         }
         for (size_t j = 0; j < g->n_buckets; j++) {
             const struct ir_bucket *b = &g->buckets[j];
-            fprintf(out, "  bucket %u weight %u  # real %s\n", b->bucket_id,
-                    b->weight, b->real[0] ? b->real : "?");
+            fprintf(out, "  bucket %u weight %u  # real %s%s\n", b->bucket_id,
+                    b->weight, b->real[0] ? b->real : "?",
+                    b->sorry ? " (sorry, standby)"
+                    : b->standby ? " (standby)" : "");
             fprintf(out, "        => %s\n", b->actions);
         }
     }
@@ -229,6 +257,9 @@ ir_group_to_ofctl(const struct ir_group *g)
                         g->selection);
     for (size_t i = 0; i < g->n_buckets; i++) {
         const struct ir_bucket *b = &g->buckets[i];
+        if (b->standby) {
+            continue;           /* The agent inserts it when needed. */
+        }
         n += snprintf(s + n, len - n, ",bucket=bucket_id:%u,weight:%u,"
                       "actions=%s", b->bucket_id, b->weight, b->actions);
     }

@@ -10,6 +10,8 @@
 #ifndef FLOWLB_IR_H
 #define FLOWLB_IR_H 1
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "diag.h"
@@ -18,6 +20,52 @@
  * (its group id) or are 0 for flows shared by every service. */
 #define FLOWLB_COOKIE_MAGIC  0xf10b000000000000ULL
 #define FLOWLB_COOKIE_MASK   0xffff000000000000ULL
+
+/* Flows the SWITCH adds at run time (learn actions: persistence and
+ * learn-mode stickiness) carry a nonzero kind byte in bits 40-47 and the
+ * real's mark in the low 32 bits:
+ *
+ *     0xf10b KK 00 MMMMMMMM      KK = FLOWLB_COOKIE_KIND_*, M = mark
+ *
+ * Compiled flows always have bits 32-47 zero, so a reconciler tells learned
+ * flows apart with flowlb_cookie_is_learned() and leaves them alone, and an
+ * agent removes every learned entry pointing at one real in one message:
+ *   del-flows table=T,cookie=flowlb_cookie_learned(KIND,MARK)/FLOWLB_COOKIE_LEARNED_MASK
+ * (add "reg12=SERVICE_ID" to the match to limit it to one service, see
+ * LOWER_REG_SERVICE in lower.h). */
+#define FLOWLB_COOKIE_KIND_SHIFT   40
+#define FLOWLB_COOKIE_KIND_BITS    0x0000ff0000000000ULL
+#define FLOWLB_COOKIE_KIND_PERSIST 0x01   /* Persistence (client prefix). */
+#define FLOWLB_COOKIE_KIND_STICKY  0x02   /* Learn-mode 5-tuple entry. */
+/* Magic + kind + mark: selects one kind's entries for one real. */
+#define FLOWLB_COOKIE_LEARNED_MASK 0xffffff00ffffffffULL
+
+static inline uint64_t
+flowlb_cookie_learned(uint8_t kind, uint32_t mark)
+{
+    return FLOWLB_COOKIE_MAGIC
+           | ((uint64_t) kind << FLOWLB_COOKIE_KIND_SHIFT) | mark;
+}
+
+/* True for a flow the switch learned (never in a compiled pipeline). */
+static inline int
+flowlb_cookie_is_learned(uint64_t cookie)
+{
+    return (cookie & FLOWLB_COOKIE_MASK) == FLOWLB_COOKIE_MAGIC
+           && (cookie & FLOWLB_COOKIE_KIND_BITS) != 0;
+}
+
+static inline uint8_t
+flowlb_cookie_kind(uint64_t cookie)
+{
+    return (uint8_t) (cookie >> FLOWLB_COOKIE_KIND_SHIFT);
+}
+
+static inline uint32_t
+flowlb_cookie_mark(uint64_t cookie)
+{
+    return (uint32_t) cookie;
+}
 
 /* Group ids owned by flowlb: FLOWLB_GROUP_BASE | (20-bit service id). */
 #define FLOWLB_GROUP_BASE    0xf1b00000U
@@ -31,6 +79,11 @@ enum ir_flow_role {
     IR_ROLE_DISPATCH,           /* New connection -> select group. */
     IR_ROLE_FORWARD,            /* ct_mark -> real's MAC and port. */
     IR_ROLE_DEFAULT,            /* Table misses, marked / invalid traffic. */
+    IR_ROLE_LOOKUP,             /* Marked packet of a persistent service:
+                                 * looks its persistence entry up (keeps
+                                 * it alive), then forward. */
+    IR_ROLE_ASSIGN,             /* Assign table: mark chosen -> commit /
+                                 * learn; no mark -> the group. */
 };
 
 struct ir_flow {
@@ -43,6 +96,17 @@ struct ir_flow {
     const char *service;        /* Service name or NULL (shared). Points
                                  * into the spec; not owned. */
     struct location loc;
+
+    /* Added for issue 4 (zero for older flows). */
+    bool vip_answer;            /* Makes the VIP answer (responder or
+                                 * classify flow): what the agent withdraws
+                                 * while the service is below quorum. */
+    const char **shared_by;     /* Responders: the names of EVERY service
+                                 * answering on this VIP (n_shared_by >= 1;
+                                 * 'service' is the first). Withdraw the
+                                 * responder only when all are below quorum.
+                                 * Array owned, names point into the spec. */
+    size_t n_shared_by;
 };
 
 struct ir_bucket {
@@ -51,6 +115,14 @@ struct ir_bucket {
     char *actions;              /* Owned. */
     char real[46];              /* Real address as text, for display. */
     struct location loc;        /* The real in the spec. */
+
+    /* Added for issue 4. */
+    uint32_t mark;              /* The real's mark (lower_real_mark). */
+    uint32_t spec_weight;       /* The weight the spec gives the real. */
+    bool standby;               /* Not in the emitted group: a failover
+                                 * candidate ('fo') or the sorry real; the
+                                 * agent inserts it when needed. */
+    bool sorry;                 /* The sorry real (standby too). */
 };
 
 struct ir_group {
@@ -60,6 +132,23 @@ struct ir_group {
     size_t n_buckets, allocated_buckets;
     const char *service;        /* Not owned. */
     struct location loc;
+
+    /* Added for issue 4: what the agent needs to run the service. */
+    uint32_t service_id;        /* 20-bit id (= group_id & 0xfffff); the
+                                 * value of LOWER_REG_SERVICE in learned
+                                 * flows of this service. */
+    uint64_t cookie;            /* Cookie of the service's compiled flows. */
+    bool failover;              /* Scheduler fo: only the highest-weight
+                                 * live real(s) in the group, equal weights;
+                                 * on failure the agent inserts the
+                                 * standby buckets of the next weight. */
+    bool has_sorry;             /* One bucket is the sorry real (standby):
+                                 * inserted while no other real is up. */
+    uint32_t persistence_s;     /* 0, or persistence entries' idle timeout
+                                 * (table persist, cookie kind PERSIST). */
+    bool learn_mode;            /* Stickiness by learned flows (table
+                                 * sticky, cookie kind STICKY), no ct. */
+    uint32_t sticky_idle_s;     /* learn_mode: idle timeout of entries. */
 };
 
 struct ir_table {
@@ -74,6 +163,16 @@ struct ir_pipeline {
     size_t n_flows, allocated_flows;
     struct ir_group *groups;
     size_t n_groups, allocated_groups;
+
+    /* Added for issue 4: conntrack settings lowering cannot express in
+     * OpenFlow. OVS applies conntrack timeouts per zone from its database
+     * (userspace and kernel datapaths alike), e.g.
+     *   ovs-vsctl add-zone-tp netdev zone=Z udp_first=T udp_single=T
+     *                                       udp_multiple=T
+     * (ovs-vsctl add-zone-tp system ... for the kernel datapath). */
+    uint16_t ct_zone;           /* The zone every service uses. */
+    uint32_t udp_timeout_s;     /* 0: datapath default; else the longest
+                                 * 'timeout' of the UDP services. */
 };
 
 void ir_init(struct ir_pipeline *);

@@ -3,15 +3,25 @@
  * Tables, relative to opts->table_base (B):
  *   B+0 classify  ARP/ND responders; client->VIP into ct (-> B+1);
  *                 real->client replies (source VIP:port) into ct (-> B+3);
+ *                 learn-mode services: lookups, no ct (-> B+6, B+7);
  *                 everything else NORMAL (or the host's next table).
  *   B+1 dispatch  invalid: drop; unassigned (ct_mark=0): the service's
- *                 select group; already assigned: forward table.
- *   B+2 forward   ct_mark=real's mark: rewrite eth_dst, output.
+ *                 select group (persistent: persistence lookup, then
+ *                 B+7); already assigned: forward table.
+ *   B+2 forward   ct_mark=real's mark (learn mode: reg13=mark): rewrite
+ *                 eth_dst, output.
  *   B+3 reply     after ct: NORMAL (or the host's next table).
  *   B+4 nd        second half of the IPv6 neighbour advertisement.
- * Each group bucket commits the connection with its real's mark:
+ *   B+5 persist   LEARNED (service, client prefix) -> reg13=mark.
+ *   B+6 sticky    LEARNED (service, 5-tuple) -> reg13=mark (learn mode).
+ *   B+7 assign    (service, mark) -> learn entries, commit/forward;
+ *                 (service, no mark) -> the group, whose bucket loads a
+ *                 mark and comes back.
+ * A plain service's bucket commits the connection with its real's mark:
  *   ct(commit,zone=Z,exec(set_field:MARK->ct_mark),table=B+2)
  * so a connection stays on its real whatever later happens to the group.
+ * A service is matched by VIP (or prefix) and one masked tp_dst per
+ * aligned chunk of its port range.
  */
 #include "lower.h"
 
@@ -25,11 +35,16 @@
 
 enum {
     PRIO_RESPONDER = 300,
+    PRIO_RESPONDER_PREFIX = 250, /* + 32 * len / full: below single VIPs. */
     PRIO_SERVICE = 200,         /* A service on one port. */
+    PRIO_SERVICE_RANGE = 195,   /* A port range: below single ports. */
     PRIO_SERVICE_ALL_PORTS = 190, /* vip ADDR PROTO 0: below exact ports. */
+    PRIO_PREFIX_BASE = 102,     /* VIP prefixes: 102..165, see below. */
     PRIO_INVALID = 300,
     PRIO_ASSIGNED = 100,
     PRIO_REAL = 100,
+    PRIO_REAL_REG = 90,         /* Forward by register (learn mode). */
+    PRIO_ASSIGN_GROUP = 10,     /* Assign table: no usable mark. */
     PRIO_MISS = 0,
 };
 
@@ -107,6 +122,7 @@ struct lowering {
     struct ir_pipeline *ir;
     struct diag *d;
     uint32_t *service_ids;      /* 20-bit id per service, by spec index. */
+    bool need_persist, need_sticky, need_assign; /* Optional tables. */
     struct text match, actions, scratch;
 };
 
@@ -181,26 +197,132 @@ service_cookie(const struct lowering *l, size_t svc)
     return FLOWLB_COOKIE_MAGIC | group_id(l, svc);
 }
 
+/* The VIP's prefix length: 0 (not set by an older front end) or anything
+ * out of range means the whole address. */
+static unsigned
+vip_len(const struct lb_service *svc)
+{
+    unsigned full = svc->vip.family == AF_INET6 ? 128 : 32;
+    unsigned len = svc->vip_prefix_len;
+    return len && len < full ? len : full;
+}
+
+/* "10.0.0.0/24" (host bits cleared) or "10.0.0.1" for a single address. */
+static void
+vip_text(const struct lb_service *svc, char *buf, size_t size)
+{
+    unsigned full = svc->vip.family == AF_INET6 ? 128 : 32;
+    unsigned len = vip_len(svc);
+    struct lb_addr a = svc->vip;
+    if (len == full) {
+        lb_addr_format(&a, buf, size);
+        return;
+    }
+    if (a.family == AF_INET) {
+        uint32_t mask = len ? 0xffffffffu << (32 - len) : 0;
+        a.v4.s_addr = htonl(ntohl(a.v4.s_addr) & mask);
+    } else {
+        for (unsigned bit = len; bit < 128; bit++) {
+            a.v6.s6_addr[bit / 8] &= ~(0x80 >> (bit % 8));
+        }
+    }
+    char addr[INET6_ADDRSTRLEN];
+    lb_addr_format(&a, addr, sizeof addr);
+    snprintf(buf, size, "%s/%u", addr, len);
+}
+
+/* A service's ports as masked tp_dst matches: a single port is one chunk
+ * with mask 0xffff, "every port" (port 0) one chunk with mask 0, and a
+ * range port..port_max the fewest aligned power-of-two blocks (at most 30
+ * for 16 bits). */
+struct port_chunk {
+    uint16_t value, mask;
+};
+#define MAX_PORT_CHUNKS 32
+
+static size_t
+port_chunks(const struct lb_service *svc, struct port_chunk *out)
+{
+    if (!svc->port) {
+        out[0] = (struct port_chunk) { 0, 0 };
+        return 1;
+    }
+    uint32_t lo = svc->port;
+    uint32_t hi = svc->port_max > svc->port ? svc->port_max : svc->port;
+    size_t n = 0;
+    while (lo <= hi) {
+        uint32_t size = 1;
+        while (size < 0x10000 && !(lo & (2 * size - 1))
+               && lo + 2 * size - 1 <= hi) {
+            size *= 2;
+        }
+        out[n++] = (struct port_chunk) { lo, (0x10000 - size) & 0xffff };
+        lo += size;
+    }
+    return n;
+}
+
+/* Priority of a service's classify, reply and dispatch flows: the more
+ * specific service wins where two overlap. A single VIP: 200 for one port,
+ * 195 for a port range, 190 for every port. A VIP prefix: below every
+ * single VIP, longer prefixes first (IPv6 in steps of 4 bits), port-bound
+ * before all-port: 102 + 2 * (len * 32 / full) + (ports ? 1 : 0), so
+ * 102..165. Always > 101: dispatch keeps priority-1 room above its
+ * "already assigned" flow at 100. */
+static uint16_t
+service_priority(const struct lb_service *svc)
+{
+    unsigned full = svc->vip.family == AF_INET6 ? 128 : 32;
+    unsigned len = vip_len(svc);
+    bool ports = svc->port != 0;
+    bool range = ports && svc->port_max > svc->port;
+    if (len == full) {
+        return !ports ? PRIO_SERVICE_ALL_PORTS
+               : range ? PRIO_SERVICE_RANGE : PRIO_SERVICE;
+    }
+    return PRIO_PREFIX_BASE + 2 * (len * 32 / full) + (ports ? 1 : 0);
+}
+
 /* "tcp,nw_dst=10.0.0.1,tp_dst=80" (dir "dst") or the reply direction. */
 static void
-l4_match(struct text *t, const struct lb_service *svc, const char *dir)
+l4_match(struct text *t, const struct lb_service *svc, const char *dir,
+         const struct port_chunk *chunk)
 {
-    char vip[INET6_ADDRSTRLEN];
-    lb_addr_format(&svc->vip, vip, sizeof vip);
+    char vip[INET6_ADDRSTRLEN + 8];
+    vip_text(svc, vip, sizeof vip);
     bool v6 = svc->vip.family == AF_INET6;
     text_printf(t, "%s%s,%s_%s=%s", lb_proto_name(svc->proto), v6 ? "6" : "",
                 v6 ? "ipv6" : "nw", dir, vip);
-    if (svc->port) {
-        text_printf(t, ",tp_%s=%u", dir, svc->port);
+    if (chunk->mask == 0xffff) {
+        text_printf(t, ",tp_%s=%u", dir, chunk->value);
+    } else if (chunk->mask) {
+        text_printf(t, ",tp_%s=0x%x/0x%x", dir, chunk->value, chunk->mask);
     }
+}
+
+static void
+add_sharer(struct ir_flow *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_shared_by; i++) {
+        if (!strcmp(f->shared_by[i], name)) {
+            return;
+        }
+    }
+    f->shared_by = realloc(f->shared_by,
+                           (f->n_shared_by + 1) * sizeof *f->shared_by);
+    if (!f->shared_by) {
+        abort();
+    }
+    f->shared_by[f->n_shared_by++] = name;
 }
 
 static void
 add_responder(struct lowering *l, size_t i)
 {
     const struct lb_service *svc = &l->spec->services[i];
-    char vip[INET6_ADDRSTRLEN], mac[18];
-    lb_addr_format(&svc->vip, vip, sizeof vip);
+    char vip[INET6_ADDRSTRLEN + 8], mac[18];
+    bool prefix = vip_len(svc) < (svc->vip.family == AF_INET6 ? 128u : 32u);
+    vip_text(svc, vip, sizeof vip);
     lb_mac_format(&svc->vip_mac, mac, sizeof mac);
     text_reset(&l->match);
     text_reset(&l->actions);
@@ -210,9 +332,18 @@ add_responder(struct lowering *l, size_t i)
                     "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
                     "set_field:%s->eth_src,set_field:2->arp_op,"
                     "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-                    "set_field:%s->arp_sha,"
-                    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-                    "set_field:%s->arp_spa,IN_PORT", mac, mac, vip);
+                    "set_field:%s->arp_sha,", mac, mac);
+        if (prefix) {
+            /* Any address of the prefix: swap sender and target IPs. */
+            text_printf(&l->actions,
+                        "push:NXM_OF_ARP_TPA[],"
+                        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+                        "pop:NXM_OF_ARP_SPA[],IN_PORT");
+        } else {
+            text_printf(&l->actions,
+                        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+                        "set_field:%s->arp_spa,IN_PORT", vip);
+        }
     } else {
         /* Neighbour solicitation -> solicited, override advertisement.
          * OVS refuses to write nd_tll while the match says "solicitation",
@@ -223,14 +354,22 @@ add_responder(struct lowering *l, size_t i)
         text_printf(&l->actions,
                     "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
                     "set_field:%s->eth_src,"
-                    "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
-                    "set_field:%s->ipv6_src,"
+                    "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],", mac);
+        if (prefix) {
+            text_printf(&l->actions,
+                        "move:NXM_NX_ND_TARGET[]->NXM_NX_IPV6_SRC[],");
+        } else {
+            text_printf(&l->actions, "set_field:%s->ipv6_src,", vip);
+        }
+        text_printf(&l->actions,
                     "set_field:136->icmpv6_type,"
                     "set_field:0x60000000->nd_reserved,"
                     "set_field:2->nd_options_type,"
-                    "resubmit(,%u)", mac, vip, table(l, 4));
+                    "resubmit(,%u)", table(l, LOWER_T_ND));
     }
-    /* Several services may share a VIP (different ports): one responder. */
+    /* Several services may share a VIP (different ports): one responder,
+     * which names all of them (quorum withdraws it only when all are
+     * down). */
     for (size_t j = 0; j < l->ir->n_flows; j++) {
         struct ir_flow *f = &l->ir->flows[j];
         if (f->role == IR_ROLE_RESPONDER && !strcmp(f->match, l->match.s)) {
@@ -240,25 +379,38 @@ add_responder(struct lowering *l, size_t i)
                            "service '%s' on the same VIP %s", svc->name,
                            f->service, vip);
             }
+            add_sharer(f, svc->name);
+            if (j + 1 < l->ir->n_flows
+                && l->ir->flows[j + 1].role == IR_ROLE_RESPONDER
+                && l->ir->flows[j + 1].table == table(l, LOWER_T_ND)) {
+                add_sharer(&l->ir->flows[j + 1], svc->name);
+            }
             return;
         }
     }
-    struct ir_flow *f = ir_add_flow(l->ir, table(l, 0), PRIO_RESPONDER,
+    uint16_t prio = prefix ? PRIO_RESPONDER_PREFIX + vip_len(svc) * 32
+                             / (svc->vip.family == AF_INET6 ? 128 : 32)
+                           : PRIO_RESPONDER;
+    struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_CLASSIFY), prio,
                                     service_cookie(l, i), IR_ROLE_RESPONDER,
                                     l->match.s, l->actions.s);
     f->service = svc->name;
     f->loc = svc->vip_mac_loc;
+    f->vip_answer = true;
+    add_sharer(f, svc->name);
     if (svc->vip.family == AF_INET6) {
         text_reset(&l->match);
         text_reset(&l->actions);
         text_printf(&l->match, "icmp6,icmp_type=136,icmp_code=0,nd_target=%s",
                     vip);
         text_printf(&l->actions, "set_field:%s->nd_tll,IN_PORT", mac);
-        f = ir_add_flow(l->ir, table(l, 4), PRIO_RESPONDER,
+        f = ir_add_flow(l->ir, table(l, LOWER_T_ND), prio,
                         service_cookie(l, i), IR_ROLE_RESPONDER, l->match.s,
                         l->actions.s);
         f->service = svc->name;
         f->loc = svc->vip_mac_loc;
+        f->vip_answer = true;
+        add_sharer(f, svc->name);
     }
 }
 
@@ -276,6 +428,9 @@ hash_fields(const struct lb_service *svc, struct text *t)
     case LB_SCHED_LC:
     case LB_SCHED_WLC:
     case LB_SCHED_FO:
+        /* rr, lc, wlc: the weighted 5-tuple hash (lc/wlc: the agent may
+         * adjust weights from connection counts). fo: the same hash over
+         * the group's active bucket(s). */
         text_printf(t, "selection_method=hash,fields(%s,%s,%s_src,%s_dst)",
                     src, dst, l4, l4);
         break;
@@ -310,131 +465,396 @@ bucket_id_for(uint32_t mark, const struct ir_group *g)
     }
 }
 
+static bool
+is_learn_mode(const struct lb_service *svc)
+{
+    return svc->stickiness == LB_STICKY_LEARN;
+}
+
+/* Persistent and learn-mode services pick a real in the assign table (the
+ * bucket only loads the mark), so that a real chosen by a persistence
+ * entry and one chosen by the group are committed/learned the same way. */
+static bool
+uses_assign(const struct lb_service *svc)
+{
+    return svc->persistence_s || is_learn_mode(svc);
+}
+
+static uint32_t
+sticky_idle(const struct lb_service *svc)
+{
+    uint32_t s = svc->proto == LB_PROTO_UDP && svc->udp_timeout_s
+                 ? svc->udp_timeout_s : svc->sticky_idle_s;
+    s = s ? s : 300;
+    return s > 65535 ? 65535 : s;
+}
+
+/* learn(...) of a persistence entry: (service, client prefix) -> mark. */
 static void
-add_service(struct lowering *l, size_t i)
+learn_persist(struct lowering *l, struct text *t,
+              const struct lb_service *svc, uint32_t mark)
+{
+    bool v6 = svc->vip.family == AF_INET6;
+    unsigned full = v6 ? 128 : 32;
+    unsigned plen = svc->persistence_prefix_len;
+    plen = plen && plen < full ? plen : full;
+    uint32_t timeout = svc->persistence_s > 65535 ? 65535 : svc->persistence_s;
+    text_printf(t, "learn(table=%u,idle_timeout=%u,cookie=0x%llx,"
+                "eth_type=0x%x,NXM_NX_REG%d[],",
+                table(l, LOWER_T_PERSIST), timeout,
+                (unsigned long long) flowlb_cookie_learned(
+                    FLOWLB_COOKIE_KIND_PERSIST, mark),
+                v6 ? 0x86dd : 0x800, LOWER_REG_SERVICE);
+    const char *src = v6 ? "NXM_NX_IPV6_SRC" : "NXM_OF_IP_SRC";
+    if (plen == full) {
+        text_printf(t, "%s[],", src);
+    } else {
+        text_printf(t, "%s[%u..%u],", src, full - plen, full - 1);
+    }
+    text_printf(t, "load:0x%x->NXM_NX_REG%d[]),", mark, LOWER_REG_MARK);
+}
+
+/* learn(...) of a learn-mode entry: (service, 5-tuple) -> mark. */
+static void
+learn_sticky(struct lowering *l, struct text *t,
+             const struct lb_service *svc, uint32_t mark)
+{
+    bool v6 = svc->vip.family == AF_INET6;
+    const char *l4 = svc->proto == LB_PROTO_UDP ? "UDP" : "TCP";
+    text_printf(t, "learn(table=%u,idle_timeout=%u,cookie=0x%llx,"
+                "eth_type=0x%x,nw_proto=%d,NXM_NX_REG%d[],"
+                "%s[],%s[],NXM_OF_%s_SRC[],NXM_OF_%s_DST[],"
+                "load:0x%x->NXM_NX_REG%d[]),",
+                table(l, LOWER_T_STICKY), sticky_idle(svc),
+                (unsigned long long) flowlb_cookie_learned(
+                    FLOWLB_COOKIE_KIND_STICKY, mark),
+                v6 ? 0x86dd : 0x800, svc->proto == LB_PROTO_UDP ? 17 : 6,
+                LOWER_REG_SERVICE,
+                v6 ? "NXM_NX_IPV6_SRC" : "NXM_OF_IP_SRC",
+                v6 ? "NXM_NX_IPV6_DST" : "NXM_OF_IP_DST", l4, l4,
+                mark, LOWER_REG_MARK);
+}
+
+/* Assign table, for one candidate real (or the sorry real) of a service
+ * that uses it: the chosen mark is committed to conntrack (or, in learn
+ * mode, learned per connection) and, unless sorry, learned as the client's
+ * persistence entry; then forward. */
+static void
+add_assign_flow(struct lowering *l, size_t i, const struct lb_real *real,
+                bool sorry)
 {
     const struct lb_service *svc = &l->spec->services[i];
-    uint64_t cookie = service_cookie(l, i);
-    uint16_t prio = svc->port ? PRIO_SERVICE : PRIO_SERVICE_ALL_PORTS;
-    struct ir_flow *f;
-
-    if (svc->has_vip_mac) {
-        add_responder(l, i);
+    uint32_t mark = lower_real_mark(&real->addr);
+    bool v6 = svc->vip.family == AF_INET6;
+    text_reset(&l->match);
+    text_printf(&l->match, "%s%s,reg%d=%u,reg%d=0x%x",
+                lb_proto_name(svc->proto), v6 ? "6" : "", LOWER_REG_SERVICE,
+                l->service_ids[i], LOWER_REG_MARK, mark);
+    text_reset(&l->actions);
+    if (is_learn_mode(svc)) {
+        learn_sticky(l, &l->actions, svc, mark);
     }
-
-    /* Client -> VIP. */
-    text_reset(&l->match);
-    l4_match(&l->match, svc, "dst");
-    text_reset(&l->actions);
-    text_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
-                table(l, 1));
-    f = ir_add_flow(l->ir, table(l, 0), prio, cookie, IR_ROLE_CLASSIFY,
-                    l->match.s, l->actions.s);
+    if (svc->persistence_s && !sorry) {
+        learn_persist(l, &l->actions, svc, mark);
+    }
+    if (is_learn_mode(svc)) {
+        text_printf(&l->actions, "resubmit(,%u)", table(l, LOWER_T_FORWARD));
+    } else {
+        text_printf(&l->actions,
+                    "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
+                    "table=%u)", l->opts->ct_zone, mark,
+                    table(l, LOWER_T_FORWARD));
+    }
+    struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_ASSIGN),
+                                    PRIO_REAL, service_cookie(l, i),
+                                    IR_ROLE_ASSIGN, l->match.s, l->actions.s);
     f->service = svc->name;
-    f->loc = svc->vip_loc;
+    f->loc = real->loc;
+}
 
-    /* Unassigned connection -> the service's group. */
-    text_reset(&l->scratch);
-    text_printf(&l->scratch, "ct_state=+trk-inv,ct_mark=0,%s", l->match.s);
+static void
+add_bucket(struct lowering *l, size_t i, struct ir_group *g,
+           const struct lb_real *real, uint16_t weight, bool standby,
+           bool sorry)
+{
+    const struct lb_service *svc = &l->spec->services[i];
+    uint32_t mark = lower_real_mark(&real->addr);
     text_reset(&l->actions);
-    text_printf(&l->actions, "group:%u", group_id(l, i));
-    f = ir_add_flow(l->ir, table(l, 1), prio, cookie, IR_ROLE_DISPATCH,
-                    l->scratch.s, l->actions.s);
-    f->service = svc->name;
-    f->loc = svc->vip_loc;
+    if (uses_assign(svc)) {
+        text_printf(&l->actions, "load:0x%x->NXM_NX_REG%d[],resubmit(,%u)",
+                    mark, LOWER_REG_MARK, table(l, LOWER_T_ASSIGN));
+    } else {
+        text_printf(&l->actions,
+                    "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
+                    "table=%u)", l->opts->ct_zone, mark,
+                    table(l, LOWER_T_FORWARD));
+    }
+    struct ir_bucket *b = ir_group_add_bucket(g, bucket_id_for(mark, g),
+                                              weight, l->actions.s);
+    b->loc = real->loc;
+    lb_addr_format(&real->addr, b->real, sizeof b->real);
+    b->mark = mark;
+    b->spec_weight = real->weight;
+    b->standby = standby;
+    b->sorry = sorry;
+}
 
-    /* Real -> client replies (source VIP:port) through the same zone, so
-     * conntrack sees both directions (kernel conntrack marks one-sided TCP
-     * invalid; userspace stops advancing the window). */
-    text_reset(&l->match);
-    l4_match(&l->match, svc, "src");
-    text_reset(&l->actions);
-    text_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
-                table(l, 3));
-    f = ir_add_flow(l->ir, table(l, 0), prio, cookie, IR_ROLE_REPLY,
-                    l->match.s, l->actions.s);
-    f->service = svc->name;
-    f->loc = svc->vip_loc;
-
-    /* The select group: one bucket per real that takes new connections. */
+/* The select group: one bucket per real that takes new connections; with
+ * 'fo' only the highest-weight real(s) are active, the others standby
+ * (in the IR, not in the emitted group); the sorry real is standby. */
+static void
+add_group(struct lowering *l, size_t i)
+{
+    const struct lb_service *svc = &l->spec->services[i];
     struct ir_group *g = ir_add_group(l->ir, group_id(l, i),
                                       hash_fields(svc, &l->scratch));
     g->service = svc->name;
     g->loc = svc->loc;
+    g->service_id = l->service_ids[i];
+    g->cookie = service_cookie(l, i);
+    g->failover = svc->scheduler == LB_SCHED_FO;
+    g->has_sorry = svc->has_sorry;
+    g->persistence_s = svc->persistence_s > 65535 ? 65535
+                       : svc->persistence_s;
+    g->learn_mode = is_learn_mode(svc);
+    g->sticky_idle_s = g->learn_mode ? sticky_idle(svc) : 0;
+
+    uint32_t top = 0;
+    for (size_t r = 0; r < svc->n_reals; r++) {
+        top = svc->reals[r].weight > top ? svc->reals[r].weight : top;
+    }
     size_t n_active = 0;
     uint32_t *want = malloc((svc->n_reals + 1) * sizeof *want);
     uint16_t *weights = malloc((svc->n_reals + 1) * sizeof *weights);
     for (size_t r = 0; r < svc->n_reals; r++) {
-        if (svc->reals[r].weight) {
-            want[n_active++] = svc->reals[r].weight;
+        uint32_t w = svc->reals[r].weight;
+        if (w && (!g->failover || w == top)) {
+            want[n_active++] = w;
         }
     }
     weights_solve(want, n_active, weights);
     size_t k = 0;
     for (size_t r = 0; r < svc->n_reals; r++) {
         const struct lb_real *real = &svc->reals[r];
-        if (!real->weight) {
+        uint32_t w = real->weight;
+        if (!w) {
             continue;           /* Drained: keeps its forward flow only. */
         }
-        uint32_t mark = lower_real_mark(&real->addr);
+        bool active = !g->failover || w == top;
+        add_bucket(l, i, g, real, active ? weights[k++]
+                                         : (w > 65535 ? 65535 : w),
+                   !active, false);
+        if (uses_assign(svc)) {
+            add_assign_flow(l, i, real, false);
+        }
+    }
+    if (svc->has_sorry) {
+        add_bucket(l, i, g, &svc->sorry, 1, true, true);
+        if (uses_assign(svc)) {
+            add_assign_flow(l, i, &svc->sorry, true);
+        }
+    }
+    if (uses_assign(svc)) {
+        /* No mark (no persistence entry) or one of no candidate real: the
+         * group chooses, and its bucket comes back here with a mark. */
+        bool v6 = svc->vip.family == AF_INET6;
+        text_reset(&l->match);
+        text_printf(&l->match, "%s%s,reg%d=%u", lb_proto_name(svc->proto),
+                    v6 ? "6" : "", LOWER_REG_SERVICE, l->service_ids[i]);
         text_reset(&l->actions);
-        text_printf(&l->actions,
-                    "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
-                    "table=%u)", l->opts->ct_zone, mark, table(l, 2));
-        struct ir_bucket *b = ir_group_add_bucket(g, bucket_id_for(mark, g),
-                                                  weights[k++],
-                                                  l->actions.s);
-        b->loc = real->loc;
-        lb_addr_format(&real->addr, b->real, sizeof b->real);
+        text_printf(&l->actions, "group:%u", group_id(l, i));
+        struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_ASSIGN),
+                                        PRIO_ASSIGN_GROUP,
+                                        service_cookie(l, i), IR_ROLE_ASSIGN,
+                                        l->match.s, l->actions.s);
+        f->service = svc->name;
+        f->loc = svc->loc;
     }
     free(want);
     free(weights);
 }
 
-/* One forward flow per distinct real address, shared by every service
- * that uses it (check.c guarantees they agree on MAC and port). */
+static struct ir_flow *
+add_service_flow(struct lowering *l, size_t i, int t, uint16_t prio,
+                 enum ir_flow_role role, const char *match,
+                 const char *actions)
+{
+    const struct lb_service *svc = &l->spec->services[i];
+    struct ir_flow *f = ir_add_flow(l->ir, table(l, t), prio,
+                                    service_cookie(l, i), role, match,
+                                    actions);
+    f->service = svc->name;
+    f->loc = svc->vip_loc;
+    return f;
+}
+
+static void
+add_service(struct lowering *l, size_t i)
+{
+    const struct lb_service *svc = &l->spec->services[i];
+    uint16_t prio = service_priority(svc);
+    uint32_t sid = l->service_ids[i];
+    struct ir_flow *f;
+
+    if (svc->has_vip_mac) {
+        add_responder(l, i);
+    }
+    if (svc->persistence_s || is_learn_mode(svc)) {
+        l->need_assign = true;
+        l->need_persist = l->need_persist || svc->persistence_s;
+        l->need_sticky = l->need_sticky || is_learn_mode(svc);
+    }
+    if (svc->proto == LB_PROTO_UDP && !is_learn_mode(svc)
+        && svc->udp_timeout_s > l->ir->udp_timeout_s) {
+        if (l->ir->udp_timeout_s) {
+            diag_warning(l->d, &svc->loc, "UDP services share conntrack "
+                         "zone %u, whose UDP timeout is one value: using "
+                         "the longest, %us", l->opts->ct_zone,
+                         svc->udp_timeout_s);
+        }
+        l->ir->udp_timeout_s = svc->udp_timeout_s;
+    }
+
+    struct port_chunk chunks[MAX_PORT_CHUNKS];
+    size_t n_chunks = port_chunks(svc, chunks);
+    for (size_t c = 0; c < n_chunks; c++) {
+        /* Client -> VIP. */
+        text_reset(&l->match);
+        l4_match(&l->match, svc, "dst", &chunks[c]);
+        text_reset(&l->actions);
+        if (is_learn_mode(svc)) {
+            /* No conntrack: the 5-tuple's learned entry (or, failing that,
+             * the client's persistence entry, or the group) picks the
+             * real; the assign table refreshes the entries and forwards. */
+            text_printf(&l->actions, "load:%u->NXM_NX_REG%d[],"
+                        "load:0->NXM_NX_REG%d[],", sid, LOWER_REG_SERVICE,
+                        LOWER_REG_MARK);
+            if (svc->persistence_s) {
+                text_printf(&l->actions, "resubmit(,%u),",
+                            table(l, LOWER_T_PERSIST));
+            }
+            text_printf(&l->actions, "resubmit(,%u),resubmit(,%u)",
+                        table(l, LOWER_T_STICKY), table(l, LOWER_T_ASSIGN));
+            f = add_service_flow(l, i, LOWER_T_CLASSIFY, prio,
+                                 IR_ROLE_CLASSIFY, l->match.s, l->actions.s);
+            f->vip_answer = true;
+            continue;
+        }
+        text_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
+                    table(l, LOWER_T_DISPATCH));
+        f = add_service_flow(l, i, LOWER_T_CLASSIFY, prio, IR_ROLE_CLASSIFY,
+                             l->match.s, l->actions.s);
+        f->vip_answer = true;
+
+        /* Unassigned connection -> the service's group (persistent: the
+         * client's persistence entry first, through the assign table). */
+        text_reset(&l->scratch);
+        text_printf(&l->scratch, "ct_state=+trk-inv,ct_mark=0,%s",
+                    l->match.s);
+        text_reset(&l->actions);
+        if (svc->persistence_s) {
+            text_printf(&l->actions, "load:%u->NXM_NX_REG%d[],"
+                        "load:0->NXM_NX_REG%d[],resubmit(,%u),resubmit(,%u)",
+                        sid, LOWER_REG_SERVICE, LOWER_REG_MARK,
+                        table(l, LOWER_T_PERSIST), table(l, LOWER_T_ASSIGN));
+        } else {
+            text_printf(&l->actions, "group:%u", group_id(l, i));
+        }
+        add_service_flow(l, i, LOWER_T_DISPATCH, prio, IR_ROLE_DISPATCH,
+                         l->scratch.s, l->actions.s);
+        if (svc->persistence_s) {
+            /* Every packet of an assigned connection looks its client's
+             * entry up, which keeps the entry alive while the client has
+             * traffic (IPVS keeps a template while it has connections). */
+            text_reset(&l->scratch);
+            text_printf(&l->scratch, "ct_state=+trk-inv,%s", l->match.s);
+            text_reset(&l->actions);
+            text_printf(&l->actions, "load:%u->NXM_NX_REG%d[],resubmit(,%u),"
+                        "resubmit(,%u)", sid, LOWER_REG_SERVICE,
+                        table(l, LOWER_T_PERSIST),
+                        table(l, LOWER_T_FORWARD));
+            add_service_flow(l, i, LOWER_T_DISPATCH, prio - 1,
+                             IR_ROLE_LOOKUP, l->scratch.s, l->actions.s);
+        }
+
+        /* Real -> client replies (source VIP:port) through the same zone,
+         * so conntrack sees both directions (kernel conntrack marks
+         * one-sided TCP invalid; userspace stops advancing the window). */
+        text_reset(&l->match);
+        l4_match(&l->match, svc, "src", &chunks[c]);
+        text_reset(&l->actions);
+        text_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
+                    table(l, LOWER_T_REPLY));
+        add_service_flow(l, i, LOWER_T_CLASSIFY, prio, IR_ROLE_REPLY,
+                         l->match.s, l->actions.s);
+    }
+    add_group(l, i);
+}
+
+/* Forward flow(s) of one real: by conntrack mark, and for reals of
+ * learn-mode services (no conntrack) also by the mark register. Shared by
+ * every service that uses the real (check.c guarantees they agree on MAC
+ * and port). */
+static void
+add_forward(struct lowering *l, size_t start, const struct lb_real *real,
+            bool by_reg)
+{
+    uint32_t mark = lower_real_mark(&real->addr);
+    char mac[18];
+    lb_mac_format(&real->mac, mac, sizeof mac);
+    text_reset(&l->actions);
+    text_printf(&l->actions, "set_field:%s->eth_dst,", mac);
+    if (real->port) {
+        text_printf(&l->actions, "output:%s", real->port);
+    } else {
+        text_printf(&l->actions, "NORMAL");
+    }
+    for (int pass = 0; pass < (by_reg ? 2 : 1); pass++) {
+        text_reset(&l->match);
+        if (pass) {
+            text_printf(&l->match, "reg%d=0x%x", LOWER_REG_MARK, mark);
+        } else {
+            text_printf(&l->match, "ct_mark=0x%x", mark);
+        }
+        bool seen = false;
+        for (size_t f = start; f < l->ir->n_flows && !seen; f++) {
+            struct ir_flow *flow = &l->ir->flows[f];
+            if (!strcmp(flow->match, l->match.s)) {
+                seen = true;
+                if (strcmp(flow->actions, l->actions.s)) {
+                    char addr[INET6_ADDRSTRLEN];
+                    lb_addr_format(&real->addr, addr, sizeof addr);
+                    diag_error(l->d, &real->loc,
+                               "real %s has the same conntrack mark "
+                               "0x%x as another real; give it a "
+                               "different address", addr, mark);
+                }
+            }
+        }
+        if (!seen) {
+            struct ir_flow *f = ir_add_flow(l->ir,
+                                            table(l, LOWER_T_FORWARD),
+                                            pass ? PRIO_REAL_REG : PRIO_REAL,
+                                            FLOWLB_COOKIE_MAGIC,
+                                            IR_ROLE_FORWARD, l->match.s,
+                                            l->actions.s);
+            f->loc = real->loc;
+        }
+    }
+}
+
 static void
 add_forward_flows(struct lowering *l)
 {
     size_t start = l->ir->n_flows;
     for (size_t i = 0; i < l->spec->n_services; i++) {
         const struct lb_service *svc = &l->spec->services[i];
+        bool by_reg = is_learn_mode(svc);
         for (size_t r = 0; r < svc->n_reals; r++) {
-            const struct lb_real *real = &svc->reals[r];
-            uint32_t mark = lower_real_mark(&real->addr);
-            char mac[18];
-            lb_mac_format(&real->mac, mac, sizeof mac);
-            text_reset(&l->match);
-            text_printf(&l->match, "ct_mark=0x%x", mark);
-            text_reset(&l->actions);
-            text_printf(&l->actions, "set_field:%s->eth_dst,", mac);
-            if (real->port) {
-                text_printf(&l->actions, "output:%s", real->port);
-            } else {
-                text_printf(&l->actions, "NORMAL");
-            }
-            bool seen = false;
-            for (size_t f = start; f < l->ir->n_flows && !seen; f++) {
-                struct ir_flow *flow = &l->ir->flows[f];
-                if (!strcmp(flow->match, l->match.s)) {
-                    seen = true;
-                    if (strcmp(flow->actions, l->actions.s)) {
-                        char addr[INET6_ADDRSTRLEN];
-                        lb_addr_format(&real->addr, addr, sizeof addr);
-                        diag_error(l->d, &real->loc,
-                                   "real %s has the same conntrack mark "
-                                   "0x%x as another real; give it a "
-                                   "different address", addr, mark);
-                    }
-                }
-            }
-            if (!seen) {
-                struct ir_flow *f = ir_add_flow(l->ir, table(l, 2), PRIO_REAL,
-                                                FLOWLB_COOKIE_MAGIC,
-                                                IR_ROLE_FORWARD, l->match.s,
-                                                l->actions.s);
-                f->loc = real->loc;
-            }
+            add_forward(l, start, &svc->reals[r], by_reg);
+        }
+        if (svc->has_sorry) {
+            add_forward(l, start, &svc->sorry, by_reg);
         }
     }
 }
@@ -443,22 +863,35 @@ static void
 add_fixed_flows(struct lowering *l)
 {
     uint64_t cookie = FLOWLB_COOKIE_MAGIC;
-    ir_add_flow(l->ir, table(l, 0), PRIO_MISS, cookie, IR_ROLE_DEFAULT, "",
-                miss_action(l, &l->actions));
-    ir_add_flow(l->ir, table(l, 1), PRIO_INVALID, cookie, IR_ROLE_DEFAULT,
-                "ct_state=+trk+inv", "drop");
+    ir_add_flow(l->ir, table(l, LOWER_T_CLASSIFY), PRIO_MISS, cookie,
+                IR_ROLE_DEFAULT, "", miss_action(l, &l->actions));
+    ir_add_flow(l->ir, table(l, LOWER_T_DISPATCH), PRIO_INVALID, cookie,
+                IR_ROLE_DEFAULT, "ct_state=+trk+inv", "drop");
     text_reset(&l->actions);
-    text_printf(&l->actions, "goto_table:%u", table(l, 2));
-    ir_add_flow(l->ir, table(l, 1), PRIO_ASSIGNED, cookie, IR_ROLE_DEFAULT,
-                "ct_state=+trk-inv", l->actions.s);
-    ir_add_flow(l->ir, table(l, 1), PRIO_MISS, cookie, IR_ROLE_DEFAULT, "",
-                "drop");
-    ir_add_flow(l->ir, table(l, 2), PRIO_MISS, cookie, IR_ROLE_DEFAULT, "",
-                "drop");
-    ir_add_flow(l->ir, table(l, 3), PRIO_MISS, cookie, IR_ROLE_DEFAULT, "",
-                miss_action(l, &l->actions));
-    ir_add_flow(l->ir, table(l, 4), PRIO_MISS, cookie, IR_ROLE_DEFAULT, "",
-                "drop");
+    text_printf(&l->actions, "goto_table:%u", table(l, LOWER_T_FORWARD));
+    ir_add_flow(l->ir, table(l, LOWER_T_DISPATCH), PRIO_ASSIGNED, cookie,
+                IR_ROLE_DEFAULT, "ct_state=+trk-inv", l->actions.s);
+    ir_add_flow(l->ir, table(l, LOWER_T_DISPATCH), PRIO_MISS, cookie,
+                IR_ROLE_DEFAULT, "", "drop");
+    ir_add_flow(l->ir, table(l, LOWER_T_FORWARD), PRIO_MISS, cookie,
+                IR_ROLE_DEFAULT, "", "drop");
+    ir_add_flow(l->ir, table(l, LOWER_T_REPLY), PRIO_MISS, cookie,
+                IR_ROLE_DEFAULT, "", miss_action(l, &l->actions));
+    ir_add_flow(l->ir, table(l, LOWER_T_ND), PRIO_MISS, cookie,
+                IR_ROLE_DEFAULT, "", "drop");
+    /* Lookups that miss leave the mark register 0; the caller goes on. */
+    if (l->need_persist) {
+        ir_add_flow(l->ir, table(l, LOWER_T_PERSIST), PRIO_MISS, cookie,
+                    IR_ROLE_DEFAULT, "", "drop");
+    }
+    if (l->need_sticky) {
+        ir_add_flow(l->ir, table(l, LOWER_T_STICKY), PRIO_MISS, cookie,
+                    IR_ROLE_DEFAULT, "", "drop");
+    }
+    if (l->need_assign) {
+        ir_add_flow(l->ir, table(l, LOWER_T_ASSIGN), PRIO_MISS, cookie,
+                    IR_ROLE_DEFAULT, "", "drop");
+    }
 }
 
 bool
@@ -471,6 +904,7 @@ lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
     };
     size_t errors_before = d->n_errors;
     struct location none = { 0 };
+    ir->ct_zone = opts->ct_zone;
     if (opts->table_base > 255 - (LOWER_N_TABLES - 1)) {
         diag_error(d, &none, "--table-base %u leaves no room for %d tables",
                    opts->table_base, LOWER_N_TABLES);
@@ -482,13 +916,22 @@ lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
                    "(%u-%u); pick a table outside them", opts->next_table,
                    opts->table_base, opts->table_base + LOWER_N_TABLES - 1);
     } else if (assign_service_ids(&l)) {
-        ir_add_table(ir, table(&l, 0), "classify");
-        ir_add_table(ir, table(&l, 1), "dispatch");
-        ir_add_table(ir, table(&l, 2), "forward");
-        ir_add_table(ir, table(&l, 3), "reply");
-        ir_add_table(ir, table(&l, 4), "nd");
+        ir_add_table(ir, table(&l, LOWER_T_CLASSIFY), "classify");
+        ir_add_table(ir, table(&l, LOWER_T_DISPATCH), "dispatch");
+        ir_add_table(ir, table(&l, LOWER_T_FORWARD), "forward");
+        ir_add_table(ir, table(&l, LOWER_T_REPLY), "reply");
+        ir_add_table(ir, table(&l, LOWER_T_ND), "nd");
         for (size_t i = 0; i < spec->n_services; i++) {
             add_service(&l, i);
+        }
+        if (l.need_persist) {
+            ir_add_table(ir, table(&l, LOWER_T_PERSIST), "persist");
+        }
+        if (l.need_sticky) {
+            ir_add_table(ir, table(&l, LOWER_T_STICKY), "sticky");
+        }
+        if (l.need_assign) {
+            ir_add_table(ir, table(&l, LOWER_T_ASSIGN), "assign");
         }
         add_forward_flows(&l);
         add_fixed_flows(&l);

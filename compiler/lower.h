@@ -14,7 +14,26 @@ struct lower_options {
     uint16_t ct_zone;           /* Conntrack zone of all LB traffic. */
 };
 
-#define LOWER_N_TABLES 5        /* classify, dispatch, forward, reply, nd. */
+/* Tables, relative to table_base. flowlb reserves all of them; persist,
+ * sticky and assign are only filled when a service needs them. */
+enum lower_table {
+    LOWER_T_CLASSIFY = 0,
+    LOWER_T_DISPATCH = 1,
+    LOWER_T_FORWARD = 2,
+    LOWER_T_REPLY = 3,
+    LOWER_T_ND = 4,
+    LOWER_T_PERSIST = 5,        /* Learned: client prefix -> real's mark. */
+    LOWER_T_STICKY = 6,         /* Learned: 5-tuple -> real's mark. */
+    LOWER_T_ASSIGN = 7,         /* Mark chosen -> commit/learn; else group. */
+};
+#define LOWER_N_TABLES 8
+
+/* Registers used by persistent and learn-mode services (packet metadata,
+ * free again once the packet leaves flowlb's tables). Learned entries
+ * match the service register, so one service's entries can be selected
+ * with "reg12=ID" (ID = the group id's low 20 bits, ir_group.service_id). */
+#define LOWER_REG_SERVICE 12    /* NXM_NX_REG12: the service id. */
+#define LOWER_REG_MARK 13       /* NXM_NX_REG13: the chosen real's mark. */
 
 void lower_options_init(struct lower_options *);
 
