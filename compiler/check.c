@@ -223,6 +223,115 @@ format_duration(uint32_t ms, char *buf, size_t size)
     }
 }
 
+/* The VIP's prefix length: its full length for a single address (a model
+ * built in code may leave vip_prefix_len 0). */
+static unsigned int
+vip_len(const struct lb_service *s)
+{
+    unsigned int bits = lb_addr_bits(s->vip.family);
+    return s->vip_prefix_len && s->vip_prefix_len < bits ? s->vip_prefix_len
+                                                          : bits;
+}
+
+static bool
+vip_is_prefix(const struct lb_service *s)
+{
+    return vip_len(s) < lb_addr_bits(s->vip.family);
+}
+
+/* The service's destination ports as a range; port 0 is all of them. */
+static uint16_t
+port_lo(const struct lb_service *s)
+{
+    return s->port;
+}
+
+static uint16_t
+port_hi(const struct lb_service *s)
+{
+    return s->port == 0 ? 65535 : s->port_max > s->port ? s->port_max
+                                                        : s->port;
+}
+
+static bool
+ports_overlap(const struct lb_service *a, const struct lb_service *b)
+{
+    return port_lo(a) <= port_hi(b) && port_lo(b) <= port_hi(a);
+}
+
+/* "10.0.0.1" or "10.0.0.0/24". */
+static void
+format_vip(const struct lb_service *s, char *buf, size_t size)
+{
+    char addr[64];
+    lb_addr_format(&s->vip, addr, sizeof addr);
+    if (vip_is_prefix(s)) {
+        snprintf(buf, size, "%s/%u", addr, vip_len(s));
+    } else {
+        snprintf(buf, size, "%s", addr);
+    }
+}
+
+/* "port 80", "ports 8000-8100", "all ports". */
+static void
+format_ports(const struct lb_service *s, char *buf, size_t size)
+{
+    if (s->port == 0) {
+        snprintf(buf, size, "all ports");
+    } else if (port_hi(s) > s->port) {
+        snprintf(buf, size, "ports %u-%u", (unsigned) s->port,
+                 (unsigned) port_hi(s));
+    } else {
+        snprintf(buf, size, "port %u", (unsigned) s->port);
+    }
+}
+
+/* Whether a/alen and b/blen share an address (one contains the other). */
+static bool
+prefixes_overlap(const struct lb_addr *a, unsigned int alen,
+                 const struct lb_addr *b, unsigned int blen)
+{
+    if (a->family != b->family) {
+        return false;
+    }
+    unsigned int len = alen < blen ? alen : blen;
+    struct lb_addr ma, mb;
+    lb_addr_mask(a, len, &ma);
+    lb_addr_mask(b, len, &mb);
+    return lb_addr_equal(&ma, &mb);
+}
+
+/* Why prefix 'a'/'len' cannot be a VIP prefix (it overlaps addresses that
+ * are never a destination), or NULL. 'buf' receives the message. */
+static const char *
+prefix_problem(const struct lb_addr *a, unsigned int len, char *buf,
+               size_t size)
+{
+    static const struct { int family; const char *net; unsigned int len;
+                          const char *what; } bad[] = {
+        { AF_INET, "0.0.0.0", 8, "\"this network\" (0.0.0.0/8)" },
+        { AF_INET, "127.0.0.0", 8, "loopback addresses (127.0.0.0/8)" },
+        { AF_INET, "224.0.0.0", 4, "multicast addresses (224.0.0.0/4)" },
+        { AF_INET, "255.255.255.255", 32, "the broadcast address" },
+        { AF_INET6, "::", 128, "the unspecified address (::)" },
+        { AF_INET6, "::1", 128, "the loopback address (::1)" },
+        { AF_INET6, "ff00::", 8, "multicast addresses (ff00::/8)" },
+        { AF_INET6, "::ffff:0.0.0.0", 96,
+          "IPv4-mapped addresses (::ffff:0:0/96)" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct lb_addr net;
+        if (bad[i].family != a->family || lb_parse_addr(bad[i].net, &net)) {
+            continue;
+        }
+        if (prefixes_overlap(a, len, &net, bad[i].len)) {
+            snprintf(buf, size, "overlaps %s", bad[i].what);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 /* ---- duplicate service names ------------------------------------------ */
 
 static const struct lb_spec *sort_spec;  /* For the qsort comparators. */
@@ -285,58 +394,85 @@ same_vip_proto(const struct lb_service *a, const struct lb_service *b)
     return !compare_addr(&a->vip, &b->vip) && a->proto == b->proto;
 }
 
-/* clash[i] = the earliest service before i whose VIP/protocol/port overlaps
- * service i's (port 0 overlaps every port), or SIZE_MAX. Leaves in 'order'
- * the services that have a VIP, sorted by VIP, and returns their number. */
+/* Records that services i and j overlap: the later one clashes with the
+ * earlier one, and clash[] keeps the earliest. */
+static void
+note_clash(size_t *clash, size_t i, size_t j)
+{
+    size_t later = i > j ? i : j, earlier = i > j ? j : i;
+    if (earlier < clash[later]) {
+        clash[later] = earlier;
+    }
+}
+
+/* Single-address services of one (VIP, protocol) group, order[start..end)
+ * sorted by first port: each pair whose port ranges overlap. Scans only as
+ * far as a range can reach, so disjoint single ports stay linear. */
+static void
+find_port_clashes(const struct lb_spec *spec, const size_t *order,
+                  size_t start, size_t end, size_t *clash)
+{
+    for (size_t k = start; k < end; k++) {
+        const struct lb_service *a = &spec->services[order[k]];
+        if (vip_is_prefix(a)) {
+            continue;
+        }
+        for (size_t m = k + 1; m < end; m++) {
+            const struct lb_service *b = &spec->services[order[m]];
+            if (port_lo(b) > port_hi(a)) {
+                break;          /* Sorted by first port: none further. */
+            }
+            if (!vip_is_prefix(b)) {
+                note_clash(clash, order[k], order[m]);
+            }
+        }
+    }
+}
+
+/* clash[i] = the earliest service before i whose VIP/protocol/ports
+ * overlap service i's (port 0 overlaps every port; a prefix overlaps the
+ * addresses it holds), or SIZE_MAX. Leaves in 'order' the services that
+ * have a VIP, sorted by VIP, and returns their number. */
 static size_t
 find_vip_clashes(const struct lb_spec *spec, size_t *order, size_t *clash)
 {
-    size_t n = 0;
+    size_t n = 0, n_prefixes = 0;
     for (size_t i = 0; i < spec->n_services; i++) {
         clash[i] = SIZE_MAX;
         if (spec->services[i].has_vip) {
             order[n++] = i;
+            n_prefixes += vip_is_prefix(&spec->services[i]);
         }
     }
     sort_spec = spec;
     qsort(order, n, sizeof *order, compare_vips);
 
-    /* Groups of equal (VIP, protocol), ports ascending, so port 0 first. */
+    /* Single addresses: groups of equal (VIP, protocol), ports ascending. */
     for (size_t start = 0; start < n; ) {
         const struct lb_service *head = &spec->services[order[start]];
         size_t end = start + 1;
-        size_t first_any = order[start];
         while (end < n && same_vip_proto(head, &spec->services[order[end]])) {
-            if (order[end] < first_any) {
-                first_any = order[end];
-            }
             end++;
         }
-        size_t first_zero = head->port == 0 ? order[start] : SIZE_MAX;
+        find_port_clashes(spec, order, start, end, clash);
+        start = end;
+    }
 
-        size_t first_same_port = SIZE_MAX;
-        for (size_t k = start; k < end; k++) {
-            size_t i = order[k];
-            uint16_t port = spec->services[i].port;
-            if (k == start || port != spec->services[order[k - 1]].port) {
-                first_same_port = i;    /* Lowest index of this port. */
-            }
-            size_t best = SIZE_MAX;
-            if (port == 0) {
-                best = first_any;
-            } else {
-                if (first_same_port < best) {
-                    best = first_same_port;
-                }
-                if (first_zero < best) {
-                    best = first_zero;
-                }
-            }
-            if (best < i) {
-                clash[i] = best;
+    /* Prefixes (few, as IPVS firewall-mark services are): against every
+     * service. */
+    for (size_t k = 0; n_prefixes && k < n; k++) {
+        const struct lb_service *p = &spec->services[order[k]];
+        if (!vip_is_prefix(p)) {
+            continue;
+        }
+        for (size_t m = 0; m < n; m++) {
+            const struct lb_service *q = &spec->services[order[m]];
+            if (m != k && p->proto == q->proto && ports_overlap(p, q)
+                && prefixes_overlap(&p->vip, vip_len(p), &q->vip,
+                                    vip_len(q))) {
+                note_clash(clash, order[k], order[m]);
             }
         }
-        start = end;
     }
     return n;
 }
@@ -378,15 +514,24 @@ find_vip_mac_conflicts(const struct lb_spec *spec, const size_t *order,
 /* ---- reals shared between services ------------------------------------ */
 
 struct real_ref {
-    size_t svc, real;
+    size_t svc, real;           /* real == SORRY: the service's sorry. */
 };
+
+#define SORRY SIZE_MAX
+
+static const struct lb_real *
+ref_real(const struct lb_spec *spec, const struct real_ref *ref)
+{
+    const struct lb_service *svc = &spec->services[ref->svc];
+    return ref->real == SORRY ? &svc->sorry : &svc->reals[ref->real];
+}
 
 static int
 compare_real_refs(const void *a_, const void *b_)
 {
     const struct real_ref *a = a_, *b = b_;
-    const struct lb_real *ra = &sort_spec->services[a->svc].reals[a->real];
-    const struct lb_real *rb = &sort_spec->services[b->svc].reals[b->real];
+    const struct lb_real *ra = ref_real(sort_spec, a);
+    const struct lb_real *rb = ref_real(sort_spec, b);
     int r = compare_addr(&ra->addr, &rb->addr);
     if (r) {
         return r;
@@ -397,22 +542,19 @@ compare_real_refs(const void *a_, const void *b_)
     return a->real < b->real ? -1 : a->real > b->real;
 }
 
-static const struct lb_real *
-ref_real(const struct lb_spec *spec, const struct real_ref *ref)
-{
-    return &spec->services[ref->svc].reals[ref->real];
-}
 
 /* The same address is one real with one forward flow (keyed by its
  * conntrack mark), so it may appear once per service and must have the
- * same MAC and port in every service. */
+ * same MAC and port in every service. A sorry server has a forward flow
+ * too, so it takes part (that it is not one of its own service's reals is
+ * check_service's). */
 static void
 check_shared_reals(struct checker *c)
 {
     const struct lb_spec *spec = c->spec;
     size_t n = 0;
     for (size_t s = 0; s < spec->n_services; s++) {
-        n += spec->services[s].n_reals;
+        n += spec->services[s].n_reals + spec->services[s].has_sorry;
     }
     if (!n) {
         return;
@@ -426,6 +568,11 @@ check_shared_reals(struct checker *c)
         for (size_t r = 0; r < spec->services[s].n_reals; r++) {
             refs[n].svc = s;
             refs[n].real = r;
+            n++;
+        }
+        if (spec->services[s].has_sorry) {
+            refs[n].svc = s;
+            refs[n].real = SORRY;
             n++;
         }
     }
@@ -446,8 +593,12 @@ check_shared_reals(struct checker *c)
             continue;
         }
         const struct lb_service *svc = &spec->services[refs[k].svc];
+        const char *what = refs[k].real == SORRY ? "sorry server" : "real";
         lb_addr_format(&real->addr, addr, sizeof addr);
         if (k != svc_start) {
+            if (refs[k].real == SORRY) {
+                continue;       /* Sorts last; reported by check_service. */
+            }
             const struct lb_real *first = ref_real(spec, &refs[svc_start]);
             ERROR(c, &real->addr_loc,
                   "real %s is listed twice in service '%s' (first at %s)",
@@ -461,9 +612,9 @@ check_shared_reals(struct checker *c)
             lb_mac_format(&real->mac, mac1, sizeof mac1);
             lb_mac_format(&first->mac, mac2, sizeof mac2);
             ERROR(c, &real->mac_loc,
-                  "real %s has mac %s here but mac %s in service '%s' "
+                  "%s %s has mac %s here but mac %s in service '%s' "
                   "(at %s); one real has one forward flow, so its mac must "
-                  "be the same in every service", addr, mac1, mac2,
+                  "be the same in every service", what, addr, mac1, mac2,
                   first_svc, where(&first->mac_loc, buf, sizeof buf));
         }
         if (!ports_equal(real->port, first->port)) {
@@ -472,9 +623,10 @@ check_shared_reals(struct checker *c)
             const struct location *first_loc = first->port ? &first->port_loc
                                                            : &first->loc;
             ERROR(c, loc,
-                  "real %s has port %s here but port %s in service '%s' "
+                  "%s %s has port %s here but port %s in service '%s' "
                   "(at %s); one real has one forward flow, so its port must "
-                  "be the same in every service", addr, port_text(real->port),
+                  "be the same in every service", what, addr,
+                  port_text(real->port),
                   port_text(first->port), first_svc,
                   where(first_loc, buf, sizeof buf));
         }
@@ -539,6 +691,28 @@ check_health_check(struct checker *c, const struct lb_service *svc)
             ERROR(c, &chk->loc, "%s check of service '%s' needs a port: "
                   "the service covers every %s port", type, name,
                   lb_proto_name(svc->proto));
+        } else if (chk->port == 0 && svc->has_vip
+                   && port_hi(svc) > svc->port) {
+            ERROR(c, &chk->loc, "%s check of service '%s' needs a port: "
+                  "the service covers %s ports %u-%u", type, name,
+                  lb_proto_name(svc->proto), (unsigned) svc->port,
+                  (unsigned) port_hi(svc));
+        }
+    }
+    if (chk->type == LB_CHECK_UDP) {
+        if (svc->has_vip && svc->proto != LB_PROTO_UDP) {
+            ERROR(c, &chk->loc, "udp check of service '%s', a %s service "
+                  "(udp checks are for udp services)", name,
+                  lb_proto_name(svc->proto));
+        }
+    } else {
+        if (chk->send) {
+            ERROR(c, &chk->loc, "%s check of service '%s' has a payload to "
+                  "send (only udp checks send one)", type, name);
+        }
+        if (chk->expect_reply) {
+            ERROR(c, &chk->loc, "%s check of service '%s' has an expected "
+                  "reply (only udp checks expect one)", type, name);
         }
     }
     if (is_http) {
@@ -554,43 +728,125 @@ check_health_check(struct checker *c, const struct lb_service *svc)
     }
 }
 
+/* A real, or the sorry server ('what' = "sorry server"): same rules. */
 static void
 check_real(struct checker *c, const struct lb_service *svc,
-           const struct lb_real *real)
+           const struct lb_real *real, const char *what)
 {
     const char *name = name_of(svc);
-    char addr[64], mac[32];
+    char addr[64], mac[32], vip[80];
     lb_addr_format(&real->addr, addr, sizeof addr);
 
     const char *why = addr_problem(&real->addr);
     if (why) {
-        ERROR(c, &real->addr_loc, "real %s of service '%s' is %s", addr, name,
-              why);
+        ERROR(c, &real->addr_loc, "%s %s of service '%s' is %s", what, addr,
+              name, why);
     } else if (svc->has_vip && real->addr.family != svc->vip.family) {
-        ERROR(c, &real->addr_loc, "real %s is %s but the VIP of service '%s' "
-              "is %s", addr, family_name(real->addr.family), name,
+        ERROR(c, &real->addr_loc, "%s %s is %s but the VIP of service '%s' "
+              "is %s", what, addr, family_name(real->addr.family), name,
               family_name(svc->vip.family));
+    } else if (svc->has_vip && vip_is_prefix(svc)
+               && prefixes_overlap(&real->addr, vip_len(svc), &svc->vip,
+                                   vip_len(svc))) {
+        /* Its own traffic on the service's ports would be taken for the
+         * service's. */
+        format_vip(svc, vip, sizeof vip);
+        ERROR(c, &real->addr_loc, "%s %s of service '%s' is inside the "
+              "service's VIP prefix %s", what, addr, name, vip);
     } else if (svc->has_vip && !compare_addr(&real->addr, &svc->vip)) {
-        ERROR(c, &real->addr_loc, "real %s of service '%s' is the service's "
-              "own VIP", addr, name);
+        ERROR(c, &real->addr_loc, "%s %s of service '%s' is the service's "
+              "own VIP", what, addr, name);
     }
 
     if (!real->has_mac) {
-        ERROR(c, &real->loc, "real %s of service '%s' has no mac "
+        ERROR(c, &real->loc, "%s %s of service '%s' has no mac "
               "(direct routing rewrites the destination MAC to the real's)",
-              addr, name);
+              what, addr, name);
     } else if ((why = mac_problem(&real->mac))) {
         lb_mac_format(&real->mac, mac, sizeof mac);
-        ERROR(c, &real->mac_loc, "mac %s of real %s is %s", mac, addr, why);
+        ERROR(c, &real->mac_loc, "mac %s of %s %s is %s", mac, what, addr,
+              why);
     }
 
     if (real->port && (why = lb_parse_ofport(real->port))) {
-        ERROR(c, &real->port_loc, "port '%s' of real %s: %s", real->port,
-              addr, why);
+        ERROR(c, &real->port_loc, "port '%s' of %s %s: %s", real->port,
+              what, addr, why);
     }
     if (real->weight > LB_MAX_WEIGHT) {
-        ERROR(c, &real->weight_loc, "weight %u of real %s is out of range "
-              "(expected 0 to %d)", (unsigned) real->weight, addr, LB_MAX_WEIGHT);
+        ERROR(c, &real->weight_loc, "weight %u of %s %s is out of range "
+              "(expected 0 to %d)", (unsigned) real->weight, what, addr,
+              LB_MAX_WEIGHT);
+    }
+}
+
+/* The IPVS / keepalived options: persistence, stickiness, UDP timeout,
+ * the sorry server, quorum. */
+static void
+check_options(struct checker *c, const struct lb_service *svc)
+{
+    const char *name = name_of(svc);
+    char buf[WHERE_LEN], addr[64];
+    unsigned int bits = svc->has_vip ? lb_addr_bits(svc->vip.family) : 0;
+
+    if (svc->persistence_mask_family && bits
+        && svc->persistence_mask_family != svc->vip.family) {
+        ERROR(c, &svc->persistence_prefix_loc, "persistence netmask of "
+              "service '%s' is %s but its VIP is %s", name,
+              family_name(svc->persistence_mask_family),
+              family_name(svc->vip.family));
+    } else if (bits && svc->persistence_prefix_len > bits) {
+        ERROR(c, &svc->persistence_prefix_loc, "persistence prefix /%u of "
+              "service '%s' is longer than an %s address (at most /%u)",
+              (unsigned) svc->persistence_prefix_len, name,
+              family_name(svc->vip.family), bits);
+    }
+
+    if (svc->sticky_idle_loc.line && svc->stickiness != LB_STICKY_LEARN) {
+        ERROR(c, &svc->sticky_idle_loc, "idle timeout of service '%s' "
+              "applies only to stickiness learn (conntrack entries keep "
+              "their own timeouts)", name);
+    }
+
+    if ((svc->udp_timeout_s || svc->udp_timeout_loc.line) && svc->has_vip
+        && svc->proto != LB_PROTO_UDP) {
+        ERROR(c, &svc->udp_timeout_loc, "UDP timeout of service '%s' "
+              "applies only to udp services (this one is %s)", name,
+              lb_proto_name(svc->proto));
+    }
+
+    if (svc->has_sorry) {
+        check_real(c, svc, &svc->sorry, "sorry server");
+        for (size_t r = 0; r < svc->n_reals; r++) {
+            if (!compare_addr(&svc->reals[r].addr, &svc->sorry.addr)) {
+                lb_addr_format(&svc->sorry.addr, addr, sizeof addr);
+                ERROR(c, &svc->sorry.addr_loc, "sorry server %s of service "
+                      "'%s' is also one of its reals (at %s); it is used "
+                      "only while every real is down", addr, name,
+                      where(&svc->reals[r].addr_loc, buf, sizeof buf));
+                break;
+            }
+        }
+    }
+
+    if (svc->quorum && svc->quorum > svc->n_reals) {
+        ERROR(c, &svc->quorum_loc, "quorum %u of service '%s' is more than "
+              "its %zu real%s: the service would never be up",
+              (unsigned) svc->quorum, name, svc->n_reals,
+              svc->n_reals == 1 ? "" : "s");
+    } else if (svc->hysteresis_loc.line && !svc->quorum) {
+        ERROR(c, &svc->hysteresis_loc, "hysteresis of service '%s' without "
+              "a quorum", name);
+    } else if (svc->quorum && svc->quorum_hysteresis >= svc->quorum) {
+        ERROR(c, &svc->hysteresis_loc, "hysteresis %u of service '%s' must "
+              "be less than its quorum %u", (unsigned) svc->quorum_hysteresis,
+              name, (unsigned) svc->quorum);
+    } else if (svc->quorum
+               && (uint64_t) svc->quorum + svc->quorum_hysteresis
+                  > svc->n_reals) {
+        ERROR(c, &svc->hysteresis_loc, "quorum %u + hysteresis %u of "
+              "service '%s' is more than its %zu reals: once withdrawn, "
+              "the service could never come back", (unsigned) svc->quorum,
+              (unsigned) svc->quorum_hysteresis, name, svc->n_reals);
     }
 }
 
@@ -614,22 +870,24 @@ check_service(struct checker *c, size_t idx, const size_t *first_name,
     if (!svc->has_vip) {
         ERROR(c, &svc->loc, "service '%s' has no vip", name);
     } else {
-        lb_addr_format(&svc->vip, vip, sizeof vip);
-        const char *why = addr_problem(&svc->vip);
+        format_vip(svc, vip, sizeof vip);
+        char why_buf[128];
+        const char *why = vip_is_prefix(svc)
+                          ? prefix_problem(&svc->vip, vip_len(svc), why_buf,
+                                           sizeof why_buf)
+                          : addr_problem(&svc->vip);
         if (why) {
-            ERROR(c, &svc->vip_loc, "VIP %s of service '%s' is %s", vip, name,
-                  why);
+            ERROR(c, &svc->vip_loc, "VIP %s of service '%s' %s%s", vip, name,
+                  vip_is_prefix(svc) ? "" : "is ", why);
         }
         if (vip_clash[idx] != SIZE_MAX) {
             const struct lb_service *other = &spec->services[vip_clash[idx]];
             const char *proto = lb_proto_name(svc->proto);
-            char mine[16], theirs[16];
-            snprintf(mine, sizeof mine, svc->port ? "port %u" : "all ports",
-                     (unsigned) svc->port);
-            snprintf(theirs, sizeof theirs,
-                     other->port ? "port %u" : "all ports",
-                     (unsigned) other->port);
-            if (svc->port == other->port) {
+            char mine[32], theirs[32], other_vip[80];
+            format_ports(svc, mine, sizeof mine);
+            format_ports(other, theirs, sizeof theirs);
+            format_vip(other, other_vip, sizeof other_vip);
+            if (!strcmp(mine, theirs) && !strcmp(vip, other_vip)) {
                 ERROR(c, &svc->vip_loc, "service '%s' uses VIP %s %s %s, "
                       "already used by service '%s' (at %s)", name, vip,
                       proto, mine, name_of(other),
@@ -637,7 +895,7 @@ check_service(struct checker *c, size_t idx, const size_t *first_name,
             } else {
                 ERROR(c, &svc->vip_loc, "service '%s' (VIP %s %s %s) "
                       "overlaps service '%s' (%s %s %s, at %s)", name, vip,
-                      proto, mine, name_of(other), vip, proto, theirs,
+                      proto, mine, name_of(other), other_vip, proto, theirs,
                       where(&other->vip_loc, buf, sizeof buf));
             }
         }
@@ -652,7 +910,13 @@ check_service(struct checker *c, size_t idx, const size_t *first_name,
                 "clients)", name);
     }
 
-    if (svc->has_vip_mac) {
+    if ((svc->has_vip_mac || svc->vip_mac_auto) && svc->has_vip
+        && vip_is_prefix(svc)) {
+        format_vip(svc, vip, sizeof vip);
+        ERROR(c, &svc->vip_mac_loc, "vip-mac of service '%s' needs a "
+              "single-address VIP: no ARP/ND responder answers for a whole "
+              "prefix (%s)", name, vip);
+    } else if (svc->has_vip_mac) {
         const char *why = mac_problem(&svc->vip_mac);
         if (why) {
             lb_mac_format(&svc->vip_mac, mac, sizeof mac);
@@ -688,7 +952,7 @@ check_service(struct checker *c, size_t idx, const size_t *first_name,
             if (svc->reals[r].weight) {
                 all_drained = false;
             }
-            check_real(c, svc, &svc->reals[r]);
+            check_real(c, svc, &svc->reals[r], "real");
         }
         if (all_drained) {
             WARNING(c, &svc->loc, "all reals of service '%s' have weight 0 "
@@ -697,6 +961,7 @@ check_service(struct checker *c, size_t idx, const size_t *first_name,
     }
 
     check_health_check(c, svc);
+    check_options(c, svc);
 }
 
 bool
