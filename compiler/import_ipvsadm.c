@@ -834,6 +834,10 @@ import_ipvsadm(const char *file, const char *text, size_t len,
         error_at(&st, &loc, "no virtual services found (expected the "
                  "output of ipvsadm -S -n)");
     }
+    /* The defaults that depend on the VIP, as the front ends set them. */
+    for (size_t i = st.first; i < spec->n_services; i++) {
+        lb_service_complete(&spec->services[i]);
+    }
     import_unique_names(spec, st.first);
     free(st.info);
     free(st.marks);

@@ -372,10 +372,11 @@ yaml_service(FILE *out, const struct lb_service *svc)
         }
     }
     if (svc->stickiness != LB_STICKY_CONNTRACK || svc->sticky_idle_s != 300) {
-        fprintf(out, "%sstickiness:\n%s  mode: %s\n", ind, ind,
+        fprintf(out, "%sstickiness: %s\n", ind,
                 svc->stickiness == LB_STICKY_LEARN ? "learn" : "conntrack");
         if (svc->sticky_idle_s != 300) {
-            fprintf(out, "%s  idle: %us\n", ind, (unsigned) svc->sticky_idle_s);
+            fprintf(out, "%ssticky_idle: %us\n", ind,
+                    (unsigned) svc->sticky_idle_s);
         }
     }
     if (svc->udp_timeout_s) {
@@ -422,7 +423,7 @@ yaml_service(FILE *out, const struct lb_service *svc)
             yaml_key_scalar(out, ci, "send", c->send);
         }
         if (c->expect_reply) {
-            yaml_key_scalar(out, ci, "reply", c->expect_reply);
+            yaml_key_scalar(out, ci, "expect_reply", c->expect_reply);
         }
         if (c->source.family) {
             lb_addr_format(&c->source, a, sizeof a);

@@ -708,15 +708,19 @@ void
 agent_run(struct agent *a, const struct swconn *sc)
 {
     take_health_changes(a);
+    long long int t0 = time_msec();
     if (a->base_dirty || a->ports_seqno != swconn_ports_seqno(sc)) {
         a->ports_seqno = swconn_ports_seqno(sc);
         build_base(a, swconn_port_map(sc));
         a->base_dirty = false;
         a->desired_dirty = true;
+        VLOG_DBG("base state rebuilt in %lld ms", time_msec() - t0);
     }
     if (a->desired_dirty) {
+        long long int t1 = time_msec();
         build_desired(a);
         a->desired_dirty = false;
+        VLOG_DBG("desired state rebuilt in %lld ms", time_msec() - t1);
     }
 }
 
@@ -762,7 +766,10 @@ static bool
 relower(struct agent *a, struct agent_real *r, struct agent_real saved,
         struct ds *err)
 {
-    if (!lower(a, a->cur, err)) {
+    long long int t0 = time_msec();
+    bool ok = lower(a, a->cur, err);
+    VLOG_DBG("spec lowered again in %lld ms", time_msec() - t0);
+    if (!ok) {
         r->has_override = saved.has_override;
         r->override = saved.override;
         r->drained = saved.drained;

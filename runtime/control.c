@@ -10,6 +10,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/vlog.h"
 #include "swconn.h"
+#include "timeval.h"
 #include "unixctl.h"
 
 VLOG_DEFINE_THIS_MODULE(control);
@@ -30,8 +31,12 @@ show(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
     struct ds out = DS_EMPTY_INITIALIZER;
     agent_show(ctx->agent, ctx->swconn, json, &out);
     /* Counters are as of the last dump; ask for a fresh one so that the
-     * next show (and the drift check) sees current numbers. */
-    swconn_request_dump(ctx->swconn);
+     * next show (and the drift check) sees current numbers, but not more
+     * than once a second however often show is called (a dump of a large
+     * pipeline costs the switch). */
+    if (time_msec() - swconn_last_dump(ctx->swconn) >= 1000) {
+        swconn_request_dump(ctx->swconn);
+    }
     unixctl_command_reply(conn, ds_cstr(&out));
     ds_destroy(&out);
 }

@@ -66,6 +66,7 @@ struct swconn {
     long long int next_dump;    /* time_msec() of the next periodic dump. */
     unsigned int dumps_requested; /* Highest number asked for. */
     unsigned int dumps_done;
+    long long int last_dump;    /* time_msec() of the last completed one. */
     int error_backoff_ms;       /* After a failed commit. */
 
     /* Dump in progress. */
@@ -314,6 +315,7 @@ finish_dump(struct swconn *sc)
 
     sc->dumps_done++;
     sc->c.n_dumps++;
+    sc->last_dump = time_msec();
     VLOG_DBG("%s: dump %u: %"PRIuSIZE" flows, %"PRIuSIZE" groups installed",
              sc->target, sc->dumps_done, ofsync_state_n_flows(&sc->installed),
              ofsync_state_n_groups(&sc->installed));
@@ -750,6 +752,12 @@ unsigned int
 swconn_dumps_done(const struct swconn *sc)
 {
     return sc->dumps_done;
+}
+
+long long int
+swconn_last_dump(const struct swconn *sc)
+{
+    return sc->last_dump;
 }
 
 bool

@@ -58,6 +58,8 @@ size_t swconn_n_ports(const struct swconn *);
  * swconn_dumps_done() will reach once it completed. */
 unsigned int swconn_request_dump(struct swconn *);
 unsigned int swconn_dumps_done(const struct swconn *);
+/* time_msec() when the last dump round completed (0: never). */
+long long int swconn_last_dump(const struct swconn *);
 
 bool swconn_is_connected(const struct swconn *);
 /* True after a dump, while the installed view matches the last desired

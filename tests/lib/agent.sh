@@ -41,7 +41,7 @@ ag_start() {
     ag_host_addr
     ip netns exec "$SB_NS" "$FLOWLBD" --bridge "unix:$SB_DIR/$SB_BR.mgmt" --unixctl "$AG_CTL" \
         --pidfile="$AG_PIDFILE" --detach --no-chdir --log-file="$AG_LOG" \
-        -vconsole:off -vswconn:file:dbg "$@" || sb_fail "flowlbd did not start: $(tail -5 "$AG_LOG" 2>/dev/null)"
+        -vconsole:off -vswconn:file:dbg -vagent:file:dbg "$@" || sb_fail "flowlbd did not start: $(tail -5 "$AG_LOG" 2>/dev/null)"
     AG_PID=$(cat "$AG_PIDFILE")
     echo "$AG_PID" >>"$SB_DIR/pids"
 }
