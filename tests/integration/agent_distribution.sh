@@ -73,9 +73,10 @@ echo "r1 drained, weights 0:4:1:"
 spread r1:0 r2:4 r3:1 || sb_fail "distribution with r1 drained off"
 
 # The per-real counters of flowlb/show come from the group's bucket stats.
-ag_ctl flowlb/show >/dev/null     # asks for fresh stats
-sleep 1
-pk=$(ag_json "[r.get('packets', -1) for v in s['services'] for r in v['reals'] if r['address'] == '10.0.0.12'][0]")
-[ "$pk" -gt 0 ] || sb_fail "flowlb/show has no packet count for r2 ($pk)"
+# (show asks for fresh statistics, at most once a second).
+r2_packets() { ag_json "[r.get('packets', -1) for v in s['services'] for r in v['reals'] if r['address'] == '10.0.0.12'][0]"; }
+wait_until 5 bash -c "[ \$(ovs-appctl -t '$AG_CTL' flowlb/show --json | '$SB_PY' -c 'import json,sys; s=json.load(sys.stdin); print([r.get(\"packets\", -1) for v in s[\"services\"] for r in v[\"reals\"] if r[\"address\"] == \"10.0.0.12\"][0])') -gt 0 ]" >/dev/null ||
+    sb_fail "flowlb/show has no packet count for r2 ($(r2_packets))"
+pk=$(r2_packets)
 echo "flowlb/show: r2's bucket counted $pk packets"
 echo "agent_distribution: OK"
