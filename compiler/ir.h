@@ -165,11 +165,15 @@ struct ir_pipeline {
     size_t n_groups, allocated_groups;
 
     /* Added for issue 4: conntrack settings lowering cannot express in
-     * OpenFlow. OVS applies conntrack timeouts per zone from its database
-     * (userspace and kernel datapaths alike), e.g.
+     * OpenFlow (the ct action has no timeout in OVS 3.1). OVS applies
+     * conntrack timeouts per zone from its database, userspace datapath
+     * included (measured, tests/integration/feat_udp.sh):
      *   ovs-vsctl add-zone-tp netdev zone=Z udp_first=T udp_single=T
      *                                       udp_multiple=T
-     * (ovs-vsctl add-zone-tp system ... for the kernel datapath). */
+     * which needs a Datapath record for "netdev" first:
+     *   ovs-vsctl -- --id=@d create Datapath datapath_version=0 \
+     *             -- set Open_vSwitch . datapaths:netdev=@d
+     * ("system" instead of "netdev" for the kernel datapath). */
     uint16_t ct_zone;           /* The zone every service uses. */
     uint32_t udp_timeout_s;     /* 0: datapath default; else the longest
                                  * 'timeout' of the UDP services. */
