@@ -98,8 +98,6 @@ import_load_neigh(struct import_options *o, const char *file,
                   const char *text, size_t len, struct diag *d)
 {
     const char *fname = diag_intern_file(d, file);
-    /* --mac options came first and win: remember how many there were. */
-    size_t n_given = o->n_macs;
     bool ok = true;
     int line = 0;
     for (const char *p = text, *end = text + len; p < end;) {
@@ -145,8 +143,8 @@ import_load_neigh(struct import_options *o, const char *file,
             continue;
         }
         const struct import_mac *old = import_find_mac(o, &addr);
-        if (old && (size_t) (old - o->macs) < n_given) {
-            /* --mac settles it. */
+        if (old && !old->loc.line) {
+            /* A --mac option (no line) settles it. */
         } else if (old && memcmp(&old->mac, &mac, sizeof mac)) {
             char a[20], b[20];
             lb_mac_format(&old->mac, a, sizeof a);

@@ -190,7 +190,7 @@ parse_addr_port(const char *s, bool port_optional, struct lb_addr *addr,
     if (lb_parse_addr(host, addr)) {
         return strpbrk(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
                && !strchr(host, ':')
-               ? "not a numeric address: save the rules with ipvsadm -S -n"
+               ? "not a numeric address (save the rules with ipvsadm -S -n)"
                : "invalid address";
     }
     if (!port_text) {
@@ -200,7 +200,7 @@ parse_addr_port(const char *s, bool port_optional, struct lb_addr *addr,
     if (lb_parse_uint(port_text, 0, 65535, &n)) {
         return *port_text >= '0' && *port_text <= '9'
                ? "invalid port (expected 0 to 65535)"
-               : "not a numeric port: save the rules with ipvsadm -S -n";
+               : "not a numeric port (save the rules with ipvsadm -S -n)";
     }
     *has_port = true;
     *port = n;
@@ -269,8 +269,7 @@ line_key(struct ipvs_state *st, const struct given *g, struct svc_key *key,
     const char *err = parse_addr_port(svc->value, false, &key->vip,
                                       &has_port, &key->port);
     if (err) {
-        error_at(st, &svc->value_loc, "%s '%s' of the service", err,
-                 svc->value);
+        error_at(st, &svc->value_loc, "service '%s': %s", svc->value, err);
         return false;
     }
     return true;
@@ -354,9 +353,9 @@ apply_service_options(struct ipvs_state *st, struct lb_service *svc,
         }
     }
     if (g[O_OPS].set) {
-        warn_ignored(st, &g[O_OPS], "one-packet scheduling (-o): every "
-                     "UDP flow stays on its real for its conntrack lifetime;"
-                     " -o");
+        diag_warning(st->d, &g[O_OPS].loc, "one-packet scheduling (-o) is "
+                     "not supported and is ignored: a UDP flow stays on its "
+                     "real for its conntrack lifetime");
     }
     if (g[O_PE].set) {
         warn_ignored(st, &g[O_PE], "a persistence engine (--pe)");
@@ -502,8 +501,8 @@ line_real(struct ipvs_state *st, const struct given *g,
     const char *err = parse_addr_port(g[O_REAL].value, true, addr, has_port,
                                       port);
     if (err) {
-        error_at(st, &g[O_REAL].value_loc, "%s '%s' of the real", err,
-                 g[O_REAL].value);
+        error_at(st, &g[O_REAL].value_loc, "real '%s': %s", g[O_REAL].value,
+                 err);
         return -1;
     }
     *bad = false;
@@ -599,7 +598,9 @@ cmd_add_real(struct ipvs_state *st, const struct given *g,
                      "the port (IPVS ignores it too)", a, (unsigned) port,
                      (unsigned) svc->port);
     }
-    import_set_mac(st->opts, real, &g[O_REAL].value_loc, st->d);
+    if (!g[O_MASQ].set && !g[O_IPIP].set) {
+        import_set_mac(st->opts, real, &g[O_REAL].value_loc, st->d);
+    }
 }
 
 static void
