@@ -37,9 +37,11 @@ ag_host_addr() {
     ip -n "$SB_NS" link set "$SB_BR" up
 }
 
+# AG_WRAPPER: a command to run flowlbd under, e.g.
+#   AG_WRAPPER="valgrind -q --log-file=/tmp/vg.%p --error-exitcode=99"
 ag_start() {
     ag_host_addr
-    ip netns exec "$SB_NS" "$FLOWLBD" --bridge "unix:$SB_DIR/$SB_BR.mgmt" --unixctl "$AG_CTL" \
+    ip netns exec "$SB_NS" ${AG_WRAPPER:-} "$FLOWLBD" --bridge "unix:$SB_DIR/$SB_BR.mgmt" --unixctl "$AG_CTL" \
         --pidfile="$AG_PIDFILE" --detach --no-chdir --log-file="$AG_LOG" \
         -vconsole:off -vswconn:file:dbg -vagent:file:dbg "$@" || sb_fail "flowlbd did not start: $(tail -5 "$AG_LOG" 2>/dev/null)"
     AG_PID=$(cat "$AG_PIDFILE")
