@@ -370,7 +370,9 @@ stmt_scheduler(struct dsl_state *st, struct lb_service *svc,
     svc->scheduler_loc = args->v[0].loc;
     const char *err = lb_parse_scheduler(args->v[0].text, &svc->scheduler);
     if (err) {
-        value_error(st, &args->v[0], err, NULL, names);
+        /* No "did you mean 'lc'" for lblc: it is known, just refused. */
+        value_error(st, &args->v[0], err, NULL,
+                    strncmp(err, "unknown", 7) ? NULL : names);
     }
     if (args->n > 1) {
         unexpected_extra(st, &args->v[1], "the scheduler name");

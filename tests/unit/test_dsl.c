@@ -406,6 +406,126 @@ static const struct error_case error_cases[] = {
     { SVC "    check http expect 999;\n}", 2, 23,
       "number out of range '999' for expect (expected 100 to 599)" },
 
+    /* The IPVS / keepalived statements. */
+    { SVC "    vip 10.0.0.1/24 tcp 80;\n}", 2, 9,
+      "prefix with host bits set '10.0.0.1/24' in vip (did you mean "
+      "10.0.0.0/24?)" },
+    { SVC "    vip 10.0.0.0/33 tcp 80;\n}", 2, 9,
+      "invalid prefix length '10.0.0.0/33' in vip (expected /1 to /32)" },
+    { SVC "    vip 2001:db8::/0 tcp 80;\n}", 2, 9,
+      "invalid prefix length '2001:db8::/0' in vip (expected /1 to /128)" },
+    { SVC "    vip 10.0.0.0/24 tcp 8100-8000;\n}", 2, 25,
+      "reversed port range '8100-8000' for the vip port (expected LOW-HIGH, "
+      "LOW <= HIGH)" },
+    { SVC "    vip 10.0.0.1 tcp 0-80;\n}", 2, 22,
+      "invalid port range '0-80' for the vip port (a range starts at 1; "
+      "port 0 alone means every port)" },
+    { SVC "    vip 10.0.0.1 tcp 80-;\n}", 2, 22,
+      "invalid port range '80-' for the vip port" },
+    { SVC "    vip 10.0.0.1 tcp 80-65536;\n}", 2, 22,
+      "invalid port range '80-65536'" },
+    { SVC "    vip-mac \"auto\";\n}", 2, 13, "invalid MAC address 'auto'" },
+    { SVC "    vip-mac auto 02:00:00:00:00:01;\n}", 2, 18,
+      "unexpected '02:00:00:00:00:01' after the vip-mac address" },
+    { SVC "    scheduler sed;\n}", 2, 15,
+      "unsupported IPVS scheduler 'sed' (a switch pipeline cannot compute "
+      "expected delays; use wlc)" },
+    { SVC "    scheduler nq;\n}", 2, 15, "unsupported IPVS scheduler 'nq'" },
+    { SVC "    scheduler lblc;\n}", 2, 15,
+      "unsupported IPVS scheduler 'lblc' (a switch pipeline keeps no "
+      "per-destination table; use dh or sh)" },
+    { SVC "    scheduler lblc;\n}", 2, 15, "use dh or sh)" },  /* No hint. */
+    { SVC "    scheduler lblcr;\n}", 2, 15, "unsupported IPVS scheduler" },
+    { SVC "    scheduler ovf;\n}", 2, 15, "use fo)" },
+    { SVC "    scheduler twos;\n}", 2, 15, "use wrr)" },
+    { SVC "    scheduler;\n}", 2, 14,
+      "missing scheduler name (expected one of: rr, wrr, lc, wlc, sh, dh, "
+      "mh, fo)" },
+    { SVC "    persistence;\n}", 2, 16, "missing timeout in persistence" },
+    { SVC "    persistence 300;\n}", 2, 17,
+      "invalid duration '300' for persistence" },
+    { SVC "    persistence 1500ms;\n}", 2, 17,
+      "timeout not in whole seconds '1500ms' for persistence (OpenFlow "
+      "timeouts count seconds)" },
+    { SVC "    persistence 0s;\n}", 2, 17,
+      "timeout too short '0s' for persistence (at least 1s)" },
+    { SVC "    persistence 20h;\n}", 2, 17, "invalid duration '20h'" },
+    { SVC "    persistence 1100m;\n}", 2, 17,
+      "timeout too long '1100m' for persistence (at most 65535s" },
+    { SVC "    persistence 60s netmask 255.0.255.0;\n}", 2, 29,
+      "netmask not contiguous '255.0.255.0' for netmask" },
+    { SVC "    persistence 60s netmask 0.0.0.0;\n}", 2, 29,
+      "netmask with no bits set '0.0.0.0'" },
+    { SVC "    persistence 60s netmask 24;\n}", 2, 29,
+      "invalid netmask '24' for netmask (expected an address form" },
+    { SVC "    persistence 60s prefix 0;\n}", 2, 28,
+      "number out of range '0' for prefix (expected 1 to 128)" },
+    { SVC "    persistence 60s netmask 255.255.0.0 prefix 16;\n}", 2, 48,
+      "persistence takes a netmask or a prefix, not both" },
+    { SVC "    persistence 60s granularity 24;\n}", 2, 21,
+      "unknown keyword 'granularity' in persistence (expected netmask or "
+      "prefix)" },
+    { SVC "    persistence 60s netmsk 255.0.0.0;\n}", 2, 21,
+      "unknown keyword 'netmsk' in persistence (did you mean 'netmask'?)" },
+    { SVC "    stickiness sticky;\n}", 2, 16,
+      "unknown stickiness 'sticky' (expected conntrack or learn)" },
+    { SVC "    stickiness lern;\n}", 2, 16,
+      "unknown stickiness 'lern' (expected conntrack or learn; did you mean "
+      "'learn'?)" },
+    { SVC "    stickiness;\n}", 2, 15, "missing mode in stickiness" },
+    { SVC "    stickiness learn idle;\n}", 2, 26,
+      "missing value after 'idle' in stickiness" },
+    { SVC "    stickiness learn idle 100ms;\n}", 2, 27,
+      "timeout not in whole seconds '100ms' for idle" },
+    { SVC "    udp-timeout;\n}", 2, 16, "missing timeout in udp-timeout" },
+    { SVC "    udp-timeout 30;\n}", 2, 17,
+      "invalid duration '30' for udp-timeout" },
+    { SVC "    udp-timeout 30s 40s;\n}", 2, 21,
+      "unexpected '40s' after the udp-timeout (missing ';'?)" },
+    { SVC "    sorry;\n}", 2, 10, "missing address in sorry (expected "
+      "'sorry ADDRESS mac MAC [port OFPORT]')" },
+    { SVC "    sorry 10.0.0.9;\n}", 2, 5, "missing 'mac' for sorry 10.0.0.9" },
+    { SVC "    sorry 10.0.0.9 mac 02:00:00:00:00:09 weight 3;\n}", 2, 42,
+      "unknown keyword 'weight' in sorry (expected mac or port)" },
+    { SVC "    sorry 10.0.0.9 mac 02:00:00:00:00;\n}", 2, 24,
+      "invalid MAC address '02:00:00:00:00' in sorry" },
+    { SVC "    sorry 10.0.0.300 mac 02:00:00:00:00:09;\n}", 2, 11,
+      "invalid IPv4 address '10.0.0.300' in sorry" },
+    { SVC "    sorry 10.0.0.9 mac 02:00:00:00:00:09 port normal;\n}", 2, 47,
+      "reserved OpenFlow port name 'normal' in sorry" },
+    { SVC "    quorum 0;\n}", 2, 12,
+      "number out of range '0' for quorum (expected 1 to 4294967295)" },
+    { SVC "    quorum;\n}", 2, 11, "missing number in quorum" },
+    { SVC "    quorum 2 hysteresis x;\n}", 2, 25,
+      "invalid number 'x' for hysteresis" },
+    { SVC "    quorum 2 hysterisis 1;\n}", 2, 14,
+      "unknown keyword 'hysterisis' in quorum (did you mean 'hysteresis'?)" },
+    { SVC "    inhibit-on-failure true;\n}", 2, 24,
+      "unexpected 'true' after inhibit-on-failure (missing ';'?)" },
+    { SVC "    expire-nodest-conn 1;\n}", 2, 24,
+      "unexpected '1' after expire-nodest-conn (missing ';'?)" },
+    { SVC "    inhibit-on-failure;\n    inhibit-on-failure;\n}", 3, 5,
+      "duplicate 'inhibit-on-failure' in service 'web' (first at line 2)" },
+    { SVC "    persistence 1s;\n    persistence 2s;\n}", 3, 5,
+      "duplicate 'persistence' in service 'web'" },
+    { SVC "    sorry 10.0.0.9 mac 02:00:00:00:00:09;\n"
+      "    sorry 10.0.0.8 mac 02:00:00:00:00:08;\n}", 3, 5,
+      "duplicate 'sorry' in service 'web'" },
+    { SVC "    vip 10.0.0.1 tcp 80\n    quorum 1;\n}", 2, 24,
+      "expected ';' after vip statement" },
+    { SVC "    persistance 60s;\n}", 2, 5,
+      "unknown keyword 'persistance' in service 'web' (did you mean "
+      "'persistence'?)" },
+    { SVC "    check udp send \"x\" expect_reply \"y\";\n}", 2, 24,
+      "unknown keyword 'expect_reply' in check" },
+    { SVC "    check udp sned \"x\";\n}", 2, 15,
+      "unknown keyword 'sned' in check (did you mean 'send'?)" },
+    { SVC "    check upd;\n}", 2, 11,
+      "unknown check type 'upd' (expected one of: tcp, http, https, exec, "
+      "udp)" },
+    { SVC "    real 10.0.0.1 mac 02:00:00:00:00:01 port sorry;\n}", 2, 45,
+      "expected ';' after real statement" },
+
     /* Bytes. */
     { SVC "    vip 10.0.0.1 tcp 80;\xff\n}", 2, 25, "invalid UTF-8 byte 0xff" },
     { SVC "    # comment \xc3\xa9 then \xc3\x28\n}", 2, 22,
@@ -640,12 +760,407 @@ test_check_source(void **state)
     parsed_free(p);
 }
 
+
+/* The IPVS / keepalived statements of issue 4: every field and its
+ * location. */
+static const char ipvs_example[] =
+    "service web {\n"                                           /* 1 */
+    "    vip 10.0.0.0/24 tcp 8000-8100;\n"
+    "    scheduler fo;\n"
+    "    persistence 300s netmask 255.255.255.0;\n"
+    "    stickiness learn idle 60s;\n"                          /* 5 */
+    "    sorry 10.1.0.9 mac 02:00:00:00:00:99 port 4;\n"
+    "    quorum 2 hysteresis 1;\n"
+    "    inhibit-on-failure;\n"
+    "    expire-nodest-conn;\n"
+    "    real 10.1.0.11 mac 02:00:00:00:00:11;\n"               /* 10 */
+    "    real 10.1.0.12 mac 02:00:00:00:00:12;\n"
+    "    real 10.1.0.13 mac 02:00:00:00:00:13 weight 2;\n"
+    "    check tcp port 8000;\n"
+    "}\n"
+    "service dns {\n"                                           /* 15 */
+    "    vip 2001:db8::53 udp 53;\n"
+    "    vip-mac auto;\n"
+    "    udp-timeout 30s;\n"
+    "    persistence 10m prefix 64;\n"
+    "    check udp send \"hello\" reply \"olleh\";\n"           /* 20 */
+    "    real 2001:db8::11 mac 02:00:00:00:00:21;\n"
+    "}\n"
+    "service v4auto { vip 10.0.1.53 udp 0; vip-mac auto; scheduler rr; }\n"
+    "service lc { vip 10.0.1.54 tcp 80; scheduler lc; stickiness conntrack; }\n"
+    "service wlc { vip 10.0.1.55 tcp 80; scheduler wlc; }\n";   /* 25 */
+
+static void
+test_ipvs_statements(void **state)
+{
+    struct parsed *p = parse(ipvs_example);
+    if (!p->ok) {
+        dump_diags(p);
+    }
+    assert_true(p->ok);
+    assert_true(lb_check(&p->spec, &p->d));
+    assert_int_equal(p->spec.n_services, 5);
+
+    const struct lb_service *s = &p->spec.services[0];
+    assert_addr(&s->vip, "10.0.0.0");
+    assert_int_equal(s->vip_prefix_len, 24);
+    assert_int_equal(s->port, 8000);
+    assert_int_equal(s->port_max, 8100);
+    assert_loc(&s->vip_loc, 2, 9);
+    assert_false(s->has_vip_mac);
+    assert_false(s->vip_mac_auto);
+    assert_int_equal(s->scheduler, LB_SCHED_FO);
+    assert_loc(&s->scheduler_loc, 3, 15);
+    assert_int_equal(s->persistence_s, 300);
+    assert_int_equal(s->persistence_prefix_len, 24);
+    assert_int_equal(s->persistence_mask_family, AF_INET);
+    assert_loc(&s->persistence_loc, 4, 17);
+    assert_loc(&s->persistence_prefix_loc, 4, 30);
+    assert_int_equal(s->stickiness, LB_STICKY_LEARN);
+    assert_int_equal(s->sticky_idle_s, 60);
+    assert_loc(&s->stickiness_loc, 5, 16);
+    assert_loc(&s->sticky_idle_loc, 5, 27);
+    assert_true(s->has_sorry);
+    assert_addr(&s->sorry.addr, "10.1.0.9");
+    assert_true(s->sorry.has_mac);
+    assert_mac(&s->sorry.mac, "02:00:00:00:00:99");
+    assert_string_equal(s->sorry.port, "4");
+    assert_int_equal(s->sorry.weight, 1);
+    assert_loc(&s->sorry.loc, 6, 5);
+    assert_loc(&s->sorry.addr_loc, 6, 11);
+    assert_loc(&s->sorry.mac_loc, 6, 24);
+    assert_loc(&s->sorry.port_loc, 6, 47);
+    assert_int_equal(s->quorum, 2);
+    assert_int_equal(s->quorum_hysteresis, 1);
+    assert_loc(&s->quorum_loc, 7, 12);
+    assert_loc(&s->hysteresis_loc, 7, 25);
+    assert_true(s->inhibit_on_failure);
+    assert_loc(&s->inhibit_loc, 8, 5);
+    assert_true(s->expire_nodest_conn);
+    assert_loc(&s->expire_nodest_loc, 9, 5);
+    assert_int_equal(s->udp_timeout_s, 0);
+    assert_int_equal(s->udp_timeout_loc.line, 0);
+    assert_int_equal(s->n_reals, 3);
+    assert_int_equal(s->check.port, 8000);
+
+    s = &p->spec.services[1];
+    assert_int_equal(s->vip.family, AF_INET6);
+    assert_int_equal(s->vip_prefix_len, 128);
+    assert_int_equal(s->port, 53);
+    assert_int_equal(s->port_max, 53);
+    assert_true(s->vip_mac_auto);
+    assert_true(s->has_vip_mac);
+    /* 02 + the first five bytes of FNV-1a-64 of the address. */
+    assert_mac(&s->vip_mac, "02:f9:71:93:b7:a3");
+    assert_loc(&s->vip_mac_loc, 17, 13);
+    assert_int_equal(s->udp_timeout_s, 30);
+    assert_loc(&s->udp_timeout_loc, 18, 17);
+    assert_int_equal(s->persistence_s, 600);
+    assert_int_equal(s->persistence_prefix_len, 64);
+    assert_int_equal(s->persistence_mask_family, 0);
+    assert_loc(&s->persistence_prefix_loc, 19, 28);
+    assert_int_equal(s->stickiness, LB_STICKY_CONNTRACK);
+    assert_int_equal(s->sticky_idle_s, 300);        /* The default. */
+    assert_int_equal(s->check.type, LB_CHECK_UDP);
+    assert_string_equal(s->check.send, "hello");
+    assert_string_equal(s->check.expect_reply, "olleh");
+    assert_false(s->has_sorry);
+    assert_int_equal(s->quorum, 0);
+    assert_false(s->inhibit_on_failure);
+    assert_false(s->expire_nodest_conn);
+
+    s = &p->spec.services[2];
+    assert_int_equal(s->vip_prefix_len, 32);
+    assert_int_equal(s->port, 0);
+    assert_int_equal(s->port_max, 0);               /* All ports. */
+    assert_int_equal(s->persistence_s, 0);
+    assert_int_equal(s->persistence_prefix_len, 32);
+    assert_mac(&s->vip_mac, "02:00:0a:00:01:35");
+    assert_true(s->has_vip_mac);
+    assert_int_equal(s->scheduler, LB_SCHED_RR);
+    assert_int_equal(p->spec.services[3].scheduler, LB_SCHED_LC);
+    assert_int_equal(p->spec.services[3].port_max, 80);
+    assert_int_equal(p->spec.services[3].stickiness, LB_STICKY_CONNTRACK);
+    assert_int_equal(p->spec.services[4].scheduler, LB_SCHED_WLC);
+    parsed_free(p);
+
+    /* The derivation is a function of the VIP only: stable across runs. */
+    struct lb_addr a;
+    struct lb_mac m;
+    assert_null(lb_parse_addr("192.168.1.254", &a));
+    lb_vip_mac_auto(&a, &m);
+    assert_mac(&m, "02:00:c0:a8:01:fe");
+}
+
+/* The same spec in YAML: the two front ends build equal models. */
+static const char ipvs_example_yaml[] =
+    "services:\n"
+    "  - name: web\n"
+    "    vip: 10.0.0.0/24\n"
+    "    protocol: tcp\n"
+    "    port: 8000-8100\n"
+    "    scheduler: fo\n"
+    "    persistence: {timeout: 300s, netmask: 255.255.255.0}\n"
+    "    stickiness: learn\n"
+    "    sticky_idle: 60s\n"
+    "    sorry: {address: 10.1.0.9, mac: \"02:00:00:00:00:99\", port: 4}\n"
+    "    quorum: 2\n"
+    "    hysteresis: 1\n"
+    "    inhibit_on_failure: true\n"
+    "    expire_nodest_conn: true\n"
+    "    check: {type: tcp, port: 8000}\n"
+    "    reals:\n"
+    "      - {address: 10.1.0.11, mac: \"02:00:00:00:00:11\"}\n"
+    "      - {address: 10.1.0.12, mac: \"02:00:00:00:00:12\"}\n"
+    "      - {address: 10.1.0.13, mac: \"02:00:00:00:00:13\", weight: 2}\n"
+    "  - name: dns\n"
+    "    vip: 2001:db8::53\n"
+    "    protocol: udp\n"
+    "    port: 53\n"
+    "    vip_mac: auto\n"
+    "    udp_timeout: 30s\n"
+    "    persistence: {timeout: 10m, prefix: 64}\n"
+    "    check: {type: udp, send: hello, expect_reply: olleh}\n"
+    "    reals:\n"
+    "      - {address: \"2001:db8::11\", mac: \"02:00:00:00:00:21\"}\n"
+    "  - {name: v4auto, vip: 10.0.1.53, protocol: udp, port: 0,\n"
+    "     vip_mac: auto, scheduler: rr}\n"
+    "  - {name: lc, vip: 10.0.1.54, protocol: tcp, port: 80, scheduler: lc,\n"
+    "     stickiness: conntrack}\n"
+    "  - {name: wlc, vip: 10.0.1.55, protocol: tcp, port: 80,\n"
+    "     scheduler: wlc}\n";
+
+static void
+assert_same_str(const char *a, const char *b)
+{
+    if (!a || !b) {
+        assert_true(!a && !b);
+    } else {
+        assert_string_equal(a, b);
+    }
+}
+
+static void
+assert_same_real(const struct lb_real *a, const struct lb_real *b)
+{
+    assert_true(lb_addr_equal(&a->addr, &b->addr));
+    assert_int_equal(a->has_mac, b->has_mac);
+    assert_memory_equal(&a->mac, &b->mac, sizeof a->mac);
+    assert_same_str(a->port, b->port);
+    assert_int_equal(a->weight, b->weight);
+}
+
+/* Every field of the model but the locations. */
+static void
+assert_same_model(const struct lb_spec *x, const struct lb_spec *y)
+{
+    assert_int_equal(x->n_services, y->n_services);
+    for (size_t i = 0; i < x->n_services; i++) {
+        const struct lb_service *a = &x->services[i], *b = &y->services[i];
+        assert_string_equal(a->name, b->name);
+        assert_int_equal(a->has_vip, b->has_vip);
+        assert_true(lb_addr_equal(&a->vip, &b->vip));
+        assert_int_equal(a->proto, b->proto);
+        assert_int_equal(a->port, b->port);
+        assert_int_equal(a->port_max, b->port_max);
+        assert_int_equal(a->vip_prefix_len, b->vip_prefix_len);
+        assert_int_equal(a->has_vip_mac, b->has_vip_mac);
+        assert_memory_equal(&a->vip_mac, &b->vip_mac, sizeof a->vip_mac);
+        assert_int_equal(a->vip_mac_auto, b->vip_mac_auto);
+        assert_int_equal(a->scheduler, b->scheduler);
+        assert_int_equal(a->n_reals, b->n_reals);
+        for (size_t r = 0; r < a->n_reals; r++) {
+            assert_same_real(&a->reals[r], &b->reals[r]);
+        }
+        const struct lb_check *ca = &a->check, *cb = &b->check;
+        assert_int_equal(ca->type, cb->type);
+        assert_int_equal(ca->interval_ms, cb->interval_ms);
+        assert_int_equal(ca->timeout_ms, cb->timeout_ms);
+        assert_int_equal(ca->rise, cb->rise);
+        assert_int_equal(ca->fall, cb->fall);
+        assert_int_equal(ca->port, cb->port);
+        assert_same_str(ca->path, cb->path);
+        assert_int_equal(ca->expect_status, cb->expect_status);
+        assert_same_str(ca->expect_body, cb->expect_body);
+        assert_same_str(ca->command, cb->command);
+        assert_same_str(ca->send, cb->send);
+        assert_same_str(ca->expect_reply, cb->expect_reply);
+        assert_true(lb_addr_equal(&ca->source, &cb->source));
+        assert_int_equal(a->persistence_s, b->persistence_s);
+        assert_int_equal(a->persistence_prefix_len,
+                         b->persistence_prefix_len);
+        assert_int_equal(a->persistence_mask_family,
+                         b->persistence_mask_family);
+        assert_int_equal(a->stickiness, b->stickiness);
+        assert_int_equal(a->sticky_idle_s, b->sticky_idle_s);
+        assert_int_equal(a->udp_timeout_s, b->udp_timeout_s);
+        assert_int_equal(a->has_sorry, b->has_sorry);
+        assert_same_real(&a->sorry, &b->sorry);
+        assert_int_equal(a->quorum, b->quorum);
+        assert_int_equal(a->quorum_hysteresis, b->quorum_hysteresis);
+        assert_int_equal(a->inhibit_on_failure, b->inhibit_on_failure);
+        assert_int_equal(a->expire_nodest_conn, b->expire_nodest_conn);
+        /* Given in one syntax iff given in the other. */
+        assert_int_equal(!a->persistence_prefix_loc.line,
+                         !b->persistence_prefix_loc.line);
+        assert_int_equal(!a->sticky_idle_loc.line, !b->sticky_idle_loc.line);
+        assert_int_equal(!a->udp_timeout_loc.line, !b->udp_timeout_loc.line);
+        assert_int_equal(!a->hysteresis_loc.line, !b->hysteresis_loc.line);
+    }
+}
+
+static void
+test_same_model_as_yaml(void **state)
+{
+    struct parsed *p = parse(ipvs_example);
+    assert_true(p->ok);
+    struct lb_spec y;
+    struct diag d;
+    lb_spec_init(&y);
+    diag_init(&d);
+    assert_true(lb_yaml_parse("t.yaml", ipvs_example_yaml,
+                              strlen(ipvs_example_yaml), &y, &d));
+    if (d.n_errors) {
+        for (size_t i = 0; i < d.n_records; i++) {
+            fprintf(stderr, "  %d:%d: %s\n", d.records[i].loc.line,
+                    d.records[i].loc.col, d.records[i].message);
+        }
+    }
+    /* Warnings only (services without reals). */
+    assert_true(lb_check(&y, &d));
+    assert_int_equal(d.n_errors, 0);
+    assert_same_model(&p->spec, &y);
+    lb_spec_destroy(&y);
+    diag_destroy(&d);
+    parsed_free(p);
+}
+
+/* Semantic errors of the new statements, from DSL text through check.c:
+ * the first error, exactly where. */
+static const struct error_case check_cases[] = {
+    { SVC "    vip 10.0.0.0/24 tcp 80;\n    vip-mac auto;\n}", 3, 13,
+      "vip-mac of service 'web' needs a single-address VIP" },
+    { SVC "    vip 10.0.0.0/24 tcp 80;\n    vip-mac 02:00:00:00:01:00;\n}",
+      3, 13, "needs a single-address VIP" },
+    { SVC "    vip 10.0.0.0/24 tcp 80;\n}\n"
+      "service b {\n    vip 10.0.0.7 tcp 80;\n}", 5, 9,
+      "service 'b' (VIP 10.0.0.7 tcp port 80) overlaps service 'web' "
+      "(10.0.0.0/24 tcp port 80, at t.lb:2:9)" },
+    { SVC "    vip 10.0.0.1 tcp 8000-8100;\n}\n"
+      "service b {\n    vip 10.0.0.1 tcp 8100-8200;\n}", 5, 9,
+      "service 'b' (VIP 10.0.0.1 tcp ports 8100-8200) overlaps service "
+      "'web' (10.0.0.1 tcp ports 8000-8100" },
+    { SVC "    vip 10.0.0.0/16 udp 0;\n}\n"
+      "service b {\n    vip 10.0.3.0/24 udp 53;\n}", 5, 9,
+      "overlaps service 'web' (10.0.0.0/16 udp all ports" },
+    { SVC "    vip 10.0.0.0/24 tcp 80;\n}\n"
+      "service b {\n    vip 10.0.0.0/24 tcp 80;\n}", 5, 9,
+      "service 'b' uses VIP 10.0.0.0/24 tcp port 80, already used by "
+      "service 'web'" },
+    { SVC "    vip 127.0.0.0/16 tcp 80;\n}", 2, 9,
+      "VIP 127.0.0.0/16 of service 'web' overlaps loopback addresses" },
+    { SVC "    vip 10.0.0.0/24 tcp 80;\n"
+      "    real 10.0.0.11 mac 02:00:00:00:00:11;\n}", 3, 10,
+      "real 10.0.0.11 of service 'web' is inside the service's VIP prefix "
+      "10.0.0.0/24" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    persistence 60s netmask ffff::;\n}",
+      3, 29, "persistence netmask of service 'web' is IPv6 but its VIP is "
+      "IPv4" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    persistence 60s prefix 33;\n}",
+      3, 28, "persistence prefix /33 of service 'web' is longer than an "
+      "IPv4 address (at most /32)" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    stickiness conntrack idle 9s;\n}",
+      3, 31, "idle timeout of service 'web' applies only to stickiness "
+      "learn" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    udp-timeout 9s;\n}", 3, 17,
+      "UDP timeout of service 'web' applies only to udp services (this one "
+      "is tcp)" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n"
+      "    sorry 2001:db8::9 mac 02:00:00:00:00:09;\n}", 3, 11,
+      "sorry server 2001:db8::9 is IPv6 but the VIP of service 'web' is "
+      "IPv4" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n"
+      "    sorry 10.0.0.9 mac 01:00:00:00:00:09;\n}", 3, 24,
+      "mac 01:00:00:00:00:09 of sorry server 10.0.0.9 is a multicast MAC" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n"
+      "    real 10.0.0.11 mac 02:00:00:00:00:11;\n"
+      "    sorry 10.0.0.11 mac 02:00:00:00:00:11;\n}", 4, 11,
+      "sorry server 10.0.0.11 of service 'web' is also one of its reals "
+      "(at t.lb:3:10)" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n"
+      "    sorry 10.0.0.9 mac 02:00:00:00:00:09 port 3;\n}\n"
+      "service b {\n    vip 10.0.0.2 tcp 80;\n"
+      "    real 10.0.0.9 mac 02:00:00:00:00:09;\n}", 7, 5,
+      "real 10.0.0.9 has port NORMAL (no port) here but port 3 in service "
+      "'web'" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    quorum 2;\n"
+      "    real 10.0.0.11 mac 02:00:00:00:00:11;\n}", 3, 12,
+      "quorum 2 of service 'web' is more than its 1 real: the service would "
+      "never be up" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    quorum 2 hysteresis 2;\n"
+      "    real 10.0.0.11 mac 02:00:00:00:00:11;\n"
+      "    real 10.0.0.12 mac 02:00:00:00:00:12;\n"
+      "    real 10.0.0.13 mac 02:00:00:00:00:13;\n}", 3, 25,
+      "hysteresis 2 of service 'web' must be less than its quorum 2" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    quorum 2 hysteresis 1;\n"
+      "    real 10.0.0.11 mac 02:00:00:00:00:11;\n"
+      "    real 10.0.0.12 mac 02:00:00:00:00:12;\n}", 3, 25,
+      "quorum 2 + hysteresis 1 of service 'web' is more than its 2 reals" },
+    { SVC "    vip 10.0.0.1 tcp 80;\n    check udp;\n}", 3, 5,
+      "udp check of service 'web', a tcp service" },
+    { SVC "    vip 10.0.0.1 udp 53;\n    check tcp send \"x\";\n}", 3, 5,
+      "tcp check of service 'web' has a payload to send" },
+    { SVC "    vip 10.0.0.1 udp 53;\n    check exec command \"true\" "
+      "reply \"x\";\n}", 3, 5,
+      "exec check of service 'web' has an expected reply" },
+    { SVC "    vip 10.0.0.1 udp 5000-5100;\n    check udp;\n}", 3, 5,
+      "udp check of service 'web' needs a port: the service covers udp "
+      "ports 5000-5100" },
+};
+
+static void
+test_ipvs_check_errors(void **state)
+{
+    bool failed = false;
+    for (size_t i = 0; i < sizeof check_cases / sizeof *check_cases; i++) {
+        const struct error_case *c = &check_cases[i];
+        struct parsed *p = parse(c->text);
+        if (!p->ok) {
+            fprintf(stderr, "check case %zu does not parse:\n", i);
+            dump_diags(p);
+            failed = true;
+            parsed_free(p);
+            continue;
+        }
+        bool ok = lb_check(&p->spec, &p->d);
+        const struct diag_record *r = NULL;
+        for (size_t k = 0; k < p->d.n_records; k++) {
+            if (p->d.records[k].severity == DIAG_ERROR) {
+                r = &p->d.records[k];
+                break;
+            }
+        }
+        if (ok || !r || r->loc.line != c->line || r->loc.col != c->col
+            || !strstr(r->message, c->message)) {
+            fprintf(stderr, "check case %zu: expected %d:%d: %s\n  got:\n", i,
+                    c->line, c->col, c->message);
+            dump_diags(p);
+            failed = true;
+        }
+        parsed_free(p);
+    }
+    assert_false(failed);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
         cmocka_unit_test(test_check_source),
+        cmocka_unit_test(test_ipvs_statements),
+        cmocka_unit_test(test_same_model_as_yaml),
+        cmocka_unit_test(test_ipvs_check_errors),
         cmocka_unit_test(test_several_services),
         cmocka_unit_test(test_empty_and_comments_only),
         cmocka_unit_test(test_appends),
