@@ -144,7 +144,7 @@ flowlb_import_main(int argc, char *argv[],
     bool yaml = false, werror = false;
     int status = 2;
 
-    optind = 1;
+    optind = 0;             /* glibc: 0 re-initialises (callable twice). */
     /* Leading '-' for '-' (stdin) as an operand, not an option. */
     int c;
     while ((c = getopt_long(argc, argv, "o:Wh", long_options, NULL)) != -1) {
@@ -226,10 +226,13 @@ flowlb_import_main(int argc, char *argv[],
     char *text = NULL;
     size_t len = 0;
     if (ok) {
+        /* The input's base name: the same output wherever it is read. */
+        const char *base = strrchr(input, '/');
+        base = base ? base + 1 : input;
         char *header;
         if (asprintf(&header, "Imported by flowlb import %s from %s.\n"
                      "Review before use: see docs/import.md.", kind,
-                     strcmp(input, "-") ? input : "stdin") < 0) {
+                     strcmp(input, "-") ? base : "stdin") < 0) {
             abort();
         }
         FILE *mem = open_memstream(&text, &len);
