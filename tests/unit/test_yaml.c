@@ -12,6 +12,7 @@
 
 #include "diag.h"
 #include "spec.h"
+#include "check.h"
 #include "values.h"
 
 /* One parse: the spec, the diagnostics and the verdict. */
@@ -618,6 +619,254 @@ test_error_values(void **state)
     parse_free(p);
 }
 
+/* The IPVS / keepalived keys of issue 4: values and locations. */
+static void
+test_ipvs_keys(void **state)
+{
+    struct parse *p = parse_ok(
+        "services:\n"                                               /* 1 */
+        "  - name: web\n"
+        "    vip: 10.0.0.0/24\n"
+        "    protocol: tcp\n"
+        "    port: 8000-8100\n"                                     /* 5 */
+        "    scheduler: fo\n"
+        "    persistence: {timeout: 300s, netmask: 255.255.255.0}\n"
+        "    stickiness: learn\n"
+        "    sticky_idle: 60s\n"
+        "    sorry: {address: 10.1.0.9, mac: \"02:00:00:00:00:99\", port: 4}\n"
+        "    quorum: 2\n"                                           /* 11 */
+        "    hysteresis: 1\n"
+        "    inhibit_on_failure: true\n"
+        "    expire_nodest_conn: false\n"
+        "    reals:\n"                                              /* 15 */
+        "      - {address: 10.1.0.11, mac: \"02:00:00:00:00:11\"}\n"
+        "      - {address: 10.1.0.12, mac: \"02:00:00:00:00:12\"}\n"
+        "      - {address: 10.1.0.13, mac: \"02:00:00:00:00:13\"}\n"
+        "  - name: dns\n"
+        "    vip: 2001:db8::53\n"                                   /* 20 */
+        "    protocol: udp\n"
+        "    port: 53\n"
+        "    vip_mac: auto\n"
+        "    udp_timeout: 30s\n"
+        "    persistence: {timeout: 10m, prefix: 64}\n"             /* 25 */
+        "    check: {type: udp, send: \"ping\\n\", expect_reply: pong}\n"
+        "  - name: short\n"
+        "    vip: 10.0.2.1\n"
+        "    protocol: tcp\n"
+        "    port: 0\n"                                             /* 30 */
+        "    vip_mac: \"auto\"\n"
+        "    persistence: 5m\n");
+    assert_int_equal(p->spec.n_services, 3);
+    const struct lb_service *s = &p->spec.services[0];
+    assert_addr(&s->vip, "10.0.0.0");
+    assert_int_equal(s->vip_prefix_len, 24);
+    assert_loc(&s->vip_loc, 3, 10);
+    assert_int_equal(s->port, 8000);
+    assert_int_equal(s->port_max, 8100);
+    assert_int_equal(s->scheduler, LB_SCHED_FO);
+    assert_int_equal(s->persistence_s, 300);
+    assert_int_equal(s->persistence_prefix_len, 24);
+    assert_int_equal(s->persistence_mask_family, AF_INET);
+    assert_loc(&s->persistence_loc, 7, 28);
+    assert_loc(&s->persistence_prefix_loc, 7, 43);
+    assert_int_equal(s->stickiness, LB_STICKY_LEARN);
+    assert_loc(&s->stickiness_loc, 8, 17);
+    assert_int_equal(s->sticky_idle_s, 60);
+    assert_loc(&s->sticky_idle_loc, 9, 18);
+    assert_true(s->has_sorry);
+    assert_addr(&s->sorry.addr, "10.1.0.9");
+    assert_mac(&s->sorry.mac, "02:00:00:00:00:99");
+    assert_string_equal(s->sorry.port, "4");
+    assert_int_equal(s->sorry.weight, 1);
+    assert_loc(&s->sorry.loc, 10, 12);
+    assert_loc(&s->sorry.addr_loc, 10, 22);
+    assert_loc(&s->sorry.mac_loc, 10, 37);
+    assert_loc(&s->sorry.port_loc, 10, 64);
+    assert_int_equal(s->quorum, 2);
+    assert_loc(&s->quorum_loc, 11, 13);
+    assert_int_equal(s->quorum_hysteresis, 1);
+    assert_loc(&s->hysteresis_loc, 12, 17);
+    assert_true(s->inhibit_on_failure);
+    assert_loc(&s->inhibit_loc, 13, 25);
+    assert_false(s->expire_nodest_conn);
+    assert_loc(&s->expire_nodest_loc, 14, 25);
+    assert_false(s->has_vip_mac);
+
+    s = &p->spec.services[1];
+    assert_int_equal(s->vip_prefix_len, 128);
+    assert_int_equal(s->port_max, 53);
+    assert_true(s->vip_mac_auto);
+    assert_true(s->has_vip_mac);
+    assert_mac(&s->vip_mac, "02:f9:71:93:b7:a3");
+    assert_loc(&s->vip_mac_loc, 23, 14);
+    assert_int_equal(s->udp_timeout_s, 30);
+    assert_loc(&s->udp_timeout_loc, 24, 18);
+    assert_int_equal(s->persistence_s, 600);
+    assert_int_equal(s->persistence_prefix_len, 64);
+    assert_loc(&s->persistence_prefix_loc, 25, 41);
+    assert_int_equal(s->check.type, LB_CHECK_UDP);
+    assert_string_equal(s->check.send, "ping\n");
+    assert_string_equal(s->check.expect_reply, "pong");
+    assert_int_equal(s->stickiness, LB_STICKY_CONNTRACK);
+    assert_int_equal(s->sticky_idle_s, 300);
+
+    s = &p->spec.services[2];
+    assert_int_equal(s->port, 0);
+    assert_int_equal(s->port_max, 0);
+    assert_int_equal(s->vip_prefix_len, 32);
+    assert_mac(&s->vip_mac, "02:00:0a:00:02:01");
+    assert_int_equal(s->persistence_s, 300);
+    assert_int_equal(s->persistence_prefix_len, 32);
+    assert_loc(&s->persistence_loc, 32, 18);
+    parse_free(p);
+}
+
+static void
+test_ipvs_key_errors(void **state)
+{
+    static const char head[] =
+        "services:\n"
+        "  - name: web\n"
+        "    vip: 10.0.0.1\n"
+        "    protocol: udp\n"
+        "    port: 53\n";
+    static const struct {
+        const char *body;
+        int line, col;
+        const char *msg;
+    } cases[] = {
+        { "    persistence: 1500ms\n", 6, 18,
+          "invalid persistence '1500ms': timeout not in whole seconds" },
+        { "    persistence: {netmask: 255.255.255.0}\n", 6, 18,
+          "missing required key 'timeout' in persistence of service 'web'" },
+        { "    persistence: {timeout: 1m, netmask: 255.0.255.0}\n", 6, 41,
+          "invalid netmask '255.0.255.0': netmask not contiguous" },
+        { "    persistence: {timeout: 1m, netmask: 255.0.0.0, prefix: 8}\n",
+          6, 60, "persistence takes a netmask or a prefix, not both" },
+        { "    persistence: {timeout: 1m, prefix: 129}\n", 6, 40,
+          "invalid prefix '129': number out of range (expected 1 to 128)" },
+        { "    persistence: [1m]\n", 6, 18,
+          "'persistence' must be a scalar or a mapping" },
+        { "    persistence: {timeout: 1m, granularity: 24}\n", 6, 32,
+          "unknown key 'granularity' in persistence" },
+        { "    persistence:\n", 6, 17, "missing value for 'persistence'" },
+        { "    stickiness: sticky\n", 6, 17,
+          "invalid stickiness 'sticky': unknown stickiness (expected "
+          "conntrack or learn)" },
+        { "    sticky_idle: 0s\n", 6, 18,
+          "invalid sticky_idle '0s': timeout too short (at least 1s)" },
+        { "    udp_timeout: 30\n", 6, 18,
+          "invalid udp_timeout '30': invalid duration" },
+        { "    udp_timeout: 100000s\n", 6, 18,
+          "invalid udp_timeout '100000s': duration too large" },
+        { "    sorry: {address: 10.0.0.9}\n", 6, 12,
+          "missing required key 'mac' in sorry of service 'web'" },
+        { "    sorry: {address: 10.0.0.9, mac: \"02:00:00:00:00:09\", "
+          "weight: 2}\n", 6, 58, "unknown key 'weight' in sorry" },
+        { "    sorry: 10.0.0.9\n", 6, 12, "'sorry' must be a mapping" },
+        { "    sorry: {address: 10.0.0.x, mac: \"02:00:00:00:00:09\"}\n",
+          6, 22, "invalid address '10.0.0.x'" },
+        { "    quorum: 0\n", 6, 13,
+          "invalid quorum '0': number out of range (expected 1 to "
+          "4294967295)" },
+        { "    hysteresis: -1\n", 6, 17, "invalid hysteresis '-1'" },
+        { "    inhibit_on_failure: yes\n", 6, 25,
+          "invalid inhibit_on_failure 'yes': invalid boolean (expected true "
+          "or false)" },
+        { "    expire_nodest_conn: True\n", 6, 25,
+          "invalid expire_nodest_conn 'True': invalid boolean" },
+        { "    check: {type: udp, reply: x}\n", 6, 24,
+          "unknown key 'reply' in check" },
+        { "    check: {type: udp, send: [x]}\n", 6, 30,
+          "'send' must be a scalar" },
+        { "    scheduler: sed\n", 6, 16,
+          "invalid scheduler 'sed': unsupported IPVS scheduler (a switch "
+          "pipeline cannot compute expected delays; use wlc)" },
+        { "    scheduler: twos\n", 6, 16, "use wrr)" },
+        { "    vip_mac: AUTO\n", 6, 14, "invalid vip_mac 'AUTO'" },
+        { "    inhibit-on-failure: true\n", 6, 5,
+          "unknown key 'inhibit-on-failure' in service" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "%s%s", head, cases[i].body);
+        print_message("case %zu\n", i);
+        expect_error(text, cases[i].line, cases[i].col, cases[i].msg);
+    }
+
+    /* The VIP's own forms. */
+    static const char *const vips[][3] = {
+        { "10.0.0.1/24", "80", "prefix with host bits set (did you mean "
+          "10.0.0.0/24?)" },
+        { "10.0.0.0/0", "80", "invalid prefix length (expected /1 to /32)" },
+        { "10.0.0.0/24", "8100-8000", "reversed port range" },
+        { "10.0.0.0/24", "0-10", "a range starts at 1" },
+        { "10.0.0.0/24", "80-", "invalid port range" },
+    };
+    for (size_t i = 0; i < sizeof vips / sizeof vips[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "services:\n  - name: web\n"
+                 "    vip: %s\n    protocol: tcp\n    port: %s\n",
+                 vips[i][0], vips[i][1]);
+        print_message("vip case %zu\n", i);
+        bool port_error = i >= 2;       /* The last three are ports. */
+        expect_error(text, port_error ? 5 : 3, port_error ? 11 : 10,
+                     vips[i][2]);
+    }
+}
+
+/* Asserts that one of the checker's errors is at line:col with 'substr'
+ * (the parse itself succeeded). */
+static void
+assert_check_error(const struct parse *p, int line, int col,
+                   const char *substr)
+{
+    for (size_t i = 0; i < p->d.n_records; i++) {
+        const struct diag_record *r = &p->d.records[i];
+        if (r->severity == DIAG_ERROR && r->loc.line == line
+            && r->loc.col == col && strstr(r->message, substr)) {
+            return;
+        }
+    }
+    print_message("expected %d:%d: ...%s... among:\n", line, col, substr);
+    dump_diags(p);
+    fail();
+}
+
+/* check.c's errors for the new keys point at the YAML nodes. */
+static void
+test_ipvs_check_locations(void **state)
+{
+    struct parse *p = parse_ok(
+        "services:\n"
+        "  - name: web\n"
+        "    vip: 10.0.0.0/24\n"
+        "    protocol: tcp\n"
+        "    port: 80\n"
+        "    vip_mac: auto\n"                                   /* 6 */
+        "    sticky_idle: 10s\n"
+        "    udp_timeout: 10s\n"
+        "    hysteresis: 1\n"
+        "    persistence: {timeout: 1m, netmask: \"ffff::\"}\n" /* 10 */
+        "    sorry: {address: 10.0.0.9, mac: \"02:00:00:00:00:09\"}\n"
+        "    check: {type: udp, port: 53}\n");
+    assert_false(lb_check(&p->spec, &p->d));
+    assert_check_error(p, 6, 14, "vip-mac of service 'web' needs a "
+                     "single-address VIP");
+    assert_check_error(p, 7, 18, "idle timeout of service 'web' applies only "
+                     "to stickiness learn");
+    assert_check_error(p, 8, 18, "UDP timeout of service 'web' applies only "
+                     "to udp services");
+    assert_check_error(p, 9, 17, "hysteresis of service 'web' without a "
+                     "quorum");
+    assert_check_error(p, 10, 41, "persistence netmask of service 'web' is "
+                     "IPv6 but its VIP is IPv4");
+    assert_check_error(p, 11, 22, "sorry server 10.0.0.9 of service 'web' is "
+                     "inside the service's VIP prefix 10.0.0.0/24");
+    assert_check_error(p, 12, 12, "udp check of service 'web', a tcp service");
+    parse_free(p);
+}
+
 static void
 test_error_yaml_syntax(void **state)
 {
@@ -643,8 +892,8 @@ test_error_aliases(void **state)
     struct parse *p = parse("x: &svc {name: web}\n"
                             "services:\n"
                             "  - *svc\n");
-    assert_has_error(p, 1, 4, "YAML anchors and aliases are not supported");
-    assert_has_error(p, 3, 5, "YAML aliases are not supported");
+    assert_check_error(p, 1, 4, "YAML anchors and aliases are not supported");
+    assert_check_error(p, 3, 5, "YAML aliases are not supported");
     assert_int_equal(p->spec.n_services, 0);
     parse_free(p);
 
@@ -654,7 +903,7 @@ test_error_aliases(void **state)
               "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
               "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
               "services: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n");
-    assert_has_error(p, 2, 8, "YAML aliases are not supported");
+    assert_check_error(p, 2, 8, "YAML aliases are not supported");
     assert_true(p->d.n_records <= 100);
     assert_int_equal(p->spec.n_services, 0);
     parse_free(p);
@@ -710,7 +959,7 @@ test_error_encoding(void **state)
     parse_free(p);
     /* An embedded NUL is a control character, not the end of the text. */
     p = parse_len("services: []\n\0x: 1\n", 19);
-    assert_has_error(p, 2, 1, "control characters are not allowed");
+    assert_check_error(p, 2, 1, "control characters are not allowed");
     parse_free(p);
 }
 
@@ -725,7 +974,7 @@ test_error_depth(void **state)
     memset(text + n, ']', n);
     strcpy(text + 2 * n, "\n");
     struct parse *p = parse(text);
-    assert_has_error(p, 1, 65, "YAML nesting is too deep");
+    assert_check_error(p, 1, 65, "YAML nesting is too deep");
     parse_free(p);
 
     /* The same with block mappings. */
@@ -734,7 +983,7 @@ test_error_depth(void **state)
         q += sprintf(q, "%*sk:\n", i, "");
     }
     p = parse(text);
-    assert_has_error(p, 65, 65, "YAML nesting is too deep");
+    assert_check_error(p, 65, 65, "YAML nesting is too deep");
     parse_free(p);
     free(text);
 
@@ -844,6 +1093,9 @@ main(void)
         cmocka_unit_test(test_error_duplicate_keys),
         cmocka_unit_test(test_error_missing_keys),
         cmocka_unit_test(test_error_values),
+        cmocka_unit_test(test_ipvs_keys),
+        cmocka_unit_test(test_ipvs_key_errors),
+        cmocka_unit_test(test_ipvs_check_locations),
         cmocka_unit_test(test_error_yaml_syntax),
         cmocka_unit_test(test_error_aliases),
         cmocka_unit_test(test_error_documents),
