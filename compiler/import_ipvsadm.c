@@ -350,6 +350,7 @@ apply_service_options(struct ipvs_state *st, struct lb_service *svc,
                          "is ignored");
         } else {
             svc->persistence_prefix_len = len;
+            svc->persistence_prefix_loc = g[O_NETMASK].value_loc;
         }
     }
     if (g[O_OPS].set) {

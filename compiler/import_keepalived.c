@@ -1009,7 +1009,7 @@ struct ka_vs {
     const struct kword *granularity;
     uint32_t quorum, hysteresis;
     bool has_quorum, has_hysteresis;
-    struct location quorum_loc;
+    struct location quorum_loc, hysteresis_loc;
     bool has_sorry;
     struct lb_real sorry;
     struct ka_real *reals;
@@ -1274,6 +1274,7 @@ parse_vs_body(struct ka_state *st, const struct knode *n, struct ka_vs *vs)
                 } else {
                     vs->hysteresis = v;
                     vs->has_hysteresis = true;
+                    vs->hysteresis_loc = s->w[0].loc;
                 }
             }
         } else if (!strcmp(kw, "quorum_up") || !strcmp(kw, "quorum_down")) {
@@ -1360,6 +1361,7 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
     svc->persistence_s = vs->persistence_s;
     svc->persistence_loc = vs->persistence_loc;
     if (vs->granularity && vs->persistence_s) {
+        svc->persistence_prefix_loc = vs->granularity->loc;
         const char *err = import_netmask(vs->granularity->text,
                                          e->vip.family,
                                          &svc->persistence_prefix_len);
@@ -1460,6 +1462,7 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
     }
     if (n_inhibit && n_inhibit == svc->n_reals) {
         svc->inhibit_on_failure = true;
+        svc->inhibit_loc = e->loc;
     } else if (n_inhibit) {
         diag_warning(st->d, &e->loc, "only some reals have "
                      "inhibit_on_failure: flowlb applies it per service, so "
@@ -1492,6 +1495,9 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
             wmin = wmax = 1;
         }
         uint32_t q = vs->has_quorum ? vs->quorum : 1;
+        svc->quorum_loc = vs->has_quorum ? vs->quorum_loc
+                                         : vs->hysteresis_loc;
+        svc->hysteresis_loc = vs->hysteresis_loc;
         svc->quorum = (q + wmax - 1) / wmax;
         svc->quorum_hysteresis = vs->hysteresis / wmax;
         if (wmin != wmax) {
