@@ -107,6 +107,8 @@ struct ir_flow {
                                  * responder only when all are below quorum.
                                  * Array owned, names point into the spec. */
     size_t n_shared_by;
+    uint32_t mark;              /* Forward and assign flows: the real's
+                                 * mark; 0 otherwise. */
 };
 
 struct ir_bucket {

@@ -570,6 +570,7 @@ add_assign_flow(struct lowering *l, size_t i, const struct lb_real *real,
                                     IR_ROLE_ASSIGN, l->match.s, l->actions.s);
     f->service = svc->name;
     f->loc = real->loc;
+    f->mark = mark;
 }
 
 static void
@@ -839,6 +840,7 @@ add_forward(struct lowering *l, size_t start, const struct lb_real *real,
                                             IR_ROLE_FORWARD, l->match.s,
                                             l->actions.s);
             f->loc = real->loc;
+            f->mark = mark;
         }
     }
 }

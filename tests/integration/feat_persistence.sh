@@ -11,7 +11,12 @@
 #  3. purge: one del-flows by cookie/mask removes exactly one real's entries
 #     (what the agent does when a real fails or is drained); limiting it to
 #     another service's id (reg12) removes nothing; a client whose entry was
-#     purged gets a fresh one.
+#     purged gets a fresh one;
+#  4. the agent's recipe for a real going down, as ONE bundle right after
+#     traffic: its bucket out, its assign flow (reg12=S,reg13=MARK) out, its
+#     entries purged; then no new connection from any prefix reaches it,
+#     even if a datapath flow's learn re-instates a purged entry (OVS's
+#     xlate cache re-adds learned flows when it pushes old stats).
 set -eu
 . "$(dirname "$0")/../lib/ovs-sandbox.sh"
 . "$SB_LIB_DIR/testlib.sh"
@@ -100,6 +105,9 @@ echo "all entries expired between 1 s and $((1 + gone / 2)) s after the last con
 
 # --- 3. purge by cookie -----------------------------------------------------
 for k in $(seq 1 $NPFX); do get "10.0.$k.1" >/dev/null || sb_fail "refill from 10.0.$k.1"; done
+# Datapath flows that executed a learn re-add the learned flow when their
+# stats are pushed; flush them first so this step sees the purge alone.
+ovs-appctl revalidator/purge
 n1=$(entries "cookie=0xf10b01000a00000b/$MASK" | wc -l)
 n2=$(entries "cookie=0xf10b01000a00000c/$MASK" | wc -l)
 [ $((n1 + n2)) = "$NPFX" ] && [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] ||
@@ -123,4 +131,25 @@ for k in $(seq 1 $NPFX); do
         break
     fi
 done
+
+# --- 4. a real goes down: one bundle -------------------------------------------
+for k in $(seq 1 $NPFX); do get "10.0.$k.1" >/dev/null || sb_fail "refill from 10.0.$k.1"; done
+n1=$(entries "cookie=0xf10b01000a00000b/$MASK" | wc -l)
+[ "$n1" -gt 0 ] || sb_fail "no entries for r1 before it goes down"
+GID=$(grep -o 'group_id=[0-9]*' "$SB_DIR/p.ofctl" | head -1 | cut -d= -f2)
+cat >"$SB_DIR/down.ofctl" <<EOF
+group remove_bucket group_id=$GID,command_bucket_id=$((M1))
+flow delete_strict table=7,priority=100,tcp,reg12=$SID,reg13=$M1
+flow delete table=$PT,cookie=0xf10b01000a00000b/$MASK,reg12=$SID
+EOF
+ovs-ofctl -O OpenFlow15 bundle br0 "$SB_DIR/down.ofctl" || sb_fail "the real-down bundle was refused"
+echo "r1 down in one bundle (bucket, assign flow, $n1 entries)"
+for i in 1 2; do
+    for k in $(seq 1 $NPFX); do
+        a=$(get "10.0.$k.1") || sb_fail "connection from 10.0.$k.1 after r1 went down failed"
+        [ "$a" = r2 ] || sb_fail "10.0.$k.1 reached $a after r1 went down"
+    done
+    sleep 1
+done
+echo "$((2 * NPFX)) new connections from all $NPFX prefixes after r1 went down: all on r2"
 echo "PASS: feat_persistence"

@@ -638,6 +638,8 @@ test_persistence(void **state)
     snprintf(buf, sizeof buf, "tcp,reg12=%u,reg13=0xa00000b", sid);
     f = find_flow(&p, 7, buf);
     assert_int_equal(f->role, IR_ROLE_ASSIGN);
+    assert_int_equal(f->mark, 0xa00000b);
+    assert_int_equal(find_flow(&p, 2, "ct_mark=0xa00000c")->mark, 0xa00000c);
     assert_string_equal(f->actions,
         "learn(table=5,idle_timeout=3,cookie=0xf10b01000a00000b,"
         "eth_type=0x800,NXM_NX_REG12[],NXM_OF_IP_SRC[8..31],"
