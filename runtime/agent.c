@@ -17,6 +17,7 @@
 #include "openvswitch/json.h"
 #include "openvswitch/vlog.h"
 #include "spec.h"
+#include "sset.h"
 #include "swconn.h"
 #include "timeval.h"
 #include "util.h"
@@ -55,7 +56,9 @@ struct agent_service {
     char *name;
     bool all_down;              /* No real can take connections (logged
                                  * once per transition). */
-    bool withdrawn;             /* Quorum lost: no responder, no bucket. */
+    bool withdrawn;             /* Quorum lost: the VIP does not answer. */
+    struct sset *active;        /* Reals with a live bucket (weight > 0) in
+                                 * the last desired group. */
     size_t n_buckets;           /* In the desired group. */
     bool seen;
 };
@@ -73,6 +76,7 @@ struct agent {
     struct ofsync_state desired;/* base minus dead reals' buckets. */
     unsigned int desired_seqno;
     unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
+    const struct ofputil_port_map *ports; /* swconn's, for 'base'. */
     bool base_dirty;            /* IR changed since 'base' was built. */
     bool desired_dirty;         /* Health changed since 'desired'. */
 };
@@ -232,6 +236,8 @@ sync_tables(struct agent *a, const struct compiled *c, bool prune)
         if (!s) {
             s = xzalloc(sizeof *s);
             s->name = xstrdup(svc->name);
+            s->active = xmalloc(sizeof *s->active);
+            sset_init(s->active);
             hmap_insert(&a->services, &s->node, hash_string(s->name, 0));
         }
         s->seen = true;
@@ -263,6 +269,8 @@ sync_tables(struct agent *a, const struct compiled *c, bool prune)
     HMAP_FOR_EACH_SAFE (s, node, &a->services) {
         if (!s->seen) {
             hmap_remove(&a->services, &s->node);
+            sset_destroy(s->active);
+            free(s->active);
             free(s->name);
             free(s);
         }
@@ -344,6 +352,8 @@ agent_destroy(struct agent *a)
     hmap_destroy(&a->reals);
     struct agent_service *s;
     HMAP_FOR_EACH_POP (s, node, &a->services) {
+        sset_destroy(s->active);
+        free(s->active);
         free(s->name);
         free(s);
     }
@@ -393,7 +403,16 @@ build_base(struct agent *a, const struct ofputil_port_map *ports)
     ofsync_state_clear(&a->base);
     const struct ir_pipeline *ir = &a->cur->ir;
     for (size_t i = 0; i < ir->n_groups; i++) {
-        char *s = ir_group_to_ofctl(&ir->groups[i]);
+        /* The base group holds every bucket, standby ones (failover
+         * candidates, the sorry real) included; build_desired() picks. */
+        struct ir_group full = ir->groups[i];
+        full.buckets = xmemdup(full.buckets,
+                               MAX(full.n_buckets, 1) * sizeof *full.buckets);
+        for (size_t b = 0; b < full.n_buckets; b++) {
+            full.buckets[b].standby = false;
+        }
+        char *s = ir_group_to_ofctl(&full);
+        free(full.buckets);
         char *err = ofsync_add_group_str(&a->base, s, ports);
         if (err) {
             const struct location *l = &ir->groups[i].loc;
@@ -504,7 +523,7 @@ spec_service(const struct lb_spec *spec, const char *name)
 static bool
 quorum_withdrawn(const struct lb_service *svc, bool withdrawn, size_t n_up)
 {
-    if (!svc->quorum) {
+    if (!svc || !svc->quorum) {
         return false;
     }
     uint32_t h = svc->quorum_hysteresis;
@@ -514,85 +533,126 @@ quorum_withdrawn(const struct lb_service *svc, bool withdrawn, size_t n_up)
     return n_up < (uint64_t) svc->quorum + h;
 }
 
+/* Persistence / learn-mode entries learned for the real with 'mark' in
+ * the service of 'g' go away with the real. */
+static void
+purge_learned(struct agent *a, struct swconn *sc, const struct ir_group *g,
+              uint8_t kind, uint8_t table_rel, uint32_t mark)
+{
+    struct swconn_purge p;
+    memset(&p, 0, sizeof p);
+    p.table_id = a->opts.lower.table_base + table_rel;
+    p.cookie = flowlb_cookie_learned(kind, mark);
+    p.cookie_mask = FLOWLB_COOKIE_LEARNED_MASK;
+    p.has_reg = true;
+    p.reg = LOWER_REG_SERVICE;
+    p.reg_value = g->service_id;
+    swconn_queue_purge(sc, &p);
+    VLOG_INFO("service %s: deleting the %s entries of real mark %#"PRIx32,
+              g->service, kind == FLOWLB_COOKIE_KIND_PERSIST
+              ? "persistence" : "learned connection", mark);
+}
+
 /* The desired group of one service from its compiled group:
  *  - a real that is down loses its bucket (inhibit-on-failure: weight 0);
- *  - with every real down (or the quorum lost) the group has no real's
- *    bucket at all: OVS still selects a weight-0 bucket when every score is
- *    0, so inhibited buckets must go too;
- *  - the sorry real's bucket (if the compiler emitted one) is kept only
- *    while no real can take connections and the service is not withdrawn;
- *  - expire_nodest_conn adds a dispatch flow per dead real. */
+ *  - 'fo': only the live real(s) of the highest weight have buckets (the
+ *    compiled group lists the others as standby);
+ *  - with no live real the group has no real's bucket at all (OVS still
+ *    selects a weight-0 bucket when every score is 0, so inhibited buckets
+ *    go too), and the sorry real's (standby) bucket is inserted;
+ *  - expire_nodest_conn adds a dispatch flow per dead real;
+ *  - a real that stops taking connections loses its persistence entries
+ *    (and its learned connections, with expire_nodest_conn). */
 static void
-build_service_group(struct agent *a, const struct ir_group *g,
-                    struct ofsync_group *dg, const struct lb_service *svc,
-                    struct agent_service *as)
+build_service_group(struct agent *a, struct swconn *sc,
+                    const struct ir_group *g, struct ofsync_group *dg,
+                    const struct lb_service *svc, struct agent_service *as)
 {
-    char sorry[INET6_ADDRSTRLEN] = "";
-    if (svc && svc->has_sorry) {
-        lb_addr_format(&svc->sorry.addr, sorry, sizeof sorry);
-    }
     bool expire = a->opts.expire_nodest_conn
                   || (svc && svc->expire_nodest_conn);
     bool inhibit = svc && svc->inhibit_on_failure;
 
-    /* Reals that can take new connections. */
+    bool *down = xcalloc(MAX(g->n_buckets, 1), sizeof *down);
     size_t n_live = 0, n_reals = 0;
+    uint32_t top = 0;
     for (size_t b = 0; b < g->n_buckets; b++) {
+        const struct ir_bucket *ib = &g->buckets[b];
         struct lb_addr addr;
-        if (strcmp(g->buckets[b].real, sorry)) {
-            n_reals++;
-            if (!lb_parse_addr(g->buckets[b].real, &addr)
-                && !real_is_down(a, g->service, &addr)) {
-                n_live++;
-            }
+        if (ib->sorry) {
+            continue;
+        }
+        n_reals++;
+        down[b] = !lb_parse_addr(ib->real, &addr)
+                  && real_is_down(a, g->service, &addr);
+        if (!down[b]) {
+            n_live++;
+            top = MAX(top, ib->spec_weight);
         }
     }
-    bool withdrawn = svc && quorum_withdrawn(svc, as && as->withdrawn,
-                                             n_live);
+    bool withdrawn = quorum_withdrawn(svc, as && as->withdrawn, n_live);
 
     size_t n_left = 0;
     for (size_t b = 0; b < g->n_buckets; b++) {
         const struct ir_bucket *ib = &g->buckets[b];
-        struct lb_addr addr;
-        bool is_sorry = !strcmp(ib->real, sorry);
-        bool down = !is_sorry && !lb_parse_addr(ib->real, &addr)
-                    && real_is_down(a, g->service, &addr);
-        if (down && expire) {
-            add_expire_flow(a, g->service, lower_real_mark(&addr));
+        if (down[b] && expire) {
+            add_expire_flow(a, g->service, ib->mark);
         }
         bool keep;
-        if (is_sorry) {
-            keep = !n_live && !withdrawn;
+        if (ib->sorry) {
+            keep = !n_live;
+        } else if (!n_live) {
+            keep = false;
+        } else if (g->failover) {
+            keep = !down[b] && ib->spec_weight == top;
         } else {
-            keep = n_live && !withdrawn && (!down || inhibit);
+            keep = !ib->standby && (!down[b] || inhibit);
         }
-        if (!dg) {
-            continue;
+        if (dg) {
+            if (!keep) {
+                ofsync_group_remove_bucket(dg, ib->bucket_id);
+            } else if (down[b]) {
+                struct ofputil_bucket *ob = ofputil_bucket_find(
+                    &dg->buckets, ib->bucket_id);
+                if (ob) {
+                    ob->weight = 0;
+                }
+            }
         }
-        if (!keep) {
-            ofsync_group_remove_bucket(dg, ib->bucket_id);
-            continue;
-        }
-        n_left++;
-        if (down) {
-            struct ofputil_bucket *ob = ofputil_bucket_find(&dg->buckets,
-                                                            ib->bucket_id);
-            if (ob) {
-                ob->weight = 0;
+        n_left += keep;
+        bool active = keep && !down[b];
+        if (as && sc && !active && sset_contains(as->active, ib->real)) {
+            if (g->persistence_s) {
+                purge_learned(a, sc, g, FLOWLB_COOKIE_KIND_PERSIST,
+                              LOWER_T_PERSIST, ib->mark);
+            }
+            if (g->learn_mode && expire && down[b]) {
+                purge_learned(a, sc, g, FLOWLB_COOKIE_KIND_STICKY,
+                              LOWER_T_STICKY, ib->mark);
             }
         }
     }
-
+    free(down);
     if (!as) {
         return;
     }
+
+    /* Remember who takes new connections now, for the next change. */
+    sset_clear(as->active);
+    for (size_t b = 0; dg && b < g->n_buckets; b++) {
+        const struct ofputil_bucket *ob = ofputil_bucket_find(
+            &dg->buckets, g->buckets[b].bucket_id);
+        if (ob && ob->weight) {
+            sset_add(as->active, g->buckets[b].real);
+        }
+    }
+
     as->n_buckets = n_left;
     bool all_down = !n_live && n_reals > 0;
     if (all_down != as->all_down) {
         if (all_down) {
             VLOG_WARN("service %s: every real is down; %s", as->name,
-                      sorry[0] ? "new connections go to the sorry real"
-                               : "new connections are dropped");
+                      g->has_sorry ? "new connections go to the sorry real"
+                                   : "new connections are dropped");
         } else {
             VLOG_INFO("service %s: %"PRIuSIZE" real(s) up again", as->name,
                       n_live);
@@ -602,36 +662,38 @@ build_service_group(struct agent *a, const struct ir_group *g,
     if (withdrawn != as->withdrawn) {
         if (withdrawn) {
             VLOG_WARN("service %s: quorum lost (%"PRIuSIZE" of %"PRIu32
-                      " reals up); service withdrawn", as->name, n_live,
+                      " reals up); VIP withdrawn", as->name, n_live,
                       svc->quorum);
         } else {
-            VLOG_INFO("service %s: quorum regained (%"PRIuSIZE" reals up)",
-                      as->name, n_live);
+            VLOG_INFO("service %s: quorum regained (%"PRIuSIZE" reals up); "
+                      "VIP answers again", as->name, n_live);
         }
         as->withdrawn = withdrawn;
     }
 }
 
-/* A withdrawn service stops answering ARP/ND for its VIP, unless another
- * service on the same VIP is still in service (they share the responder). */
+/* A withdrawn service (quorum lost) stops answering for its VIP: its
+ * classify flows go, and the ARP/ND responders once every service sharing
+ * them is withdrawn. */
 static void
-withdraw_responders(struct agent *a)
+withdraw_vip_flows(struct agent *a)
 {
-    const struct lb_spec *spec = &a->cur->spec;
     const struct ir_pipeline *ir = &a->cur->ir;
     for (size_t i = 0; i < ir->n_flows; i++) {
         const struct ir_flow *f = &ir->flows[i];
-        const struct lb_service *svc = spec_service(spec, f->service);
-        if (f->role != IR_ROLE_RESPONDER || !svc) {
+        if (!f->vip_answer || !f->service) {
             continue;
         }
         bool needed = false;
-        for (size_t j = 0; j < spec->n_services && !needed; j++) {
-            const struct lb_service *o = &spec->services[j];
-            const struct agent_service *as = find_service(a, o->name);
-            if (lb_addr_equal(&o->vip, &svc->vip) && (!as || !as->withdrawn)) {
-                needed = true;
+        if (f->n_shared_by) {
+            for (size_t j = 0; j < f->n_shared_by && !needed; j++) {
+                const struct agent_service *as = find_service(
+                    a, f->shared_by[j]);
+                needed = !as || !as->withdrawn;
             }
+        } else {
+            const struct agent_service *as = find_service(a, f->service);
+            needed = !as || !as->withdrawn;
         }
         if (needed) {
             continue;
@@ -640,7 +702,7 @@ withdraw_responders(struct agent *a)
         struct ofsync_state one;
         ofsync_state_init(&one);
         char *str = ir_flow_to_ofctl(f);
-        char *err = ofsync_add_flow_str(&one, str, NULL);
+        char *err = ofsync_add_flow_str(&one, str, a->ports);
         free(err);
         free(str);
         struct ofsync_flow *of;
@@ -658,7 +720,7 @@ withdraw_responders(struct agent *a)
 }
 
 static void
-build_desired(struct agent *a)
+build_desired(struct agent *a, struct swconn *sc)
 {
     ofsync_state_copy(&a->desired, &a->base);
     const struct ir_pipeline *ir = &a->cur->ir;
@@ -666,12 +728,13 @@ build_desired(struct agent *a)
     for (size_t i = 0; i < ir->n_groups; i++) {
         const struct ir_group *g = &ir->groups[i];
         struct agent_service *as = find_service(a, g->service);
-        build_service_group(a, g, ofsync_find_group(&a->desired, g->group_id),
+        build_service_group(a, sc, g,
+                            ofsync_find_group(&a->desired, g->group_id),
                             spec_service(&a->cur->spec, g->service), as);
         any_withdrawn |= as && as->withdrawn;
     }
     if (any_withdrawn) {
-        withdraw_responders(a);
+        withdraw_vip_flows(a);
     }
     a->desired_seqno++;
 }
@@ -705,20 +768,21 @@ take_health_changes(struct agent *a)
 }
 
 void
-agent_run(struct agent *a, const struct swconn *sc)
+agent_run(struct agent *a, struct swconn *sc)
 {
     take_health_changes(a);
     long long int t0 = time_msec();
     if (a->base_dirty || a->ports_seqno != swconn_ports_seqno(sc)) {
         a->ports_seqno = swconn_ports_seqno(sc);
-        build_base(a, swconn_port_map(sc));
+        a->ports = swconn_port_map(sc);
+        build_base(a, a->ports);
         a->base_dirty = false;
         a->desired_dirty = true;
         VLOG_DBG("base state rebuilt in %lld ms", time_msec() - t0);
     }
     if (a->desired_dirty) {
         long long int t1 = time_msec();
-        build_desired(a);
+        build_desired(a, sc);
         a->desired_dirty = false;
         VLOG_DBG("desired state rebuilt in %lld ms", time_msec() - t1);
     }

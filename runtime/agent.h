@@ -48,8 +48,9 @@ void agent_destroy(struct agent *);         /* Accepts NULL. */
 bool agent_reload(struct agent *, struct ds *errors);
 
 /* Takes health changes and port map changes into account; rebuilds the
- * desired state when needed. */
-void agent_run(struct agent *, const struct swconn *);
+ * desired state when needed, and queues on 'sc' the deletion of learned
+ * entries (persistence) of reals that stopped taking connections. */
+void agent_run(struct agent *, struct swconn *);
 
 /* The desired state, and a number that changes whenever it does. */
 const struct ofsync_state *agent_desired(const struct agent *);

@@ -100,10 +100,67 @@ struct swconn {
     size_t n_sent;
     bool commit_replied, commit_failed;
 
+    /* Deletions of learned flows asked for by the agent, sent with the
+     * next bundle and kept until a bundle carrying them commits. */
+    struct swconn_purge *purges;
+    size_t n_purges, allocated_purges;
+    size_t n_purges_sent;       /* The first n were in the bundle in
+                                 * flight. */
+
     struct swconn_counters c;
 };
 
 static void sw_set_state(struct swconn *, enum sw_state);
+
+void
+swconn_queue_purge(struct swconn *sc, const struct swconn_purge *p)
+{
+    for (size_t i = 0; i < sc->n_purges; i++) {
+        const struct swconn_purge *q = &sc->purges[i];
+        if (q->table_id == p->table_id && q->has_reg == p->has_reg
+            && q->reg == p->reg && q->reg_value == p->reg_value
+            && q->cookie == p->cookie && q->cookie_mask == p->cookie_mask) {
+            return;             /* Already queued. */
+        }
+    }
+    if (sc->n_purges >= sc->allocated_purges) {
+        sc->purges = x2nrealloc(sc->purges, &sc->allocated_purges,
+                                sizeof *sc->purges);
+    }
+    sc->purges[sc->n_purges++] = *p;
+}
+
+size_t
+swconn_n_purges(const struct swconn *sc)
+{
+    return sc->n_purges;
+}
+
+/* Non-strict delete of the learned flows 'p' selects: table, cookie under
+ * mask (magic + kind + mark), and the service register if given. */
+static struct ofpbuf *
+encode_purge(const struct swconn_purge *p)
+{
+    struct match match;
+    match_init_catchall(&match);
+    if (p->has_reg) {
+        match_set_reg(&match, p->reg, p->reg_value);
+    }
+    struct ofputil_flow_mod fm = {
+        .command = OFPFC_DELETE,
+        .table_id = p->table_id,
+        .cookie = htonll(p->cookie),
+        .cookie_mask = htonll(p->cookie_mask),
+        .new_cookie = OVS_BE64_MAX,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+    };
+    minimatch_init(&fm.match, &match);
+    struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, OFPUTIL_P_OF15_OXM);
+    minimatch_destroy(&fm.match);
+    return msg;
+}
 
 static void
 gstats_clear(struct hmap *h)
@@ -199,6 +256,7 @@ swconn_destroy(struct swconn *sc)
     hmap_destroy(&sc->new_gstats);
     gstats_clear(&sc->gstats);
     hmap_destroy(&sc->gstats);
+    free(sc->purges);
     free(sc);
 }
 
@@ -363,8 +421,13 @@ process_flow_stats(struct swconn *sc, const struct ofp_header *oh)
             }
             break;
         }
-        /* The request already filtered by cookie; check again anyway. */
-        if ((ntohll(fs.cookie) & FLOWLB_COOKIE_MASK) == FLOWLB_COOKIE_MAGIC) {
+        /* The request already filtered by cookie; check again anyway.
+         * Flows the switch learned (persistence, learn-mode stickiness)
+         * carry flowlb's magic too but are runtime state, not pipeline:
+         * never compared, never deleted by the difference. */
+        uint64_t cookie = ntohll(fs.cookie);
+        if ((cookie & FLOWLB_COOKIE_MASK) == FLOWLB_COOKIE_MAGIC
+            && !flowlb_cookie_is_learned(cookie)) {
             ofsync_add_flow_stats(&sc->dumped, &fs);
         }
     }
@@ -493,12 +556,18 @@ finish_commit(struct swconn *sc)
     } else {
         ofsync_state_copy(&sc->installed, &sc->pending);
         sc->installed_gen++;
+        if (sc->n_purges_sent) {
+            memmove(sc->purges, sc->purges + sc->n_purges_sent,
+                    (sc->n_purges - sc->n_purges_sent) * sizeof *sc->purges);
+            sc->n_purges -= sc->n_purges_sent;
+        }
         sc->error_backoff_ms = 0;
         sc->c.n_bundles++;
         sc->c.last_commit = time_wall_msec();
         VLOG_DBG("%s: bundle %"PRIu32" committed", sc->target,
                  sc->bundle_id);
     }
+    sc->n_purges_sent = 0;
     clear_sent(sc);
     sw_set_state(sc, SW_READY);
 }
@@ -573,6 +642,7 @@ swconn_run(struct swconn *sc)
     unsigned int seqno = rconn_get_connection_seqno(sc->rconn);
     if (seqno != sc->conn_seqno) {
         sc->conn_seqno = seqno;
+        sc->n_purges_sent = 0;
         clear_sent(sc);
         sc->installed_valid = false;
         if (rconn_is_connected(sc->rconn)) {
@@ -630,7 +700,7 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
         return;
     }
     if (sc->compared && sc->compared_gen == sc->installed_gen
-        && sc->compared_seqno == desired_seqno) {
+        && sc->compared_seqno == desired_seqno && !sc->n_purges) {
         return;                 /* Nothing new on either side. */
     }
     sc->compared = true;
@@ -639,7 +709,7 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     struct ofsync_diff diff;
     ofsync_diff_init(&diff);
     ofsync_diff(desired, &sc->installed, &diff);
-    if (!diff.n_ops) {
+    if (!diff.n_ops && !sc->n_purges) {
         ofsync_diff_destroy(&diff);
         sc->c.n_empty_syncs++;
         return;
@@ -653,7 +723,7 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     };
     send_msg(sc, ofputil_encode_bundle_ctrl_request(OFP15_VERSION, &bc));
 
-    sc->op_xids = xcalloc(diff.n_ops, sizeof *sc->op_xids);
+    sc->op_xids = xcalloc(diff.n_ops + sc->n_purges, sizeof *sc->op_xids);
     bool describe = diff.n_ops <= SW_MAX_DESCRIBED_OPS;
     sc->op_descs = describe ? xcalloc(diff.n_ops, sizeof *sc->op_descs)
                             : NULL;
@@ -675,6 +745,24 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
         }
     }
     sc->n_sent = diff.n_ops;
+    /* Learned entries of reals that left, after the group changes that
+     * stop new ones being learned for them. */
+    for (size_t i = 0; i < sc->n_purges; i++) {
+        struct ofpbuf *inner = encode_purge(&sc->purges[i]);
+        struct ofputil_bundle_add_msg bam = {
+            .bundle_id = sc->bundle_id,
+            .flags = bc.flags,
+            .msg = inner->data,
+        };
+        send_msg(sc, ofputil_encode_bundle_add(OFP15_VERSION, &bam));
+        ofpbuf_delete(inner);
+        VLOG_DBG("%s: bundle %"PRIu32": delete learned flows table=%u "
+                 "cookie=%#"PRIx64"/%#"PRIx64"%s", sc->target, sc->bundle_id,
+                 sc->purges[i].table_id, sc->purges[i].cookie,
+                 sc->purges[i].cookie_mask,
+                 sc->purges[i].has_reg ? " (one service)" : "");
+    }
+    sc->n_purges_sent = sc->n_purges;
 
     bc.type = OFPBCT_COMMIT_REQUEST;
     send_msg(sc, ofputil_encode_bundle_ctrl_request(OFP15_VERSION, &bc));
@@ -683,7 +771,7 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
 
     VLOG_INFO("%s: bundle %"PRIu32": %"PRIuSIZE" changes (groups +%"PRIuSIZE
               " ~%"PRIuSIZE" -%"PRIuSIZE", buckets +%"PRIuSIZE" -%"PRIuSIZE
-              ", flows +%"PRIuSIZE" ~%"PRIuSIZE" -%"PRIuSIZE")",
+              ", flows +%"PRIuSIZE" ~%"PRIuSIZE" -%"PRIuSIZE")%s",
               sc->target, sc->bundle_id, diff.n_ops,
               ofsync_diff_count(&diff, OFSYNC_GROUP_ADD),
               ofsync_diff_count(&diff, OFSYNC_GROUP_MODIFY),
@@ -692,7 +780,8 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
               ofsync_diff_count(&diff, OFSYNC_BUCKET_REMOVE),
               ofsync_diff_count(&diff, OFSYNC_FLOW_ADD),
               ofsync_diff_count(&diff, OFSYNC_FLOW_MODIFY),
-              ofsync_diff_count(&diff, OFSYNC_FLOW_DELETE));
+              ofsync_diff_count(&diff, OFSYNC_FLOW_DELETE),
+              sc->n_purges ? " + purge of learned flows" : "");
     sc->c.n_ops += diff.n_ops;
     ofsync_diff_destroy(&diff);
 

@@ -75,6 +75,22 @@ bool swconn_bucket_stats(const struct swconn *, uint32_t group_id,
                          uint32_t bucket_id, uint64_t *packets,
                          uint64_t *bytes);
 
+/* A deletion of flows the switch learned (persistence or learn-mode
+ * entries of a real that went away): non-strict delete in 'table_id' of
+ * the flows whose cookie matches 'cookie'/'cookie_mask' and, if 'has_reg',
+ * whose register 'reg' equals 'reg_value'. Queued purges go out in the next
+ * bundle (a bundle is sent for them even if nothing else changed) and are
+ * kept until one carrying them commits. */
+struct swconn_purge {
+    uint8_t table_id;
+    bool has_reg;
+    uint8_t reg;
+    uint32_t reg_value;
+    uint64_t cookie, cookie_mask;
+};
+void swconn_queue_purge(struct swconn *, const struct swconn_purge *);
+size_t swconn_n_purges(const struct swconn *);
+
 /* Counters for flowlb/show and tests. */
 struct swconn_counters {
     unsigned int n_connects;    /* Connections established. */
