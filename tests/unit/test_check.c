@@ -702,6 +702,334 @@ test_large_spec(void **state)
     expect_counts(t, 0, 0);
 }
 
+/* ---- issue 4: match-based services and IPVS / keepalived options ------ */
+
+/* Asserts that the n-th error (warnings skipped) is at line:col and
+ * contains 'substr'. */
+static void
+expect_nth_error(struct t *t, size_t n, int line, int col,
+                 const char *substr)
+{
+    for (size_t i = 0; i < t->d.n_records; i++) {
+        if (t->d.records[i].severity == DIAG_ERROR && n-- == 0) {
+            expect_at(t, i, DIAG_ERROR, line, col, substr);
+            return;
+        }
+    }
+    dump(&t->d);
+    fail_msg("no such error (%s)", substr);
+}
+
+/* A prefix VIP and a port range, as the front ends fill them. */
+static void
+set_prefix(struct lb_service *s, const char *net, unsigned int len,
+           uint16_t port, uint16_t port_max)
+{
+    uint8_t plen;
+    char text[64];
+    snprintf(text, sizeof text, "%s/%u", net, len);
+    assert_null(lb_parse_prefix(text, &s->vip, &plen));
+    s->vip_prefix_len = plen;
+    s->port = port;
+    s->port_max = port_max;
+}
+
+static void
+test_prefix_and_range_clashes(void **state)
+{
+    struct t *t = *state;
+    /* 1: 10.0.0.0/24 tcp 8000-8100. */
+    struct lb_service *s = svc(t, "fwm", 1, "10.0.0.0", LB_PROTO_TCP, 0);
+    set_prefix(s, "10.0.0.0", 24, 8000, 8100);
+    /* 10: a single VIP inside the prefix, port inside the range. */
+    s = svc(t, "in", 10, "10.0.0.7", LB_PROTO_TCP, 8050);
+    /* 20: inside the prefix, port outside the range: fine. */
+    s = svc(t, "out", 20, "10.0.0.7", LB_PROTO_TCP, 80);
+    /* 30: udp: fine. */
+    s = svc(t, "udp", 30, "10.0.0.0", LB_PROTO_UDP, 0);
+    set_prefix(s, "10.0.0.0", 24, 8000, 8100);
+    /* 40: a wider prefix holding the first, all ports. */
+    s = svc(t, "wide", 40, "10.0.0.0", LB_PROTO_TCP, 0);
+    set_prefix(s, "10.0.0.0", 16, 0, 0);
+    /* 50: another /24 of the /16 (so it clashes with 'wide' only). */
+    s = svc(t, "other24", 50, "10.0.9.0", LB_PROTO_TCP, 0);
+    set_prefix(s, "10.0.9.0", 24, 443, 443);
+    /* 60, 70: two ranges on one single VIP that touch at 5100. */
+    s = svc(t, "r1", 60, "10.9.0.1", LB_PROTO_TCP, 5000);
+    s->port_max = 5100;
+    s = svc(t, "r2", 70, "10.9.0.1", LB_PROTO_TCP, 5100);
+    s->port_max = 5200;
+    /* 80: a range after them, disjoint: fine. */
+    s = svc(t, "r3", 80, "10.9.0.1", LB_PROTO_TCP, 5201);
+    s->port_max = 6000;
+    /* 90: a single port inside r1 (and not r2). */
+    s = svc(t, "r4", 90, "10.9.0.1", LB_PROTO_TCP, 5050);
+    /* 100: IPv6 prefix and a single address inside it. */
+    s = svc(t, "v6net", 100, "2001:db8::", LB_PROTO_UDP, 0);
+    set_prefix(s, "2001:db8::", 64, 53, 53);
+    s = svc(t, "v6one", 110, "2001:db8::53", LB_PROTO_UDP, 53);
+    /* 120: the same prefix written for another /64: fine. */
+    s = svc(t, "v6other", 120, "2001:db8:0:1::", LB_PROTO_UDP, 0);
+    set_prefix(s, "2001:db8:0:1::", 64, 53, 53);
+
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_nth_error(t, 0, 11, 9,
+                     "service 'in' (VIP 10.0.0.7 tcp port 8050) overlaps "
+                     "service 'fwm' (10.0.0.0/24 tcp ports 8000-8100, at "
+                     "t.lb:2:9)");
+    /* 'out' comes before 'wide': 'wide' is the one reported, citing the
+     * earliest service it overlaps. */
+    expect_nth_error(t, 1, 41, 9,
+                     "service 'wide' (VIP 10.0.0.0/16 tcp all ports) "
+                     "overlaps service 'fwm' (10.0.0.0/24 tcp ports "
+                     "8000-8100, at t.lb:2:9)");
+    expect_nth_error(t, 2, 51, 9,
+                     "service 'other24' (VIP 10.0.9.0/24 tcp port 443) "
+                     "overlaps service 'wide'");
+    expect_nth_error(t, 3, 71, 9,
+                     "service 'r2' (VIP 10.9.0.1 tcp ports 5100-5200) "
+                     "overlaps service 'r1' (10.9.0.1 tcp ports 5000-5100, "
+                     "at t.lb:61:9)");
+    expect_nth_error(t, 4, 91, 9,
+                     "service 'r4' (VIP 10.9.0.1 tcp port 5050) overlaps "
+                     "service 'r1'");
+    expect_nth_error(t, 5, 111, 9,
+                     "service 'v6one' (VIP 2001:db8::53 udp port 53) "
+                     "overlaps service 'v6net' (2001:db8::/64 udp port 53, "
+                     "at t.lb:101:9)");
+    /* No reals anywhere: one warning per service. */
+    expect_counts(t, 6, 13);
+}
+
+static void
+test_prefix_addresses(void **state)
+{
+    struct t *t = *state;
+    static const struct { const char *net; unsigned int len;
+                          const char *why; } cases[] = {
+        { "0.0.0.0", 1, "overlaps \"this network\" (0.0.0.0/8)" },
+        { "127.128.0.0", 9, "overlaps loopback addresses (127.0.0.0/8)" },
+        { "192.0.0.0", 2, "overlaps multicast addresses (224.0.0.0/4)" },
+        { "255.255.255.0", 24, "overlaps the broadcast address" },
+        { "::", 1, "overlaps the unspecified address (::)" },
+        { "ff02::", 16, "overlaps multicast addresses (ff00::/8)" },
+        { "::ffff:10.0.0.0", 120, "overlaps IPv4-mapped addresses" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%zu", i);
+        struct lb_service *s = svc(t, name, 1 + 10 * i, cases[i].net,
+                                   LB_PROTO_TCP, 80);
+        set_prefix(s, cases[i].net, cases[i].len, 80 + i, 80 + i);
+        /* Reals outside every one of the prefixes. */
+        real(t, s, 3 + 10 * i, strchr(cases[i].net, ':') ? "fe80::1"
+                                                         : "172.16.1.1",
+             "02:00:00:00:00:01");
+    }
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, sizeof cases / sizeof *cases, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        expect_at(t, i, DIAG_ERROR, 2 + 10 * i, 9, cases[i].why);
+    }
+}
+
+static void
+test_prefix_vip_mac_and_reals(void **state)
+{
+    struct t *t = *state;
+    struct lb_service *s = svc(t, "a", 1, "10.0.0.0", LB_PROTO_TCP, 80);
+    set_prefix(s, "10.0.0.0", 28, 80, 80);
+    s->vip_mac_auto = true;
+    s->vip_mac_loc = at(t, 3, 13);
+    real(t, s, 4, "10.0.0.15", "02:00:00:00:00:01");  /* Inside /28. */
+    real(t, s, 5, "10.0.0.16", "02:00:00:00:00:02");  /* Just outside. */
+    s = svc(t, "b", 10, "10.0.1.0", LB_PROTO_TCP, 80);
+    set_prefix(s, "10.0.1.0", 24, 80, 80);
+    set_vip_mac(t, s, 12, "02:00:00:00:01:00");
+    real(t, s, 13, "10.0.2.1", "02:00:00:00:00:03");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 3, 0);
+    expect_at(t, 0, DIAG_ERROR, 3, 13, "vip-mac of service 'a' needs a "
+              "single-address VIP: no ARP/ND responder answers for a whole "
+              "prefix (10.0.0.0/28)");
+    expect_at(t, 1, DIAG_ERROR, 4, 10, "real 10.0.0.15 of service 'a' is "
+              "inside the service's VIP prefix 10.0.0.0/28");
+    expect_at(t, 2, DIAG_ERROR, 12, 13, "vip-mac of service 'b' needs a "
+              "single-address VIP");
+}
+
+static void
+test_ipvs_options(void **state)
+{
+    struct t *t = *state;
+    /* 1: every option, correct. */
+    struct lb_service *s = svc(t, "ok", 1, "10.0.0.1", LB_PROTO_UDP, 53);
+    for (int i = 0; i < 4; i++) {
+        char addr[32];
+        snprintf(addr, sizeof addr, "10.0.1.%d", i + 1);
+        real(t, s, 3 + i, addr, "02:00:00:00:00:01");
+        /* One MAC for four reals is legal (one host, four addresses). */
+    }
+    s->persistence_s = 300;
+    s->persistence_prefix_len = 24;
+    s->persistence_mask_family = AF_INET;
+    s->persistence_prefix_loc = at(t, 2, 40);
+    s->stickiness = LB_STICKY_LEARN;
+    s->sticky_idle_s = 30;
+    s->sticky_idle_loc = at(t, 2, 50);
+    s->udp_timeout_s = 20;
+    s->udp_timeout_loc = at(t, 2, 60);
+    s->has_sorry = true;
+    assert_null(lb_parse_addr("10.0.2.1", &s->sorry.addr));
+    assert_null(lb_parse_mac("02:00:00:00:00:09", &s->sorry.mac));
+    s->sorry.has_mac = true;
+    s->sorry.weight = 1;
+    s->quorum = 2;
+    s->quorum_hysteresis = 1;
+    s->quorum_loc = at(t, 2, 70);
+    s->hysteresis_loc = at(t, 2, 75);
+    s->scheduler = LB_SCHED_FO;
+    set_check(t, s, 8, LB_CHECK_UDP);
+    s->check.send = strdup("ping");
+    s->check.expect_reply = strdup("pong");
+    assert_true(lb_check(&t->spec, &t->d));
+    expect_counts(t, 0, 0);
+}
+
+static void
+test_ipvs_option_errors(void **state)
+{
+    struct t *t = *state;
+    /* 1: tcp service with UDP-only things. */
+    struct lb_service *s = svc(t, "a", 1, "10.0.0.1", LB_PROTO_TCP, 80);
+    real(t, s, 3, "10.0.1.1", "02:00:00:00:00:01");
+    s->udp_timeout_s = 20;
+    s->udp_timeout_loc = at(t, 4, 17);
+    s->sticky_idle_s = 30;
+    s->sticky_idle_loc = at(t, 5, 27);          /* stickiness conntrack */
+    s->persistence_s = 60;
+    s->persistence_prefix_len = 64;
+    s->persistence_prefix_loc = at(t, 6, 28);   /* "prefix 64" on IPv4 */
+    s->quorum = 1;
+    s->quorum_hysteresis = 1;
+    s->quorum_loc = at(t, 7, 12);
+    s->hysteresis_loc = at(t, 7, 25);
+    set_check(t, s, 8, LB_CHECK_UDP);
+
+    /* 10: the sorry server. */
+    s = svc(t, "b", 10, "2001:db8::1", LB_PROTO_TCP, 80);
+    real(t, s, 12, "2001:db8::11", "02:00:00:00:00:11");
+    s->has_sorry = true;
+    s->sorry.loc = at(t, 13, 5);
+    s->sorry.addr_loc = at(t, 13, 11);
+    assert_null(lb_parse_addr("2001:db8::11", &s->sorry.addr));
+    s->sorry.weight = 1;                         /* No MAC, and a real. */
+    s->persistence_mask_family = AF_INET;
+    s->persistence_prefix_len = 24;
+    s->persistence_s = 60;
+    s->persistence_prefix_loc = at(t, 14, 29);
+    set_check(t, s, 15, LB_CHECK_TCP);
+    s->check.send = strdup("x");
+    s->check.expect_reply = strdup("y");
+
+    /* 20: hysteresis without quorum; quorum + hysteresis too large. */
+    s = svc(t, "c", 20, "10.0.0.2", LB_PROTO_TCP, 80);
+    real(t, s, 22, "10.0.1.1", "02:00:00:00:00:01");
+    s->hysteresis_loc = at(t, 23, 25);
+    s->quorum_hysteresis = 1;
+    s = svc(t, "d", 30, "10.0.0.3", LB_PROTO_TCP, 80);
+    real(t, s, 32, "10.0.1.1", "02:00:00:00:00:01");
+    real(t, s, 33, "10.0.1.2", "02:00:00:00:00:02");
+    s->quorum = 2;
+    s->quorum_hysteresis = 1;
+    s->quorum_loc = at(t, 34, 12);
+    s->hysteresis_loc = at(t, 34, 25);
+    s = svc(t, "e", 40, "10.0.0.4", LB_PROTO_TCP, 80);
+    s->quorum = 1;
+    s->quorum_loc = at(t, 41, 12);
+    /* 50: a sorry server sharing a real's address but not its MAC/port. */
+    s = svc(t, "f", 50, "10.0.0.5", LB_PROTO_TCP, 80);
+    real(t, s, 52, "10.0.1.3", "02:00:00:00:00:03");
+    s->has_sorry = true;
+    s->sorry.loc = at(t, 53, 5);
+    s->sorry.addr_loc = at(t, 53, 11);
+    s->sorry.mac_loc = at(t, 53, 24);
+    assert_null(lb_parse_addr("10.0.1.1", &s->sorry.addr));
+    assert_null(lb_parse_mac("02:00:00:00:00:99", &s->sorry.mac));
+    s->sorry.has_mac = true;
+    s->sorry.weight = 1;
+
+    assert_false(lb_check(&t->spec, &t->d));
+    size_t i = 0;
+    expect_at(t, i++, DIAG_ERROR, 4, 17, "UDP timeout of service 'a' "
+              "applies only to udp services (this one is tcp)");
+    expect_at(t, i++, DIAG_ERROR, 5, 27, "idle timeout of service 'a' "
+              "applies only to stickiness learn");
+    expect_at(t, i++, DIAG_ERROR, 6, 28, "persistence prefix /64 of "
+              "service 'a' is longer than an IPv4 address (at most /32)");
+    expect_at(t, i++, DIAG_ERROR, 7, 25, "hysteresis 1 of service 'a' must "
+              "be less than its quorum 1");
+    expect_at(t, i++, DIAG_ERROR, 8, 5, "udp check of service 'a', a tcp "
+              "service");
+    expect_at(t, i++, DIAG_ERROR, 13, 5, "sorry server 2001:db8::11 of "
+              "service 'b' has no mac");
+    expect_at(t, i++, DIAG_ERROR, 13, 11, "sorry server 2001:db8::11 of "
+              "service 'b' is also one of its reals (at t.lb:12:10)");
+    expect_at(t, i++, DIAG_ERROR, 14, 29, "persistence netmask of service "
+              "'b' is IPv4 but its VIP is IPv6");
+    expect_at(t, i++, DIAG_ERROR, 15, 5, "tcp check of service 'b' has a "
+              "payload to send");
+    expect_at(t, i++, DIAG_ERROR, 15, 5, "tcp check of service 'b' has an "
+              "expected reply");
+    expect_at(t, i++, DIAG_ERROR, 23, 25, "hysteresis of service 'c' "
+              "without a quorum");
+    expect_at(t, i++, DIAG_ERROR, 34, 25, "quorum 2 + hysteresis 1 of "
+              "service 'd' is more than its 2 reals: once withdrawn, the "
+              "service could never come back");
+    expect_at(t, i++, DIAG_WARNING, 40, 9, "service 'e' has no reals");
+    expect_at(t, i++, DIAG_ERROR, 41, 12, "quorum 1 of service 'e' is more "
+              "than its 0 reals");
+    expect_at(t, i++, DIAG_ERROR, 53, 24, "sorry server 10.0.1.1 has mac "
+              "02:00:00:00:00:99 here but mac 02:00:00:00:00:01 in service "
+              "'a' (at t.lb:3:30)");
+    expect_counts(t, 14, 1);
+}
+
+/* Port ranges and prefixes keep the clash check fast: 20,000 single ports
+ * on one VIP, 20,000 VIPs, and 50 prefix services against all of them. */
+static void
+test_large_spec_ranges(void **state)
+{
+    struct t *t = *state;
+    for (int i = 0; i < 20000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "p%d", i);
+        struct lb_service *s = svc(t, name, 1 + i * 5, "10.1.0.1",
+                                   LB_PROTO_TCP, 1 + 3 * i);
+        s->port_max = 2 + 3 * i;                /* Ranges of two. */
+        real(t, s, 3 + i * 5, "10.0.0.5", "02:00:00:00:00:01");
+    }
+    for (int i = 0; i < 20000; i++) {
+        char name[32], vip[32];
+        snprintf(name, sizeof name, "v%d", i);
+        snprintf(vip, sizeof vip, "10.%d.%d.1", 100 + i / 250, i % 250);
+        struct lb_service *s = svc(t, name, 200000 + i * 5, vip,
+                                   LB_PROTO_TCP, 80);
+        real(t, s, 200002 + i * 5, "10.0.0.5", "02:00:00:00:00:01");
+    }
+    for (int i = 0; i < 50; i++) {
+        char name[32], net[32];
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(net, sizeof net, "172.16.%d.0", i);
+        struct lb_service *s = svc(t, name, 400000 + i * 5, net,
+                                   LB_PROTO_TCP, 0);
+        set_prefix(s, net, 24, 0, 0);
+        real(t, s, 400002 + i * 5, "10.0.0.5", "02:00:00:00:00:01");
+    }
+    assert_true(lb_check(&t->spec, &t->d));
+    expect_counts(t, 0, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -732,6 +1060,12 @@ main(void)
         T(test_too_many_reals),
         T(test_reports_all_in_order),
         T(test_large_spec),
+        T(test_prefix_and_range_clashes),
+        T(test_prefix_addresses),
+        T(test_prefix_vip_mac_and_reals),
+        T(test_ipvs_options),
+        T(test_ipvs_option_errors),
+        T(test_large_spec_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
