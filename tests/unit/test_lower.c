@@ -719,6 +719,43 @@ test_learn_stickiness(void **state)
     /* Learn-mode UDP does not set the zone's conntrack timeout. */
     assert_int_equal(p.udp_timeout_s, 0);
     ir_destroy(&p);
+
+    /* IPv6, TCP, with a sorry real: IPv6 fields in the learned 5-tuple,
+     * and the sorry real's assign flow learns no persistence entry. */
+    struct lb_service *v6 = add_service(&spec, "s6", "2001:db8::100",
+                                        LB_PROTO_TCP, 80, NULL);
+    v6->stickiness = LB_STICKY_LEARN;
+    v6->sticky_idle_s = 0;              /* Default 300. */
+    v6->persistence_s = 10;
+    v6->persistence_prefix_len = 56;
+    add_real(v6, "2001:db8::11", "02:00:00:00:00:11", NULL, 1);
+    v6->has_sorry = true;
+    assert_null(lb_parse_addr("2001:db8::99", &v6->sorry.addr));
+    assert_null(lb_parse_mac("02:00:00:00:00:99", &v6->sorry.mac));
+    v6->sorry.has_mac = true;
+    v6->sorry.weight = 1;
+    lower_ok(&spec, NULL, &p);
+    size_t n_assign = 0;
+    for (size_t i = 0; i < p.n_flows; i++) {
+        const struct ir_flow *a = &p.flows[i];
+        if (a->role != IR_ROLE_ASSIGN || strcmp(a->service, "s6")
+            || !a->mark) {
+            continue;
+        }
+        n_assign++;
+        assert_non_null(strstr(a->actions,
+                               "learn(table=6,idle_timeout=300,"));
+        assert_non_null(strstr(a->actions, "eth_type=0x86dd,nw_proto=6,"
+                               "NXM_NX_REG12[],NXM_NX_IPV6_SRC[],"
+                               "NXM_NX_IPV6_DST[],NXM_OF_TCP_SRC[],"
+                               "NXM_OF_TCP_DST[]"));
+        bool is_sorry = strstr(a->match, "reg13=0x") && a->mark
+                        == lower_real_mark(&v6->sorry.addr);
+        assert_int_equal(strstr(a->actions, "NXM_NX_IPV6_SRC[72..127]")
+                         != NULL, !is_sorry);
+    }
+    assert_int_equal(n_assign, 2);
+    ir_destroy(&p);
     lb_spec_destroy(&spec);
 }
 
