@@ -167,6 +167,14 @@ mark=$(printf '0xa00000%x' $((10 + ${first#r})))
 entries() { ovs-ofctl -O OpenFlow15 --no-names dump-flows br0 "cookie=$(printf '0xf10b0100%08x' "$1")/0xffffff00ffffffff" | grep -c 'cookie=' || true; }
 n=$(entries "$mark")
 [ "$n" -ge 1 ] || sb_fail "no persistence entry for $first ($mark): $(ovs-ofctl -O OpenFlow15 dump-flows br0 | grep 0xf10b01)"
+# Learned entries are the switch's: reconcile rounds leave them alone.
+d0=$(ag_json 's["dumps"]')
+b0=$(ag_json 's["bundles"]')
+wait_until 10 bash -c "[ \$(ovs-appctl -t '$AG_CTL' flowlb/show --json | '$SB_PY' -c 'import json,sys; print(json.load(sys.stdin)[\"dumps\"])') -ge $((d0 + 3)) ]" >/dev/null ||
+    sb_fail "no reconcile rounds"
+[ "$(entries "$mark")" = "$n" ] || sb_fail "reconciliation touched the learned persistence entries"
+[ "$(ag_json 's["bundles"]')" = "$b0" ] || sb_fail "reconciliation sent a bundle over learned entries"
+echo "  3 reconcile rounds left the $n learned entries alone"
 others() { local m n=0; for m in 0xa00000b 0xa00000c 0xa00000d; do [ "$m" = "$mark" ] || n=$((n + $(entries $m))); done; echo $n; }
 # Another real's entry, to see that only the dead real's entries go: a
 # client from another address.
