@@ -1,13 +1,13 @@
 #!/bin/bash
-# Persistence (IPVS -p 3 -M 255.255.255.0) with real TCP traffic on a
+# Persistence (IPVS -p 6 -M 255.255.255.0) with real TCP traffic on a
 # private OVS, no agent: the compiled bundle alone.
 #  1. every connection from one client /24 (two addresses of it, many source
 #     ports) lands on one real; over 12 client prefixes both reals are used
 #     (so persistence is per prefix, not global), one learned entry per
 #     prefix in table persist, with the learned-flow cookie
 #     0xf10b01000MMMMMMMM (kind 01 = persistence, M = the real's mark);
-#  2. the entries expire after the 3 s timeout once the client is idle (not
-#     before);
+#  2. the entries expire after the 6 s timeout once the client is idle (not
+#     before), but a client with a live connection keeps its entry;
 #  3. purge: one del-flows by cookie/mask removes exactly one real's entries
 #     (what the agent does when a real fails or is drained); limiting it to
 #     another service's id (reg12) removes nothing; a client whose entry was
@@ -29,7 +29,7 @@ cat >"$SB_DIR/p.lb" <<EOF
 service web {
     vip $VIP tcp 80;
     vip-mac $VMAC;
-    persistence 3s netmask 255.255.255.0;
+    persistence 6s netmask 255.255.255.0;
     real 10.0.0.11 mac 02:00:00:00:00:11;
     real 10.0.0.12 mac 02:00:00:00:00:12;
 }
@@ -45,7 +45,7 @@ for h in r1 r2; do
 done
 t_compile "$SB_DIR/p.lb" "$SB_DIR/p.ofctl"
 sb_load "$SB_DIR/p.ofctl"
-SID=$("$FLOWLB" compile --emit ir "$SB_DIR/p.lb" | grep -o 'persistence: 3s idle, service id [0-9]*' | awk '{print $NF}')
+SID=$("$FLOWLB" compile --emit ir "$SB_DIR/p.lb" | grep -o 'persistence: 6s idle, service id [0-9]*' | awk '{print $NF}')
 [ -n "$SID" ] || sb_fail "no service id in the IR"
 PT=5   # table persist (table base 0)
 M1=0xa00000b
@@ -73,6 +73,9 @@ for k in $(seq 1 $NPFX); do
     a=$(get "10.0.$k.1") || sb_fail "connection from 10.0.$k.1 failed"
     b=$(get "10.0.$k.1") || sb_fail "connection from 10.0.$k.1 failed"
     [ "$a" = "$b" ] || sb_fail "10.0.$k.1: two connections on $a and $b"
+    m=$M1; [ "$a" = r2 ] && m=$M2
+    [ "$(entries "ip,nw_src=10.0.$k.0/24" | grep -c "cookie=0xf10b0100$(printf %08x $((m))),.*$m->reg13")" = 1 ] ||
+        sb_fail "10.0.$k.0/24 on $a: want one entry with its cookie, got: $(entries "ip,nw_src=10.0.$k.0/24")"
     seen[$a]=$((${seen[$a]:-0} + 1))
 done
 echo "$NPFX client prefixes: r1=${seen[r1]:-0} r2=${seen[r2]:-0}"
@@ -81,7 +84,7 @@ echo "$NPFX client prefixes: r1=${seen[r1]:-0} r2=${seen[r2]:-0}"
 n=$(entries | wc -l)
 [ "$n" = "$NPFX" ] || sb_fail "want $NPFX persistence entries (one per /24), got $n: $(entries)"
 entries | grep -q "nw_src=10.0.1.0/24" || sb_fail "no entry for 10.0.1.0/24: $(entries)"
-entries | grep -v "idle_timeout=3," && sb_fail "an entry without idle_timeout=3"
+entries | grep -v "idle_timeout=6," && sb_fail "an entry without idle_timeout=6"
 n1=$(entries "cookie=0xf10b01000a00000b/$MASK" | wc -l)
 n2=$(entries "cookie=0xf10b01000a00000c/$MASK" | wc -l)
 [ "$n1" = "${seen[r1]:-0}" ] && [ "$n2" = "${seen[r2]:-0}" ] ||
@@ -91,17 +94,33 @@ n2=$(entries "cookie=0xf10b01000a00000c/$MASK" | wc -l)
     sb_fail "entries do not load a real's mark for service $SID"
 echo "entries: $n1 for r1 (cookie 0xf10b01000a00000b), $n2 for r2 (cookie 0xf10b01000a00000c)"
 
-# --- 2. expiry after 3 s idle ----------------------------------------------
+# --- 2. expiry after 6 s idle ----------------------------------------------
 get 10.0.1.1 >/dev/null
 sleep 1
-entries | grep -q "nw_src=10.0.1.0/24" || sb_fail "entry gone 1 s after traffic (timeout is 3 s)"
+entries | grep -q "nw_src=10.0.1.0/24" || sb_fail "entry gone 1 s after traffic (timeout is 6 s)"
 gone=""
-for i in $(seq 1 20); do
+for i in $(seq 1 30); do
     if [ "$(entries | wc -l)" = 0 ]; then gone=$i; break; fi
     sleep 0.5
 done
-[ -n "$gone" ] || sb_fail "entries still there 11 s after the last connection: $(entries)"
+[ -n "$gone" ] || sb_fail "entries still there 16 s after the last connection: $(entries)"
+[ "$gone" -ge 7 ] || sb_fail "entries expired about $((1 + gone / 2)) s after the last connection, before the 6 s timeout"
 echo "all entries expired between 1 s and $((1 + gone / 2)) s after the last connection"
+
+# A client with a long-lived connection keeps its entry past the timeout:
+# every packet of an assigned connection looks the entry up.
+ctl=$SB_DIR/longconn
+mkdir -p "$ctl"
+sb_bg client "$ctl/log" "$SB_PY" "$SB_LIB_DIR/longconn.py" "$VIP" --ctl "$ctl" --interval 0.5 --max-time 60
+lc=$SB_LAST_PID
+for i in $(seq 1 100); do [ -e "$ctl/started" ] && break; sleep 0.1; done
+[ -e "$ctl/started" ] || sb_fail "long connection never answered: $(cat "$ctl/log")"
+sleep 10
+entries "ip,nw_src=10.0.1.0/24" | grep -q cookie ||
+    sb_fail "the entry of a client with a live connection expired (10 s > 6 s timeout)"
+touch "$ctl/stop"
+wait "$lc" || sb_fail "long connection failed: $(tail -3 "$ctl/log")"
+echo "a live connection kept its client's entry for 10 s (timeout 6 s)"
 
 # --- 3. purge by cookie -----------------------------------------------------
 for k in $(seq 1 $NPFX); do get "10.0.$k.1" >/dev/null || sb_fail "refill from 10.0.$k.1"; done
