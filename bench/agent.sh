@@ -355,9 +355,9 @@ EOF
         "$(awk -v a="$max" -v b="$((budget + 20))" 'BEGIN{print (a <= b) ? "met" : "MISSED"}')"
 }
 
-want push && bench_push
+item push bench_push
 if want realdown || want reload; then
-    bench_change
+    ( bench_change ) || res realdown "benchmark failed (see above)" "-" "-" "-" "-" "FAILED"
 fi
-want health && bench_health
-want failover && bench_failover
+item health bench_health
+item failover bench_failover

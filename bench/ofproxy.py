@@ -49,7 +49,11 @@ def main():
             if s is srv:
                 agent, _ = srv.accept()
                 switch = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                switch.connect(target_path)
+                try:
+                    switch.connect(target_path)
+                except OSError:
+                    agent.close()
+                    continue
                 state[agent] = [switch, "c2s", b""]
                 state[switch] = [agent, "s2c", b""]
                 sel.register(agent, selectors.EVENT_READ, None)
@@ -63,7 +67,14 @@ def main():
                 close_pair(s)
                 continue
             other, direction, buf = state[s]
-            other.sendall(data)
+            try:
+                other.sendall(data)
+            except OSError:
+                # The other side went away (an agent that reconnects):
+                # drop this pair, keep serving new connections.
+                log.write("%.6f %s closed\n" % (time.time(), direction))
+                close_pair(s)
+                continue
             now = time.time()
             buf += data
             lines = []
