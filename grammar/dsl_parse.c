@@ -341,8 +341,9 @@ stmt_vip_mac(struct dsl_state *st, struct lb_service *svc,
         return;
     }
     svc->vip_mac_loc = args->v[0].loc;
-    if (!args->v[0].quoted && !strcmp(args->v[0].text, "auto")) {
-        /* Derived from the VIP at the end of the service. */
+    if (!strcmp(args->v[0].text, "auto")) {
+        /* Derived from the VIP at the end of the service. A value may be
+         * quoted ("auto" too), as in YAML. */
         svc->vip_mac_auto = true;
     } else {
         svc->has_vip_mac = true;

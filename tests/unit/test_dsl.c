@@ -424,7 +424,7 @@ static const struct error_case error_cases[] = {
       "invalid port range '80-' for the vip port" },
     { SVC "    vip 10.0.0.1 tcp 80-65536;\n}", 2, 22,
       "invalid port range '80-65536'" },
-    { SVC "    vip-mac \"auto\";\n}", 2, 13, "invalid MAC address 'auto'" },
+    { SVC "    vip-mac \"aut0\";\n}", 2, 13, "invalid MAC address 'aut0'" },
     { SVC "    vip-mac auto 02:00:00:00:00:01;\n}", 2, 18,
       "unexpected '02:00:00:00:00:01' after the vip-mac address" },
     { SVC "    scheduler sed;\n}", 2, 15,
@@ -646,6 +646,11 @@ test_random_input(void **state)
         "\"", "\\", "10.0.0.1", "2001:db8::1", "02:00:00:00:00:01", "tcp",
         "udp", "80", "1s", "500ms", "wrr", "x", "\xff", "\xc3\xa9", "\0",
         "99999999999999999999", "@",
+        /* Issue 4. */
+        "persistence", "stickiness", "udp-timeout", "sorry", "quorum",
+        "inhibit-on-failure", "expire-nodest-conn", "netmask", "prefix",
+        "idle", "hysteresis", "send", "reply", "auto", "learn", "fo",
+        "10.0.0.0/24", "8000-8100", "255.255.255.0", "300s", "1500ms",
     };
     const size_t n_pieces = sizeof pieces / sizeof *pieces;
     unsigned int seed = 12345;
@@ -786,7 +791,7 @@ static const char ipvs_example[] =
     "    check udp send \"hello\" reply \"olleh\";\n"           /* 20 */
     "    real 2001:db8::11 mac 02:00:00:00:00:21;\n"
     "}\n"
-    "service v4auto { vip 10.0.1.53 udp 0; vip-mac auto; scheduler rr; }\n"
+    "service v4auto { vip 10.0.1.53 udp 0; vip-mac \"auto\"; scheduler rr; }\n"
     "service lc { vip 10.0.1.54 tcp 80; scheduler lc; stickiness conntrack; }\n"
     "service wlc { vip 10.0.1.55 tcp 80; scheduler wlc; }\n";   /* 25 */
 
