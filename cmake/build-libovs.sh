@@ -17,6 +17,9 @@ cd "$dest/src"
 ./configure --enable-static --disable-shared --disable-ssl --disable-libcapng \
     --without-dpdk >configure.log 2>&1 || { tail -30 configure.log >&2; exit 1; }
 jobs=$(nproc 2>/dev/null || echo 2)
+# Run as a child of CMake's make: without this, the inner make sees the
+# outer jobserver, cannot use it and falls back to -j1.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 # The generated headers come from BUILT_SOURCES; "make lib/libopenvswitch.la"
 # alone would not create them, so ask for them explicitly first.
 built=$(make -s -f Makefile -f - print-built-sources <<'MK'
