@@ -1,14 +1,14 @@
 #!/bin/bash
-# Learn-mode stickiness (stickiness learn idle 4s) with real TCP traffic on a
+# Learn-mode stickiness (stickiness learn idle 8s) with real TCP traffic on a
 # private OVS, no agent. No conntrack for the service: every connection gets
 # a learned 5-tuple flow in table sticky (cookie 0xf10b02000MMMMMMMM).
 #  1. new connections are spread over both reals, one learned entry each
-#     (idle_timeout 4), and conntrack holds nothing for the service;
+#     (idle_timeout 8), and conntrack holds nothing for the service;
 #  2. a long-lived connection stays on its real after that real's bucket
 #     left the group (the learned flow pins it) while new connections avoid
 #     that real;
 #  3. a multi-MB upload completes (no conntrack window tracking involved);
-#  4. entries expire after 4 s idle; a purge by cookie removes one real's.
+#  4. entries expire after 8 s idle; a purge by cookie removes one real's.
 set -eu
 . "$(dirname "$0")/../lib/ovs-sandbox.sh"
 . "$SB_LIB_DIR/testlib.sh"
@@ -20,7 +20,7 @@ cat >"$SB_DIR/s.lb" <<EOF
 service web {
     vip $VIP tcp 80;
     vip-mac 02:00:00:00:01:00;
-    stickiness learn idle 4s;
+    stickiness learn idle 8s;
     real 10.0.0.11 mac 02:00:00:00:00:11;
     real 10.0.0.12 mac 02:00:00:00:00:12;
 }
@@ -50,7 +50,7 @@ echo "20 connections: r1=$r1 r2=$r2"
 n=$(entries | wc -l)
 [ "$n" = 20 ] || sb_fail "want 20 learned 5-tuple entries, got $n"
 [ "$(entries "cookie=0xf10b02000a00000b/$MASK" | wc -l)" = $r1 ] || sb_fail "r1's entries != its connections"
-entries | grep -v 'idle_timeout=4,' && sb_fail "an entry without idle_timeout=4"
+entries | grep -v 'idle_timeout=8,' && sb_fail "an entry without idle_timeout=8"
 entries | head -1 | grep -q 'tcp,reg12=.*nw_src=10.0.0.1,nw_dst=10.0.0.100,tp_src=[0-9]*,tp_dst=80' ||
     sb_fail "entry is not a 5-tuple: $(entries | head -1)"
 ct=$(ovs-appctl dpctl/dump-conntrack zone=64000 | wc -l)
@@ -89,11 +89,12 @@ echo "4 MB upload received whole by $1"
 
 # --- 4. expiry and purge ---------------------------------------------------------
 gone=""
-for i in $(seq 1 24); do
+for i in $(seq 1 40); do
     [ "$(entries | wc -l)" = 0 ] && { gone=$i; break; }
     sleep 0.5
 done
-[ -n "$gone" ] || sb_fail "entries still there 12 s after the last traffic (idle 4 s): $(entries | head -3)"
+[ -n "$gone" ] || sb_fail "entries still there 20 s after the last traffic (idle 8 s): $(entries | head -3)"
+[ "$gone" -ge 10 ] || sb_fail "entries expired after only about $((gone / 2)) s (idle 8 s)"
 echo "all entries expired within $((gone / 2)) s of idle"
 for i in 1 2 3 4 5 6; do get >/dev/null; done
 other=0xa00000b; [ "$mark" = 0xa00000b ] && other=0xa00000c
