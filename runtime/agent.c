@@ -788,6 +788,13 @@ agent_run(struct agent *a, struct swconn *sc)
     }
 }
 
+void
+agent_ct_policy(const struct agent *a, uint16_t *zone, uint32_t *udp_s)
+{
+    *zone = a->opts.lower.ct_zone;
+    *udp_s = a->cur->ir.udp_timeout_s;
+}
+
 const struct ofsync_state *
 agent_desired(const struct agent *a)
 {

@@ -64,6 +64,10 @@ bool agent_set_weight(struct agent *, const char *service, const char *real,
 bool agent_enable(struct agent *, const char *service, const char *real,
                   struct ds *err);
 
+/* Conntrack settings of the running spec that OpenFlow cannot carry: the
+ * zone and the UDP timeout in seconds (0: none). */
+void agent_ct_policy(const struct agent *, uint16_t *zone, uint32_t *udp_s);
+
 /* flowlb/show, as text or JSON. */
 void agent_show(const struct agent *, const struct swconn *, bool json,
                 struct ds *out);

@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "command-line.h"
 #include "control.h"
+#include "cttimeout.h"
 #include "daemon.h"
 #include "dirs.h"
 #include "fatal-signal.h"
@@ -39,6 +40,8 @@ struct flowlbd_options {
     char *unixctl_path;         /* NULL: default (RUNDIR/flowlbd.PID.ctl). */
     int reconcile_ms;
     bool no_checks;             /* Ignore the spec's health checks. */
+    char *ovsdb;                /* For zone timeout policies; "none". */
+    char *datapath_type;        /* NULL: the bridge's. */
     struct agent_options agent;
     const char *spec;
 };
@@ -106,10 +109,16 @@ usage(void)
            "                          goes down (default: keep forwarding "
            "them to it)\n"
            "  --no-checks             ignore the spec's health checks\n"
+           "  --ovsdb=DB              where to set the conntrack zone's "
+           "timeout policy\n"
+           "                          for udp-timeout (default unix:%s/"
+           "db.sock; none: never)\n"
+           "  --datapath-type=TYPE    datapath of the zone policy (default:"
+           " the bridge's)\n"
            "\nControl:\n"
            "  --unixctl=PATH          control socket (default "
            "RUNDIR/flowlbd.PID.ctl)\n",
-           program_name, program_name, ovs_rundir());
+           program_name, program_name, ovs_rundir(), ovs_rundir());
     daemon_usage();
     vlog_usage();
     printf("\nOther options:\n"
@@ -146,6 +155,8 @@ parse_options(int argc, char *argv[], struct flowlbd_options *o)
         OPT_CT_ZONE,
         OPT_EXPIRE_NODEST,
         OPT_NO_CHECKS,
+        OPT_OVSDB,
+        OPT_DATAPATH_TYPE,
         DAEMON_OPTION_ENUMS,
         VLOG_OPTION_ENUMS,
     };
@@ -158,6 +169,8 @@ parse_options(int argc, char *argv[], struct flowlbd_options *o)
         {"ct-zone", required_argument, NULL, OPT_CT_ZONE},
         {"expire-nodest-conn", no_argument, NULL, OPT_EXPIRE_NODEST},
         {"no-checks", no_argument, NULL, OPT_NO_CHECKS},
+        {"ovsdb", required_argument, NULL, OPT_OVSDB},
+        {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -207,6 +220,14 @@ parse_options(int argc, char *argv[], struct flowlbd_options *o)
         case OPT_NO_CHECKS:
             o->no_checks = true;
             break;
+        case OPT_OVSDB:
+            free(o->ovsdb);
+            o->ovsdb = xstrdup(optarg);
+            break;
+        case OPT_DATAPATH_TYPE:
+            free(o->datapath_type);
+            o->datapath_type = xstrdup(optarg);
+            break;
         case 'h':
             usage();
             break;
@@ -231,6 +252,23 @@ parse_options(int argc, char *argv[], struct flowlbd_options *o)
     if (!o->bridge) {
         o->bridge = xasprintf("unix:%s/br0.mgmt", ovs_rundir());
     }
+    if (!o->ovsdb) {
+        o->ovsdb = xasprintf("unix:%s/db.sock", ovs_rundir());
+    }
+}
+
+/* "unix:/run/openvswitch/br0.mgmt" -> "br0"; NULL for other targets. */
+static char *
+bridge_name_of(const char *target)
+{
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    size_t len = strlen(base);
+    if (strncmp(target, "unix:", 5) || len <= 5
+        || strcmp(base + len - 5, ".mgmt")) {
+        return NULL;
+    }
+    return xmemdup0(base, len - 5);
 }
 
 int
@@ -268,6 +306,12 @@ main(int argc, char *argv[])
     };
     control_register(&ctx);
     sighup_init();
+    struct cttimeout *ctt = NULL;
+    if (strcmp(o.ovsdb, "none")) {
+        char *br = bridge_name_of(o.bridge);
+        ctt = cttimeout_create(o.ovsdb, o.datapath_type, br);
+        free(br);
+    }
 
     daemonize_complete();
     VLOG_INFO("flowlbd %s: %s on %s, reconcile every %d ms%s",
@@ -290,8 +334,18 @@ main(int argc, char *argv[])
         agent_run(agent, ctx.swconn);
         swconn_sync(ctx.swconn, agent_desired(agent),
                     agent_desired_seqno(agent));
+        if (ctt) {
+            uint16_t zone;
+            uint32_t udp_s;
+            agent_ct_policy(agent, &zone, &udp_s);
+            cttimeout_set(ctt, zone, udp_s);
+            cttimeout_run(ctt);
+        }
 
         swconn_wait(ctx.swconn);
+        if (ctt) {
+            cttimeout_wait(ctt);
+        }
         if (hm) {
             health_monitor_wait(hm);
         }
@@ -306,8 +360,11 @@ main(int argc, char *argv[])
     VLOG_INFO("exiting; the pipeline stays installed");
     unixctl_server_destroy(unixctl);
     swconn_destroy(ctx.swconn);
+    cttimeout_destroy(ctt);
     agent_destroy(agent);
     health_monitor_destroy(hm);
     free(o.bridge);
+    free(o.ovsdb);
+    free(o.datapath_type);
     return 0;
 }
