@@ -7,7 +7,11 @@
 #    as the switch holds it;
 # 4. build examples/demo.lb's topology (a client, three DR real servers),
 #    load demo.lb and send requests through the VIP: each real answers with
-#    its name.
+#    its name;
+# 5. hand the bridge to the agent flowlbd (it reconciles the pipeline in
+#    place), then stop one real server: the agent's health check takes it
+#    out of the group and every new request still succeeds; start it again
+#    and it comes back.
 # Everything is torn down at exit (--keep: leave the sandbox up until Enter).
 # Each step is a function; main() lists them, so later steps (the agent
 # flowlbd, health checks, failover) slot in as more functions.
@@ -22,7 +26,7 @@ for a in "$@"; do
     case $a in
     --no-build) build=0 ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $a" >&2; exit 2 ;;
     esac
 done
@@ -103,6 +107,63 @@ step_traffic() {
     ovs-appctl dpctl/dump-conntrack zone=64000 | head -6 | sed 's/^/   /'
 }
 
+# Requests through the VIP; prints who answered and a tally.
+# Fails the demo if any request fails.
+send_requests() {
+    local n=$1 i a failed=0
+    declare -A by=()
+    for i in $(seq 1 "$n"); do
+        if a=$(sb_exec client curl -sS --max-time 5 "http://$DEMO_VIP/"); then
+            by[$a]=$((${by[$a]:-0} + 1))
+        else
+            failed=$((failed + 1))
+        fi
+    done
+    echo "   $n requests: r1=${by[r1]:-0} r2=${by[r2]:-0} r3=${by[r3]:-0} failed=$failed"
+    [ $failed = 0 ] || sb_fail "$failed requests through the VIP failed"
+}
+
+show_agent() {
+    ag_ctl flowlb/show | sed 's/^/   /'
+}
+
+step_agent() {
+    . "$SB_LIB_DIR/agent.sh"
+    ag_need
+    say "Starting the agent: flowlbd --bridge unix:$SB_DIR/br0.mgmt examples/demo.lb"
+    ag_start "$EXAMPLES/demo.lb"
+    ag_wait_synced 10 >/dev/null
+    echo "   the pipeline was already there (loaded above): the agent adopted it in place"
+    show_agent
+    say "40 new connections through the VIP with the agent in charge"
+    send_requests 40
+}
+
+step_failover() {
+    local pid t0 ms
+    say "Stopping r2's HTTP server (check: tcp, interval 1s, fall 3)"
+    pid=$(cat "$SB_DIR/server.r2.pid")
+    kill "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    ms=$(wait_until 15 sh -c "ovs-appctl -t '$AG_CTL' flowlb/show --json | grep -q '\"down\"'") ||
+        sb_fail "the agent did not take r2 out"
+    echo "   r2 taken out of the group after ${ms} ms; the agent logged:"
+    grep -i 'down' "$AG_LOG" | tail -2 | sed 's/^/   /'
+    show_agent
+    echo "-- group now:"
+    ovs-ofctl -O OpenFlow15 --no-stats dump-groups br0 | grep -v '^OFPST' | sed 's/^ */   /'
+    say "40 new connections with r2 down: all must succeed, none on r2"
+    send_requests 40
+
+    say "Starting r2 again (rise 2)"
+    sb_start_server r2
+    ms=$(wait_until 15 sh -c "! ovs-appctl -t '$AG_CTL' flowlb/show --json | grep -q '\"down\"'") ||
+        sb_fail "the agent did not bring r2 back"
+    echo "   r2 back in the group after ${ms} ms"
+    show_agent
+    send_requests 40
+}
+
 step_keep() {
     say "Sandbox kept up: export OVS_RUNDIR=$SB_DIR; ip netns exec $(sb_ns client) curl http://$DEMO_VIP/"
     read -r -p "Press Enter to tear it down. " _
@@ -114,8 +175,10 @@ main() {
     step_examples
     step_topology
     step_traffic
+    step_agent
+    step_failover
     [ $keep = 1 ] && step_keep
-    say "Done: every example compiled and loaded; traffic balanced through the VIP."
+    say "Done: examples compiled and loaded; traffic balanced through the VIP; a failed real taken out and brought back by flowlbd."
 }
 
 main
