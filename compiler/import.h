@@ -30,9 +30,22 @@ struct import_mac {
     struct location loc;        /* --mac option (no line) or neigh file. */
 };
 
+/* What a firewall mark selects (--fwmark MARK=ADDR[/LEN],PROTO,PORT[-PORT]):
+ * IPVS and keepalived only know the mark, the iptables/nft rules that set
+ * it are not in their configuration. */
+struct import_fwmark {
+    uint32_t mark;
+    struct lb_addr vip;
+    uint8_t prefix_len;
+    enum lb_proto proto;
+    uint16_t port, port_max;
+};
+
 struct import_options {
     struct import_mac *macs;
     size_t n_macs, allocated_macs;
+    struct import_fwmark *fwmarks;
+    size_t n_fwmarks;
     /* vip-mac for every imported service: none (default; something else
      * must answer ARP/ND for the VIP, as the IPVS director did), 'auto'
      * (derived from the VIP), or one given MAC. */
@@ -56,6 +69,12 @@ bool import_add_mac_option(struct import_options *, const char *arg,
  * MACs (and that --mac does not settle) is an error at its second line. */
 bool import_load_neigh(struct import_options *, const char *file,
                        const char *text, size_t len, struct diag *d);
+
+/* Parses "MARK=ADDR[/LEN],PROTO,PORT[-PORT]" (a --fwmark option). */
+bool import_add_fwmark_option(struct import_options *, const char *arg,
+                              struct diag *d);
+const struct import_fwmark *import_find_fwmark(const struct import_options *,
+                                               uint32_t mark);
 
 /* The MAC known for 'addr', or NULL. */
 const struct import_mac *import_find_mac(const struct import_options *,

@@ -26,6 +26,9 @@ import_usage(FILE *out)
 "      --neigh FILE     MACs from `ip neigh show` output (--mac wins)\n"
 "      --vip-mac MAC|auto  answer ARP/ND for every VIP with MAC (or one\n"
 "                       derived from the VIP); default: no responder\n"
+"      --fwmark MARK=ADDR[/LEN],PROTO,PORT[-PORT]\n"
+"                       what firewall mark MARK selects (ipvsadm -f,\n"
+"                       keepalived fwmark): imported as a match service\n"
 "      --yaml           write YAML instead of the DSL\n"
 "  -o, --output FILE    write to FILE (atomically) instead of stdout\n"
 "  -W, --werror         treat warnings as errors\n"
@@ -123,12 +126,13 @@ flowlb_import_main(int argc, char *argv[],
                    bool (*write_file)(const char *path, const char *data,
                                       size_t len))
 {
-    enum { OPT_MAC = 256, OPT_NEIGH, OPT_VIP_MAC, OPT_YAML };
+    enum { OPT_MAC = 256, OPT_NEIGH, OPT_VIP_MAC, OPT_YAML, OPT_FWMARK };
     static const struct option long_options[] = {
         { "mac", required_argument, NULL, OPT_MAC },
         { "neigh", required_argument, NULL, OPT_NEIGH },
         { "vip-mac", required_argument, NULL, OPT_VIP_MAC },
         { "yaml", no_argument, NULL, OPT_YAML },
+        { "fwmark", required_argument, NULL, OPT_FWMARK },
         { "output", required_argument, NULL, 'o' },
         { "werror", no_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },
@@ -151,6 +155,11 @@ flowlb_import_main(int argc, char *argv[],
         switch (c) {
         case OPT_MAC:
             if (!import_add_mac_option(&opts, optarg, &d)) {
+                goto usage_error;
+            }
+            break;
+        case OPT_FWMARK:
+            if (!import_add_fwmark_option(&opts, optarg, &d)) {
                 goto usage_error;
             }
             break;

@@ -19,6 +19,7 @@ void
 import_options_destroy(struct import_options *o)
 {
     free(o->macs);
+    free(o->fwmarks);
     memset(o, 0, sizeof *o);
 }
 
@@ -162,6 +163,59 @@ import_load_neigh(struct import_options *o, const char *file,
         free(copy);
     }
     return ok;
+}
+
+const struct import_fwmark *
+import_find_fwmark(const struct import_options *o, uint32_t mark)
+{
+    for (size_t i = 0; i < o->n_fwmarks; i++) {
+        if (o->fwmarks[i].mark == mark) {
+            return &o->fwmarks[i];
+        }
+    }
+    return NULL;
+}
+
+bool
+import_add_fwmark_option(struct import_options *o, const char *arg,
+                         struct diag *d)
+{
+    static const char usage[] = "expected MARK=ADDRESS[/LEN],PROTO,PORT"
+                                "[-PORT], e.g. 7=10.1.0.0/24,tcp,8000-8099";
+    struct location loc = { diag_intern_file(d, "--fwmark"), 0, 0 };
+    char *copy = strdup(arg);
+    if (!copy) {
+        abort();
+    }
+    char *eq = strchr(copy, '=');
+    char *c1 = eq ? strchr(eq + 1, ',') : NULL;
+    char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+    struct import_fwmark f;
+    memset(&f, 0, sizeof f);
+    const char *err = NULL;
+    if (!c2 || strchr(c2 + 1, ',')) {
+        err = usage;
+    } else {
+        *eq = *c1 = *c2 = '\0';
+        err = lb_parse_uint(copy, 1, UINT32_MAX, &f.mark);
+        err = err ? err : lb_parse_prefix(eq + 1, &f.vip, &f.prefix_len);
+        err = err ? err : lb_parse_proto(c1 + 1, &f.proto);
+        err = err ? err : lb_parse_port_range(c2 + 1, &f.port, &f.port_max);
+    }
+    if (!err && import_find_fwmark(o, f.mark)) {
+        err = "mark given twice";
+    }
+    free(copy);
+    if (err) {
+        diag_error(d, &loc, "'%s': %s", arg, err);
+        return false;
+    }
+    o->fwmarks = realloc(o->fwmarks, (o->n_fwmarks + 1) * sizeof *o->fwmarks);
+    if (!o->fwmarks) {
+        abort();
+    }
+    o->fwmarks[o->n_fwmarks++] = f;
+    return true;
 }
 
 char *

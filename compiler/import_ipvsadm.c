@@ -384,13 +384,16 @@ cmd_add_service(struct ipvs_state *st, const struct given *g,
                  kbuf, first->line);
         return;
     }
-    if (key.fwmark) {
+    const struct import_fwmark *fm = key.fwmark
+                                     ? import_find_fwmark(st->opts, key.mark)
+                                     : NULL;
+    if (key.fwmark && !fm) {
         error_at(st, &g[O_FWMARK].loc, "firewall-mark service %u cannot be "
-                 "imported: ipvsadm does not say which packets carry the "
-                 "mark (iptables/nft rules do). Write it by hand as a "
-                 "service on the VIP (or prefix and port range) that the "
-                 "mark selects, and drop its lines from the input",
-                 (unsigned) key.mark);
+                 "imported as it is: ipvsadm does not say which packets "
+                 "carry the mark (iptables/nft rules do). Give it with "
+                 "--fwmark %u=ADDRESS[/LEN],PROTO,PORT[-PORT], or write the "
+                 "service by hand and drop its lines from the input",
+                 (unsigned) key.mark, (unsigned) key.mark);
         if (st->n_marks >= st->allocated_marks) {
             st->allocated_marks = st->allocated_marks
                                   ? 2 * st->allocated_marks : 4;
@@ -416,20 +419,33 @@ cmd_add_service(struct ipvs_state *st, const struct given *g,
     st->info[st->n_info].key = key;
     st->info[st->n_info++].loc = *cmd_loc;
 
-    svc->name = import_service_name(NULL, key.proto, &key.vip, key.port);
     svc->loc = *cmd_loc;
-    const struct given *sv = g[O_TCP].set ? &g[O_TCP] : &g[O_UDP];
     svc->has_vip = true;
-    svc->vip = key.vip;
-    svc->proto = key.proto;
-    svc->port = key.port;
-    svc->port_max = key.port;
-    svc->vip_loc = sv->value_loc;
+    if (fm) {
+        /* What the mark selects, as the operator described it. */
+        if (asprintf(&svc->name, "fwmark-%u", (unsigned) key.mark) < 0) {
+            abort();
+        }
+        svc->vip = fm->vip;
+        svc->vip_prefix_len = fm->prefix_len;
+        svc->proto = fm->proto;
+        svc->port = fm->port;
+        svc->port_max = fm->port_max;
+        svc->vip_loc = g[O_FWMARK].value_loc;
+    } else {
+        const struct given *sv = g[O_TCP].set ? &g[O_TCP] : &g[O_UDP];
+        svc->name = import_service_name(NULL, key.proto, &key.vip, key.port);
+        svc->vip = key.vip;
+        svc->proto = key.proto;
+        svc->port = key.port;
+        svc->port_max = key.port;
+        svc->vip_loc = sv->value_loc;
+    }
     import_set_vip_mac(st->opts, svc);
     apply_service_options(st, svc, g, true);
-    if (key.port == 0 && !svc->persistence_s) {
+    if (!key.fwmark && key.port == 0 && !svc->persistence_s) {
         /* IPVS only accepts port 0 on persistent services; keep going. */
-        diag_warning(st->d, &sv->value_loc, "port 0 without -p: IPVS "
+        diag_warning(st->d, &svc->vip_loc, "port 0 without -p: IPVS "
                      "refuses this; imported as a service on every %s port",
                      lb_proto_name(key.proto));
     }
@@ -593,7 +609,8 @@ cmd_add_real(struct ipvs_state *st, const struct given *g,
     real->loc = *cmd_loc;
     real->addr_loc = g[O_REAL].value_loc;
     apply_real_options(st, svc, real, g);
-    if (has_port && svc->port && port != svc->port && !g[O_MASQ].set) {
+    if (has_port && svc->port && port != svc->port && !g[O_MASQ].set
+        && !st->info[i].key.fwmark) {
         diag_warning(st->d, &g[O_REAL].value_loc, "real %s has port %u but "
                      "the service port is %u: direct routing cannot change "
                      "the port (IPVS ignores it too)", a, (unsigned) port,

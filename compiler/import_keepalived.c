@@ -1021,7 +1021,45 @@ struct ka_entry {
     struct lb_addr vip;
     uint16_t port;
     struct location loc;
+    /* A firewall mark mapped with --fwmark: prefix and port range. */
+    uint32_t mark;
+    uint8_t prefix_len;
+    uint16_t port_max;
+    enum lb_proto proto;
 };
+
+/* The entry for firewall mark 'w' ("fwmark N"), if --fwmark maps it;
+ * otherwise reports. */
+static bool
+fwmark_entry(struct ka_state *st, const struct kword *kw,
+             const struct kword *num, struct ka_entry *e)
+{
+    uint32_t mark;
+    if (!num || lb_parse_uint(num->text, 1, UINT32_MAX, &mark)) {
+        ka_error(st, num ? &num->loc : &kw->loc, "fwmark needs a mark "
+                 "number (1 to 4294967295)");
+        return false;
+    }
+    const struct import_fwmark *fm = import_find_fwmark(st->opts, mark);
+    if (!fm) {
+        ka_error(st, &kw->loc, "firewall mark %u cannot be imported as it "
+                 "is: keepalived.conf does not say which packets carry the "
+                 "mark (iptables/nft rules do). Give it with --fwmark "
+                 "%u=ADDRESS[/LEN],PROTO,PORT[-PORT], or write the service "
+                 "by hand and drop it from the input", (unsigned) mark,
+                 (unsigned) mark);
+        return false;
+    }
+    memset(e, 0, sizeof *e);
+    e->mark = mark;
+    e->vip = fm->vip;
+    e->prefix_len = fm->prefix_len;
+    e->port = fm->port;
+    e->port_max = fm->port_max;
+    e->proto = fm->proto;
+    e->loc = kw->loc;
+    return true;
+}
 
 static const char *
 parse_port_word(const char *s, uint16_t *port)
@@ -1347,14 +1385,26 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
     struct lb_service *svc = lb_spec_add_service(st->spec);
     char vip[64];
     lb_addr_format(&e->vip, vip, sizeof vip);
-    svc->name = import_service_name(prefix, vs->proto, &e->vip, e->port);
     svc->loc = e->loc;
     svc->has_vip = true;
     svc->vip = e->vip;
     svc->vip_loc = e->loc;
-    svc->proto = vs->proto;
-    svc->port = e->port;
-    svc->port_max = e->port;
+    if (e->mark) {
+        /* What --fwmark says the mark selects; its protocol wins. */
+        if (asprintf(&svc->name, "%s%sfwmark-%u", prefix ? prefix : "",
+                     prefix ? "-" : "", (unsigned) e->mark) < 0) {
+            abort();
+        }
+        svc->proto = e->proto;
+        svc->port = e->port;
+        svc->port_max = e->port_max;
+        svc->vip_prefix_len = e->prefix_len;
+    } else {
+        svc->name = import_service_name(prefix, vs->proto, &e->vip, e->port);
+        svc->proto = vs->proto;
+        svc->port = e->port;
+        svc->port_max = e->port;
+    }
     svc->scheduler = vs->scheduler;
     svc->scheduler_loc = vs->scheduler_loc;
     import_set_vip_mac(st->opts, svc);
@@ -1370,7 +1420,7 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
                      vs->granularity->text);
         }
     }
-    if (!e->port && !vs->persistence_s) {
+    if (!e->mark && !e->port && !vs->persistence_s) {
         diag_warning(st->d, &e->loc, "virtual server without a port and "
                      "without persistence_timeout (keepalived refuses "
                      "this); imported as a service on every %s port",
@@ -1408,7 +1458,7 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
         struct lb_real *r = lb_service_add_real(svc);
         *r = kr->r;
         r->port = NULL;
-        if (kr->has_port && e->port && kr->port != e->port) {
+        if (kr->has_port && e->port && kr->port != e->port && !e->mark) {
             diag_warning(st->d, &kr->r.addr_loc, "real %s has port %u but "
                          "the virtual server port is %u: direct routing "
                          "cannot change the port (IPVS ignores it too)", a,
@@ -1516,10 +1566,11 @@ group_entries(struct ka_state *st, const struct knode *n,
 {
     const struct kword *w = &n->w[0];
     if (!strcmp(w->text, "fwmark")) {
-        ka_error(st, &w->loc, "firewall-mark entry in virtual_server_group: "
-                 "keepalived.conf does not say which packets carry the mark "
-                 "(iptables/nft rules do); write that service by hand and "
-                 "drop the entry");
+        struct ka_entry e;
+        if (fwmark_entry(st, w, n->n > 1 ? &n->w[1] : NULL, &e)) {
+            *entries = xrealloc(*entries, (*n_entries + 1) * sizeof **entries);
+            (*entries)[(*n_entries)++] = e;
+        }
         return;
     }
     uint16_t port = 0;
@@ -1581,6 +1632,7 @@ group_entries(struct ka_state *st, const struct knode *n,
         for (uint64_t i = 0; i < count; i++) {
             *entries = xrealloc(*entries, (*n_entries + 1) * sizeof **entries);
             struct ka_entry *e = &(*entries)[(*n_entries)++];
+            memset(e, 0, sizeof *e);
             e->vip = a;
             e->vip.v4.s_addr = htonl(base + (uint32_t) i);
             e->port = port;
@@ -1595,6 +1647,7 @@ group_entries(struct ka_state *st, const struct knode *n,
     }
     *entries = xrealloc(*entries, (*n_entries + 1) * sizeof **entries);
     struct ka_entry *e = &(*entries)[(*n_entries)++];
+    memset(e, 0, sizeof *e);
     e->vip = a;
     e->port = port;
     e->loc = w->loc;
@@ -1630,13 +1683,12 @@ virtual_server(struct ka_state *st, const struct knode *top,
     size_t n_entries = 0;
     const char *prefix = NULL;
     if (!strcmp(a->text, "fwmark")) {
-        ka_error(st, &a->loc, "virtual_server fwmark cannot be imported: "
-                 "keepalived.conf does not say which packets carry the mark "
-                 "(iptables/nft rules do). Write it by hand as a service on "
-                 "the VIP (or prefix and port range) that the mark selects, "
-                 "and drop it from the input");
-        return;
-    } else if (!strcmp(a->text, "group")) {
+        struct ka_entry e;
+        if (!fwmark_entry(st, a, n->n > 2 ? &n->w[2] : NULL, &e)) {
+            return;
+        }
+        entries = xrealloc(NULL, sizeof *entries);
+        entries[n_entries++] = e;    } else if (!strcmp(a->text, "group")) {
         const struct kword *g = arg(st, n, 2, "a group name");
         if (!g) {
             return;

@@ -223,9 +223,42 @@ test_fwmark_is_an_error(void **state)
         "-A -t 10.0.0.1:80\n");
     assert_false(r->ok);
     expect_diag(&r->d, DIAG_ERROR, 1, 4, "firewall-mark service 7 cannot be "
-                "imported");
+                "imported as it is");
+    expect_diag(&r->d, DIAG_ERROR, 1, 4, "--fwmark 7=ADDRESS[/LEN],PROTO,"
+                "PORT[-PORT]");
     /* Its reals are not reported again. */
     assert_int_equal(r->d.n_errors, 1);
+    run_free(r);
+
+    /* With --fwmark: a match-based service, reals attached by mark. */
+    r = calloc(1, sizeof *r);
+    lb_spec_init(&r->spec);
+    diag_init(&r->d);
+    import_options_init(&r->o);
+    assert_true(import_add_fwmark_option(&r->o, "7=10.1.0.0/24,tcp,8000-8099",
+                                         &r->d));
+    for (size_t i = 0; web_macs[i]; i++) {
+        assert_true(import_add_mac_option(&r->o, web_macs[i], &r->d));
+    }
+    static const char text[] =
+        "-A -f 7 -s sh -p 300 -M 255.255.255.0\n"
+        "-a -f 7 -r 10.0.0.11:0 -g -w 1\n"
+        "-a -f 7 -r 10.0.0.12:0 -g -w 2\n";
+    r->ok = import_ipvsadm("r.txt", text, strlen(text), &r->o, &r->spec,
+                           &r->d);
+    if (!r->ok) {
+        dump_diag(&r->d);
+    }
+    assert_true(r->ok);
+    assert_int_equal(r->d.n_records, 0);
+    const struct lb_service *s = find_service(&r->spec, "fwmark-7");
+    assert_addr(&s->vip, "10.1.0.0");
+    assert_int_equal(s->vip_prefix_len, 24);
+    assert_int_equal(s->port, 8000);
+    assert_int_equal(s->port_max, 8099);
+    assert_int_equal(s->persistence_prefix_len, 24);
+    assert_int_equal(s->n_reals, 2);
+    assert_int_equal(s->reals[1].weight, 2);
     run_free(r);
 }
 

@@ -423,10 +423,10 @@ test_errors(void **state)
         { VS("  sorry_server 10.0.0.50 80\n  sorry_server_lvs_method NAT\n"),
           4, 27, "the sorry server uses NAT" },
         { "virtual_server fwmark 7 {\n  lb_kind DR\n}\n", 1, 16,
-          "virtual_server fwmark cannot be imported" },
+          "firewall mark 7 cannot be imported as it is" },
         { "virtual_server_group G {\n  fwmark 3\n}\n"
           "virtual_server group G {\n  lb_kind DR\n}\n", 2, 3,
-          "firewall-mark entry" },
+          "--fwmark 3=ADDRESS[/LEN],PROTO,PORT[-PORT]" },
         { "virtual_server group NOPE {\n  lb_kind DR\n}\n", 1, 22,
           "no virtual_server_group 'NOPE'" },
         { VS("  lb_algo lblcr\n"), 3, 11, "unknown scheduler 'lblcr' (flowlb "
@@ -612,6 +612,66 @@ test_ipv6_and_all_ports(void **state)
     run_free(r);
 }
 
+static void
+test_fwmark_option(void **state)
+{
+    struct run *r = calloc(1, sizeof *r);
+    lb_spec_init(&r->spec);
+    diag_init(&r->d);
+    import_options_init(&r->o);
+    assert_true(import_add_mac_option(&r->o, "10.0.0.11=02:00:00:00:00:11",
+                                      &r->d));
+    assert_true(import_add_fwmark_option(&r->o, "7=10.1.0.0/24,tcp,8000-8099",
+                                         &r->d));
+    assert_true(import_add_fwmark_option(&r->o, "8=10.2.0.5,udp,0", &r->d));
+    r->path = write_file("k.conf",
+        "virtual_server fwmark 7 {\n"
+        "    lb_kind DR\n"
+        "    real_server 10.0.0.11 0 {\n    }\n"
+        "}\n"
+        "virtual_server_group G {\n    fwmark 8\n    10.0.0.9 53\n}\n"
+        "virtual_server group G {\n"
+        "    lb_kind DR\n    protocol UDP\n"
+        "    real_server 10.0.0.11 53 {\n    }\n"
+        "}\n");
+    r->ok = import_keepalived(r->path, &r->o, &r->spec, &r->d);
+    if (!r->ok) {
+        dump_diag(&r->d);
+    }
+    assert_true(r->ok);
+    const struct lb_service *s = find_service(&r->spec, "fwmark-7");
+    assert_addr(&s->vip, "10.1.0.0");
+    assert_int_equal(s->vip_prefix_len, 24);
+    assert_int_equal(s->port, 8000);
+    assert_int_equal(s->port_max, 8099);
+    assert_int_equal(s->proto, LB_PROTO_TCP);
+    s = find_service(&r->spec, "G-fwmark-8");
+    assert_int_equal(s->proto, LB_PROTO_UDP);
+    assert_int_equal(s->port, 0);
+    assert_int_equal(s->vip_prefix_len, 32);
+    find_service(&r->spec, "G-udp-10-0-0-9-53");
+    run_free(r);
+
+    struct import_options o;
+    struct diag d;
+    import_options_init(&o);
+    diag_init(&d);
+    static const char *const bad[] = {
+        "7", "7=10.0.0.0/24", "7=10.0.0.0/24,tcp", "0=10.0.0.1,tcp,80",
+        "7=10.0.0.1/24,tcp,80", "7=10.0.0.0/24,sctp,80",
+        "7=10.0.0.0/24,tcp,90-80", "7=10.0.0.0/24,tcp,80,x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_false(import_add_fwmark_option(&o, bad[i], &d));
+    }
+    assert_true(import_add_fwmark_option(&o, "7=10.0.0.0/24,tcp,80", &d));
+    assert_false(import_add_fwmark_option(&o, "7=10.0.0.0/24,tcp,81", &d));
+    expect_diag(&d, DIAG_ERROR, 0, 0, "host bits set");
+    expect_diag(&d, DIAG_ERROR, 0, 0, "mark given twice");
+    import_options_destroy(&o);
+    diag_destroy(&d);
+}
+
 int
 main(void)
 {
@@ -629,6 +689,7 @@ main(void)
         cmocka_unit_test(test_warnings),
         cmocka_unit_test(test_skipped_blocks),
         cmocka_unit_test(test_ipv6_and_all_ports),
+        cmocka_unit_test(test_fwmark_option),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
