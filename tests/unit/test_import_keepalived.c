@@ -672,6 +672,35 @@ test_fwmark_option(void **state)
     diag_destroy(&d);
 }
 
+/* Random token soup: never a crash, the result is consistent. */
+static void
+test_random_input(void **state)
+{
+    static const char *const words[] = {
+        "virtual_server", "virtual_server_group", "real_server", "group",
+        "fwmark", "G", "10.0.0.100", "10.0.0.11", "10.0.0.1-3", "80", "{",
+        "}", "{", "}", "\n", "\n", "\n", "lb_kind", "DR", "NAT",
+        "lb_algo", "rr", "weight", "2", "TCP_CHECK", "HTTP_GET", "url",
+        "path", "/", "MISC_CHECK", "misc_path", "\"/bin/x 10.0.0.11\"",
+        "'", "\"", "#", "!", "\\", "include", "quorum", "sorry_server",
+        "persistence_timeout", "delay_loop", "0.5", "status_code",
+        "UDP_CHECK", "payload", "zz", "inhibit_on_failure", "@x", "$Y=",
+    };
+    srand(7);
+    for (int iter = 0; iter < 400; iter++) {
+        char text[1024];
+        size_t n = 0;
+        int k = rand() % 80;
+        for (int i = 0; i < k && n < sizeof text - 60; i++) {
+            n += snprintf(text + n, sizeof text - n, "%s ",
+                          words[rand() % (sizeof words / sizeof *words)]);
+        }
+        text[n] = '\0';
+        struct run *r = run(text);
+        run_free(r);
+    }
+}
+
 int
 main(void)
 {
@@ -690,6 +719,7 @@ main(void)
         cmocka_unit_test(test_skipped_blocks),
         cmocka_unit_test(test_ipv6_and_all_ports),
         cmocka_unit_test(test_fwmark_option),
+        cmocka_unit_test(test_random_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
