@@ -562,7 +562,7 @@ purge_learned(struct agent *a, struct swconn *sc, const struct ir_group *g,
  *    go too), and the sorry real's (standby) bucket is inserted;
  *  - expire_nodest_conn adds a dispatch flow per dead real;
  *  - a real that stops taking connections loses its persistence entries
- *    (and its learned connections, with expire_nodest_conn). */
+ *    (a dead one its learned connections too, with expire_nodest_conn). */
 static void
 build_service_group(struct agent *a, struct swconn *sc,
                     const struct ir_group *g, struct ofsync_group *dg,
@@ -620,15 +620,10 @@ build_service_group(struct agent *a, struct swconn *sc,
         }
         n_left += keep;
         bool active = keep && !down[b];
-        if (as && sc && !active && sset_contains(as->active, ib->real)) {
-            if (g->persistence_s) {
-                purge_learned(a, sc, g, FLOWLB_COOKIE_KIND_PERSIST,
-                              LOWER_T_PERSIST, ib->mark);
-            }
-            if (g->learn_mode && expire && down[b]) {
-                purge_learned(a, sc, g, FLOWLB_COOKIE_KIND_STICKY,
-                              LOWER_T_STICKY, ib->mark);
-            }
+        if (as && sc && !active && down[b] && g->learn_mode && expire
+            && sset_contains(as->active, ib->real)) {
+            purge_learned(a, sc, g, FLOWLB_COOKIE_KIND_STICKY,
+                          LOWER_T_STICKY, ib->mark);
         }
     }
     free(down);
@@ -636,15 +631,28 @@ build_service_group(struct agent *a, struct swconn *sc,
         return;
     }
 
-    /* Remember who takes new connections now, for the next change. */
-    sset_clear(as->active);
+    /* Who takes new connections now. A real that did before and does not
+     * any more (down, drained, failed over, removed by a reload) loses its
+     * persistence entries: they would send its clients to it. */
+    struct sset now = SSET_INITIALIZER(&now);
     for (size_t b = 0; dg && b < g->n_buckets; b++) {
         const struct ofputil_bucket *ob = ofputil_bucket_find(
             &dg->buckets, g->buckets[b].bucket_id);
         if (ob && ob->weight) {
-            sset_add(as->active, g->buckets[b].real);
+            sset_add(&now, g->buckets[b].real);
         }
     }
+    const char *real;
+    SSET_FOR_EACH (real, as->active) {
+        struct lb_addr addr;
+        if (g->persistence_s && sc && !sset_contains(&now, real)
+            && !lb_parse_addr(real, &addr)) {
+            purge_learned(a, sc, g, FLOWLB_COOKIE_KIND_PERSIST,
+                          LOWER_T_PERSIST, lower_real_mark(&addr));
+        }
+    }
+    sset_swap(as->active, &now);
+    sset_destroy(&now);
 
     as->n_buckets = n_left;
     bool all_down = !n_live && n_reals > 0;

@@ -147,7 +147,7 @@ echo "  the client's ARP for the VIP goes unanswered ($(sb_exec client ip neigh 
 grep -q 'quorum lost' "$AG_LOG" || sb_fail "quorum loss not logged"
 sb_start_server r2
 wait_until 10 responder >/dev/null || sb_fail "responder not back at quorum"
-wait_until 10 bash -c "ip netns exec $(sb_ns client) curl -sS --max-time 2 http://$VIP/ >/dev/null" >/dev/null ||
+wait_until 10 bash -c "ip netns exec $(sb_ns client) curl -sS --max-time 2 http://$VIP/ >/dev/null 2>&1" >/dev/null ||
     sb_fail "no traffic after quorum regained"
 sb_exec client ip neigh flush dev e0
 get >/dev/null || sb_fail "no traffic after quorum regained"
