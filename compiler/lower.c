@@ -907,7 +907,7 @@ lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
     size_t errors_before = d->n_errors;
     struct location none = { 0 };
     ir->ct_zone = opts->ct_zone;
-    if (opts->table_base > 255 - (LOWER_N_TABLES - 1)) {
+    if (opts->table_base > 254 - (LOWER_N_TABLES - 1)) {
         diag_error(d, &none, "--table-base %u leaves no room for %d tables",
                    opts->table_base, LOWER_N_TABLES);
     } else if (opts->next_table >= opts->table_base
