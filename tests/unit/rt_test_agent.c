@@ -1,0 +1,440 @@
+/* Unit tests of the agent's model (runtime/agent.c): spec -> desired
+ * OpenFlow state, driven by real health checks (exec checks whose verdict
+ * the test controls with files) but no switch: the swconn points at a
+ * socket that does not exist, so nothing is ever sent.
+ *
+ * What is checked is the desired state itself: which buckets each group
+ * holds (and with which weight), which flows exist, and what flowlb/show
+ * reports, for failures, inhibit-on-failure, fo, sorry, quorum, the
+ * administrative commands and reloads. */
+#include <config.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "health.h"
+#include "ir.h"
+#include "ofsync.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-group.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "swconn.h"
+#include "timeval.h"
+
+struct fx {
+    char dir[64];
+    char spec[96];
+    struct health_monitor *hm;
+    struct swconn *sc;
+    struct agent *agent;
+};
+
+/* The exec check: a real is down while DIR/down.ADDRESS exists. */
+#define CHECK(DIR) \
+    "    check exec command \"test ! -e " DIR "/down.$FLOWLB_REAL\" " \
+    "interval 100ms timeout 100ms rise 1 fall 1;\n"
+
+static void
+write_spec(struct fx *f, const char *body)
+{
+    FILE *file = fopen(f->spec, "w");
+    assert_non_null(file);
+    fputs(body, file);
+    fclose(file);
+}
+
+/* Replaces every "@DIR@" in 'tmpl' with the fixture's directory. */
+static char *
+subst(const struct fx *f, const char *tmpl)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    for (const char *p = tmpl; *p; ) {
+        if (!strncmp(p, "@DIR@", 5)) {
+            ds_put_cstr(&s, f->dir);
+            p += 5;
+        } else {
+            ds_put_char(&s, *p++);
+        }
+    }
+    return ds_steal_cstr(&s);
+}
+
+static void
+start(struct fx *f, const char *tmpl, bool expire)
+{
+    char *body = subst(f, tmpl);
+    write_spec(f, body);
+    free(body);
+    struct agent_options o;
+    memset(&o, 0, sizeof o);
+    lower_options_init(&o.lower);
+    o.expire_nodest_conn = expire;
+    struct ds err = DS_EMPTY_INITIALIZER;
+    f->agent = agent_create(f->spec, &o, f->hm, &err);
+    if (!f->agent) {
+        fail_msg("spec refused: %s", ds_cstr(&err));
+    }
+    ds_destroy(&err);
+}
+
+static void
+set_down(const struct fx *f, const char *addr, bool down)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/down.%s", f->dir, addr);
+    if (down) {
+        FILE *file = fopen(path, "w");
+        assert_non_null(file);
+        fclose(file);
+    } else {
+        unlink(path);
+    }
+}
+
+/* Runs the health checks and the agent until 'n' more health transitions
+ * that change traffic have been taken into account (or 5 s pass). */
+static void
+settle(struct fx *f, int ms)
+{
+    long long int deadline = time_msec() + ms;
+    while (time_msec() < deadline) {
+        health_monitor_run(f->hm);
+        swconn_run(f->sc);
+        agent_run(f->agent, f->sc);
+        health_monitor_wait(f->hm);
+        poll_timer_wait_until(deadline);
+        poll_timer_wait(20);
+        poll_block();
+    }
+}
+
+static const struct ofsync_group *
+the_group(const struct fx *f)
+{
+    const struct ofsync_state *d = agent_desired(f->agent);
+    assert_int_equal(ofsync_state_n_groups(d), 1);
+    const struct ofsync_group *g;
+    HMAP_FOR_EACH (g, node, &d->groups) {
+        return g;
+    }
+    return NULL;
+}
+
+/* Bucket weight of the real with conntrack mark 'mark' in the only group,
+ * or -1 if it has no bucket. Buckets set the mark in their ct action; the
+ * bucket id is derived from it, so look the mark up in the actions. */
+static int
+weight_of(const struct fx *f, uint32_t mark)
+{
+    const struct ofsync_group *g = the_group(f);
+    const struct ofputil_bucket *b;
+    LIST_FOR_EACH (b, list_node, &g->buckets) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        struct ofpact_format_params fp = { .s = &s };
+        ofpacts_format(b->ofpacts, b->ofpacts_len, &fp);
+        char want[32];
+        snprintf(want, sizeof want, "%#"PRIx32"->ct_mark", mark);
+        bool hit = strstr(ds_cstr(&s), want) != NULL;
+        ds_destroy(&s);
+        if (hit) {
+            return b->weight;
+        }
+    }
+    return -1;
+}
+
+static size_t
+n_buckets(const struct fx *f)
+{
+    return ovs_list_size(&the_group(f)->buckets);
+}
+
+/* Number of desired flows whose printed match contains 'needle'. */
+static int
+flows_matching(const struct fx *f, const char *needle)
+{
+    int n = 0;
+    const struct ofsync_flow *fl;
+    HMAP_FOR_EACH (fl, node, &agent_desired(f->agent)->flows) {
+        char *m = minimatch_to_string(&fl->match, NULL, OFP_DEFAULT_PRIORITY);
+        n += strstr(m, needle) != NULL;
+        free(m);
+    }
+    return n;
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/rt_test_agent.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->spec, sizeof f->spec, "%s/spec.lb", f->dir);
+    f->hm = health_monitor_create();
+    /* Never connects: everything stays local. */
+    char target[128];
+    snprintf(target, sizeof target, "unix:%s/nothing.mgmt", f->dir);
+    f->sc = swconn_create(target, 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    agent_destroy(f->agent);
+    swconn_destroy(f->sc);
+    health_monitor_destroy(f->hm);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+#define SERVICE_HEAD \
+    "service web {\n" \
+    "    vip 10.0.0.100 tcp 80;\n" \
+    "    vip-mac 02:00:00:00:01:00;\n" \
+    CHECK("@DIR@")
+#define R1 "    real 10.0.0.11 mac 02:00:00:00:00:11"
+#define R2 "    real 10.0.0.12 mac 02:00:00:00:00:12"
+#define R3 "    real 10.0.0.13 mac 02:00:00:00:00:13"
+#define M1 0x0a00000bU
+#define M2 0x0a00000cU
+#define M3 0x0a00000dU
+#define M9 0x0a000013U
+
+static void
+test_down_removes_only_its_bucket(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD R1 ";\n" R2 ";\n" R3 ";\n}\n", false);
+    settle(f, 400);
+    assert_int_equal(n_buckets(f), 3);
+    int w2 = weight_of(f, M2), w3 = weight_of(f, M3);
+    set_down(f, "10.0.0.11", true);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 2);
+    assert_int_equal(weight_of(f, M1), -1);
+    /* The others keep their weights (rendezvous: only r1's flows move). */
+    assert_int_equal(weight_of(f, M2), w2);
+    assert_int_equal(weight_of(f, M3), w3);
+    /* No expire flow without expire_nodest_conn. */
+    assert_int_equal(flows_matching(f, "ct_mark=0xa00000b,tcp"), 0);
+    set_down(f, "10.0.0.11", false);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 3);
+}
+
+static void
+test_expire_nodest_adds_dispatch_flow(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n", true);
+    settle(f, 300);
+    set_down(f, "10.0.0.12", true);
+    settle(f, 500);
+    assert_int_equal(flows_matching(f, "ct_mark=0xa00000c,tcp"), 1);
+    set_down(f, "10.0.0.12", false);
+    settle(f, 500);
+    assert_int_equal(flows_matching(f, "ct_mark=0xa00000c,tcp"), 0);
+}
+
+static void
+test_inhibit_sets_weight_zero_then_empties(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD "    inhibit-on-failure;\n" R1 ";\n" R2 ";\n}\n",
+          false);
+    settle(f, 300);
+    set_down(f, "10.0.0.11", true);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 2);
+    assert_int_equal(weight_of(f, M1), 0);
+    assert_true(weight_of(f, M2) > 0);
+    /* Every real down: OVS would still pick a weight-0 bucket, so none. */
+    set_down(f, "10.0.0.12", true);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 0);
+    set_down(f, "10.0.0.12", false);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 2);
+    assert_int_equal(weight_of(f, M1), 0);
+}
+
+static void
+test_fo_keeps_top_live_weight(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD "    scheduler fo;\n"
+          R1 " weight 3;\n" R2 " weight 2;\n" R3 " weight 2;\n}\n", false);
+    settle(f, 300);
+    assert_int_equal(n_buckets(f), 1);
+    assert_true(weight_of(f, M1) > 0);
+    set_down(f, "10.0.0.11", true);
+    settle(f, 500);
+    /* Both weight-2 reals, with equal weights. */
+    assert_int_equal(n_buckets(f), 2);
+    assert_int_equal(weight_of(f, M2), weight_of(f, M3));
+    assert_true(weight_of(f, M2) > 0);
+    set_down(f, "10.0.0.12", true);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 1);
+    assert_true(weight_of(f, M3) > 0);
+    set_down(f, "10.0.0.11", false);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 1);
+    assert_true(weight_of(f, M1) > 0);
+}
+
+static void
+test_sorry_only_while_no_real(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD "    sorry 10.0.0.19 mac 02:00:00:00:00:19;\n"
+          R1 ";\n" R2 ";\n}\n", false);
+    settle(f, 300);
+    assert_int_equal(n_buckets(f), 2);
+    assert_int_equal(weight_of(f, M9), -1);
+    /* Its forward flow is there all along. */
+    assert_int_equal(flows_matching(f, "ct_mark=0xa000013"), 1);
+    set_down(f, "10.0.0.11", true);
+    set_down(f, "10.0.0.12", true);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 1);
+    assert_true(weight_of(f, M9) > 0);
+    set_down(f, "10.0.0.12", false);
+    settle(f, 500);
+    assert_int_equal(n_buckets(f), 1);
+    assert_int_equal(weight_of(f, M9), -1);
+    assert_true(weight_of(f, M2) > 0);
+}
+
+static void
+test_quorum_withdraws_vip_with_hysteresis(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD "    quorum 2 hysteresis 1;\n"
+          R1 ";\n" R2 ";\n" R3 ";\n}\n", false);
+    settle(f, 300);
+    int responders = flows_matching(f, "arp_tpa=10.0.0.100");
+    assert_int_equal(responders, 1);
+    assert_int_equal(flows_matching(f, "nw_dst=10.0.0.100,tp_dst=80"), 2);
+    /* 1 up: not below quorum - hysteresis = 1 yet. */
+    set_down(f, "10.0.0.11", true);
+    set_down(f, "10.0.0.12", true);
+    settle(f, 500);
+    assert_int_equal(flows_matching(f, "arp_tpa=10.0.0.100"), 1);
+    /* 0 up: withdrawn; the classify flow goes, the dispatch flow stays. */
+    set_down(f, "10.0.0.13", true);
+    settle(f, 500);
+    assert_int_equal(flows_matching(f, "arp_tpa=10.0.0.100"), 0);
+    assert_int_equal(flows_matching(f, "nw_dst=10.0.0.100,tp_dst=80"), 1);
+    /* 2 up: still withdrawn (regained at quorum + hysteresis = 3). */
+    set_down(f, "10.0.0.11", false);
+    set_down(f, "10.0.0.12", false);
+    settle(f, 500);
+    assert_int_equal(flows_matching(f, "arp_tpa=10.0.0.100"), 0);
+    set_down(f, "10.0.0.13", false);
+    settle(f, 500);
+    assert_int_equal(flows_matching(f, "arp_tpa=10.0.0.100"), 1);
+    struct ds out = DS_EMPTY_INITIALIZER;
+    agent_show(f->agent, f->sc, true, &out);
+    assert_non_null(strstr(ds_cstr(&out), "\"withdrawn\":false"));
+    ds_destroy(&out);
+}
+
+static void
+test_admin_commands(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD R1 " weight 2;\n" R2 ";\n}\n", false);
+    settle(f, 300);
+    struct ds err = DS_EMPTY_INITIALIZER;
+    assert_true(agent_set_weight(f->agent, "web", "10.0.0.12", 0, &err));
+    settle(f, 50);
+    assert_int_equal(n_buckets(f), 1);
+    assert_int_equal(weight_of(f, M2), -1);
+    assert_true(agent_enable(f->agent, "web", "10.0.0.12", &err));
+    settle(f, 50);
+    assert_int_equal(n_buckets(f), 2);
+    assert_true(agent_set_weight(f->agent, "web", "10.0.0.12", 2, &err));
+    settle(f, 50);
+    assert_int_equal(weight_of(f, M1), weight_of(f, M2));
+
+    assert_false(agent_set_weight(f->agent, "web", "10.0.0.99", 1, &err));
+    assert_non_null(strstr(ds_cstr(&err), "no real 10.0.0.99"));
+    ds_clear(&err);
+    assert_false(agent_set_weight(f->agent, "nope", "10.0.0.11", 1, &err));
+    assert_non_null(strstr(ds_cstr(&err), "no service named nope"));
+    ds_clear(&err);
+    assert_false(agent_enable(f->agent, "web", "not-an-address", &err));
+    ds_clear(&err);
+
+    struct ds out = DS_EMPTY_INITIALIZER;
+    agent_show(f->agent, f->sc, false, &out);
+    assert_non_null(strstr(ds_cstr(&out), "admin 2"));
+    ds_destroy(&out);
+    ds_destroy(&err);
+}
+
+static void
+test_broken_reload_keeps_state(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n", false);
+    settle(f, 200);
+    unsigned int seq = agent_desired_seqno(f->agent);
+    size_t n_flows = ofsync_state_n_flows(agent_desired(f->agent));
+    write_spec(f, "service web {\n    vip 10.0.0.300 tcp 80;\n}\n");
+    struct ds err = DS_EMPTY_INITIALIZER;
+    assert_false(agent_reload(f->agent, &err));
+    char want[128];
+    snprintf(want, sizeof want, "%s:2:", f->spec);
+    assert_non_null(strstr(ds_cstr(&err), want));
+    assert_non_null(strstr(ds_cstr(&err), "error"));
+    settle(f, 50);
+    assert_int_equal(agent_desired_seqno(f->agent), seq);
+    assert_int_equal(ofsync_state_n_flows(agent_desired(f->agent)), n_flows);
+    assert_int_equal(n_buckets(f), 2);
+
+    /* A good reload with one real less: that bucket goes. */
+    char *body = subst(f, SERVICE_HEAD R1 ";\n}\n");
+    write_spec(f, body);
+    free(body);
+    ds_clear(&err);
+    assert_true(agent_reload(f->agent, &err));
+    settle(f, 50);
+    assert_int_equal(n_buckets(f), 1);
+    ds_destroy(&err);
+}
+
+int
+main(void)
+{
+    vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
+    const struct CMUnitTest tests[] = {
+#define T(NAME) cmocka_unit_test_setup_teardown(NAME, setup, teardown)
+        T(test_down_removes_only_its_bucket),
+        T(test_expire_nodest_adds_dispatch_flow),
+        T(test_inhibit_sets_weight_zero_then_empties),
+        T(test_fo_keeps_top_live_weight),
+        T(test_sorry_only_while_no_real),
+        T(test_quorum_withdraws_vip_with_hysteresis),
+        T(test_admin_commands),
+        T(test_broken_reload_keeps_state),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
