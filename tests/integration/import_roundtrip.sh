@@ -7,7 +7,10 @@
 #     (tests/import/sandbox-keepalived.conf), imported as YAML;
 # is imported, checked, compiled, loaded into OVS, and carries HTTP through
 # the VIP: with ipvsadm's wrr 2:1:1 every real answers; with keepalived's
-# persistence one client always lands on one real.
+# persistence one client always lands on one real;
+#  3. a keepalived.conf with TCP_CHECKs (sandbox-keepalived-check.conf) is
+#     imported and run by flowlbd: a real whose server stops is taken out by
+#     the imported check (no request reaches it), and comes back.
 set -eu
 . "$(dirname "$0")/../lib/ovs-sandbox.sh"
 . "$SB_LIB_DIR/testlib.sh"
@@ -88,4 +91,41 @@ done
 [ "${#pseen[@]}" = 1 ] ||
     sb_fail "persistence: one client reached ${#pseen[@]} reals (${!pseen[*]})"
 echo "keepalived import: 20 connections from one client, all to ${!pseen[*]} (persistence)"
+
+# --- 3. keepalived's checks, run by flowlbd ---------------------------------
+. "$SB_LIB_DIR/agent.sh"
+ag_need
+spec=$SB_DIR/checked.lb
+"$FLOWLB" import keepalived "$IMPORT/sandbox-keepalived-check.conf" \
+    --neigh "$SB_DIR/neigh.txt" --vip-mac "$DEMO_VMAC" -o "$spec" 2>"$spec.err" ||
+    sb_fail "import keepalived (checks) failed: $(cat "$spec.err")"
+grep -q 'check tcp interval 1s timeout 1s rise 1 fall 2;' "$spec" ||
+    sb_fail "TCP_CHECK not imported as expected: $(grep check "$spec")"
+"$FLOWLB" check "$spec" 2>"$spec.check" || sb_fail "flowlb check: $(cat "$spec.check")"
+ovs-ofctl -O OpenFlow15 del-flows br0
+ovs-ofctl -O OpenFlow15 del-groups br0
+ag_start "$spec"
+ag_wait_synced 10
+health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
+all_up() {
+    for h in $DEMO_REALS; do [ "$(health_of "$(demo_ip "$h")")" = up ] || return 1; done
+}
+wait_until 10 all_up >/dev/null || sb_fail "reals not all up: $(ag_ctl flowlb/show)"
+mark2=$(demo_mark r2)
+ag_mark_installed "$mark2" || sb_fail "r2's bucket is not installed to begin with"
+pid=$(cat "$SB_DIR/server.r2.pid")
+kill "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+t=$(wait_until 15 bash -c "! ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -q -- '$mark2->ct_mark'") ||
+    sb_fail "r2's bucket still in the group 15 s after its server stopped"
+echo "r2 stopped: the imported TCP_CHECK took it out after ${t} ms"
+for i in $(seq 1 20); do
+    a=$(vip_get) || sb_fail "request $i through the VIP failed while r2 is down"
+    [ "$a" != r2 ] || sb_fail "request $i reached the stopped r2"
+done
+sb_start_server r2
+t=$(wait_until 15 ag_mark_installed "$mark2") ||
+    sb_fail "r2's bucket not back 15 s after its server restarted"
+echo "r2 restarted: back after ${t} ms"
+ag_stop
 echo "PASS"
