@@ -547,12 +547,25 @@ arg(struct ka_state *st, const struct knode *n, size_t i, const char *what)
     return NULL;
 }
 
+/* keepalived reads one setting per line: "path / status_code 200" on one
+ * line is not two settings. Reports words past the first 'max' ones. */
+static bool
+no_extra(struct ka_state *st, const struct knode *n, size_t max)
+{
+    if (n->n <= max) {
+        return true;
+    }
+    ka_error(st, &n->w[max].loc, "unexpected '%s' after %s (keepalived "
+             "takes one setting per line)", n->w[max].text, n->w[0].text);
+    return false;
+}
+
 static bool
 get_uint(struct ka_state *st, const struct knode *n, uint32_t min,
          uint32_t max, uint32_t *out)
 {
     const struct kword *w = arg(st, n, 1, "a number");
-    if (!w) {
+    if (!w || !no_extra(st, n, 2)) {
         return false;
     }
     const char *err = lb_parse_uint(w->text, min, max, out);
@@ -568,7 +581,7 @@ static bool
 get_timer(struct ka_state *st, const struct knode *n, uint32_t *ms)
 {
     const struct kword *w = arg(st, n, 1, "a time in seconds");
-    if (!w) {
+    if (!w || !no_extra(st, n, 2)) {
         return false;
     }
     const char *err = parse_timer(w->text, ms);
@@ -765,7 +778,7 @@ parse_url(struct ka_state *st, const struct knode *url, struct ka_check *k,
         const char *kw = n->w[0].text;
         if (!strcmp(kw, "path")) {
             const struct kword *w = arg(st, n, 1, "a path");
-            if (w) {
+            if (w && no_extra(st, n, 2)) {
                 free(k->c.path);
                 k->c.path = xstrdup(w->text);
             }
@@ -1265,7 +1278,7 @@ parse_vs_body(struct ka_state *st, const struct knode *n, struct ka_vs *vs)
         }
         if (!strcmp(kw, "lb_algo") || !strcmp(kw, "lvs_sched")) {
             const struct kword *w = arg(st, s, 1, "a scheduler");
-            if (w) {
+            if (w && no_extra(st, s, 2)) {
                 vs->scheduler_loc = w->loc;
                 if (!import_scheduler(w->text, &vs->scheduler)) {
                     ka_error(st, &w->loc, "unknown scheduler '%s' (flowlb "
@@ -1277,7 +1290,7 @@ parse_vs_body(struct ka_state *st, const struct knode *n, struct ka_vs *vs)
             method_given = true;
         } else if (!strcmp(kw, "protocol")) {
             const struct kword *w = arg(st, s, 1, "TCP or UDP");
-            if (!w) {
+            if (!w || !no_extra(st, s, 2)) {
                 continue;
             }
             if (!strcasecmp(w->text, "TCP")) {

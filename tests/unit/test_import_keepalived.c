@@ -492,6 +492,12 @@ test_errors(void **state)
         { VS("  real_server 10.0.0.11 80 {\n    HTTP_GET {\n"
              "      url {\n        path /\n        regex \"o+k\"\n      }\n"
              "    }\n  }\n"), 7, 15, "not a plain string" },
+        { VS("  real_server 10.0.0.11 80 {\n    HTTP_GET {\n"
+             "      url { path /x status_code 200 }\n    }\n  }\n"), 5, 21,
+          "unexpected 'status_code' after path (keepalived takes one "
+          "setting per line)" },
+        { VS("  delay_loop 3 connect_timeout 2\n"), 3, 16,
+          "unexpected 'connect_timeout' after delay_loop" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct run *r = run(cases[i].text);
