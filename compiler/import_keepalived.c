@@ -547,16 +547,16 @@ arg(struct ka_state *st, const struct knode *n, size_t i, const char *what)
     return NULL;
 }
 
-/* keepalived reads one setting per line: "path / status_code 200" on one
- * line is not two settings. Reports words past the first 'max' ones. */
+/* One setting per line: "path / status_code 200" on one line is refused
+ * rather than guessed at. Reports words past the first 'max' ones. */
 static bool
 no_extra(struct ka_state *st, const struct knode *n, size_t max)
 {
     if (n->n <= max) {
         return true;
     }
-    ka_error(st, &n->w[max].loc, "unexpected '%s' after %s (keepalived "
-             "takes one setting per line)", n->w[max].text, n->w[0].text);
+    ka_error(st, &n->w[max].loc, "unexpected '%s' after %s (one setting "
+             "per line)", n->w[max].text, n->w[0].text);
     return false;
 }
 

@@ -494,8 +494,7 @@ test_errors(void **state)
              "    }\n  }\n"), 7, 15, "not a plain string" },
         { VS("  real_server 10.0.0.11 80 {\n    HTTP_GET {\n"
              "      url { path /x status_code 200 }\n    }\n  }\n"), 5, 21,
-          "unexpected 'status_code' after path (keepalived takes one "
-          "setting per line)" },
+          "unexpected 'status_code' after path (one setting per line)" },
         { VS("  delay_loop 3 connect_timeout 2\n"), 3, 16,
           "unexpected 'connect_timeout' after delay_loop" },
     };
