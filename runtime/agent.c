@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#include "connload.h"
 #include "diag.h"
 #include "hash.h"
 #include "health.h"
@@ -48,6 +49,9 @@ struct agent_real {
     uint32_t override;
     bool drained;               /* flowlb/drain (until flowlb/enable). */
     bool seen;                  /* Present in the spec being loaded. */
+    bool has_dyn;               /* lc/wlc: weight from connection counts. */
+    uint32_t dyn;
+    uint32_t conns;             /* Active connections at the last count. */
 };
 
 /* Per-service runtime state. */
@@ -111,10 +115,22 @@ find_service(const struct agent *a, const char *name)
     return NULL;
 }
 
+static bool is_lc(const struct lb_service *);
+
+/* The weight an operator gave the real (spec or set-weight; 0 drained). */
+static uint32_t
+admin_weight(const struct agent_real *r)
+{
+    return r->drained ? 0 : r->has_override ? r->override : r->configured;
+}
+
+/* The weight the real is lowered with: lc/wlc replace a nonzero
+ * administrative weight by one derived from connection counts. */
 static uint32_t
 effective_admin_weight(const struct agent_real *r)
 {
-    return r->drained ? 0 : r->has_override ? r->override : r->configured;
+    uint32_t w = admin_weight(r);
+    return w && r->has_dyn ? r->dyn : w;
 }
 
 static void
@@ -155,7 +171,8 @@ apply_admin_weights(struct agent *a, struct lb_spec *spec)
             lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
             const struct agent_real *r = find_real(a, svc->name, addr);
             if (r) {
-                svc->reals[j].weight = effective_admin_weight(r);
+                svc->reals[j].weight = is_lc(svc) ? effective_admin_weight(r)
+                                                  : admin_weight(r);
             }
         }
     }
@@ -803,6 +820,107 @@ agent_ct_policy(const struct agent *a, uint16_t *zone, uint32_t *udp_s)
     *udp_s = a->cur->ir.udp_timeout_s;
 }
 
+static bool
+is_lc(const struct lb_service *svc)
+{
+    return svc->scheduler == LB_SCHED_LC || svc->scheduler == LB_SCHED_WLC;
+}
+
+bool
+agent_uses_connload(const struct agent *a)
+{
+    for (size_t i = 0; i < a->cur->spec.n_services; i++) {
+        if (is_lc(&a->cur->spec.services[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* IPVS lc sends a new connection to the real with the fewest active ones,
+ * wlc to the one with the fewest per unit of weight. A hash group can only
+ * approximate that: each real's share is made proportional to
+ * 1 / (active + 1) (lc) or weight / (active + 1) (wlc), rescaled so that
+ * the largest is 1000. Weights change only when some share moves by more
+ * than a quarter, so that counts jittering by one do not rewrite groups. */
+bool
+agent_apply_connload(struct agent *a, const struct connload *cl)
+{
+    bool changed = false;
+    const struct lb_spec *spec = &a->cur->spec;
+    for (size_t i = 0; i < spec->n_services; i++) {
+        const struct lb_service *svc = &spec->services[i];
+        if (!is_lc(svc)) {
+            continue;
+        }
+        size_t n = svc->n_reals;
+        struct agent_real **rs = xcalloc(MAX(n, 1), sizeof *rs);
+        double *target = xcalloc(MAX(n, 1), sizeof *target);
+        double max_t = 0, max_old = 0;
+        for (size_t j = 0; j < n; j++) {
+            char addr[INET6_ADDRSTRLEN];
+            lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
+            struct agent_real *r = find_real(a, svc->name, addr);
+            uint32_t base = r ? admin_weight(r) : 0;
+            if (!base) {
+                continue;
+            }
+            rs[j] = r;
+            r->conns = connload_get(cl, lower_real_mark(&svc->reals[j].addr));
+            target[j] = (svc->scheduler == LB_SCHED_WLC ? base : 1.0)
+                        / (r->conns + 1.0);
+            max_t = MAX(max_t, target[j]);
+            max_old = MAX(max_old, r->has_dyn ? r->dyn : base);
+        }
+        bool apply = false;
+        for (size_t j = 0; j < n && max_t > 0; j++) {
+            if (!rs[j]) {
+                continue;
+            }
+            double new_share = target[j] / max_t;
+            double old_share = (rs[j]->has_dyn ? rs[j]->dyn
+                                : admin_weight(rs[j])) / max_old;
+            if (new_share > old_share * 1.25 || new_share < old_share / 1.25) {
+                apply = true;
+            }
+        }
+        for (size_t j = 0; apply && j < n; j++) {
+            if (rs[j]) {
+                uint32_t w = target[j] / max_t * 1000.0 + 0.5;
+                rs[j]->dyn = MAX(w, 1);
+                rs[j]->has_dyn = true;
+            }
+        }
+        if (apply) {
+            struct ds d = DS_EMPTY_INITIALIZER;
+            for (size_t j = 0; j < n; j++) {
+                if (rs[j]) {
+                    ds_put_format(&d, " %s:%"PRIu32"conn->w%"PRIu32,
+                                  rs[j]->addr, rs[j]->conns, rs[j]->dyn);
+                }
+            }
+            VLOG_INFO("service %s (%s): weights from connection counts:%s",
+                      svc->name, lb_scheduler_name(svc->scheduler),
+                      ds_cstr(&d));
+            ds_destroy(&d);
+            changed = true;
+        }
+        free(rs);
+        free(target);
+    }
+    if (changed) {
+        struct ds err = DS_EMPTY_INITIALIZER;
+        if (lower(a, a->cur, &err)) {
+            a->base_dirty = true;
+        } else {
+            VLOG_WARN("re-lowering with connection-count weights failed: %s",
+                      ds_cstr(&err));
+        }
+        ds_destroy(&err);
+    }
+    return changed;
+}
+
 const struct ofsync_state *
 agent_desired(const struct agent *a)
 {
@@ -1040,7 +1158,7 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
             const char *state = checked ? health_state_name(st.state)
                                         : "unchecked";
             bool up = !checked || health_state_is_up(st.state);
-            uint32_t admin = ar ? effective_admin_weight(ar) : real->weight;
+            uint32_t admin = ar ? admin_weight(ar) : real->weight;
             uint32_t effective = up ? admin : 0;
             const struct ir_bucket *b = real_bucket(g, addr);
             uint64_t packets = 0, bytes = 0;
@@ -1063,6 +1181,12 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
             json_object_put(jr, "admin_weight", json_integer_create(admin));
             json_object_put(jr, "drained",
                             json_boolean_create(ar && ar->drained));
+            if (ar && ar->has_dyn && is_lc(svc)) {
+                json_object_put(jr, "connections",
+                                json_integer_create(ar->conns));
+                json_object_put(jr, "lc_weight",
+                                json_integer_create(ar->dyn));
+            }
             json_object_put(jr, "effective_weight",
                             json_integer_create(effective));
             if (b) {
@@ -1090,6 +1214,12 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                               ar ? ar->configured : real->weight, admin,
                               ar && ar->drained ? " (drained)" : "",
                               effective);
+                if (ar && ar->has_dyn && is_lc(svc)) {
+                    ds_put_format(out, " (%s: %"PRIu32" connections, "
+                                  "weight %"PRIu32")",
+                                  lb_scheduler_name(svc->scheduler),
+                                  ar->conns, ar->dyn);
+                }
                 if (b) {
                     ds_put_format(out, " bucket %"PRIu32"/w%u", b->bucket_id,
                                   b->weight);

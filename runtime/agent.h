@@ -68,6 +68,12 @@ bool agent_enable(struct agent *, const char *service, const char *real,
  * zone and the UDP timeout in seconds (0: none). */
 void agent_ct_policy(const struct agent *, uint16_t *zone, uint32_t *udp_s);
 
+/* lc/wlc: whether some service wants connection counts, and taking a new
+ * count into account (see connload.h); returns true if weights changed. */
+struct connload;
+bool agent_uses_connload(const struct agent *);
+bool agent_apply_connload(struct agent *, const struct connload *);
+
 /* flowlb/show, as text or JSON. */
 void agent_show(const struct agent *, const struct swconn *, bool json,
                 struct ds *out);

@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "command-line.h"
+#include "connload.h"
 #include "control.h"
 #include "cttimeout.h"
 #include "daemon.h"
@@ -42,6 +43,8 @@ struct flowlbd_options {
     bool no_checks;             /* Ignore the spec's health checks. */
     char *ovsdb;                /* For zone timeout policies; "none". */
     char *datapath_type;        /* NULL: the bridge's. */
+    int lc_interval_ms;         /* lc/wlc recount period; 0: static. */
+    char *vswitchd;             /* ovs-appctl target for conntrack. */
     struct agent_options agent;
     const char *spec;
 };
@@ -115,6 +118,12 @@ usage(void)
            "db.sock; none: never)\n"
            "  --datapath-type=TYPE    datapath of the zone policy (default:"
            " the bridge's)\n"
+           "  --lc-interval=T         lc/wlc services: re-weight from "
+           "conntrack connection\n"
+           "                          counts every T (default 2s; 0: "
+           "static weights)\n"
+           "  --vswitchd=TARGET       ovs-appctl target of ovs-vswitchd "
+           "(default ovs-vswitchd)\n"
            "\nControl:\n"
            "  --unixctl=PATH          control socket (default "
            "RUNDIR/flowlbd.PID.ctl)\n",
@@ -157,6 +166,8 @@ parse_options(int argc, char *argv[], struct flowlbd_options *o)
         OPT_NO_CHECKS,
         OPT_OVSDB,
         OPT_DATAPATH_TYPE,
+        OPT_LC_INTERVAL,
+        OPT_VSWITCHD,
         DAEMON_OPTION_ENUMS,
         VLOG_OPTION_ENUMS,
     };
@@ -171,6 +182,8 @@ parse_options(int argc, char *argv[], struct flowlbd_options *o)
         {"no-checks", no_argument, NULL, OPT_NO_CHECKS},
         {"ovsdb", required_argument, NULL, OPT_OVSDB},
         {"datapath-type", required_argument, NULL, OPT_DATAPATH_TYPE},
+        {"lc-interval", required_argument, NULL, OPT_LC_INTERVAL},
+        {"vswitchd", required_argument, NULL, OPT_VSWITCHD},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -228,6 +241,18 @@ parse_options(int argc, char *argv[], struct flowlbd_options *o)
             free(o->datapath_type);
             o->datapath_type = xstrdup(optarg);
             break;
+        case OPT_LC_INTERVAL: {
+            uint32_t ms;
+            if (lb_parse_duration_ms(optarg, &ms)) {
+                ms = parse_uint_option("lc-interval", optarg, 0, 86400) * 1000;
+            }
+            o->lc_interval_ms = ms;
+            break;
+        }
+        case OPT_VSWITCHD:
+            free(o->vswitchd);
+            o->vswitchd = xstrdup(optarg);
+            break;
         case 'h':
             usage();
             break;
@@ -252,6 +277,9 @@ parse_options(int argc, char *argv[], struct flowlbd_options *o)
     if (!o->bridge) {
         o->bridge = xasprintf("unix:%s/br0.mgmt", ovs_rundir());
     }
+    if (!o->vswitchd) {
+        o->vswitchd = xstrdup("ovs-vswitchd");
+    }
     if (!o->ovsdb) {
         o->ovsdb = xasprintf("unix:%s/db.sock", ovs_rundir());
     }
@@ -274,7 +302,8 @@ bridge_name_of(const char *target)
 int
 main(int argc, char *argv[])
 {
-    struct flowlbd_options o = { .reconcile_ms = 5000 };
+    struct flowlbd_options o = { .reconcile_ms = 5000,
+                                 .lc_interval_ms = 2000 };
     lower_options_init(&o.agent.lower);
 
     set_program_name(argv[0]);
@@ -312,6 +341,12 @@ main(int argc, char *argv[])
         ctt = cttimeout_create(o.ovsdb, o.datapath_type, br);
         free(br);
     }
+    struct connload *cl = NULL;
+    unsigned int cl_seqno = 0;
+    if (o.lc_interval_ms > 0) {
+        cl = connload_create(o.vswitchd, o.agent.lower.ct_zone,
+                             o.lc_interval_ms);
+    }
 
     daemonize_complete();
     VLOG_INFO("flowlbd %s: %s on %s, reconcile every %d ms%s",
@@ -330,6 +365,14 @@ main(int argc, char *argv[])
             agent_reload(agent, &err);      /* Logs its own outcome. */
             ds_destroy(&err);
         }
+        if (cl) {
+            connload_set_enabled(cl, agent_uses_connload(agent));
+            connload_run(cl);
+            if (connload_seqno(cl) != cl_seqno) {
+                cl_seqno = connload_seqno(cl);
+                agent_apply_connload(agent, cl);
+            }
+        }
         /* After everything that may change what we want. */
         agent_run(agent, ctx.swconn);
         swconn_sync(ctx.swconn, agent_desired(agent),
@@ -346,6 +389,9 @@ main(int argc, char *argv[])
         if (ctt) {
             cttimeout_wait(ctt);
         }
+        if (cl) {
+            connload_wait(cl);
+        }
         if (hm) {
             health_monitor_wait(hm);
         }
@@ -361,10 +407,12 @@ main(int argc, char *argv[])
     unixctl_server_destroy(unixctl);
     swconn_destroy(ctx.swconn);
     cttimeout_destroy(ctt);
+    connload_destroy(cl);
     agent_destroy(agent);
     health_monitor_destroy(hm);
     free(o.bridge);
     free(o.ovsdb);
     free(o.datapath_type);
+    free(o.vswitchd);
     return 0;
 }
