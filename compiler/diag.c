@@ -61,6 +61,30 @@ diag_intern_file(struct diag *d, const char *name)
  * millions of records; the count stays exact. */
 #define DIAG_MAX_RECORDS 100
 
+/* Messages quote input (names, words): a 10 MB service name must not make
+ * a 10 MB error line. Longer messages keep their head and tail (where the
+ * "(first defined at ...)" part is), the middle becomes "...". */
+#define DIAG_MAX_MESSAGE 1024
+
+static void
+elide_middle(char *m)
+{
+    size_t len = strlen(m);
+    if (len <= DIAG_MAX_MESSAGE) {
+        return;
+    }
+    size_t head = DIAG_MAX_MESSAGE / 2, tail = len - DIAG_MAX_MESSAGE / 2 + 8;
+    /* Cut between UTF-8 characters, not inside one. */
+    while (head > 0 && ((unsigned char) m[head] & 0xc0) == 0x80) {
+        head--;
+    }
+    while (tail < len && ((unsigned char) m[tail] & 0xc0) == 0x80) {
+        tail++;
+    }
+    memcpy(m + head, "...", 3);
+    memmove(m + head + 3, m + tail, len - tail + 1);
+}
+
 static void
 diag_add(struct diag *d, enum diag_severity sev, const struct location *loc,
          const char *fmt, va_list args)
@@ -87,6 +111,7 @@ diag_add(struct diag *d, enum diag_severity sev, const struct location *loc,
     if (vasprintf(&r->message, fmt, args) < 0) {
         abort();
     }
+    elide_middle(r->message);
 }
 
 void
