@@ -88,6 +88,11 @@ bench_push() {
     push=$(calc "$t1 - $t0")
     changes=$(grep -o 'bundle 1: [0-9]* changes' "$AG_LOG" | awk '{print $3}')
     ag_exit
+    # The push counts only if it installed the same pipeline.
+    local have want
+    have=$(ovs-ofctl -O OpenFlow15 dump-aggregate br0 | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
+    want=$(grep -c '^flow add' "$out")
+    [ "$have" = "$want" ] || sb_fail "flowlbd installed $have flows, flowlb compile gives $want"
     res push "$size flowlbd push s (vs ofctl bundle)" "$push" "$ref" \
         "$(calc "$push / $ref")" "<= 1.0" \
         "$(awk -v a="$push" -v b="$ref" 'BEGIN{print (a <= b) ? "met" : "MISSED"}')"
