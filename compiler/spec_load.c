@@ -31,7 +31,7 @@ lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
     size_t allocated = 65536, len = 0;
     char *text = malloc(allocated);
     for (;;) {
-        if (len + 1 >= allocated) {
+        if (text && len + 1 >= allocated) {
             if (allocated >= SPEC_MAX_BYTES) {
                 diag_error(d, &at_file, "file larger than %u MiB",
                            SPEC_MAX_BYTES >> 20);
@@ -42,7 +42,19 @@ lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
                 return false;
             }
             allocated *= 2;
-            text = realloc(text, allocated);
+            char *bigger = realloc(text, allocated);
+            if (!bigger) {
+                free(text);
+            }
+            text = bigger;
+        }
+        /* Under a memory limit (ulimit -v), say so rather than crash. */
+        if (!text) {
+            diag_error(d, &at_file, "out of memory reading the file");
+            if (f != stdin) {
+                fclose(f);
+            }
+            return false;
         }
         size_t n = fread(text + len, 1, allocated - len - 1, f);
         if (!n) {
