@@ -11,6 +11,15 @@
 # passed to flowlb; "{FILE}" in SUBSTRING stands for it too (for messages
 # that cite an earlier definition).
 #
+# Every run is bounded: BAD_TIMEOUT seconds (default 10) and BAD_MEM_MB
+# megabytes of address space (default 512, through ulimit -v; with an
+# AddressSanitizer binary, whose shadow memory defeats ulimit -v, as ASan's
+# hard RSS limit instead); a case that exceeds either fails.
+#
+# Besides the committed cases, gen-large.sh writes the large ones (10 MB
+# lines, deep nesting, ...) into a scratch directory at every full run;
+# BAD_LARGE=0 leaves them out.
+#
 # Usage: run.sh FLOWLB_BINARY BADDIR [CASE...]
 #   CASE: file names (relative to BADDIR) to run instead of all of them.
 set -u
@@ -31,6 +40,15 @@ fi
 # went missing, which must not pass silently.
 MIN_CASES=50
 
+BAD_TIMEOUT=${BAD_TIMEOUT:-10}
+BAD_MEM_MB=${BAD_MEM_MB:-512}
+if grep -q -a -m 1 __asan_init "$flowlb"; then
+    asan=true
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}hard_rss_limit_mb=$BAD_MEM_MB"
+else
+    asan=false
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/flowlb-bad.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT
 
@@ -47,7 +65,25 @@ else
         echo "FAIL: only ${#cases[@]} cases in $dir (expected at least $MIN_CASES)"
         exit 1
     fi
+    if [ "${BAD_LARGE:-1}" != 0 ]; then
+        if ! "$dir/gen-large.sh" "$work/large"; then
+            echo "FAIL: $dir/gen-large.sh failed"
+            exit 1
+        fi
+        shopt -s nullglob
+        cases+=("$work/large"/*.lb "$work/large"/*.yaml)
+        shopt -u nullglob
+    fi
 fi
+
+# bounded COMMAND...: runs COMMAND under the time and memory bounds.
+bounded() {
+    if $asan; then
+        timeout "$BAD_TIMEOUT" "$@"
+    else
+        ( ulimit -v $((BAD_MEM_MB * 1024)) && exec timeout "$BAD_TIMEOUT" "$@" )
+    fi
+}
 
 n_pass=0
 n_fail=0
@@ -83,7 +119,13 @@ expectation() {
 check_run() {
     local c=$1 label=$2 status=$3 out=$4 err=$5 prefix=$6 sub=$7 first
     if [ "$status" -eq 124 ]; then
-        fail "$c" "$label: timed out"
+        fail "$c" "$label: took more than $BAD_TIMEOUT s"
+        return
+    fi
+    if [ "$status" -ne 1 ] && [ "$status" -ne 0 ] && grep -a -q -i -E \
+        'memory|alloc|rss limit' "$err"; then
+        fail "$c" "$label: exceeded $BAD_MEM_MB MB (exit status $status):"
+        grep -a -m 2 -i -E 'memory|alloc|rss limit' "$err" | sed 's/^/        /'
         return
     fi
     if [ "$status" -ne 1 ]; then
@@ -128,11 +170,11 @@ run_case() {
         sub=${sub//\{FILE\}/"$file"}
         prefix="$file:$loc: error: "
 
-        timeout 20 "$flowlb" check "$file" > "$scratch/out" 2> "$scratch/err"
+        bounded "$flowlb" check "$file" > "$scratch/out" 2> "$scratch/err"
         check_run "$c" "check" $? "$scratch/out" "$scratch/err" "$prefix" \
             "$sub"
 
-        timeout 20 "$flowlb" compile "$file" -o "$scratch/compiled" \
+        bounded "$flowlb" compile "$file" -o "$scratch/compiled" \
             > "$scratch/out" 2> "$scratch/err"
         check_run "$c" "compile -o" $? "$scratch/out" "$scratch/err" \
             "$prefix" "$sub"
