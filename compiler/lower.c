@@ -116,6 +116,69 @@ text_reset(struct text *t)
     return t->s;
 }
 
+/* Flows looked up by match text while lowering (responders shared by a
+ * VIP's services, forward flows shared by a real's services): a hash set
+ * of indexes into the IR's flow array, so lowering stays linear in the
+ * spec. Open addressing, kept at most half full. */
+struct flow_index {
+    size_t *slots;              /* flow index + 1; 0 = empty. */
+    size_t mask, n;
+};
+
+static uint32_t
+text_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h = (h ^ (uint8_t) *s) * 16777619u;
+    }
+    return h;
+}
+
+/* Returns the index of the flow whose match is 'match', or SIZE_MAX. */
+static size_t
+flow_index_find(const struct flow_index *fi, const struct ir_pipeline *ir,
+                const char *match)
+{
+    if (!fi->slots) {
+        return SIZE_MAX;
+    }
+    for (size_t i = text_hash(match) & fi->mask; fi->slots[i];
+         i = (i + 1) & fi->mask) {
+        size_t f = fi->slots[i] - 1;
+        if (!strcmp(ir->flows[f].match, match)) {
+            return f;
+        }
+    }
+    return SIZE_MAX;
+}
+
+static void
+flow_index_insert(struct flow_index *fi, const struct ir_pipeline *ir,
+                  size_t flow)
+{
+    if (2 * (fi->n + 1) > fi->mask + 1) {
+        struct flow_index bigger = { .mask = fi->mask ? 2 * fi->mask + 1 : 63 };
+        bigger.slots = calloc(bigger.mask + 1, sizeof *bigger.slots);
+        if (!bigger.slots) {
+            abort();
+        }
+        for (size_t i = 0; fi->slots && i <= fi->mask; i++) {
+            if (fi->slots[i]) {
+                flow_index_insert(&bigger, ir, fi->slots[i] - 1);
+            }
+        }
+        free(fi->slots);
+        *fi = bigger;
+    }
+    size_t i = text_hash(ir->flows[flow].match) & fi->mask;
+    while (fi->slots[i]) {
+        i = (i + 1) & fi->mask;
+    }
+    fi->slots[i] = flow + 1;
+    fi->n++;
+}
+
 struct lowering {
     const struct lb_spec *spec;
     const struct lower_options *opts;
@@ -124,6 +187,7 @@ struct lowering {
     uint32_t *service_ids;      /* 20-bit id per service, by spec index. */
     bool need_persist, need_sticky, need_assign; /* Optional tables. */
     struct text match, actions, scratch;
+    struct flow_index responders, forwards;
 };
 
 static uint8_t
@@ -370,9 +434,10 @@ add_responder(struct lowering *l, size_t i)
     /* Several services may share a VIP (different ports): one responder,
      * which names all of them (quorum withdraws it only when all are
      * down). */
-    for (size_t j = 0; j < l->ir->n_flows; j++) {
+    size_t j = flow_index_find(&l->responders, l->ir, l->match.s);
+    if (j != SIZE_MAX) {
         struct ir_flow *f = &l->ir->flows[j];
-        if (f->role == IR_ROLE_RESPONDER && !strcmp(f->match, l->match.s)) {
+        {
             if (strcmp(f->actions, l->actions.s)) {
                 diag_error(l->d, &svc->vip_mac_loc,
                            "vip-mac of service '%s' differs from that of "
@@ -398,6 +463,7 @@ add_responder(struct lowering *l, size_t i)
     f->loc = svc->vip_mac_loc;
     f->vip_answer = true;
     add_sharer(f, svc->name);
+    flow_index_insert(&l->responders, l->ir, f - l->ir->flows);
     if (svc->vip.family == AF_INET6) {
         text_reset(&l->match);
         text_reset(&l->actions);
@@ -818,9 +884,10 @@ add_forward(struct lowering *l, size_t start, const struct lb_real *real,
             text_printf(&l->match, "ct_mark=0x%x", mark);
         }
         bool seen = false;
-        for (size_t f = start; f < l->ir->n_flows && !seen; f++) {
-            struct ir_flow *flow = &l->ir->flows[f];
-            if (!strcmp(flow->match, l->match.s)) {
+        size_t found = flow_index_find(&l->forwards, l->ir, l->match.s);
+        if (found != SIZE_MAX) {
+            struct ir_flow *flow = &l->ir->flows[found];
+            {
                 seen = true;
                 if (strcmp(flow->actions, l->actions.s)) {
                     char addr[INET6_ADDRSTRLEN];
@@ -841,6 +908,7 @@ add_forward(struct lowering *l, size_t start, const struct lb_real *real,
                                             l->actions.s);
             f->loc = real->loc;
             f->mark = mark;
+            flow_index_insert(&l->forwards, l->ir, f - l->ir->flows);
         }
     }
 }
@@ -940,6 +1008,8 @@ lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
         ir_sort(ir);
     }
     free(l.service_ids);
+    free(l.responders.slots);
+    free(l.forwards.slots);
     free(l.match.s);
     free(l.actions.s);
     free(l.scratch.s);
