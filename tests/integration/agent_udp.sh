@@ -51,7 +51,8 @@ ag_wait_synced 10
 t=$(wait_until 10 bash -c "ovs-vsctl list-zone-tp netdev 2>/dev/null | grep 'Zone:64000' | grep -q 'udp_single=3'") ||
     sb_fail "no zone timeout policy after 10 s: $(grep cttimeout "$AG_LOG")"
 echo "policy set ${t} ms after sync: $(policy)"
-grep -q 'UDP timeout 3 s set' "$AG_LOG" || sb_fail "not logged"
+# (the agent logs once it has reaped ovs-vsctl, a moment after the write)
+wait_until 5 grep -q 'UDP timeout 3 s set' "$AG_LOG" >/dev/null || sb_fail "not logged"
 
 probe() {
     sb_exec client "$SB_PY" -c "
