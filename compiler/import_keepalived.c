@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include "values.h"
 
 static void *
@@ -98,6 +99,7 @@ struct ka_state {
     size_t first;
     bool failed;
     int include_depth;
+    size_t n_included;          /* Files read through include, in all. */
     /* Keywords already warned about (one warning per keyword and file). */
     char **warned;
     size_t n_warned;
@@ -344,6 +346,10 @@ is_include(const char *kw)
            || !strcmp(kw, "includeb") || !strcmp(kw, "includea");
 }
 
+/* Bounds on what include may read: files in all, bytes per file. */
+#define KA_MAX_INCLUDED 1000
+#define KA_MAX_FILE_BYTES (64u * 1024 * 1024)
+
 /* Follows "include PATTERN" given in 'file'. */
 static void
 do_include(struct ka_state *st, const struct knode *stmt,
@@ -357,6 +363,13 @@ do_include(struct ka_state *st, const struct knode *stmt,
     if (st->include_depth >= 16) {
         ka_error(st, &stmt->w[0].loc, "includes nested more than 16 deep "
                  "(an include loop?)");
+        return;
+    }
+    /* Depth alone does not bound the work: a file including itself twice
+     * is read 2^16 times. */
+    if (st->n_included >= KA_MAX_INCLUDED) {
+        ka_error(st, &stmt->w[0].loc, "more than %d included files (an "
+                 "include loop?)", KA_MAX_INCLUDED);
         return;
     }
     const char *pattern = stmt->w[1].text;
@@ -381,6 +394,11 @@ do_include(struct ka_state *st, const struct knode *stmt,
     } else {
         st->include_depth++;
         for (size_t i = 0; i < g.gl_pathc; i++) {
+            if (st->n_included++ >= KA_MAX_INCLUDED) {
+                ka_error(st, &stmt->w[0].loc, "more than %d included files "
+                         "(an include loop?)", KA_MAX_INCLUDED);
+                break;
+            }
             parse_file(st, g.gl_pathv[i], &stmt->w[1].loc, parent);
         }
         st->include_depth--;
@@ -482,9 +500,24 @@ parse_file(struct ka_state *st, const char *path, const struct location *from,
         }
         return false;
     }
+    /* Only regular files: "include /dev/zero" (or a FIFO) would never
+     * end. */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
+        ka_error(st, from ? from : &loc, "%s is not a regular file", path);
+        fclose(f);
+        return false;
+    }
     char *text = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
+        if (len > KA_MAX_FILE_BYTES) {
+            ka_error(st, from ? from : &loc, "%s is larger than %u MiB",
+                     path, KA_MAX_FILE_BYTES >> 20);
+            fclose(f);
+            free(text);
+            return false;
+        }
         if (cap - len < 4096) {
             cap = cap ? 2 * cap : 8192;
             text = xrealloc(text, cap);
