@@ -46,10 +46,9 @@ seeds() {
         fuzz_yaml) files+=("$src"/examples/*.yaml "$src"/examples/*.yml
                            "$src"/tests/bad/*.yaml "$src"/tests/bad/*.yml
                            "$src"/tests/golden/*.yaml) ;;
-        fuzz_ipvsadm) files+=("$src"/tests/import/*ipvsadm*
-                              "$src"/tests/import/ipvsadm/*) ;;
-        fuzz_keepalived) files+=("$src"/tests/import/*keepalived*
-                                 "$src"/tests/import/keepalived/*) ;;
+        fuzz_ipvsadm) files+=("$src"/tests/import/*.rules
+                              "$src"/tests/import/*.neigh) ;;
+        fuzz_keepalived) files+=("$src"/tests/import/*.conf) ;;
     esac
     shopt -u nullglob
     local f
