@@ -23,6 +23,7 @@
 #include "timeval.h"
 #include "util.h"
 #include "values.h"
+#include "weights.h"
 
 VLOG_DEFINE_THIS_MODULE(agent);
 
@@ -116,6 +117,8 @@ find_service(const struct agent *a, const char *name)
 }
 
 static bool is_lc(const struct lb_service *);
+static const struct ir_group *service_group(const struct ir_pipeline *,
+                                            const char *service);
 
 /* The weight an operator gave the real (spec or set-weight; 0 drained). */
 static uint32_t
@@ -843,10 +846,66 @@ agent_uses_connload(const struct agent *a)
  * 1 / (active + 1) (lc) or weight / (active + 1) (wlc), rescaled so that
  * the largest is 1000. Weights change only when some share moves by more
  * than a quarter, so that counts jittering by one do not rewrite groups. */
+/* Applies new lc/wlc weights to 'svc's compiled group in place: solves
+ * the bucket weights as lowering does and re-parses that group alone, so
+ * that a recount costs one group, not a whole re-lowering. Returns false
+ * if the group's buckets do not match the reals (then re-lower). */
+static bool
+reweigh_group(struct agent *a, const struct lb_service *svc)
+{
+    struct ir_group *g = CONST_CAST(struct ir_group *,
+                                    service_group(&a->cur->ir, svc->name));
+    if (!g || g->failover) {
+        return false;
+    }
+    uint32_t *want = xcalloc(MAX(g->n_buckets, 1), sizeof *want);
+    uint16_t *out = xcalloc(MAX(g->n_buckets, 1), sizeof *out);
+    size_t *idx = xcalloc(MAX(g->n_buckets, 1), sizeof *idx);
+    size_t n = 0;
+    bool ok = true;
+    for (size_t b = 0; b < g->n_buckets && ok; b++) {
+        if (g->buckets[b].sorry) {
+            continue;
+        }
+        const struct agent_real *r = find_real(a, svc->name,
+                                               g->buckets[b].real);
+        uint32_t w = r ? effective_admin_weight(r) : 0;
+        ok = w > 0;
+        idx[n] = b;
+        want[n++] = w;
+    }
+    if (ok && n) {
+        weights_solve(want, n, out);
+        for (size_t k = 0; k < n; k++) {
+            g->buckets[idx[k]].weight = out[k];
+        }
+        struct ir_group full = *g;
+        full.buckets = xmemdup(g->buckets, g->n_buckets * sizeof *g->buckets);
+        for (size_t b = 0; b < full.n_buckets; b++) {
+            full.buckets[b].standby = false;
+        }
+        char *str = ir_group_to_ofctl(&full);
+        free(full.buckets);
+        char *err = ofsync_add_group_str(&a->base, str, a->ports);
+        free(str);
+        if (err) {
+            VLOG_WARN("group of service %s: %s", svc->name, err);
+            free(err);
+            ok = false;
+        } else {
+            a->desired_dirty = true;
+        }
+    }
+    free(want);
+    free(out);
+    free(idx);
+    return ok;
+}
+
 bool
 agent_apply_connload(struct agent *a, const struct connload *cl)
 {
-    bool changed = false;
+    bool changed = false, relower_all = false;
     const struct lb_spec *spec = &a->cur->spec;
     for (size_t i = 0; i < spec->n_services; i++) {
         const struct lb_service *svc = &spec->services[i];
@@ -903,12 +962,15 @@ agent_apply_connload(struct agent *a, const struct connload *cl)
                       svc->name, lb_scheduler_name(svc->scheduler),
                       ds_cstr(&d));
             ds_destroy(&d);
+            if (!reweigh_group(a, svc)) {
+                relower_all = true;
+            }
             changed = true;
         }
         free(rs);
         free(target);
     }
-    if (changed) {
+    if (relower_all) {
         struct ds err = DS_EMPTY_INITIALIZER;
         if (lower(a, a->cur, &err)) {
             a->base_dirty = true;
