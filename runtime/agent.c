@@ -1130,7 +1130,8 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
     json_object_put_string(top, "loaded", loaded);
     json_object_put_string(top, "bridge", swconn_target(sc));
     json_object_put_string(top, "connection", swconn_state_name(sc));
-    json_object_put(top, "synced", json_boolean_create(swconn_is_synced(sc)));
+    bool synced = swconn_is_synced(sc, a->desired_seqno);
+    json_object_put(top, "synced", json_boolean_create(synced));
     json_object_put(top, "connects", json_integer_create(cnt.n_connects));
     json_object_put(top, "dumps", json_integer_create(cnt.n_dumps));
     json_object_put(top, "bundles", json_integer_create(cnt.n_bundles));
@@ -1151,7 +1152,7 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                       "failed), %"PRIuSIZE" flows and %"PRIuSIZE
                       " groups installed\n", swconn_target(sc),
                       swconn_state_name(sc),
-                      swconn_is_synced(sc) ? "" : " (not synced)",
+                      synced ? "" : " (not synced)",
                       cnt.n_connects, cnt.n_bundles, cnt.n_bundle_errors,
                       cnt.n_installed_flows, cnt.n_installed_groups);
     }

@@ -856,11 +856,12 @@ swconn_is_connected(const struct swconn *sc)
 }
 
 bool
-swconn_is_synced(const struct swconn *sc)
+swconn_is_synced(const struct swconn *sc, unsigned int desired_seqno)
 {
-    return sc->state == SW_READY && sc->installed_valid;
+    return (sc->state == SW_READY && sc->installed_valid && sc->compared
+            && sc->compared_gen == sc->installed_gen
+            && sc->compared_seqno == desired_seqno && !sc->n_purges);
 }
-
 const char *
 swconn_state_name(const struct swconn *sc)
 {

@@ -62,9 +62,10 @@ unsigned int swconn_dumps_done(const struct swconn *);
 long long int swconn_last_dump(const struct swconn *);
 
 bool swconn_is_connected(const struct swconn *);
-/* True after a dump, while the installed view matches the last desired
- * state pushed (no commit in flight, no error pending). */
-bool swconn_is_synced(const struct swconn *);
+/* True when the switch holds the desired state numbered 'desired_seqno':
+ * the installed view (from a dump, or a commit since) was compared with
+ * it and nothing is left to send or in flight. */
+bool swconn_is_synced(const struct swconn *, unsigned int desired_seqno);
 const char *swconn_state_name(const struct swconn *);
 const char *swconn_target(const struct swconn *);
 /* Connection seqno of the rconn (changes on every (re)connect). */
