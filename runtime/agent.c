@@ -426,8 +426,11 @@ build_base(struct agent *a, const struct ofputil_port_map *ports)
         /* The base group holds every bucket, standby ones (failover
          * candidates, the sorry real) included; build_desired() picks. */
         struct ir_group full = ir->groups[i];
-        full.buckets = xmemdup(full.buckets,
-                               MAX(full.n_buckets, 1) * sizeof *full.buckets);
+        /* No buckets (every real drained): 'buckets' is NULL. */
+        full.buckets = (full.n_buckets
+                        ? xmemdup(full.buckets,
+                                  full.n_buckets * sizeof *full.buckets)
+                        : NULL);
         for (size_t b = 0; b < full.n_buckets; b++) {
             full.buckets[b].standby = false;
         }
