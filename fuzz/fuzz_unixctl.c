@@ -228,7 +228,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         start = i + 1;
     }
     if (!method) {
-        method = xstrdup(commands[pick]);
+        method = xstrdup(pick < n_commands ? commands[pick] : "");
     }
 
     struct jsonrpc_msg *request = jsonrpc_create_request(method, params, NULL);
