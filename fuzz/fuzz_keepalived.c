@@ -1,10 +1,11 @@
 /* libFuzzer target: `flowlb import keepalived` -- the input is written to
- * a keepalived.conf (it may include itself or other files: the importer
- * follows include directives), then the round trip through the spec
+ * a keepalived.conf (it may include itself -- "include keepalived.conf"
+ * -- or other files: the importer follows include directives), then the round trip through the spec
  * printer (fuzz_roundtrip.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "diag.h"
@@ -17,11 +18,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* In a directory of its own: includes (relative to it) must not see
+     * the files of other fuzzer processes. */
     static char path[256];
     if (!path[0]) {
-        const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(path, sizeof path, "%s/flowlb-fuzz-%ld-keepalived.conf",
-                 dir, (long) getpid());
+        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        char dir[200];
+        snprintf(dir, sizeof dir, "%s/flowlb-fuzz-%ld.d", tmp,
+                 (long) getpid());
+        mkdir(dir, 0700);
+        snprintf(path, sizeof path, "%s/keepalived.conf", dir);
     }
     FILE *f = fopen(path, "wb");
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f)) {
