@@ -2,7 +2,8 @@
 # (tests/integration/fault_*.sh), on top of tests/lib/traffic.py. Source
 # after ovs-sandbox.sh, testlib.sh and agent.sh.
 #
-#   tr_start [traffic.py run options]  start the client in the client
+#   tr_start [traffic.py run options]  start the client in the client (to
+#                                      TR_VIP, default DEMO_VIP)
 #                                      namespace (N keep-alive connections +
 #                                      a stream of new ones); TR_DIR, TR_PID
 #   tr_now                             epoch seconds (for --from/--to)
@@ -23,7 +24,7 @@ TR_PY=$SB_LIB_DIR/traffic.py
 tr_start() {
     TR_DIR=$SB_DIR/traffic.$(date +%s%N)
     mkdir -p "$TR_DIR"
-    sb_bg client "$TR_DIR/log" "$SB_PY" "$TR_PY" run "$DEMO_VIP" --ctl "$TR_DIR" "$@"
+    sb_bg client "$TR_DIR/log" "$SB_PY" "$TR_PY" run "${TR_VIP:-$DEMO_VIP}" --ctl "$TR_DIR" "$@"
     TR_PID=$SB_LAST_PID
     local i=0
     while [ ! -e "$TR_DIR/started" ]; do
