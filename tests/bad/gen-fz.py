@@ -107,11 +107,60 @@ sidecar = {
  'fz-utf16le.yaml': ('\xff\xfes\0e\0r\0', '1:1', "not valid UTF-8 (byte 0xff)"),
  'fz-utf16be.yaml': ('\xfe\xff\0s\0e\0r', '1:1', "not valid UTF-8 (byte 0xfe)"),
 }
+# Importer inputs: ipvsadm rules (*.rules) and keepalived.conf (*.conf).
+VS = 'virtual_server 10.0.0.100 80 {\n    lb_kind DR\n    protocol TCP\n'
+imports = {
+ 'fz-imp-ipvsadm-nat.rules': ('-A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -m\n', '3:37', "uses NAT"),
+ 'fz-imp-ipvsadm-tunnel.rules': ('-A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -i\n', '3:37', "IP-in-IP"),
+ 'fz-imp-ipvsadm-fwmark.rules': ('-A -f 1 -s rr\n', '2:4', "firewall-mark service 1"),
+ 'fz-imp-ipvsadm-sched-nq.rules': ('-A -t 10.0.0.100:80 -s nq\n', '2:24', "unknown scheduler 'nq'"),
+ 'fz-imp-ipvsadm-real-no-service.rules': ('-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g\n', '2:1', "no service tcp 10.0.0.100:80"),
+ 'fz-imp-ipvsadm-port-huge.rules': ('-A -t 10.0.0.100:99999999999 -s rr\n', '2:7', "invalid port"),
+ 'fz-imp-ipvsadm-weight-huge.rules': ('-A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 99999999999999999999\n', '3:43', "number out of range"),
+ 'fz-imp-ipvsadm-v6-no-brackets.rules': ('-A -t 2001:db8::100:80 -s rr\n', '2:7', "IPv6 addresses are written [ADDRESS]:PORT"),
+ 'fz-imp-ipvsadm-v6-zone.rules': ('-A -t [fe80::1%eth0]:80 -s rr\n', '2:7', "invalid address"),
+ 'fz-imp-ipvsadm-v6-nine-groups.rules': ('-A -t [1:2:3:4:5:6:7:8:9]:80 -s rr\n', '2:7', "invalid address"),
+ 'fz-imp-ipvsadm-v6-mapped.rules': ('-A -t [::ffff:1.2.3.4]:80 -s rr\n-a -t [::ffff:1.2.3.4]:80 -r [2001:db8::11]:80 -g\n', '2:7', "IPv4-mapped IPv6 address"),
+ 'fz-imp-ipvsadm-unknown-option.rules': ('-A -t 10.0.0.100:80 -s rr --bogus\n', '2:27', "unknown ipvsadm option '--bogus'"),
+ 'fz-imp-ipvsadm-missing-value.rules': ('-A -t\n', '2:4', "option '-t' needs a value"),
+ 'fz-imp-ipvsadm-truncated.rules': ('-A -t 10.0.0.100:80 -s', '2:21', "option '-s' needs a value"),
+ 'fz-imp-ipvsadm-duplicate-service.rules': ('-A -t 10.0.0.100:80 -s rr\n-A -t 10.0.0.100:80 -s wrr\n', '3:1', "added twice (first at line 2)"),
+ 'fz-imp-ipvsadm-duplicate-real.rules': ('-A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g\n', '4:24', "added twice"),
+ 'fz-imp-ipvsadm-netmask.rules': ('-A -t 10.0.0.100:80 -s rr -p 60 -M 255.0.255.0\n', '2:36', "netmask is not contiguous"),
+ 'fz-imp-ipvsadm-tabs.rules': ('-A\t-t\t10.0.0.100:80\t-s\tnq\n', '2:24', "unknown scheduler 'nq'"),
+ # The importer reports a NUL at the start of its line.
+ 'fz-imp-ipvsadm-nul.rules': ('-A -t 10.0.0.100:80 -s rr\0\n', '2:1', "NUL byte"),
+ 'fz-imp-keepalived-nat.conf': ('virtual_server 10.0.0.100 80 {\n    lb_kind NAT\n    protocol TCP\n    real_server 10.0.0.11 80 {\n    }\n}\n', '3:13', "uses NAT"),
+ 'fz-imp-keepalived-unclosed.conf': (VS + '    real_server 10.0.0.11 80 {\n    }\n', '2:30', "missing '}'"),
+ 'fz-imp-keepalived-stray-close.conf': ('}\n', '2:1', "unmatched '}'"),
+ 'fz-imp-keepalived-bad-vip.conf': ('virtual_server 10.0.0.300 80 {\n    lb_kind DR\n    protocol TCP\n}\n', '2:16', "invalid IPv4 address '10.0.0.300'"),
+ 'fz-imp-keepalived-v6-zone.conf': ('virtual_server fe80::1%eth0 80 {\n    lb_kind DR\n    protocol TCP\n}\n', '2:16', "zone indexes are not allowed"),
+ 'fz-imp-keepalived-port-huge.conf': ('virtual_server 10.0.0.100 99999999 {\n    lb_kind DR\n    protocol TCP\n}\n', '2:27', "invalid port '99999999'"),
+ 'fz-imp-keepalived-weight-huge.conf': (VS + '    real_server 10.0.0.11 80 {\n        weight 99999999999999999999\n    }\n}\n', '6:16', "number out of range"),
+ 'fz-imp-keepalived-timer-huge.conf': ('virtual_server 10.0.0.100 80 {\n    delay_loop 99999999\n    lb_kind DR\n    protocol TCP\n}\n', '3:16', "time too large"),
+ 'fz-imp-keepalived-scheduler.conf': ('virtual_server 10.0.0.100 80 {\n    lb_algo lblcr\n    lb_kind DR\n    protocol TCP\n}\n', '3:13', "unknown scheduler 'lblcr'"),
+ 'fz-imp-keepalived-deep.conf': ('a {' * 100 + '}' * 100 + '\n', '2:99', "blocks nested too deep"),
+ 'fz-imp-keepalived-group-missing.conf': ('virtual_server group nosuch {\n    lb_kind DR\n    protocol TCP\n}\n', '2:22', "no virtual_server_group 'nosuch'"),
+ 'fz-imp-keepalived-include-loop.conf': ('include fz-imp-keepalived-include-loop.conf\n', '2:1', "include loop?"),
+ 'fz-imp-keepalived-include-bomb.conf': ('include fz-imp-keepalived-include-bomb.conf\ninclude fz-imp-keepalived-include-bomb.conf\ninclude fz-imp-keepalived-include-bomb.conf\n', '2:1', "include loop?"),
+ 'fz-imp-keepalived-include-device.conf': ('include /dev/zero\n', '2:9', "/dev/zero is not a regular file"),
+ # Duplicate services across files: one in an included file, one here.
+ 'fz-imp-keepalived-dup-across-include.conf': ('include include/fz-dup-a.inc\n' + VS + '    real_server 10.0.0.12 80 {\n    }\n}\n', '3:16', "already used by service"),
+ 'fz-imp-keepalived-nul.conf': ('virtual_server 10.0.0.100 80 {\0\n}\n', '2:31', "NUL byte"),
+}
+includes = {
+ 'include/fz-dup-a.inc': VS + '    real_server 10.0.0.11 80 {\n    }\n}\n',
+}
+
 import sys
 out = sys.argv[1]
 def wr(name, data):
     open(os.path.join(out, name), 'wb').write(data.encode('latin-1'))
-for name, (text, loc, sub) in list(cases.items()) + list(binary.items()):
+os.makedirs(os.path.join(out, 'include'), exist_ok=True)
+for name, text in includes.items():
+    wr(name, text)
+for name, (text, loc, sub) in (list(cases.items()) + list(binary.items())
+                               + list(imports.items())):
     wr(name, '# expect: %s: error: %s\n' % (loc, sub) + text)
 for name, (text, loc, sub) in sidecar.items():
     wr(name, text)

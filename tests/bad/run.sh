@@ -1,9 +1,12 @@
 #!/bin/bash
 # The malformed-spec corpus: every tests/bad/*.lb, *.yaml and *.yml must be
-# refused, by both `flowlb check` and `flowlb compile -o OUT`, with
+# refused, by both `flowlb check` and `flowlb compile -o OUT` (importer
+# inputs: *.rules by `flowlb import ipvsadm`, *.conf by `flowlb import
+# keepalived`, to stdout and with -o OUT), with
 #   - exit status 1,
 #   - nothing on stdout, and OUT not created,
-#   - a first stderr line "FILE:LINE:COL: error: ..." containing SUBSTRING,
+#   - a first error line "FILE:LINE:COL: error: ..." on stderr containing
+#     SUBSTRING (warnings may come before it),
 # where "LINE:COL: error: SUBSTRING" comes from the case's first line,
 #   # expect: LINE:COL: error: SUBSTRING
 # or, for files that cannot start with a comment (empty files), from the
@@ -59,7 +62,8 @@ if [ $# -gt 0 ]; then
     done
 else
     shopt -s nullglob
-    cases=("$dir"/*.lb "$dir"/*.yaml "$dir"/*.yml)
+    cases=("$dir"/*.lb "$dir"/*.yaml "$dir"/*.yml "$dir"/*.rules
+           "$dir"/*.conf)
     shopt -u nullglob
     if [ ${#cases[@]} -lt $MIN_CASES ]; then
         echo "FAIL: only ${#cases[@]} cases in $dir (expected at least $MIN_CASES)"
@@ -140,11 +144,13 @@ check_run() {
         fail "$c" "$label: sanitizer report:"
         grep -a -m 3 -E 'runtime error:|Sanitizer' "$err" | sed 's/^/        /'
     fi
-    first=$(head -n 1 "$err" | tr -d '\000')
+    # The first error (importers may warn first, e.g. of unknown MACs).
+    first=$(tr -d '\000' < "$err" | grep -a -m 1 -E '^[^ ].*: error: ')
+    [ -n "$first" ] || first=$(head -n 1 "$err" | tr -d '\000')
     if [ -z "$first" ]; then
         fail "$c" "$label: nothing on stderr"
     elif [[ $first != "$prefix"* ]]; then
-        fail "$c" "$label: first stderr line is"
+        fail "$c" "$label: first error line is"
         echo "        $first"
         echo "    expected it to start with"
         echo "        $prefix"
@@ -170,23 +176,32 @@ run_case() {
         sub=${sub//\{FILE\}/"$file"}
         prefix="$file:$loc: error: "
 
-        bounded "$flowlb" check "$file" > "$scratch/out" 2> "$scratch/err"
-        check_run "$c" "check" $? "$scratch/out" "$scratch/err" "$prefix" \
-            "$sub"
+        # Specs: check, then compile -o. Importer inputs (*.rules:
+        # ipvsadm, *.conf: keepalived): import to stdout, then import -o.
+        local first=(check "$file") second=(compile "$file")
+        case $file in
+            *.rules) first=(import ipvsadm "$file")
+                     second=(import ipvsadm "$file") ;;
+            *.conf) first=(import keepalived "$file")
+                    second=(import keepalived "$file") ;;
+        esac
+        bounded "$flowlb" "${first[@]}" > "$scratch/out" 2> "$scratch/err"
+        check_run "$c" "${first[0]}" $? "$scratch/out" "$scratch/err" \
+            "$prefix" "$sub"
 
-        bounded "$flowlb" compile "$file" -o "$scratch/compiled" \
+        bounded "$flowlb" "${second[@]}" -o "$scratch/compiled" \
             > "$scratch/out" 2> "$scratch/err"
-        check_run "$c" "compile -o" $? "$scratch/out" "$scratch/err" \
+        check_run "$c" "${second[0]} -o" $? "$scratch/out" "$scratch/err" \
             "$prefix" "$sub"
         if [ -e "$scratch/compiled" ]; then
-            fail "$c" "compile -o: created the output file"
+            fail "$c" "${second[0]} -o: created the output file"
         fi
         # Nor a temporary file beside it (the output is written atomically).
         local left
         left=$(ls -A "$scratch" | grep -v -x -e out -e err -e compiled \
                | tr '\n' ' ')
         if [ -n "$left" ]; then
-            fail "$c" "compile -o: left files behind: $left"
+            fail "$c" "${second[0]} -o: left files behind: $left"
         fi
     fi
     $case_ok
