@@ -23,10 +23,12 @@ if [ "$(id -u)" != 0 ]; then
     echo "valgrind-agent.sh: run as root (the tests need namespaces)" >&2
     exit 2
 fi
-command -v valgrind > /dev/null || {
-    echo "valgrind-agent.sh: valgrind not installed (apt-get install valgrind)" >&2
-    exit 2
-}
+if ! command -v valgrind > /dev/null; then
+    echo "valgrind-agent.sh: installing valgrind"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q --no-install-recommends valgrind \
+        || exit 2
+fi
 [ -x "$bin/flowlbd" ] || {
     echo "valgrind-agent.sh: no $bin/flowlbd (set BUILD_DIR)" >&2
     exit 2
