@@ -66,6 +66,10 @@ struct agent_service {
                                  * the last desired group. */
     size_t n_buckets;           /* In the desired group. */
     bool seen;
+    /* The service in the running spec and its compiled group, set by each
+     * whole rebuild of the desired state (valid while !index_stale). */
+    const struct lb_service *svc;
+    const struct ir_group *g;
 };
 
 struct agent {
@@ -83,7 +87,11 @@ struct agent {
     unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
     const struct ofputil_port_map *ports; /* swconn's, for 'base'. */
     bool base_dirty;            /* IR changed since 'base' was built. */
-    bool desired_dirty;         /* Health changed since 'desired'. */
+    bool desired_dirty;         /* 'desired' needs a whole rebuild. */
+    struct sset dirty_services; /* Services whose group alone needs
+                                 * rebuilding (health, weight changes). */
+    bool index_stale;           /* IR rebuilt since the services' 'svc'
+                                 * and 'g' pointers were set. */
 };
 
 static uint32_t
@@ -223,6 +231,9 @@ static bool
 lower(struct agent *a, struct compiled *c, struct ds *errors)
 {
     apply_admin_weights(a, &c->spec);
+    if (c == a->cur) {
+        a->index_stale = true;
+    }
     ir_destroy(&c->ir);
     ir_init(&c->ir);
     size_t n_errors = c->diag.n_errors;
@@ -336,6 +347,7 @@ agent_create(const char *spec_path, const struct agent_options *opts,
     hmap_init(&a->services);
     ofsync_state_init(&a->base);
     ofsync_state_init(&a->desired);
+    sset_init(&a->dirty_services);
 
     struct compiled *c = load_spec(a, errors);
     if (!c) {
@@ -349,6 +361,7 @@ agent_create(const char *spec_path, const struct agent_options *opts,
         return NULL;
     }
     a->cur = c;
+    a->index_stale = true;
     set_health_targets(a, c);
     a->base_dirty = true;
     VLOG_INFO("%s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"PRIuSIZE
@@ -380,6 +393,7 @@ agent_destroy(struct agent *a)
     hmap_destroy(&a->services);
     ofsync_state_destroy(&a->base);
     ofsync_state_destroy(&a->desired);
+    sset_destroy(&a->dirty_services);
     free(a->spec_path);
     free(a);
 }
@@ -406,6 +420,7 @@ agent_reload(struct agent *a, struct ds *errors)
     sync_tables(a, c, true);
     compiled_destroy(a->cur);
     a->cur = c;
+    a->index_stale = true;
     set_health_targets(a, c);
     a->base_dirty = true;
     VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
@@ -530,17 +545,6 @@ real_is_down(const struct agent *a, const char *service,
             && !health_state_is_up(st.state));
 }
 
-static const struct lb_service *
-spec_service(const struct lb_spec *spec, const char *name)
-{
-    for (size_t i = 0; name && i < spec->n_services; i++) {
-        if (!strcmp(spec->services[i].name, name)) {
-            return &spec->services[i];
-        }
-    }
-    return NULL;
-}
-
 /* keepalived's quorum with hysteresis: lost below quorum - hysteresis,
  * regained at quorum + hysteresis. Returns the new "withdrawn" state. */
 static bool
@@ -636,8 +640,9 @@ build_service_group(struct agent *a, struct swconn *sc,
             } else if (down[b]) {
                 struct ofputil_bucket *ob = ofputil_bucket_find(
                     &dg->buckets, ib->bucket_id);
-                if (ob) {
+                if (ob && ob->weight) {
                     ob->weight = 0;
+                    ofsync_group_changed(dg);
                 }
             }
         }
@@ -750,18 +755,47 @@ withdraw_vip_flows(struct agent *a)
     }
 }
 
+/* Points each service at its spec entry and compiled group. */
+static void
+index_services(struct agent *a)
+{
+    struct agent_service *as;
+    HMAP_FOR_EACH (as, node, &a->services) {
+        as->svc = NULL;
+        as->g = NULL;
+    }
+    const struct lb_spec *spec = &a->cur->spec;
+    for (size_t i = 0; i < spec->n_services; i++) {
+        as = find_service(a, spec->services[i].name);
+        if (as) {
+            as->svc = &spec->services[i];
+        }
+    }
+    const struct ir_pipeline *ir = &a->cur->ir;
+    for (size_t i = 0; i < ir->n_groups; i++) {
+        as = ir->groups[i].service ? find_service(a, ir->groups[i].service)
+                                   : NULL;
+        if (as) {
+            as->g = &ir->groups[i];
+        }
+    }
+    a->index_stale = false;
+}
+
 static void
 build_desired(struct agent *a, struct swconn *sc)
 {
+    index_services(a);
     ofsync_state_copy(&a->desired, &a->base);
     const struct ir_pipeline *ir = &a->cur->ir;
     bool any_withdrawn = false;
     for (size_t i = 0; i < ir->n_groups; i++) {
         const struct ir_group *g = &ir->groups[i];
-        struct agent_service *as = find_service(a, g->service);
+        struct agent_service *as = g->service ? find_service(a, g->service)
+                                              : NULL;
         build_service_group(a, sc, g,
                             ofsync_find_group(&a->desired, g->group_id),
-                            spec_service(&a->cur->spec, g->service), as);
+                            as ? as->svc : NULL, as);
         any_withdrawn |= as && as->withdrawn;
     }
     if (any_withdrawn) {
@@ -788,7 +822,7 @@ take_health_changes(struct agent *a)
             VLOG_WARN("service %s real %s: %s -> %s (%s)", c->service, addr,
                       health_state_name(c->old_state),
                       health_state_name(c->new_state), c->verdict.text);
-            a->desired_dirty = true;
+            sset_add(&a->dirty_services, c->service);
         } else {
             VLOG_INFO("service %s real %s: %s -> %s (%s)", c->service, addr,
                       health_state_name(c->old_state),
@@ -796,6 +830,32 @@ take_health_changes(struct agent *a)
         }
     }
     health_changes_destroy(changes, n);
+}
+
+/* Rebuilds the desired group of service 'name' alone, from its base
+ * group and the health of its reals; the other services' groups and all
+ * flows stay as they are. Returns false if the change may reach beyond
+ * the group (expire_nodest_conn flows, quorum) or the service is not
+ * indexed: then the caller rebuilds everything. */
+static bool
+update_service(struct agent *a, struct swconn *sc, const char *name)
+{
+    struct agent_service *as = find_service(a, name);
+    if (a->index_stale || !as || !as->g || !as->svc
+        || a->opts.expire_nodest_conn || as->svc->expire_nodest_conn
+        || as->svc->quorum) {
+        return false;
+    }
+    const struct ofsync_group *bg = ofsync_find_group(&a->base,
+                                                      as->g->group_id);
+    if (!bg) {
+        return false;
+    }
+    struct ofsync_group *ng = ofsync_group_clone(bg);
+    build_service_group(a, sc, as->g, ng, as->svc, as);
+    ofsync_state_put_group(&a->desired, ng);
+    a->desired_seqno++;
+    return true;
 }
 
 void
@@ -811,6 +871,16 @@ agent_run(struct agent *a, struct swconn *sc)
         a->desired_dirty = true;
         VLOG_DBG("base state rebuilt in %lld ms", time_msec() - t0);
     }
+    if (!a->desired_dirty && !sset_is_empty(&a->dirty_services)) {
+        const char *name;
+        SSET_FOR_EACH (name, &a->dirty_services) {
+            if (!update_service(a, sc, name)) {
+                a->desired_dirty = true;
+                break;
+            }
+        }
+    }
+    sset_clear(&a->dirty_services);
     if (a->desired_dirty) {
         long long int t1 = time_msec();
         build_desired(a, sc);
@@ -896,7 +966,7 @@ reweigh_group(struct agent *a, const struct lb_service *svc)
             free(err);
             ok = false;
         } else {
-            a->desired_dirty = true;
+            sset_add(&a->dirty_services, svc->name);
         }
     }
     free(want);
@@ -1000,6 +1070,44 @@ agent_desired_seqno(const struct agent *a)
 
 /* --- administration ------------------------------------------------------ */
 
+/* After an administrative weight change of real 'addr' that keeps its
+ * bucket (nonzero before and after): re-solves the weights of the
+ * service's group alone, as lowering would, instead of re-lowering the
+ * whole spec. Returns false if that does not apply (then re-lower). */
+static bool
+reweigh_service(struct agent *a, const char *service, const char *addr)
+{
+    struct agent_service *as = find_service(a, service);
+    if (a->index_stale || a->base_dirty || !as || !as->g || !as->svc
+        || as->g->failover) {
+        return false;
+    }
+    const struct ir_bucket *b = NULL;
+    for (size_t i = 0; i < as->g->n_buckets; i++) {
+        if (!strcmp(as->g->buckets[i].real, addr) && !as->g->buckets[i].sorry) {
+            b = &as->g->buckets[i];
+        }
+    }
+    if (!b || b->standby) {
+        return false;
+    }
+    /* The spec's copy of the weight, as apply_admin_weights() sets it. */
+    struct lb_service *svc = CONST_CAST(struct lb_service *, as->svc);
+    for (size_t j = 0; j < svc->n_reals; j++) {
+        char a2[INET6_ADDRSTRLEN];
+        lb_addr_format(&svc->reals[j].addr, a2, sizeof a2);
+        const struct agent_real *r = find_real(a, service, a2);
+        if (r) {
+            svc->reals[j].weight = is_lc(svc) ? effective_admin_weight(r)
+                                              : admin_weight(r);
+        }
+    }
+    if (!reweigh_group(a, svc)) {
+        return false;
+    }
+    return true;
+}
+
 static struct agent_real *
 lookup_real(struct agent *a, const char *service, const char *real,
             struct ds *err)
@@ -1058,6 +1166,7 @@ agent_set_weight(struct agent *a, const char *service, const char *real,
         return false;
     }
     struct agent_real saved = *r;
+    bool had_bucket = admin_weight(r) > 0;
     if (weight == 0) {
         r->drained = true;
     } else {
@@ -1067,6 +1176,10 @@ agent_set_weight(struct agent *a, const char *service, const char *real,
     }
     VLOG_INFO("service %s real %s: administrative weight %"PRIu32
               " (spec: %"PRIu32")", service, r->addr, weight, r->configured);
+    /* A real that keeps a bucket: re-solve that service's weights alone. */
+    if (had_bucket && weight && reweigh_service(a, service, r->addr)) {
+        return true;
+    }
     return relower(a, r, saved, err);
 }
 

@@ -25,11 +25,40 @@ flow_key_hash(uint8_t table_id, uint16_t priority, const struct minimatch *m)
     return minimatch_hash(m, hash_2words(table_id, priority));
 }
 
+/* A group recorded by ofsync_state_put_group(). */
+struct ofsync_touch {
+    struct hmap_node node;      /* In ofsync_state 'touched', by id. */
+    uint32_t group_id;
+    uint64_t gen;
+};
+
 void
 ofsync_state_init(struct ofsync_state *s)
 {
     hmap_init(&s->flows);
     hmap_init(&s->groups);
+    hmap_init(&s->touched);
+    s->gen = s->full_gen = 0;
+}
+
+static void
+touched_clear(struct ofsync_state *s)
+{
+    if (!hmap_is_empty(&s->touched)) {
+        struct ofsync_touch *t;
+        HMAP_FOR_EACH_POP (t, node, &s->touched) {
+            free(t);
+        }
+        hmap_shrink(&s->touched);
+    }
+}
+
+void
+ofsync_state_changed(struct ofsync_state *s)
+{
+    s->gen++;
+    s->full_gen = s->gen;
+    touched_clear(s);
 }
 
 static void
@@ -81,7 +110,60 @@ ofsync_group_free(struct ofsync_group *g)
 {
     ofputil_bucket_list_destroy(&g->buckets);
     ofputil_group_properties_destroy(&g->props);
+    free(g->bwire);
     free(g);
+}
+
+void
+ofsync_group_changed(struct ofsync_group *g)
+{
+    free(g->bwire);
+    g->bwire = NULL;
+    g->bwire_len = 0;
+}
+
+static int
+compare_bucket_ptrs(const void *a_, const void *b_)
+{
+    const struct ofputil_bucket *const *a = a_, *const *b = b_;
+    return ((*a)->bucket_id > (*b)->bucket_id)
+           - ((*a)->bucket_id < (*b)->bucket_id);
+}
+
+/* Computes 'g->bwire' if needed (see ofsync.h). It is a cache, so it may
+ * be filled in through a const pointer. */
+static void
+group_bwire(const struct ofsync_group *g_)
+{
+    struct ofsync_group *g = CONST_CAST(struct ofsync_group *, g_);
+    if (g->bwire) {
+        return;
+    }
+    size_t n = ovs_list_size(&g->buckets), i = 0;
+    const struct ofputil_bucket **v = xmalloc(MAX(n, 1) * sizeof *v);
+    const struct ofputil_bucket *b;
+    LIST_FOR_EACH (b, list_node, &g->buckets) {
+        v[i++] = b;
+    }
+    qsort(v, n, sizeof *v, compare_bucket_ptrs);
+    struct ofpbuf buf;
+    ofpbuf_init(&buf, 64 * MAX(n, 1));
+    for (i = 0; i < n; i++) {
+        uint32_t hdr[4] = { v[i]->bucket_id, v[i]->weight,
+                            (OVS_FORCE uint32_t) v[i]->watch_port, v[i]->watch_group };
+        ofpbuf_put(&buf, hdr, sizeof hdr);
+        size_t start = buf.size;
+        ofpacts_put_openflow_actions(v[i]->ofpacts, v[i]->ofpacts_len, &buf,
+                                     OFP15_VERSION);
+        uint32_t len = buf.size - start;
+        ofpbuf_put(&buf, &len, sizeof len);
+    }
+    free(v);
+    g->bwire_len = buf.size;
+    g->bwire = ofpbuf_steal_data(&buf);
+    if (!g->bwire) {
+        g->bwire = xmalloc(1);
+    }
 }
 
 void
@@ -95,6 +177,7 @@ ofsync_state_clear(struct ofsync_state *s)
     HMAP_FOR_EACH_POP (g, node, &s->groups) {
         ofsync_group_free(g);
     }
+    ofsync_state_changed(s);
 }
 
 void
@@ -102,8 +185,10 @@ ofsync_state_destroy(struct ofsync_state *s)
 {
     if (s) {
         ofsync_state_clear(s);
+        touched_clear(s);
         hmap_destroy(&s->flows);
         hmap_destroy(&s->groups);
+        hmap_destroy(&s->touched);
     }
 }
 
@@ -151,14 +236,17 @@ ofsync_remove_flow(struct ofsync_state *s, struct ofsync_flow *f)
 {
     hmap_remove(&s->flows, &f->node);
     flow_free(f);
+    ofsync_state_changed(s);
 }
 
-/* Inserts a new flow, taking 'match' (moved) and copying 'ofpacts'. A flow
- * with the same key is replaced, as the switch itself would. */
+/* Inserts a new flow, taking 'match' (moved) and copying 'ofpacts' (and
+ * 'wire', its encoding, if nonnull; else it is computed). A flow with the
+ * same key is replaced, as the switch itself would. */
 static void
 insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
             struct minimatch *match, uint64_t cookie,
-            const struct ofpact *ofpacts, size_t ofpacts_len)
+            const struct ofpact *ofpacts, size_t ofpacts_len,
+            const uint8_t *wire, size_t wire_len)
 {
     struct ofsync_flow *old = ofsync_find_flow(s, table_id, priority, match);
     if (old) {
@@ -171,9 +259,15 @@ insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
     f->cookie = cookie;
     f->ofpacts = ofpacts_len ? xmemdup(ofpacts, ofpacts_len) : NULL;
     f->ofpacts_len = ofpacts_len;
-    f->wire = actions_wire(ofpacts, ofpacts_len, true, &f->wire_len);
+    if (wire) {
+        f->wire = xmemdup(wire, MAX(wire_len, 1));
+        f->wire_len = wire_len;
+    } else {
+        f->wire = actions_wire(ofpacts, ofpacts_len, true, &f->wire_len);
+    }
     hmap_insert(&s->flows, &f->node,
                 flow_key_hash(table_id, priority, &f->match));
+    ofsync_state_changed(s);
 }
 
 void
@@ -182,7 +276,7 @@ ofsync_add_flow_copy(struct ofsync_state *s, const struct ofsync_flow *src)
     struct minimatch m;
     minimatch_clone(&m, &src->match);
     insert_flow(s, src->table_id, src->priority, &m, src->cookie,
-                src->ofpacts, src->ofpacts_len);
+                src->ofpacts, src->ofpacts_len, src->wire, src->wire_len);
 }
 
 static struct ofputil_bucket *
@@ -193,6 +287,89 @@ bucket_clone(const struct ofputil_bucket *b)
     return n;
 }
 
+/* Inserts 'g' (taken) into 's', replacing a group with the same id;
+ * tracks nothing. */
+static void
+state_insert_group(struct ofsync_state *s, struct ofsync_group *g)
+{
+    struct ofsync_group *old = ofsync_find_group(s, g->group_id);
+    if (old) {
+        hmap_remove(&s->groups, &old->node);
+        ofsync_group_free(old);
+    }
+    hmap_insert(&s->groups, &g->node, hash_int(g->group_id, 0));
+}
+
+struct ofsync_group *
+ofsync_group_clone(const struct ofsync_group *src)
+{
+    struct ofsync_group *g = xzalloc(sizeof *g);
+    g->group_id = src->group_id;
+    g->type = src->type;
+    ofputil_group_properties_copy(&g->props, &src->props);
+    ovs_list_init(&g->buckets);
+    ofputil_bucket_clone_list(&g->buckets, &src->buckets, NULL);
+    if (src->bwire) {
+        g->bwire = xmemdup(src->bwire, MAX(src->bwire_len, 1));
+        g->bwire_len = src->bwire_len;
+    }
+    return g;
+}
+
+void
+ofsync_state_put_group(struct ofsync_state *s, struct ofsync_group *g)
+{
+    state_insert_group(s, g);
+    s->gen++;
+    struct ofsync_touch *t;
+    HMAP_FOR_EACH_WITH_HASH (t, node, hash_int(g->group_id, 0),
+                             &s->touched) {
+        if (t->group_id == g->group_id) {
+            t->gen = s->gen;
+            return;
+        }
+    }
+    t = xmalloc(sizeof *t);
+    t->group_id = g->group_id;
+    t->gen = s->gen;
+    hmap_insert(&s->touched, &t->node, hash_int(g->group_id, 0));
+}
+
+void
+ofsync_state_touched_since(const struct ofsync_state *s, uint64_t since,
+                           void (*cb)(uint32_t group_id, void *aux),
+                           void *aux)
+{
+    const struct ofsync_touch *t;
+    HMAP_FOR_EACH (t, node, &s->touched) {
+        if (t->gen > since) {
+            cb(t->group_id, aux);
+        }
+    }
+}
+
+void
+ofsync_state_move_into(struct ofsync_state *dst, struct ofsync_state *src)
+{
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_POP (f, node, &src->flows) {
+        struct ofsync_flow *old = ofsync_find_flow(dst, f->table_id,
+                                                   f->priority, &f->match);
+        if (old) {
+            hmap_remove(&dst->flows, &old->node);
+            flow_free(old);
+        }
+        hmap_insert(&dst->flows, &f->node,
+                    flow_key_hash(f->table_id, f->priority, &f->match));
+    }
+    struct ofsync_group *g;
+    HMAP_FOR_EACH_POP (g, node, &src->groups) {
+        state_insert_group(dst, g);
+    }
+    ofsync_state_changed(dst);
+    ofsync_state_changed(src);
+}
+
 /* Inserts a new group with a copy of 'props' and the buckets of 'buckets'
  * (moved: 'buckets' is left empty). Replaces a group with the same id. */
 static struct ofsync_group *
@@ -200,11 +377,6 @@ insert_group(struct ofsync_state *s, uint32_t group_id, uint8_t type,
              const struct ofputil_group_props *props,
              struct ovs_list *buckets)
 {
-    struct ofsync_group *old = ofsync_find_group(s, group_id);
-    if (old) {
-        hmap_remove(&s->groups, &old->node);
-        ofsync_group_free(old);
-    }
     struct ofsync_group *g = xzalloc(sizeof *g);
     g->group_id = group_id;
     g->type = type;
@@ -213,7 +385,8 @@ insert_group(struct ofsync_state *s, uint32_t group_id, uint8_t type,
     if (buckets) {
         ovs_list_push_back_all(&g->buckets, buckets);
     }
-    hmap_insert(&s->groups, &g->node, hash_int(group_id, 0));
+    state_insert_group(s, g);
+    ofsync_state_changed(s);
     return g;
 }
 
@@ -227,10 +400,9 @@ ofsync_state_copy(struct ofsync_state *dst, const struct ofsync_state *src)
     }
     const struct ofsync_group *g;
     HMAP_FOR_EACH (g, node, &src->groups) {
-        struct ovs_list buckets = OVS_LIST_INITIALIZER(&buckets);
-        ofputil_bucket_clone_list(&buckets, &g->buckets, NULL);
-        insert_group(dst, g->group_id, g->type, &g->props, &buckets);
+        state_insert_group(dst, ofsync_group_clone(g));
     }
+    ofsync_state_changed(dst);
 }
 
 bool
@@ -243,6 +415,7 @@ ofsync_group_remove_bucket(struct ofsync_group *g, uint32_t bucket_id)
     ovs_list_remove(&b->list_node);
     free(b->ofpacts);
     free(b);
+    ofsync_group_changed(g);
     return true;
 }
 
@@ -282,7 +455,7 @@ ofsync_add_flow_str(struct ofsync_state *s, const char *str,
                          ofperr_to_string(err), str);
     }
     insert_flow(s, dec.table_id, dec.priority, &dec.match,
-                ntohll(dec.new_cookie), ofpacts.data, ofpacts.size);
+                ntohll(dec.new_cookie), ofpacts.data, ofpacts.size, NULL, 0);
     ofpbuf_uninit(&ofpacts);
     return NULL;
 }
@@ -294,7 +467,7 @@ ofsync_add_flow_stats(struct ofsync_state *s,
     struct minimatch m;
     minimatch_init(&m, &fs->match);
     insert_flow(s, fs->table_id, fs->priority, &m, ntohll(fs->cookie),
-                fs->ofpacts, fs->ofpacts_len);
+                fs->ofpacts, fs->ofpacts_len, NULL, 0);
 }
 
 char *
@@ -362,6 +535,19 @@ ofsync_buckets_equal(const struct ofputil_bucket *a,
                      const struct ofputil_bucket *b)
 {
     return buckets_one_equal(a, b);
+}
+
+bool
+ofsync_groups_equal(const struct ofsync_group *a,
+                    const struct ofsync_group *b)
+{
+    if (a->type != b->type || !props_equal(&a->props, &b->props)) {
+        return false;
+    }
+    group_bwire(a);
+    group_bwire(b);
+    return (a->bwire_len == b->bwire_len
+            && !memcmp(a->bwire, b->bwire, a->bwire_len));
 }
 
 void
@@ -450,6 +636,69 @@ compare_ops(const void *a_, const void *b_)
     return 0;
 }
 
+/* The operations that turn installed group 'h' (may be NULL) into desired
+ * group 'g'. */
+static void
+diff_group(const struct ofsync_group *g, const struct ofsync_group *h,
+           struct ofsync_diff *groups, struct ofsync_diff *removes,
+           struct ofsync_diff *inserts)
+{
+    if (!h) {
+        add_op(groups, OFSYNC_GROUP_ADD, NULL, g, 0);
+    } else if (g->type != h->type || !props_equal(&g->props, &h->props)) {
+        add_op(groups, OFSYNC_GROUP_MODIFY, NULL, g, 0);
+    } else if (!ofsync_groups_equal(g, h)) {
+        /* Per-bucket changes touch nothing else in the group; but when
+         * most buckets change, one modify is the smaller message. */
+        struct ofsync_diff r, i;
+        ofsync_diff_init(&r);
+        ofsync_diff_init(&i);
+        diff_buckets(g, h, &r, &i);
+        size_t n_want = ovs_list_size(&g->buckets);
+        if (r.n_ops + i.n_ops > MAX(1, n_want)) {
+            add_op(groups, OFSYNC_GROUP_MODIFY, NULL, g, 0);
+        } else {
+            append_ops(removes, &r);
+            append_ops(inserts, &i);
+        }
+        ofsync_diff_destroy(&r);
+        ofsync_diff_destroy(&i);
+    }
+}
+
+void
+ofsync_diff_groups(const struct ofsync_state *desired,
+                   const struct ofsync_state *installed,
+                   const uint32_t *ids, size_t n, struct ofsync_diff *diff)
+{
+    struct ofsync_diff groups, removes, inserts, gdel;
+    ofsync_diff_init(&groups);
+    ofsync_diff_init(&removes);
+    ofsync_diff_init(&inserts);
+    ofsync_diff_init(&gdel);
+    diff->n_ops = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct ofsync_group *g = ofsync_find_group(desired, ids[k]);
+        const struct ofsync_group *h = ofsync_find_group(installed, ids[k]);
+        if (g) {
+            diff_group(g, h, &groups, &removes, &inserts);
+        } else if (h) {
+            add_op(&gdel, OFSYNC_GROUP_DELETE, NULL, h, 0);
+        }
+    }
+    append_ops(diff, &groups);
+    append_ops(diff, &removes);
+    append_ops(diff, &inserts);
+    append_ops(diff, &gdel);
+    if (diff->n_ops) {
+        qsort(diff->ops, diff->n_ops, sizeof *diff->ops, compare_ops);
+    }
+    ofsync_diff_destroy(&groups);
+    ofsync_diff_destroy(&removes);
+    ofsync_diff_destroy(&inserts);
+    ofsync_diff_destroy(&gdel);
+}
+
 void
 ofsync_diff(const struct ofsync_state *desired,
             const struct ofsync_state *installed, struct ofsync_diff *diff)
@@ -464,29 +713,8 @@ ofsync_diff(const struct ofsync_state *desired,
 
     const struct ofsync_group *g;
     HMAP_FOR_EACH (g, node, &desired->groups) {
-        const struct ofsync_group *h = ofsync_find_group(installed,
-                                                         g->group_id);
-        if (!h) {
-            add_op(&groups, OFSYNC_GROUP_ADD, NULL, g, 0);
-        } else if (g->type != h->type || !props_equal(&g->props, &h->props)) {
-            add_op(&groups, OFSYNC_GROUP_MODIFY, NULL, g, 0);
-        } else {
-            /* Per-bucket changes touch nothing else in the group; but when
-             * most buckets change, one modify is the smaller message. */
-            struct ofsync_diff r, i;
-            ofsync_diff_init(&r);
-            ofsync_diff_init(&i);
-            diff_buckets(g, h, &r, &i);
-            size_t n_want = ovs_list_size(&g->buckets);
-            if (r.n_ops + i.n_ops > MAX(1, n_want)) {
-                add_op(&groups, OFSYNC_GROUP_MODIFY, NULL, g, 0);
-            } else {
-                append_ops(&removes, &r);
-                append_ops(&inserts, &i);
-            }
-            ofsync_diff_destroy(&r);
-            ofsync_diff_destroy(&i);
-        }
+        diff_group(g, ofsync_find_group(installed, g->group_id),
+                   &groups, &removes, &inserts);
     }
     HMAP_FOR_EACH (g, node, &installed->groups) {
         if (!ofsync_find_group(desired, g->group_id)) {

@@ -54,12 +54,28 @@ struct ofsync_group {
     uint8_t type;               /* OFPGT11_*. */
     struct ofputil_group_props props;   /* Owned. */
     struct ovs_list buckets;    /* struct ofputil_bucket, owned. */
+    /* Cache: the buckets (ids, weights, watches, OF1.5 actions) in bucket
+     * id order, so that comparing two groups is one memcmp instead of
+     * re-encoding every bucket's actions. NULL until computed; whoever
+     * changes 'buckets' in place calls ofsync_group_changed(). */
+    uint8_t *bwire;
+    size_t bwire_len;
 };
 
-/* A set of flows and groups (one side of the comparison). */
+/* A set of flows and groups (one side of the comparison).
+ *
+ * Change tracking, for incremental comparison: every change made through
+ * this API counts as a change of the whole state ('full_gen' = 'gen'),
+ * except ofsync_state_put_group(), which records only that group's id
+ * with the generation of the change. A comparison made against
+ * generation G then needs, as long as 'full_gen' <= G, to look only at
+ * the groups recorded with a generation above G. */
 struct ofsync_state {
     struct hmap flows;          /* struct ofsync_flow. */
     struct hmap groups;         /* struct ofsync_group. */
+    uint64_t gen;               /* Bumped by every change. */
+    uint64_t full_gen;          /* 'gen' of the last untracked change. */
+    struct hmap touched;        /* struct ofsync_touch, by group id. */
 };
 
 void ofsync_state_init(struct ofsync_state *);
@@ -102,6 +118,28 @@ void ofsync_remove_flow(struct ofsync_state *, struct ofsync_flow *);
 void ofsync_group_free(struct ofsync_group *);
 /* Removes bucket 'bucket_id' from 'g'; returns false if it had none. */
 bool ofsync_group_remove_bucket(struct ofsync_group *, uint32_t bucket_id);
+/* To be called after changing 'g->buckets' in place (drops the cache). */
+void ofsync_group_changed(struct ofsync_group *);
+/* A deep copy of 'g', not in any state. */
+struct ofsync_group *ofsync_group_clone(const struct ofsync_group *);
+/* Puts 'g' (from ofsync_group_clone(), not in any state; taken) into 's',
+ * replacing the group with the same id, and records only that group as
+ * changed (see change tracking above). */
+void ofsync_state_put_group(struct ofsync_state *, struct ofsync_group *g);
+/* Marks the whole state changed. */
+void ofsync_state_changed(struct ofsync_state *);
+/* Calls 'cb' with the id of every group put with a generation above
+ * 'since'. */
+void ofsync_state_touched_since(const struct ofsync_state *, uint64_t since,
+                                void (*cb)(uint32_t group_id, void *aux),
+                                void *aux);
+/* Moves every flow and group of 'src' into 'dst', replacing the entries
+ * with the same keys ('src' is left empty). */
+void ofsync_state_move_into(struct ofsync_state *dst,
+                            struct ofsync_state *src);
+/* Whether two groups are the same (type, properties and buckets). */
+bool ofsync_groups_equal(const struct ofsync_group *,
+                         const struct ofsync_group *);
 
 enum ofsync_op_type {
     OFSYNC_GROUP_ADD,
@@ -139,6 +177,13 @@ void ofsync_diff_destroy(struct ofsync_diff *);
 void ofsync_diff(const struct ofsync_state *desired,
                  const struct ofsync_state *installed,
                  struct ofsync_diff *diff);
+
+/* Like ofsync_diff(), restricted to the groups with the 'n' ids in 'ids'
+ * (no flow is compared). */
+void ofsync_diff_groups(const struct ofsync_state *desired,
+                        const struct ofsync_state *installed,
+                        const uint32_t *ids, size_t n,
+                        struct ofsync_diff *diff);
 
 /* Counts ops of 'type' in 'diff' (for tests and logs). */
 size_t ofsync_diff_count(const struct ofsync_diff *, enum ofsync_op_type);

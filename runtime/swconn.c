@@ -90,11 +90,25 @@ struct swconn {
     unsigned int compared_gen;  /* 'installed_gen' at the last diff. */
     unsigned int compared_seqno;/* Desired seqno at the last diff. */
     bool compared;              /* A diff was made at all. */
+    /* Incremental comparison: when 'inc_valid', the installed view (once
+     * the bundle in flight, if any, commits) equals 'inc_state' as it was
+     * at its generation 'inc_gen', so only what changed in it since needs
+     * comparing (see ofsync.h, change tracking). */
+    bool inc_valid;
+    const struct ofsync_state *inc_state;
+    uint64_t inc_gen;
 
     /* Commit in progress. */
     uint32_t bundle_id;
     ovs_be32 xid_barrier;
-    struct ofsync_state pending; /* What the switch holds if it succeeds. */
+    /* What changes in the installed view if it succeeds: 'pending' holds
+     * copies of the flows and groups added or changed, the others the
+     * entries deleted (pointers into 'installed', ids). */
+    struct ofsync_state pending;
+    const struct ofsync_flow **pending_fdel;
+    size_t n_pending_fdel;
+    uint32_t *pending_gdel;
+    size_t n_pending_gdel;
     ovs_be32 *op_xids;
     char **op_descs;            /* NULL or one per op. */
     size_t n_sent;
@@ -234,6 +248,11 @@ clear_sent(struct swconn *sc)
     sc->op_xids = NULL;
     sc->n_sent = 0;
     ofsync_state_clear(&sc->pending);
+    free(sc->pending_fdel);
+    free(sc->pending_gdel);
+    sc->pending_fdel = NULL;
+    sc->pending_gdel = NULL;
+    sc->n_pending_fdel = sc->n_pending_gdel = 0;
 }
 
 void
@@ -351,6 +370,7 @@ finish_dump(struct swconn *sc)
     hmap_swap(&sc->installed.groups, &sc->dumped.groups);
     sc->installed_valid = true;
     sc->installed_gen++;
+    sc->inc_valid = false;      /* Compare everything with the dump. */
 
     /* Ports. */
     if (strcmp(sc->port_sig, ds_cstr(&sc->new_port_sig))) {
@@ -548,13 +568,28 @@ finish_commit(struct swconn *sc)
          * switch what it holds, after a pause that grows while errors
          * repeat, so that a permanent refusal does not spin. */
         sc->installed_valid = false;
+        sc->inc_valid = false;
         sc->error_backoff_ms = MIN(MAX(sc->error_backoff_ms * 2, 1000),
                                    60000);
         sc->next_dump = time_msec() + sc->error_backoff_ms;
         VLOG_WARN("%s: bundle %"PRIu32" failed; state re-read in %d ms",
                   sc->target, sc->bundle_id, sc->error_backoff_ms);
     } else {
-        ofsync_state_copy(&sc->installed, &sc->pending);
+        /* Apply the bundle to the installed view: only what it changed. */
+        for (size_t i = 0; i < sc->n_pending_fdel; i++) {
+            ofsync_remove_flow(&sc->installed,
+                               CONST_CAST(struct ofsync_flow *,
+                                          sc->pending_fdel[i]));
+        }
+        for (size_t i = 0; i < sc->n_pending_gdel; i++) {
+            struct ofsync_group *g = ofsync_find_group(&sc->installed,
+                                                       sc->pending_gdel[i]);
+            if (g) {
+                hmap_remove(&sc->installed.groups, &g->node);
+                ofsync_group_free(g);
+            }
+        }
+        ofsync_state_move_into(&sc->installed, &sc->pending);
         sc->installed_gen++;
         if (sc->n_purges_sent) {
             memmove(sc->purges, sc->purges + sc->n_purges_sent,
@@ -645,6 +680,7 @@ swconn_run(struct swconn *sc)
         sc->n_purges_sent = 0;
         clear_sent(sc);
         sc->installed_valid = false;
+        sc->inc_valid = false;
         if (rconn_is_connected(sc->rconn)) {
             sc->c.n_connects++;
             VLOG_INFO("%s: connected (OpenFlow 1.5); reading installed "
@@ -692,6 +728,58 @@ swconn_run(struct swconn *sc)
     }
 }
 
+struct sw_ids {
+    uint32_t *ids;
+    size_t n, allocated;
+};
+
+static void
+add_id(uint32_t id, void *ids_)
+{
+    struct sw_ids *ids = ids_;
+    if (ids->n >= ids->allocated) {
+        ids->ids = x2nrealloc(ids->ids, &ids->allocated, sizeof *ids->ids);
+    }
+    ids->ids[ids->n++] = id;
+}
+
+/* What the installed view becomes when the bundle of 'diff' commits:
+ * copies of the desired entries it adds or changes, and the deletions. */
+static void
+record_pending(struct swconn *sc, const struct ofsync_state *desired,
+               const struct ofsync_diff *diff)
+{
+    ofsync_state_clear(&sc->pending);
+    sc->pending_fdel = xcalloc(MAX(diff->n_ops, 1), sizeof *sc->pending_fdel);
+    sc->pending_gdel = xcalloc(MAX(diff->n_ops, 1), sizeof *sc->pending_gdel);
+    for (size_t i = 0; i < diff->n_ops; i++) {
+        const struct ofsync_op *op = &diff->ops[i];
+        const struct ofsync_group *g;
+        switch (op->type) {
+        case OFSYNC_GROUP_ADD:
+        case OFSYNC_GROUP_MODIFY:
+        case OFSYNC_BUCKET_INSERT:
+        case OFSYNC_BUCKET_REMOVE:
+            /* A remove names the installed group; copy the desired one. */
+            g = ofsync_find_group(desired, op->group->group_id);
+            if (g && !ofsync_find_group(&sc->pending, g->group_id)) {
+                ofsync_state_put_group(&sc->pending, ofsync_group_clone(g));
+            }
+            break;
+        case OFSYNC_GROUP_DELETE:
+            sc->pending_gdel[sc->n_pending_gdel++] = op->group->group_id;
+            break;
+        case OFSYNC_FLOW_ADD:
+        case OFSYNC_FLOW_MODIFY:
+            ofsync_add_flow_copy(&sc->pending, op->flow);
+            break;
+        case OFSYNC_FLOW_DELETE:
+            sc->pending_fdel[sc->n_pending_fdel++] = op->flow;
+            break;
+        }
+    }
+}
+
 void
 swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
             unsigned int desired_seqno)
@@ -708,7 +796,24 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     sc->compared_seqno = desired_seqno;
     struct ofsync_diff diff;
     ofsync_diff_init(&diff);
-    ofsync_diff(desired, &sc->installed, &diff);
+    if (sc->inc_valid && sc->inc_state == desired
+        && desired->full_gen <= sc->inc_gen) {
+        /* Only the groups changed since the last comparison. */
+        struct sw_ids ids = { .ids = NULL };
+        ofsync_state_touched_since(desired, sc->inc_gen, add_id, &ids);
+        ofsync_diff_groups(desired, &sc->installed, ids.ids, ids.n, &diff);
+        free(ids.ids);
+    } else {
+        long long int t0 = time_msec();
+        ofsync_diff(desired, &sc->installed, &diff);
+        VLOG_DBG("%s: full comparison (%"PRIuSIZE" flows, %"PRIuSIZE
+                 " groups) in %lld ms", sc->target,
+                 ofsync_state_n_flows(desired),
+                 ofsync_state_n_groups(desired), time_msec() - t0);
+    }
+    sc->inc_valid = true;
+    sc->inc_state = desired;
+    sc->inc_gen = desired->gen;
     if (!diff.n_ops && !sc->n_purges) {
         ofsync_diff_destroy(&diff);
         sc->c.n_empty_syncs++;
@@ -783,9 +888,9 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
               ofsync_diff_count(&diff, OFSYNC_FLOW_DELETE),
               sc->n_purges ? " + purge of learned flows" : "");
     sc->c.n_ops += diff.n_ops;
+    record_pending(sc, desired, &diff);
     ofsync_diff_destroy(&diff);
 
-    ofsync_state_copy(&sc->pending, desired);
     sc->commit_replied = sc->commit_failed = false;
     sw_set_state(sc, SW_COMMITTING);
 }

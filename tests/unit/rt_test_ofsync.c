@@ -396,6 +396,111 @@ test_selection_change_is_modify(void **state)
     assert_int_equal(f->diff.ops[0].type, OFSYNC_GROUP_MODIFY);
 }
 
+/* Change tracking: generic changes count as whole-state changes;
+ * ofsync_state_put_group() records only its group. */
+static void
+collect_id(uint32_t id, void *aux)
+{
+    uint32_t *ids = aux;
+    ids[ids[0]++ + 1] = id;
+}
+
+static void
+test_put_group_is_tracked_alone(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_desired_groups(&f->desired, base_groups);
+    uint64_t g0 = f->desired.gen;
+    assert_int_equal(f->desired.full_gen, g0);
+
+    struct ofsync_group *g = ofsync_group_clone(
+        ofsync_find_group(&f->desired, 0xf1b00001));
+    assert_true(ofsync_group_remove_bucket(g, 2));
+    ofsync_state_put_group(&f->desired, g);
+    assert_true(f->desired.gen > g0);
+    assert_int_equal(f->desired.full_gen, g0);
+    uint32_t ids[4] = { 0 };
+    ofsync_state_touched_since(&f->desired, g0, collect_id, ids);
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[1], 0xf1b00001);
+    ids[0] = 0;
+    ofsync_state_touched_since(&f->desired, f->desired.gen, collect_id, ids);
+    assert_int_equal(ids[0], 0);
+
+    /* A generic change is a whole-state change and forgets the log. */
+    add_desired_flows(&f->desired, base_flows);
+    assert_int_equal(f->desired.full_gen, f->desired.gen);
+    ids[0] = 0;
+    ofsync_state_touched_since(&f->desired, g0, collect_id, ids);
+    assert_int_equal(ids[0], 0);
+}
+
+/* The incremental diff of one group gives the same ops as the full one,
+ * and the cached bucket encoding follows in-place changes. */
+static void
+test_diff_groups_matches_full_diff(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_desired_groups(&f->desired, base_groups);
+    add_installed_flows(&f->installed, canon_flows);
+    add_installed_groups(&f->installed, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 0);     /* Caches now computed. */
+
+    struct ofsync_group *dg = ofsync_find_group(&f->desired, 0xf1b00001);
+    struct ofputil_bucket *b = ofputil_bucket_find(&dg->buckets, 1);
+    b->weight = 0;                          /* In place: stale cache... */
+    ofsync_group_changed(dg);               /* ...until told. */
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 2);
+
+    uint32_t id = 0xf1b00001;
+    struct ofsync_diff d2;
+    ofsync_diff_init(&d2);
+    ofsync_diff_groups(&f->desired, &f->installed, &id, 1, &d2);
+    assert_int_equal(d2.n_ops, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(d2.ops[i].type, f->diff.ops[i].type);
+        assert_int_equal(d2.ops[i].bucket_id, 1);
+    }
+    /* A group only installed is deleted; an unknown id gives nothing. */
+    uint32_t ids[2] = { 0xf1b00001, 0xf1b00077 };
+    struct ofsync_group *gone = ofsync_find_group(&f->desired, 0xf1b00001);
+    hmap_remove(&f->desired.groups, &gone->node);
+    ofsync_group_free(gone);
+    ofsync_diff_groups(&f->desired, &f->installed, ids, 2, &d2);
+    assert_int_equal(d2.n_ops, 1);
+    assert_int_equal(d2.ops[0].type, OFSYNC_GROUP_DELETE);
+    ofsync_diff_destroy(&d2);
+}
+
+/* Applying a commit by moving the changed entries in. */
+static void
+test_move_into_replaces(void **state)
+{
+    struct fixture *f = *state;
+    const char *const heavier[] = {
+        G1 B(0, 100, 0x0a000001) B(1, 100, 0x0a000002) B(2, 80, 0x0a000003),
+        NULL
+    };
+    add_installed_flows(&f->installed, canon_flows);
+    add_installed_groups(&f->installed, base_groups);
+    add_desired_flows(&f->desired, base_flows);
+    add_desired_groups(&f->desired, heavier);
+    struct ofsync_state pending;
+    ofsync_state_init(&pending);
+    ofsync_state_put_group(&pending, ofsync_group_clone(
+                               ofsync_find_group(&f->desired, 0xf1b00001)));
+    ofsync_state_move_into(&f->installed, &pending);
+    assert_int_equal(ofsync_state_n_groups(&pending), 0);
+    assert_int_equal(ofsync_state_n_groups(&f->installed), 1);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 0);
+    ofsync_state_destroy(&pending);
+}
+
 static void
 test_group_deleted_after_flows(void **state)
 {
@@ -502,6 +607,9 @@ main(void)
         T(test_changed_actions_modify_changed_cookie_add),
         T(test_bucket_removed_is_one_remove),
         T(test_bucket_order_does_not_matter),
+        T(test_put_group_is_tracked_alone),
+        T(test_diff_groups_matches_full_diff),
+        T(test_move_into_replaces),
         T(test_weight_change_is_remove_insert),
         T(test_all_buckets_changed_is_one_modify),
         T(test_selection_change_is_modify),
