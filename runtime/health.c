@@ -186,6 +186,7 @@ struct htarget {
     long long int next_run;     /* Start of the next probe. */
     long long int started;      /* Start of the in-flight probe. */
     bool in_flight;
+    bool counted;               /* Counted in hm->n_in_flight. */
     struct health_probe probe;
 
     bool keep;                  /* Claimed by the current set_targets. */
@@ -200,6 +201,9 @@ struct health_monitor {
     size_t n_changes, allocated_changes;
     struct htarget **due;       /* Scratch for run(): exec probes due. */
     size_t allocated_due;
+    /* Probes holding a descriptor, and how many may: the checker must never
+     * take the descriptors the daemon needs (unixctl, OpenFlow). */
+    size_t n_in_flight, max_in_flight;
 };
 
 static uint32_t
@@ -334,8 +338,18 @@ monitor_due(struct health_monitor *hm, long long int when)
 }
 
 static void
+target_uncount(struct htarget *t)
+{
+    if (t->counted) {
+        t->counted = false;
+        t->hm->n_in_flight--;
+    }
+}
+
+static void
 target_cancel(struct htarget *t)
 {
+    target_uncount(t);
     if (t->in_flight) {
         kinds[t->kind]->cancel(t->hm->ctx[t->kind], &t->probe);
         t->in_flight = false;
@@ -353,6 +367,17 @@ format_target(const struct htarget *t, char *buf, size_t size)
              : "%s %s:%u", t->service, addr, t->port);
 }
 
+/* A probe that could not even start for want of a local resource (out of
+ * file descriptors or memory, fork refused) says nothing about the real. */
+static bool
+verdict_is_local_shortage(const struct health_verdict *v)
+{
+    return (!v->ok && v->reason == HEALTH_R_INTERNAL
+            && (v->detail == EMFILE || v->detail == ENFILE
+                || v->detail == ENOBUFS || v->detail == ENOMEM
+                || v->detail == EAGAIN));
+}
+
 /* The one place where a probe's verdict is applied: counters, state,
  * change record, log, next schedule. */
 static void
@@ -363,8 +388,23 @@ target_done(struct htarget *t, const struct health_verdict *v)
     long long int now = time_msec();
     long long int wall = time_wall_msec();
 
+    target_uncount(t);
     t->in_flight = false;
     t->probe.priv = NULL;
+    if (verdict_is_local_shortage(v)) {
+        /* The checker's own failure: keep the real's state and counters,
+         * try again at the next interval. */
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+        char name[256];
+
+        format_target(t, name, sizeof name);
+        VLOG_WARN_RL(&rl, "%s: probe not run (%s); the health checker is "
+                     "short of resources, the real's state is kept", name,
+                     v->text);
+        t->next_run = MAX(t->started + t->check.interval_ms, now);
+        monitor_due(hm, t->next_run);
+        return;
+    }
     t->last = *v;
     t->last_when = wall;
     t->n_probes++;
@@ -442,6 +482,8 @@ target_start(struct htarget *t)
     } else if (!kinds[t->kind]->start(t->hm->ctx[t->kind], &t->probe, &v)) {
         target_done(t, &v);
     } else {
+        t->counted = true;
+        t->hm->n_in_flight++;
         monitor_due(t->hm, t->probe.deadline);
     }
 }
@@ -503,6 +545,39 @@ raise_nofile_limit(void)
     }
 }
 
+/* How many probes may hold a descriptor at once: the open files limit
+ * less a reserve for the rest of the daemon (half of a small limit, 256 of
+ * a large one). */
+static size_t
+probe_budget(void)
+{
+    struct rlimit rl;
+    rlim_t cur;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY
+        || rl.rlim_cur > 1 << 20) {
+        return 1 << 19;
+    }
+    cur = rl.rlim_cur;
+    return MAX(1, cur - MIN(cur / 2, 256));
+}
+
+/* Over the budget? Then due probes wait (their targets keep their state
+ * and their place in the queue). */
+static bool
+target_defer(struct health_monitor *hm)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+
+    if (hm->n_in_flight < hm->max_in_flight) {
+        return false;
+    }
+    VLOG_WARN_RL(&rl, "%"PRIuSIZE" probes in flight, the most the open "
+                 "files limit allows: the other checks wait (raise "
+                 "ulimit -n)", hm->n_in_flight);
+    return true;
+}
+
 struct health_monitor *
 health_monitor_create(void)
 {
@@ -519,6 +594,7 @@ health_monitor_create(void)
         hm->ctx[k] = kinds[k]->create();
     }
     hm->next_due = LLONG_MAX;
+    hm->max_in_flight = probe_budget();
     return hm;
 }
 
@@ -615,7 +691,7 @@ health_monitor_run(struct health_monitor *hm)
 {
     long long int now;
     struct htarget *t;
-    size_t n_due = 0;
+    size_t n_due = 0, n_exec = 0;
 
     for (int k = 0; k < N_KINDS; k++) {
         kinds[k]->run(hm->ctx[k]);
@@ -637,34 +713,35 @@ health_monitor_run(struct health_monitor *hm)
             target_done(t, &v);
         }
         if (!t->in_flight && now >= t->next_run) {
-            if (t->kind != KIND_EXEC) {
-                target_start(t);
-            } else {
-                if (n_due >= hm->allocated_due) {
-                    hm->due = x2nrealloc(hm->due, &hm->allocated_due,
-                                         sizeof *hm->due);
-                }
-                hm->due[n_due++] = t;
-                continue;
+            if (n_due >= hm->allocated_due) {
+                hm->due = x2nrealloc(hm->due, &hm->allocated_due,
+                                     sizeof *hm->due);
             }
+            hm->due[n_due++] = t;
+            continue;
         }
         monitor_due(hm, t->in_flight ? t->probe.deadline : t->next_run);
     }
 
+    /* Oldest due first, so that when the descriptor budget holds probes
+     * back, the ones held longest go next and no target starves. */
     if (n_due) {
         size_t i;
 
         qsort(hm->due, n_due, sizeof *hm->due, compare_next_run);
         for (i = 0; i < n_due; i++) {
             t = hm->due[i];
-            if (i && time_msec() - now >= EXEC_RUN_BUDGET_MS) {
+            if (t->kind == KIND_EXEC && n_exec++
+                && time_msec() - now >= EXEC_RUN_BUDGET_MS) {
+                monitor_due(hm, now);   /* Come back for the rest at once. */
+                continue;
+            }
+            if (target_defer(hm)) {
+                monitor_due(hm, now + 50);  /* A slot frees up by then. */
                 break;
             }
             target_start(t);
             monitor_due(hm, t->in_flight ? t->probe.deadline : t->next_run);
-        }
-        if (i < n_due) {
-            monitor_due(hm, now);   /* Come back for the rest at once. */
         }
     }
 }
