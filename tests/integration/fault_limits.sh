@@ -59,7 +59,7 @@ r3_down() { [ "$(health_of 10.0.0.13)" = down ]; }
 wait_until 10 r3_down >/dev/null || sb_fail "the silent r3 never went down"
 t=$(($(now_ms) - t0))
 echo "silent real: down ${t} ms after flowlbd started (limit interval x fall + timeout + 1 s = 4500 ms)"
-[ "$t" -le 4500 ] || sb_fail "the silent real took $t ms to go down"
+[ "$t" -le $((4500 * TR_SLOW)) ] || sb_fail "the silent real took $t ms to go down"
 ag_json "[r['last_check'] for v in s['services'] for r in v['reals'] if r['address'] == '10.0.0.13'][0]" | grep -qi 'timeout\|timed out' ||
     sb_fail "r3's last check is not a timeout: $(ag_ctl flowlb/show | grep 10.0.0.13)"
 [ "$(health_of 10.0.0.11)" = up ] && [ "$(health_of 10.0.0.12)" = up ] || sb_fail "r1/r2 not up"
@@ -93,7 +93,7 @@ PY
 [ "$(grep -c '^    real 10.200' "$SPEC")" = 10000 ] || sb_fail "spec does not have 10,000 reals"
 t0=$(now_ms)
 ag_start --reconcile-interval 1s "$SPEC"
-ag_wait_synced 30
+ag_wait_synced $((30 * TR_SLOW))
 echo "10,000-real spec in sync after $(($(now_ms) - t0)) ms"
 tt=$(tr_now)
 # Poll flowlb/show --json until every d* real is down; keep the slowest answer.
@@ -116,7 +116,7 @@ sys.exit(1)
 PY
 cat "$SB_DIR/alldown"
 worst=$(sed -n 's/.*slowest flowlb\/show --json \([0-9]*\) ms/\1/p' "$SB_DIR/alldown")
-[ "$worst" -le 2000 ] || sb_fail "flowlb/show took $worst ms during the transition (bound 2000 ms)"
+[ "$worst" -le $((2000 * TR_SLOW)) ] || sb_fail "flowlb/show took $worst ms during the transition (bound $((2000 * TR_SLOW)) ms)"
 ag_wait_synced 20
 buckets=$(ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -c 'bucket=' || true)
 groups=$(ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -c 'group_id=')
@@ -134,9 +134,9 @@ ip -n "$SB_NS" route add 10.201.0.0/16 via 10.0.0.250   # nobody: connects hang
 SPEC=$SB_DIR/fd.lb
 { cat "$EXAMPLES/demo.lb"; gen_services h 201 16; } >"$SPEC"
 lines0=$(wc -l <"$AG_LOG")
-AG_WRAPPER="prlimit --nofile=$FD_LIMIT:$FD_LIMIT" ag_start --reconcile-interval 1s "$SPEC"
+AG_WRAPPER="prlimit --nofile=$FD_LIMIT:$FD_LIMIT ${AG_WRAPPER:-}" ag_start --reconcile-interval 1s "$SPEC"
 grep -q "Max open files *$FD_LIMIT" /proc/"$AG_PID"/limits || sb_fail "the fd limit is not applied"
-ag_wait_synced 30
+ag_wait_synced $((30 * TR_SLOW))
 tt=$(tr_now)
 t0=$(now_ms)
 wait_until 20 demo_up >/dev/null || sb_fail "demo's reals not up 20 s into the fd shortage: $(ag_ctl flowlb/show | head -20)"

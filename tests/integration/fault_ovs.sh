@@ -32,7 +32,7 @@ sb_init
 . "$SB_LIB_DIR/traffic.sh"
 ag_need
 topo_demo servers
-RECOVERY_BOUND_MS=${RECOVERY_BOUND_MS:-8000}
+RECOVERY_BOUND_MS=${RECOVERY_BOUND_MS:-$((8000 * TR_SLOW))}
 
 # Groups with their buckets sorted: a bucket re-inserted after its real came
 # back sits at the end of the list, which changes nothing (hash selection
@@ -44,13 +44,13 @@ for l in sys.stdin:
     head, *b = l.rstrip("\n").split(",bucket=")
     print(",bucket=".join([head] + sorted(b)))'
 }
-# demo.lb with fall 6: interval x fall (6 s) above the switch's own outages
+# demo.lb with fall 8: interval x fall (8 s) above the switch's own outages
 # here (ovs-vswitchd restart, ovsdb-server restart: 2-3 s), so the reals are
 # not declared down by probes that the stalled switch itself drops (with
 # fall 3 they are: docs/operations.md).
 SPEC=$SB_DIR/spec.lb
-sed 's/rise 2 fall 3;/rise 2 fall 6;/' "$EXAMPLES/demo.lb" >"$SPEC"
-grep -q 'fall 6' "$SPEC" || sb_fail "could not make the spec"
+sed 's/rise 2 fall 3;/rise 2 fall 8;/' "$EXAMPLES/demo.lb" >"$SPEC"
+grep -q 'fall 8' "$SPEC" || sb_fail "could not make the spec"
 ag_start --reconcile-interval 1s "$SPEC"
 ag_wait_synced 10
 ag_flows >"$SB_DIR/flows0"

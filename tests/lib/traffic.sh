@@ -68,3 +68,11 @@ tr_stop() {
         sleep 0.05
     done
 }
+
+# TR_SLOW: factor for the time bounds of the fault tests: 3 when flowlbd is
+# built with a sanitizer or runs under a wrapper (valgrind), else 1.
+if grep -q -a -m1 '__asan_init\|__ubsan_handle' "$FLOWLBD" 2>/dev/null || [ -n "${AG_WRAPPER:-}" ]; then
+    TR_SLOW=3
+else
+    TR_SLOW=1
+fi
