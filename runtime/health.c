@@ -199,7 +199,7 @@ struct health_monitor {
                                  * before it finds nothing to do. */
     struct health_change *changes;
     size_t n_changes, allocated_changes;
-    struct htarget **due;       /* Scratch for run(): exec probes due. */
+    struct htarget **due;       /* Scratch for run(): the probes due. */
     size_t allocated_due;
     /* Probes holding a descriptor, and how many may: the checker must never
      * take the descriptors the daemon needs (unixctl, OpenFlow). */
