@@ -15,6 +15,7 @@
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/ofpbuf.h"
+#include "openvswitch/shash.h"
 #include "openvswitch/util.h"
 
 #define OFSYNC_PROTOCOL OFPUTIL_P_OF15_OXM
@@ -501,6 +502,140 @@ void
 ofsync_add_group_desc(struct ofsync_state *s, struct ofputil_group_desc *gd)
 {
     insert_group(s, gd->group_id, gd->type, &gd->props, &gd->buckets);
+}
+
+/* --- group builder ------------------------------------------------------- */
+
+struct ofsync_group_builder {
+    const struct ofputil_port_map *port_map;
+    struct shash props;         /* Text -> struct ofsync_group (no buckets). */
+    struct shash buckets;       /* Actions text -> struct ofputil_bucket. */
+    struct ofsync_group *cur;   /* Being built; NULL after an error. */
+};
+
+struct ofsync_group_builder *
+ofsync_group_builder_create(const struct ofputil_port_map *port_map)
+{
+    struct ofsync_group_builder *gb = xzalloc(sizeof *gb);
+    gb->port_map = port_map;
+    shash_init(&gb->props);
+    shash_init(&gb->buckets);
+    return gb;
+}
+
+static void
+bucket_free(struct ofputil_bucket *b)
+{
+    free(b->ofpacts);
+    free(b);
+}
+
+void
+ofsync_group_builder_destroy(struct ofsync_group_builder *gb)
+{
+    if (!gb) {
+        return;
+    }
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &gb->props) {
+        ofsync_group_free(node->data);
+    }
+    shash_destroy(&gb->props);
+    SHASH_FOR_EACH (node, &gb->buckets) {
+        bucket_free(node->data);
+    }
+    shash_destroy(&gb->buckets);
+    if (gb->cur) {
+        ofsync_group_free(gb->cur);
+    }
+    free(gb);
+}
+
+/* Parses "group_id=1,<text>" alone, the way ofsync_add_group_str() does. */
+static char *
+parse_one_group(const char *text, const struct ofputil_port_map *port_map,
+                struct ofsync_group **gp)
+{
+    struct ofsync_state one;
+    ofsync_state_init(&one);
+    char *s = xasprintf("group_id=1,%s", text);
+    char *err = ofsync_add_group_str(&one, s, port_map);
+    free(s);
+    *gp = NULL;
+    if (!err) {
+        struct ofsync_group *g = ofsync_find_group(&one, 1);
+        hmap_remove(&one.groups, &g->node);
+        *gp = g;
+    }
+    ofsync_state_destroy(&one);
+    return err;
+}
+
+char *
+ofsync_group_builder_start(struct ofsync_group_builder *gb,
+                           uint32_t group_id, const char *props)
+{
+    if (gb->cur) {
+        ofsync_group_free(gb->cur);
+        gb->cur = NULL;
+    }
+    struct ofsync_group *t = shash_find_data(&gb->props, props);
+    if (!t) {
+        char *err = parse_one_group(props, gb->port_map, &t);
+        if (err) {
+            return err;
+        }
+        ofputil_bucket_list_destroy(&t->buckets);
+        ovs_list_init(&t->buckets);
+        ofsync_group_changed(t);
+        shash_add(&gb->props, props, t);
+    }
+    gb->cur = ofsync_group_clone(t);
+    gb->cur->group_id = group_id;
+    return NULL;
+}
+
+char *
+ofsync_group_builder_bucket(struct ofsync_group_builder *gb,
+                            uint32_t bucket_id, uint16_t weight,
+                            const char *actions)
+{
+    if (!gb->cur) {
+        return NULL;
+    }
+    struct ofputil_bucket *t = shash_find_data(&gb->buckets, actions);
+    if (!t) {
+        char *text = xasprintf("type=select,bucket=bucket_id:0,weight:1,"
+                               "actions=%s", actions);
+        struct ofsync_group *g;
+        char *err = parse_one_group(text, gb->port_map, &g);
+        free(text);
+        if (err) {
+            ofsync_group_free(gb->cur);
+            gb->cur = NULL;
+            return err;
+        }
+        t = CONTAINER_OF(ovs_list_pop_front(&g->buckets),
+                         struct ofputil_bucket, list_node);
+        ofsync_group_free(g);
+        shash_add(&gb->buckets, actions, t);
+    }
+    struct ofputil_bucket *b = bucket_clone(t);
+    b->bucket_id = bucket_id;
+    b->weight = weight;
+    ovs_list_push_back(&gb->cur->buckets, &b->list_node);
+    return NULL;
+}
+
+void
+ofsync_group_builder_finish(struct ofsync_group_builder *gb,
+                            struct ofsync_state *s)
+{
+    if (gb->cur) {
+        state_insert_group(s, gb->cur);
+        ofsync_state_changed(s);
+        gb->cur = NULL;
+    }
 }
 
 /* --- comparison ---------------------------------------------------------- */

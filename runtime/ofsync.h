@@ -32,6 +32,7 @@
 #include "openflow/openflow.h"
 
 struct ofputil_port_map;
+struct ofsync_group_builder;
 struct ofputil_flow_stats;
 struct ofputil_group_desc;
 
@@ -140,6 +141,30 @@ void ofsync_state_move_into(struct ofsync_state *dst,
 /* Whether two groups are the same (type, properties and buckets). */
 bool ofsync_groups_equal(const struct ofsync_group *,
                          const struct ofsync_group *);
+
+/* Builds groups piece by piece, parsing each distinct piece of text (the
+ * type and selection properties, a bucket's actions) once: thousands of
+ * groups share a few selection methods, and the buckets of all of them a
+ * much smaller set of actions (one per real). The result is the same as
+ * ofsync_add_group_str() of the whole group's text. */
+struct ofsync_group_builder *ofsync_group_builder_create(
+    const struct ofputil_port_map *);
+void ofsync_group_builder_destroy(struct ofsync_group_builder *);
+/* Starts group 'group_id' of properties 'props' ("type=select,selection_
+ * method=..."). Returns NULL or a malloc'd error (then the group is
+ * dropped: the next calls up to ofsync_group_builder_finish() do
+ * nothing). */
+char *ofsync_group_builder_start(struct ofsync_group_builder *,
+                                 uint32_t group_id, const char *props)
+    OVS_WARN_UNUSED_RESULT;
+char *ofsync_group_builder_bucket(struct ofsync_group_builder *,
+                                  uint32_t bucket_id, uint16_t weight,
+                                  const char *actions)
+    OVS_WARN_UNUSED_RESULT;
+/* Puts the group into 'state' (replacing the same id) unless an error
+ * dropped it. */
+void ofsync_group_builder_finish(struct ofsync_group_builder *,
+                                 struct ofsync_state *);
 
 enum ofsync_op_type {
     OFSYNC_GROUP_ADD,

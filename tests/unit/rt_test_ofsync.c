@@ -501,6 +501,41 @@ test_move_into_replaces(void **state)
     ofsync_state_destroy(&pending);
 }
 
+/* A group built from parts equals the same group parsed whole. */
+static void
+test_group_builder_equals_parse(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_groups(&f->desired, base_groups);
+    struct ofsync_group_builder *gb = ofsync_group_builder_create(NULL);
+    const char *acts = "ct(commit,zone=64000,exec(set_field:%s->ct_mark),"
+                       "table=2)";
+    const char *marks[] = { "0x0a000001", "0x0a000002", "0x0a000003" };
+    const int weights[] = { 100, 100, 50 };
+    for (int round = 0; round < 2; round++) {   /* 2nd: from the cache. */
+        assert_null(ofsync_group_builder_start(
+                        gb, 0xf1b00001, "type=select,selection_method=hash,"
+                        "fields(ip_src,ip_dst,tcp_src,tcp_dst)"));
+        for (int i = 2; i >= 0; i--) {
+            char *a = xasprintf(acts, marks[i]);
+            assert_null(ofsync_group_builder_bucket(gb, i, weights[i], a));
+            free(a);
+        }
+        ofsync_group_builder_finish(gb, &f->installed);
+        assert_true(ofsync_groups_equal(
+                        ofsync_find_group(&f->desired, 0xf1b00001),
+                        ofsync_find_group(&f->installed, 0xf1b00001)));
+    }
+    /* A bad piece drops the group and says why. */
+    assert_null(ofsync_group_builder_start(gb, 0xf1b00002, "type=select"));
+    char *err = ofsync_group_builder_bucket(gb, 0, 1, "no_such_action:1");
+    assert_non_null(err);
+    free(err);
+    ofsync_group_builder_finish(gb, &f->installed);
+    assert_null(ofsync_find_group(&f->installed, 0xf1b00002));
+    ofsync_group_builder_destroy(gb);
+}
+
 static void
 test_group_deleted_after_flows(void **state)
 {
@@ -610,6 +645,7 @@ main(void)
         T(test_put_group_is_tracked_alone),
         T(test_diff_groups_matches_full_diff),
         T(test_move_into_replaces),
+        T(test_group_builder_equals_parse),
         T(test_weight_change_is_remove_insert),
         T(test_all_buckets_changed_is_one_modify),
         T(test_selection_change_is_modify),
