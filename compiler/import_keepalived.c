@@ -100,6 +100,7 @@ struct ka_state {
     bool failed;
     int include_depth;
     size_t n_included;          /* Files read through include, in all. */
+    size_t bytes_read;          /* Bytes of every file read, in all. */
     /* Keywords already warned about (one warning per keyword and file). */
     char **warned;
     size_t n_warned;
@@ -349,6 +350,7 @@ is_include(const char *kw)
 /* Bounds on what include may read: files in all, bytes per file. */
 #define KA_MAX_INCLUDED 1000
 #define KA_MAX_FILE_BYTES (64u * 1024 * 1024)
+#define KA_MAX_TOTAL_BYTES (256u * 1024 * 1024)
 
 /* Follows "include PATTERN" given in 'file'. */
 static void
@@ -367,6 +369,9 @@ do_include(struct ka_state *st, const struct knode *stmt,
     }
     /* Depth alone does not bound the work: a file including itself twice
      * is read 2^16 times. */
+    if (st->bytes_read > KA_MAX_TOTAL_BYTES) {
+        return;                 /* Reported once, by parse_file(). */
+    }
     if (st->n_included >= KA_MAX_INCLUDED) {
         ka_error(st, &stmt->w[0].loc, "more than %d included files (an "
                  "include loop?)", KA_MAX_INCLUDED);
@@ -529,6 +534,14 @@ parse_file(struct ka_state *st, const char *path, const struct location *from,
         }
     }
     fclose(f);
+    /* The files included 1000 times over must not add up without end. */
+    st->bytes_read += len;
+    if (st->bytes_read > KA_MAX_TOTAL_BYTES) {
+        ka_error(st, from ? from : &loc, "more than %u MiB read with the "
+                 "included files (an include loop?)", KA_MAX_TOTAL_BYTES >> 20);
+        free(text);
+        return false;
+    }
     struct lexer lx = { st, loc.file, text, text + len, 1, 1 };
     parse_block(&lx, parent, NULL, 0);
     free(text);
