@@ -2,6 +2,8 @@
 #include <config.h>
 #include "agent.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,9 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/json.h"
+#include "openvswitch/namemap.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "spec.h"
 #include "sset.h"
@@ -94,7 +99,46 @@ struct agent {
                                  * rebuilding (health, weight changes). */
     bool index_stale;           /* IR rebuilt since the services' 'svc'
                                  * and 'g' pointers were set. */
+
+    /* Reload in the background (agent_reload_start()). */
+    struct reload_job *job;     /* Running, or NULL. */
+    struct reload_waiters *waiting;  /* For the running job. */
+    struct reload_waiters *next;     /* For the one after it. */
+    bool next_wanted;           /* Another reload after the running one. */
 };
+
+/* A reload running in a thread of its own: reading, checking and lowering
+ * the spec and decoding the pipeline take seconds at 10,000 services, and
+ * the main loop must keep answering the switch and running health checks
+ * meanwhile. The thread touches only the job. */
+struct reload_job {
+    pthread_t thread;
+    char *spec_path;
+    struct lower_options lopts;
+    struct ofputil_port_map ports;  /* Copy of the switch's. */
+    const struct ofputil_port_map *ports_of; /* The map copied (identity). */
+    unsigned int ports_seqno;       /* Agent's 'ports_seqno' at the copy. */
+    long long int started;          /* time_msec(). */
+    /* Results. */
+    struct compiled *c;             /* NULL if refused. */
+    struct ofsync_state base;
+    struct ds errors;
+    long long int ms_load, ms_lower, ms_base;
+    atomic_bool done;
+};
+
+struct reload_waiter {
+    void (*cb)(bool ok, const char *errors, void *aux);
+    void *aux;
+};
+
+struct reload_waiters {
+    struct reload_waiter *w;
+    size_t n, allocated;
+};
+
+static void job_destroy(struct reload_job *);
+static void waiters_free(struct reload_waiters *);
 
 static uint32_t
 real_hash(const char *service, const char *addr)
@@ -198,6 +242,18 @@ diag_to_ds(const struct diag *d, struct ds *out)
     }
 }
 
+static bool
+any_admin_weights(const struct agent *a)
+{
+    const struct agent_real *ar;
+    HMAP_FOR_EACH (ar, node, &a->reals) {
+        if (ar->has_override || ar->drained || ar->has_dyn) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Sets each real's weight in 'spec' to its administrative weight. */
 static void
 apply_admin_weights(struct agent *a, struct compiled *c)
@@ -231,14 +287,14 @@ apply_admin_weights(struct agent *a, struct compiled *c)
 /* Loads and checks 'a->spec_path'. Returns NULL with diagnostics in
  * 'errors' if the spec has errors. Does not lower (see relower()). */
 static struct compiled *
-load_spec(struct agent *a, struct ds *errors)
+load_spec_path(const char *spec_path, struct ds *errors)
 {
     struct compiled *c = xzalloc(sizeof *c);
     diag_init(&c->diag);
     lb_spec_init(&c->spec);
     ir_init(&c->ir);
     c->loaded = time_wall_msec();
-    bool ok = lb_spec_load(a->spec_path, &c->spec, &c->diag)
+    bool ok = lb_spec_load(spec_path, &c->spec, &c->diag)
               && lb_check(&c->spec, &c->diag);
     if (!ok || diag_has_errors(&c->diag)) {
         diag_to_ds(&c->diag, errors);
@@ -265,6 +321,29 @@ load_spec(struct agent *a, struct ds *errors)
     return c;
 }
 
+static struct compiled *
+load_spec(struct agent *a, struct ds *errors)
+{
+    return load_spec_path(a->spec_path, errors);
+}
+
+/* Lowers 'c' as it is (touches nothing else: runs in the reload thread). */
+static bool
+lower_plain(const struct lower_options *lo, struct compiled *c,
+            struct ds *errors)
+{
+    ir_destroy(&c->ir);
+    ir_init(&c->ir);
+    size_t n_errors = c->diag.n_errors;
+    if (!lower_spec(&c->spec, lo, &c->ir, &c->diag)
+        || c->diag.n_errors > n_errors) {
+        diag_to_ds(&c->diag, errors);
+        return false;
+    }
+    ir_sort(&c->ir);
+    return true;
+}
+
 /* Lowers 'c' with the administrative weights applied. */
 static bool
 lower(struct agent *a, struct compiled *c, struct ds *errors)
@@ -273,16 +352,7 @@ lower(struct agent *a, struct compiled *c, struct ds *errors)
     if (c == a->cur) {
         a->index_stale = true;
     }
-    ir_destroy(&c->ir);
-    ir_init(&c->ir);
-    size_t n_errors = c->diag.n_errors;
-    if (!lower_spec(&c->spec, &a->opts.lower, &c->ir, &c->diag)
-        || c->diag.n_errors > n_errors) {
-        diag_to_ds(&c->diag, errors);
-        return false;
-    }
-    ir_sort(&c->ir);
-    return true;
+    return lower_plain(&a->opts.lower, c, errors);
 }
 
 /* Makes the (service, real) and service tables match 'c': new entries
@@ -421,6 +491,11 @@ agent_destroy(struct agent *a)
     if (!a) {
         return;
     }
+    /* A reload still running is waited for and dropped; its waiters (unixctl
+     * connections) are gone with the server already. */
+    job_destroy(a->job);
+    waiters_free(a->waiting);
+    waiters_free(a->next);
     compiled_destroy(a->cur);
     struct agent_real *r;
     HMAP_FOR_EACH_POP (r, node, &a->reals) {
@@ -441,6 +516,216 @@ agent_destroy(struct agent *a)
     sset_destroy(&a->dirty_services);
     free(a->spec_path);
     free(a);
+}
+
+static void build_base_into(struct ofsync_state *,
+                            const struct ir_pipeline *,
+                            const struct ofputil_port_map *);
+
+static void *
+reload_main(void *job_)
+{
+    struct reload_job *j = job_;
+    long long int t0 = time_msec();
+    j->c = load_spec_path(j->spec_path, &j->errors);
+    long long int t1 = time_msec();
+    if (j->c && !lower_plain(&j->lopts, j->c, &j->errors)) {
+        compiled_destroy(j->c);
+        j->c = NULL;
+    }
+    long long int t2 = time_msec();
+    if (j->c) {
+        build_base_into(&j->base, &j->c->ir, &j->ports);
+        ofsync_state_prepare(&j->base);
+    }
+    j->ms_load = t1 - t0;
+    j->ms_lower = t2 - t1;
+    j->ms_base = time_msec() - t2;
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+static void
+copy_port_map(struct ofputil_port_map *dst,
+              const struct ofputil_port_map *src)
+{
+    ofputil_port_map_init(dst);
+    if (src) {
+        const struct namemap_node *node;
+        HMAP_FOR_EACH (node, number_node, &src->map.by_number) {
+            ofputil_port_map_put(dst, (OVS_FORCE ofp_port_t) node->number,
+                                 node->name);
+        }
+    }
+}
+
+static void
+start_job(struct agent *a)
+{
+    struct reload_job *j = xzalloc(sizeof *j);
+    j->spec_path = xstrdup(a->spec_path);
+    j->lopts = a->opts.lower;
+    copy_port_map(&j->ports, a->ports);
+    j->ports_of = a->ports;
+    j->ports_seqno = a->ports_seqno;
+    j->started = time_msec();
+    ofsync_state_init(&j->base);
+    ds_init(&j->errors);
+    atomic_init(&j->done, false);
+    a->job = j;
+    VLOG_INFO("reloading %s in the background", a->spec_path);
+    int error = pthread_create(&j->thread, NULL, reload_main, j);
+    if (error) {
+        VLOG_WARN("cannot start a thread (%s): reloading in the loop",
+                  ovs_strerror(error));
+        reload_main(j);
+        j->thread = pthread_self();
+    }
+}
+
+static void
+job_destroy(struct reload_job *j)
+{
+    if (j) {
+        if (!pthread_equal(j->thread, pthread_self())) {
+            pthread_join(j->thread, NULL);
+        }
+        free(j->spec_path);
+        ofputil_port_map_destroy(&j->ports);
+        compiled_destroy(j->c);
+        ofsync_state_destroy(&j->base);
+        ds_destroy(&j->errors);
+        free(j);
+    }
+}
+
+static void
+waiters_add(struct reload_waiters **wsp,
+            void (*cb)(bool, const char *, void *), void *aux)
+{
+    if (!*wsp) {
+        *wsp = xzalloc(sizeof **wsp);
+    }
+    struct reload_waiters *ws = *wsp;
+    if (ws->n >= ws->allocated) {
+        ws->w = x2nrealloc(ws->w, &ws->allocated, sizeof *ws->w);
+    }
+    ws->w[ws->n++] = (struct reload_waiter) { .cb = cb, .aux = aux };
+}
+
+static void
+waiters_free(struct reload_waiters *ws)
+{
+    if (ws) {
+        free(ws->w);
+        free(ws);
+    }
+}
+
+void
+agent_reload_start(struct agent *a,
+                   void (*cb)(bool ok, const char *errors, void *aux),
+                   void *aux)
+{
+    if (a->job) {
+        /* The running one may have read the file before it changed. */
+        if (cb) {
+            waiters_add(&a->next, cb, aux);
+        }
+        a->next_wanted = true;
+        return;
+    }
+    if (cb) {
+        waiters_add(&a->waiting, cb, aux);
+    }
+    start_job(a);
+}
+
+bool
+agent_reload_running(const struct agent *a)
+{
+    return a->job != NULL;
+}
+
+static bool any_admin_weights(const struct agent *);
+
+/* Takes the result of the finished job into use (main thread). */
+static bool
+install_job(struct agent *a, struct reload_job *j, struct ds *errors)
+{
+    struct compiled *c = j->c;
+    if (!c) {
+        if (j->errors.length) {
+            ds_put_buffer(errors, j->errors.string, j->errors.length);
+        }
+        return false;
+    }
+    j->c = NULL;
+    sync_tables(a, c, false);
+    bool relowered = false;
+    if (any_admin_weights(a)) {
+        /* The thread lowered with the file's weights. */
+        if (!lower(a, c, errors)) {
+            compiled_destroy(c);
+            sync_tables(a, a->cur, false);
+            return false;
+        }
+        relowered = true;
+    }
+    sync_tables(a, c, true);
+    compiled_destroy(a->cur);
+    a->cur = c;
+    a->index_stale = true;
+    set_health_targets(a, c);
+    if (!relowered && a->ports == j->ports_of
+        && a->ports_seqno == j->ports_seqno && !a->base_dirty) {
+        ofsync_state_swap(&a->base, &j->base);
+        a->desired_dirty = true;
+    } else {
+        a->base_dirty = true;
+    }
+    return true;
+}
+
+static void
+finish_job(struct agent *a)
+{
+    struct reload_job *j = a->job;
+    a->job = NULL;
+    if (!pthread_equal(j->thread, pthread_self())) {
+        pthread_join(j->thread, NULL);
+    }
+    j->thread = pthread_self();
+    long long int t0 = time_msec();
+    struct ds errors = DS_EMPTY_INITIALIZER;
+    bool ok = install_job(a, j, &errors);
+    if (ok) {
+        VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
+                  PRIuSIZE" groups (in the background: read and checked in "
+                  "%lld ms, lowered in %lld ms, decoded in %lld ms; then "
+                  "%lld ms in the loop)", a->spec_path,
+                  a->cur->spec.n_services, a->cur->ir.n_flows,
+                  a->cur->ir.n_groups, j->ms_load, j->ms_lower, j->ms_base,
+                  time_msec() - t0);
+    } else {
+        VLOG_ERR("reload of %s refused, running state kept:\n%s",
+                 a->spec_path, ds_cstr(&errors));
+    }
+    job_destroy(j);
+    struct reload_waiters *ws = a->waiting;
+    a->waiting = NULL;
+    if (a->next_wanted) {
+        a->next_wanted = false;
+        a->waiting = a->next;
+        a->next = NULL;
+        start_job(a);
+    }
+    ds_chomp(&errors, '\n');
+    for (size_t i = 0; ws && i < ws->n; i++) {
+        ws->w[i].cb(ok, ds_cstr(&errors), ws->w[i].aux);
+    }
+    waiters_free(ws);
+    ds_destroy(&errors);
 }
 
 bool
@@ -476,12 +761,14 @@ agent_reload(struct agent *a, struct ds *errors)
 
 /* --- desired state ------------------------------------------------------- */
 
+/* Decodes 'ir' into 'base' with the switch's 'ports' (touches nothing
+ * else: runs in the reload thread too). */
 static void
-build_base(struct agent *a, const struct ofputil_port_map *ports)
+build_base_into(struct ofsync_state *base, const struct ir_pipeline *ir,
+                const struct ofputil_port_map *ports)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-    ofsync_state_clear(&a->base);
-    const struct ir_pipeline *ir = &a->cur->ir;
+    ofsync_state_clear(base);
     /* The base group holds every bucket, standby ones (failover
      * candidates, the sorry real) included; build_desired() picks. Built
      * from parts: the selection and each real's actions are parsed once,
@@ -504,12 +791,12 @@ build_base(struct agent *a, const struct ofputil_port_map *ports)
                          l->line, l->col, g->service, err);
             free(err);
         }
-        ofsync_group_builder_finish(gb, &a->base);
+        ofsync_group_builder_finish(gb, base);
     }
     ofsync_group_builder_destroy(gb);
     for (size_t i = 0; i < ir->n_flows; i++) {
         char *s = ir_flow_to_ofctl(&ir->flows[i]);
-        char *err = ofsync_add_flow_str(&a->base, s, ports);
+        char *err = ofsync_add_flow_str(base, s, ports);
         if (err) {
             /* Typically a port name the bridge does not have (yet). */
             const struct location *l = &ir->flows[i].loc;
@@ -523,22 +810,28 @@ build_base(struct agent *a, const struct ofputil_port_map *ports)
     /* flowlbd only ever touches what carries its marks; a compiler bug
      * must not turn into deleting or overwriting someone else's state. */
     struct ofsync_flow *f;
-    HMAP_FOR_EACH_SAFE (f, node, &a->base.flows) {
+    HMAP_FOR_EACH_SAFE (f, node, &base->flows) {
         if ((f->cookie & FLOWLB_COOKIE_MASK) != FLOWLB_COOKIE_MAGIC) {
             VLOG_ERR("internal error: flow without flowlb's cookie "
                      "(%#"PRIx64") left out", f->cookie);
-            ofsync_remove_flow(&a->base, f);
+            ofsync_remove_flow(base, f);
         }
     }
     struct ofsync_group *g;
-    HMAP_FOR_EACH_SAFE (g, node, &a->base.groups) {
+    HMAP_FOR_EACH_SAFE (g, node, &base->groups) {
         if ((g->group_id & ~(FLOWLB_GROUP_SPAN - 1)) != FLOWLB_GROUP_BASE) {
             VLOG_ERR("internal error: group %#"PRIx32" outside flowlb's "
                      "range left out", g->group_id);
-            hmap_remove(&a->base.groups, &g->node);
+            hmap_remove(&base->groups, &g->node);
             ofsync_group_free(g);
         }
     }
+}
+
+static void
+build_base(struct agent *a, const struct ofputil_port_map *ports)
+{
+    build_base_into(&a->base, &a->cur->ir, ports);
 }
 
 static const struct ir_flow *
@@ -907,6 +1200,13 @@ update_service(struct agent *a, struct swconn *sc, const char *name)
 void
 agent_run(struct agent *a, struct swconn *sc)
 {
+    if (a->job) {
+        if (atomic_load(&a->job->done)) {
+            finish_job(a);
+        } else {
+            poll_timer_wait(10);    /* No fd to wait on: look again soon. */
+        }
+    }
     take_health_changes(a);
     long long int t0 = time_msec();
     if (a->base_dirty || a->ports_seqno != swconn_ports_seqno(sc)) {

@@ -47,6 +47,16 @@ void agent_destroy(struct agent *);         /* Accepts NULL. */
  * and the diagnostics are put into 'errors'; returns false. */
 bool agent_reload(struct agent *, struct ds *errors);
 
+/* Recompiles the spec from its file in a thread of its own, so that the
+ * main loop keeps running; agent_run() takes the result into use when it
+ * is ready and then calls 'cb' (if nonnull) with the outcome and the
+ * diagnostics ("" if none). A request made while one runs starts another
+ * one after it (the file may have changed since the first read it). */
+void agent_reload_start(struct agent *,
+                        void (*cb)(bool ok, const char *errors, void *aux),
+                        void *aux);
+bool agent_reload_running(const struct agent *);
+
 /* Takes health changes and port map changes into account; rebuilds the
  * desired state when needed, and queues on 'sc' the deletion of learned
  * entries (persistence) of reals that stopped taking connections. */

@@ -102,19 +102,25 @@ enable(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
     ds_destroy(&err);
 }
 
+/* The reply waits for the reload, which runs in the background: unixctl
+ * keeps the connection (it reads nothing more from it) until it is sent. */
 static void
-reload(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
+reload_done(bool ok, const char *errors, void *conn_)
 {
-    struct control_ctx *ctx = ctx_;
-    struct ds err = DS_EMPTY_INITIALIZER;
-    bool ok = agent_reload(ctx->agent, &err);
+    struct unixctl_conn *conn = conn_;
     if (ok) {
         unixctl_command_reply(conn, "reloaded");
     } else {
-        ds_chomp(&err, '\n');
-        unixctl_command_reply_error(conn, ds_cstr(&err));
+        unixctl_command_reply_error(conn, errors);
     }
-    ds_destroy(&err);
+}
+
+static void
+reload(struct unixctl_conn *conn, int argc OVS_UNUSED,
+       const char *argv[] OVS_UNUSED, void *ctx_)
+{
+    struct control_ctx *ctx = ctx_;
+    agent_reload_start(ctx->agent, reload_done, conn);
 }
 
 static void

@@ -360,10 +360,8 @@ main(int argc, char *argv[])
         }
         unixctl_server_run(unixctl);
         if (sighup_poll()) {
-            struct ds err = DS_EMPTY_INITIALIZER;
             VLOG_INFO("SIGHUP: reloading %s", o.spec);
-            agent_reload(agent, &err);      /* Logs its own outcome. */
-            ds_destroy(&err);
+            agent_reload_start(agent, NULL, NULL); /* Logs its outcome. */
         }
         if (cl) {
             connload_set_enabled(cl, agent_uses_connload(agent));

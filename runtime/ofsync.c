@@ -350,6 +350,24 @@ ofsync_state_touched_since(const struct ofsync_state *s, uint64_t since,
 }
 
 void
+ofsync_state_swap(struct ofsync_state *a, struct ofsync_state *b)
+{
+    hmap_swap(&a->flows, &b->flows);
+    hmap_swap(&a->groups, &b->groups);
+    ofsync_state_changed(a);
+    ofsync_state_changed(b);
+}
+
+void
+ofsync_state_prepare(const struct ofsync_state *s)
+{
+    const struct ofsync_group *g;
+    HMAP_FOR_EACH (g, node, &s->groups) {
+        group_bwire(g);
+    }
+}
+
+void
 ofsync_state_move_into(struct ofsync_state *dst, struct ofsync_state *src)
 {
     struct ofsync_flow *f;

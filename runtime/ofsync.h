@@ -127,6 +127,11 @@ struct ofsync_group *ofsync_group_clone(const struct ofsync_group *);
  * replacing the group with the same id, and records only that group as
  * changed (see change tracking above). */
 void ofsync_state_put_group(struct ofsync_state *, struct ofsync_group *g);
+/* Exchanges the contents of two states (both marked changed). */
+void ofsync_state_swap(struct ofsync_state *, struct ofsync_state *);
+/* Computes every group's cached encoding now (e.g. off the main thread),
+ * so that copies carry it and comparisons need not encode. */
+void ofsync_state_prepare(const struct ofsync_state *);
 /* Marks the whole state changed. */
 void ofsync_state_changed(struct ofsync_state *);
 /* Calls 'cb' with the id of every group put with a generation above
