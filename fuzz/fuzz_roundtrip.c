@@ -43,6 +43,22 @@ print_spec(printer *print, const struct lb_spec *spec, size_t *len)
     return text;
 }
 
+static bool
+only_missing_macs(const struct diag *d)
+{
+    for (size_t i = 0; i < d->n_records; i++) {
+        const struct diag_record *r = &d->records[i];
+        /* DSL: "missing 'mac' for real A"; YAML: "missing required key
+         * 'mac' in real of service S". */
+        if (r->severity == DIAG_ERROR
+            && (strncmp(r->message, "missing ", 8)
+                || !strstr(r->message, "'mac'"))) {
+            return false;
+        }
+    }
+    return d->n_errors == d->n_records || d->n_records == 100;
+}
+
 static void
 roundtrip(const char *syntax, printer *print, front_end *parse,
           const struct lb_spec *imported)
@@ -56,7 +72,14 @@ roundtrip(const char *syntax, printer *print, front_end *parse,
     struct lb_spec spec;
     diag_init(&d);
     lb_spec_init(&spec);
-    if (!parse("printed", text1, len1, &spec, &d) || diag_has_errors(&d)) {
+    bool parsed = parse("printed", text1, len1, &spec, &d)
+                  && !diag_has_errors(&d);
+    if (!parsed && only_missing_macs(&d)) {
+        /* A real whose MAC the import did not know is written without
+         * one, on purpose (spec_print.h): the front ends refuse it. */
+        goto out;
+    }
+    if (!parsed) {
         fprintf(stderr, "fuzz: the printed %s does not read back:\n%s\n",
                 syntax, text1);
         diag_print(&d, stderr);
@@ -70,6 +93,7 @@ roundtrip(const char *syntax, printer *print, front_end *parse,
         abort();
     }
     free(text2);
+out:
     free(text1);
     lb_spec_destroy(&spec);
     diag_destroy(&d);
