@@ -359,6 +359,12 @@ ofsync_state_swap(struct ofsync_state *a, struct ofsync_state *b)
 }
 
 void
+ofsync_group_prepare(const struct ofsync_group *g)
+{
+    group_bwire(g);
+}
+
+void
 ofsync_state_prepare(const struct ofsync_state *s)
 {
     const struct ofsync_group *g;

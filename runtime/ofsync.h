@@ -132,6 +132,8 @@ void ofsync_state_swap(struct ofsync_state *, struct ofsync_state *);
 /* Computes every group's cached encoding now (e.g. off the main thread),
  * so that copies carry it and comparisons need not encode. */
 void ofsync_state_prepare(const struct ofsync_state *);
+/* Computes one group's cached encoding now. */
+void ofsync_group_prepare(const struct ofsync_group *);
 /* Marks the whole state changed. */
 void ofsync_state_changed(struct ofsync_state *);
 /* Calls 'cb' with the id of every group put with a generation above

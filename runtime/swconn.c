@@ -105,10 +105,19 @@ struct swconn {
      * copies of the flows and groups added or changed, the others the
      * entries deleted (pointers into 'installed', ids). */
     struct ofsync_state pending;
-    const struct ofsync_flow **pending_fdel;
-    size_t n_pending_fdel;
+    struct ofsync_state pending_del;    /* Copies of the flows deleted. */
     uint32_t *pending_gdel;
     size_t n_pending_gdel;
+    /* A bundle may also go out during a dump (only the groups changed
+     * since the last comparison): a health change must not wait for a
+     * dump of the whole pipeline. The switch answers the dump requests
+     * before it sees the bundle, so the dump shows the state before it;
+     * what such bundles changed is replayed on the dump's result. */
+    bool commit_in_dump;        /* That bundle is in flight (state stays
+                                 * DUMPING). */
+    struct ofsync_state replay, replay_del;
+    uint32_t *replay_gdel;
+    size_t n_replay_gdel, allocated_replay_gdel;
     ovs_be32 *op_xids;
     char **op_descs;            /* NULL or one per op. */
     size_t n_sent;
@@ -225,6 +234,9 @@ swconn_create(const char *target, int reconcile_ms)
     ofsync_state_init(&sc->dumped);
     ofsync_state_init(&sc->installed);
     ofsync_state_init(&sc->pending);
+    ofsync_state_init(&sc->pending_del);
+    ofsync_state_init(&sc->replay);
+    ofsync_state_init(&sc->replay_del);
     ds_init(&sc->new_port_sig);
     ofputil_port_map_init(&sc->new_ports);
     ofputil_port_map_init(&sc->ports);
@@ -248,11 +260,93 @@ clear_sent(struct swconn *sc)
     sc->op_xids = NULL;
     sc->n_sent = 0;
     ofsync_state_clear(&sc->pending);
-    free(sc->pending_fdel);
+    ofsync_state_clear(&sc->pending_del);
     free(sc->pending_gdel);
-    sc->pending_fdel = NULL;
     sc->pending_gdel = NULL;
-    sc->n_pending_fdel = sc->n_pending_gdel = 0;
+    sc->n_pending_gdel = 0;
+    sc->commit_in_dump = false;
+}
+
+static void
+clear_replay(struct swconn *sc)
+{
+    ofsync_state_clear(&sc->replay);
+    ofsync_state_clear(&sc->replay_del);
+    sc->n_replay_gdel = 0;
+}
+
+/* Deletes from 'installed' the flows keyed like those of 'del' and the
+ * groups 'gdel', then moves the entries of 'set' in (replacing). */
+static void
+apply_changes(struct ofsync_state *installed, const struct ofsync_state *del,
+              const uint32_t *gdel, size_t n_gdel, struct ofsync_state *set)
+{
+    const struct ofsync_flow *f;
+    HMAP_FOR_EACH (f, node, &del->flows) {
+        struct ofsync_flow *h = ofsync_find_flow(installed, f->table_id,
+                                                 f->priority, &f->match);
+        if (h) {
+            ofsync_remove_flow(installed, h);
+        }
+    }
+    for (size_t i = 0; i < n_gdel; i++) {
+        struct ofsync_group *g = ofsync_find_group(installed, gdel[i]);
+        if (g) {
+            hmap_remove(&installed->groups, &g->node);
+            ofsync_group_free(g);
+        }
+    }
+    ofsync_state_move_into(installed, set);
+}
+
+/* Adds the committed bundle's changes to the replay for the dump in
+ * progress, in order: a later change of the same entry wins. */
+static void
+record_replay(struct swconn *sc)
+{
+    const struct ofsync_flow *f;
+    HMAP_FOR_EACH (f, node, &sc->pending_del.flows) {
+        struct ofsync_flow *r = ofsync_find_flow(&sc->replay, f->table_id,
+                                                 f->priority, &f->match);
+        if (r) {
+            ofsync_remove_flow(&sc->replay, r);
+        }
+        ofsync_add_flow_copy(&sc->replay_del, f);
+    }
+    for (size_t i = 0; i < sc->n_pending_gdel; i++) {
+        struct ofsync_group *g = ofsync_find_group(&sc->replay,
+                                                   sc->pending_gdel[i]);
+        if (g) {
+            hmap_remove(&sc->replay.groups, &g->node);
+            ofsync_group_free(g);
+        }
+        if (sc->n_replay_gdel >= sc->allocated_replay_gdel) {
+            sc->replay_gdel = x2nrealloc(sc->replay_gdel,
+                                         &sc->allocated_replay_gdel,
+                                         sizeof *sc->replay_gdel);
+        }
+        sc->replay_gdel[sc->n_replay_gdel++] = sc->pending_gdel[i];
+    }
+    HMAP_FOR_EACH (f, node, &sc->pending.flows) {
+        ofsync_add_flow_copy(&sc->replay, f);
+    }
+    const struct ofsync_group *g;
+    HMAP_FOR_EACH (g, node, &sc->pending.groups) {
+        ofsync_state_put_group(&sc->replay, ofsync_group_clone(g));
+    }
+}
+
+/* The dump is over (done or failed): on to the bundle still in flight, if
+ * one went out during it, else ready. */
+static void
+leave_dump(struct swconn *sc)
+{
+    if (sc->commit_in_dump) {
+        sc->commit_in_dump = false;
+        sw_set_state(sc, SW_COMMITTING);
+    } else {
+        sw_set_state(sc, SW_READY);
+    }
 }
 
 void
@@ -267,6 +361,10 @@ swconn_destroy(struct swconn *sc)
     ofsync_state_destroy(&sc->dumped);
     ofsync_state_destroy(&sc->installed);
     ofsync_state_destroy(&sc->pending);
+    ofsync_state_destroy(&sc->pending_del);
+    ofsync_state_destroy(&sc->replay);
+    ofsync_state_destroy(&sc->replay_del);
+    free(sc->replay_gdel);
     ds_destroy(&sc->new_port_sig);
     ofputil_port_map_destroy(&sc->new_ports);
     ofputil_port_map_destroy(&sc->ports);
@@ -333,6 +431,7 @@ static void
 start_dump(struct swconn *sc)
 {
     ofsync_state_clear(&sc->dumped);
+    clear_replay(sc);
     ds_clear(&sc->new_port_sig);
     ofputil_port_map_destroy(&sc->new_ports);
     ofputil_port_map_init(&sc->new_ports);
@@ -368,6 +467,9 @@ finish_dump(struct swconn *sc)
     ofsync_state_clear(&sc->installed);
     hmap_swap(&sc->installed.flows, &sc->dumped.flows);
     hmap_swap(&sc->installed.groups, &sc->dumped.groups);
+    apply_changes(&sc->installed, &sc->replay_del, sc->replay_gdel,
+                  sc->n_replay_gdel, &sc->replay);
+    clear_replay(sc);
     sc->installed_valid = true;
     sc->installed_gen++;
     sc->inc_valid = false;      /* Compare everything with the dump. */
@@ -400,7 +502,7 @@ finish_dump(struct swconn *sc)
     if (sc->reconcile_ms > 0) {
         sc->next_dump = time_msec() + sc->reconcile_ms;
     }
-    sw_set_state(sc, SW_READY);
+    leave_dump(sc);
 }
 
 static void
@@ -482,6 +584,10 @@ process_group_desc(struct swconn *sc, const struct ofp_header *oh)
                 g->bucket_ids[i++] = bk->bucket_id;
             }
             ofsync_add_group_desc(&sc->dumped, &gd);
+            /* Encode for comparison now, a reply at a time, rather than
+             * all at once in the comparison after the dump. */
+            ofsync_group_prepare(ofsync_find_group(&sc->dumped,
+                                                   gd.group_id));
         }
         ofputil_uninit_group_desc(&gd);
     }
@@ -537,8 +643,8 @@ process_error(struct swconn *sc, const struct ofp_header *oh)
     struct ofpbuf payload;
     enum ofperr error = ofperr_decode_msg(oh, &payload);
     size_t idx = 0;
-    const char *desc = sc->state == SW_COMMITTING
-                       ? sent_op_desc(sc, oh->xid, &idx) : NULL;
+    bool commit = sc->state == SW_COMMITTING || sc->commit_in_dump;
+    const char *desc = commit ? sent_op_desc(sc, oh->xid, &idx) : NULL;
     if (desc) {
         VLOG_ERR("%s: switch refused operation %"PRIuSIZE" of the bundle "
                  "(%s): %s", sc->target, idx + 1, ofperr_to_string(error),
@@ -548,14 +654,17 @@ process_error(struct swconn *sc, const struct ofp_header *oh)
         VLOG_ERR("%s: error from switch: %s", sc->target, s);
         free(s);
     }
-    if (sc->state == SW_COMMITTING) {
+    if (commit) {
         sc->commit_failed = true;
-    } else if (sc->state == SW_DUMPING) {
+    }
+    if (sc->state == SW_DUMPING && !desc) {
         /* A dump that failed is retried from scratch later. */
         VLOG_WARN("%s: dump failed, retrying", sc->target);
         sc->next_dump = time_msec() + 1000;
-        sw_set_state(sc, SW_READY);
         sc->installed_valid = false;
+        sc->inc_valid = false;
+        clear_replay(sc);
+        leave_dump(sc);
     }
 }
 
@@ -575,21 +684,12 @@ finish_commit(struct swconn *sc)
         VLOG_WARN("%s: bundle %"PRIu32" failed; state re-read in %d ms",
                   sc->target, sc->bundle_id, sc->error_backoff_ms);
     } else {
+        if (sc->state == SW_DUMPING) {
+            record_replay(sc);
+        }
         /* Apply the bundle to the installed view: only what it changed. */
-        for (size_t i = 0; i < sc->n_pending_fdel; i++) {
-            ofsync_remove_flow(&sc->installed,
-                               CONST_CAST(struct ofsync_flow *,
-                                          sc->pending_fdel[i]));
-        }
-        for (size_t i = 0; i < sc->n_pending_gdel; i++) {
-            struct ofsync_group *g = ofsync_find_group(&sc->installed,
-                                                       sc->pending_gdel[i]);
-            if (g) {
-                hmap_remove(&sc->installed.groups, &g->node);
-                ofsync_group_free(g);
-            }
-        }
-        ofsync_state_move_into(&sc->installed, &sc->pending);
+        apply_changes(&sc->installed, &sc->pending_del, sc->pending_gdel,
+                      sc->n_pending_gdel, &sc->pending);
         sc->installed_gen++;
         if (sc->n_purges_sent) {
             memmove(sc->purges, sc->purges + sc->n_purges_sent,
@@ -603,8 +703,11 @@ finish_commit(struct swconn *sc)
                  sc->bundle_id);
     }
     sc->n_purges_sent = 0;
+    bool dumping = sc->state == SW_DUMPING;
     clear_sent(sc);
-    sw_set_state(sc, SW_READY);
+    if (!dumping) {
+        sw_set_state(sc, SW_READY);
+    }
 }
 
 static void
@@ -649,14 +752,16 @@ process_msg(struct swconn *sc, struct ofpbuf *msg)
     case OFPTYPE_BUNDLE_CONTROL: {
         struct ofputil_bundle_ctrl_msg bc;
         if (!ofputil_decode_bundle_ctrl(oh, &bc)
-            && sc->state == SW_COMMITTING && bc.bundle_id == sc->bundle_id
+            && (sc->state == SW_COMMITTING || sc->commit_in_dump)
+            && bc.bundle_id == sc->bundle_id
             && bc.type == OFPBCT_COMMIT_REPLY) {
             sc->commit_replied = true;
         }
         break;
     }
     case OFPTYPE_BARRIER_REPLY:
-        if (sc->state == SW_COMMITTING && oh->xid == sc->xid_barrier) {
+        if ((sc->state == SW_COMMITTING || sc->commit_in_dump)
+            && oh->xid == sc->xid_barrier) {
             finish_commit(sc);
         }
         break;
@@ -679,6 +784,7 @@ swconn_run(struct swconn *sc)
         sc->conn_seqno = seqno;
         sc->n_purges_sent = 0;
         clear_sent(sc);
+        clear_replay(sc);
         sc->installed_valid = false;
         sc->inc_valid = false;
         if (rconn_is_connected(sc->rconn)) {
@@ -750,7 +856,7 @@ record_pending(struct swconn *sc, const struct ofsync_state *desired,
                const struct ofsync_diff *diff)
 {
     ofsync_state_clear(&sc->pending);
-    sc->pending_fdel = xcalloc(MAX(diff->n_ops, 1), sizeof *sc->pending_fdel);
+    ofsync_state_clear(&sc->pending_del);
     sc->pending_gdel = xcalloc(MAX(diff->n_ops, 1), sizeof *sc->pending_gdel);
     for (size_t i = 0; i < diff->n_ops; i++) {
         const struct ofsync_op *op = &diff->ops[i];
@@ -774,7 +880,7 @@ record_pending(struct swconn *sc, const struct ofsync_state *desired,
             ofsync_add_flow_copy(&sc->pending, op->flow);
             break;
         case OFSYNC_FLOW_DELETE:
-            sc->pending_fdel[sc->n_pending_fdel++] = op->flow;
+            ofsync_add_flow_copy(&sc->pending_del, op->flow);
             break;
         }
     }
@@ -784,8 +890,15 @@ void
 swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
             unsigned int desired_seqno)
 {
-    if (sc->state != SW_READY || !sc->installed_valid || !desired) {
+    bool dumping = sc->state == SW_DUMPING;
+    if (!(sc->state == SW_READY || (dumping && !sc->commit_in_dump))
+        || !sc->installed_valid || !desired) {
         return;
+    }
+    bool inc = (sc->inc_valid && sc->inc_state == desired
+                && desired->full_gen <= sc->inc_gen);
+    if (dumping && (!inc || desired->gen == sc->inc_gen)) {
+        return;                 /* Whole comparisons wait for the dump. */
     }
     if (sc->compared && sc->compared_gen == sc->installed_gen
         && sc->compared_seqno == desired_seqno && !sc->n_purges) {
@@ -796,8 +909,7 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     sc->compared_seqno = desired_seqno;
     struct ofsync_diff diff;
     ofsync_diff_init(&diff);
-    if (sc->inc_valid && sc->inc_state == desired
-        && desired->full_gen <= sc->inc_gen) {
+    if (inc) {
         /* Only the groups changed since the last comparison. */
         struct sw_ids ids = { .ids = NULL };
         ofsync_state_touched_since(desired, sc->inc_gen, add_id, &ids);
@@ -892,7 +1004,11 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     ofsync_diff_destroy(&diff);
 
     sc->commit_replied = sc->commit_failed = false;
-    sw_set_state(sc, SW_COMMITTING);
+    if (dumping) {
+        sc->commit_in_dump = true;
+    } else {
+        sw_set_state(sc, SW_COMMITTING);
+    }
 }
 
 void
