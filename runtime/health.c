@@ -57,6 +57,7 @@ health_reason_name(enum health_reason r)
     case HEALTH_R_EXEC_SIGNAL: return "exec-signal";
     case HEALTH_R_EXEC_ERROR: return "exec-error";
     case HEALTH_R_INTERNAL: return "internal";
+    case HEALTH_R_UDP_REPLY: return "udp-reply";
     }
     return "?";
 }
@@ -153,12 +154,13 @@ health_sockaddr(const struct lb_addr *a, uint16_t port,
 
 /* ---- targets ---------------------------------------------------------- */
 
-enum { KIND_TCP, KIND_HTTP, KIND_EXEC, N_KINDS };
+enum { KIND_TCP, KIND_HTTP, KIND_EXEC, KIND_UDP, N_KINDS };
 
 static const struct health_kind *const kinds[N_KINDS] = {
     [KIND_TCP] = &health_kind_tcp,
     [KIND_HTTP] = &health_kind_http,
     [KIND_EXEC] = &health_kind_exec,
+    [KIND_UDP] = &health_kind_udp,
 };
 
 struct htarget {
@@ -264,7 +266,9 @@ check_equal(const struct lb_check *a, const struct lb_check *b)
             && str_equal(a->path, b->path)
             && a->expect_status == b->expect_status
             && str_equal(a->expect_body, b->expect_body)
-            && str_equal(a->command, b->command));
+            && str_equal(a->command, b->command)
+            && str_equal(a->send, b->send)
+            && str_equal(a->expect_reply, b->expect_reply));
 }
 
 static char *
@@ -293,6 +297,12 @@ check_copy_normalized(struct lb_check *out, const struct lb_check *in)
     if (in->type == LB_CHECK_EXEC) {
         out->command = nullable_strdup(in->command ? in->command : "");
     }
+    if (in->type == LB_CHECK_UDP) {
+        /* NULL send = an empty datagram; expect_reply "" still demands a
+         * reply (any), NULL does not. */
+        out->send = nullable_strdup(in->send);
+        out->expect_reply = nullable_strdup(in->expect_reply);
+    }
 }
 
 static void
@@ -301,6 +311,8 @@ check_free(struct lb_check *c)
     free(c->path);
     free(c->expect_body);
     free(c->command);
+    free(c->send);
+    free(c->expect_reply);
     memset(c, 0, sizeof *c);
 }
 
@@ -311,7 +323,7 @@ kind_of(enum lb_check_type type)
     case LB_CHECK_TCP: return KIND_TCP;
     case LB_CHECK_HTTP: case LB_CHECK_HTTPS: return KIND_HTTP;
     case LB_CHECK_EXEC: return KIND_EXEC;
-    case LB_CHECK_UDP:          /* Not implemented yet: no check runs. */
+    case LB_CHECK_UDP: return KIND_UDP;
     case LB_CHECK_NONE: break;
     }
     return -1;
@@ -704,12 +716,18 @@ health_monitor_run(struct health_monitor *hm)
     hm->next_due = LLONG_MAX;
     HMAP_FOR_EACH (t, node, &hm->targets) {
         if (t->in_flight && now >= t->probe.deadline) {
+            const struct health_kind *kind = kinds[t->kind];
             struct health_verdict v;
 
-            target_cancel(t);
-            health_verdict_set(&v, false, HEALTH_R_TIMEOUT, 0,
-                               "timeout after %"PRIu32" ms",
-                               t->check.timeout_ms);
+            if (kind->expire) {
+                /* The kind judges the deadline and releases the probe. */
+                kind->expire(hm->ctx[t->kind], &t->probe, &v);
+            } else {
+                target_cancel(t);
+                health_verdict_set(&v, false, HEALTH_R_TIMEOUT, 0,
+                                   "timeout after %"PRIu32" ms",
+                                   t->check.timeout_ms);
+            }
             target_done(t, &v);
         }
         if (!t->in_flight && now >= t->next_run) {

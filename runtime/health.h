@@ -36,8 +36,13 @@
  * test liveness, not identity; proxies from the environment are ignored),
  * exec (/bin/sh -c COMMAND with FLOWLB_SERVICE, FLOWLB_REAL, FLOWLB_PORT and,
  * if set, FLOWLB_SOURCE in its environment; exit 0 = up; its process group
- * is killed with SIGKILL at the timeout). A probe that exceeds the check's
- * timeout fails with HEALTH_R_TIMEOUT. Probes of one target never overlap;
+ * is killed with SIGKILL at the timeout), udp (one datagram, 'send' or
+ * empty, on a connected socket; the first reply decides: it must contain
+ * 'expect_reply' if set, else any reply is up; without 'expect_reply',
+ * silence until the timeout is up too; an ICMP port unreachable is
+ * HEALTH_R_CONNECT_REFUSED, other ICMP errors HEALTH_R_CONNECT_ERROR;
+ * see runtime/check_udp.c). A probe that exceeds the check's
+ * timeout fails with HEALTH_R_TIMEOUT (udp without 'expect_reply': succeeds). Probes of one target never overlap;
  * the next one starts 'interval' after the previous one started.
  */
 #ifndef FLOWLB_HEALTH_H
@@ -77,6 +82,7 @@ enum health_reason {
     HEALTH_R_EXEC_SIGNAL,       /* Killed by a signal; detail = signal. */
     HEALTH_R_EXEC_ERROR,        /* Could not run the command; detail=errno. */
     HEALTH_R_INTERNAL,          /* Local failure (socket, fork, curl init). */
+    HEALTH_R_UDP_REPLY,         /* udp: the reply lacks the expected text. */
 };
 
 const char *health_reason_name(enum health_reason); /* "timeout", ... */

@@ -1,5 +1,5 @@
 /* Internal interface between the health monitor (health.c) and the check
- * kinds (check_tcp.c, check_http.c, check_exec.c). Not for the daemon.
+ * kinds (check_tcp.c, check_http.c, check_exec.c, check_udp.c). Not for the daemon.
  *
  * The monitor owns scheduling, timeouts and the state machine; a kind only
  * runs probes. Each kind has one context per monitor. A probe is started
@@ -37,11 +37,17 @@ struct health_kind {
     void (*cancel)(void *ctx, struct health_probe *);
     void (*run)(void *ctx);
     void (*wait)(void *ctx);
+    /* Optional: the probe reached its deadline. Gives the verdict in 'v'
+     * and releases the probe, as cancel() does. NULL: the probe is
+     * cancelled and fails with HEALTH_R_TIMEOUT. (udp: silence can be a
+     * success.) */
+    void (*expire)(void *ctx, struct health_probe *, struct health_verdict *v);
 };
 
 extern const struct health_kind health_kind_tcp;
 extern const struct health_kind health_kind_http; /* http and https. */
 extern const struct health_kind health_kind_exec;
+extern const struct health_kind health_kind_udp;
 
 /* Implemented by health.c; called by a kind's run(). */
 void health_probe_done(struct health_probe *, const struct health_verdict *);
