@@ -58,6 +58,14 @@ struct sw_gstats {
 
 struct swconn {
     struct rconn *rconn;
+    /* A second connection for dumps: the switch answers a connection's
+     * requests in order and reads no more from it while a large reply is
+     * pending, so on the one connection a bundle sent during a dump of
+     * 10,000 services waited seconds behind it. Dumps go here when it is
+     * up (else on 'rconn'); bundles always on 'rconn'. */
+    struct rconn *dconn;
+    unsigned int dconn_seqno;
+    struct rconn *dump_via;     /* The connection of the dump running. */
     char *target;
     unsigned int conn_seqno;    /* rconn connection seqno last acted on. */
     enum sw_state state;
@@ -227,6 +235,8 @@ swconn_create(const char *target, int reconcile_ms)
     sc->rconn = rconn_create(5, 4, DSCP_DEFAULT, 1u << OFP15_VERSION);
     sc->target = xstrdup(target);
     rconn_connect(sc->rconn, target, target);
+    sc->dconn = rconn_create(5, 4, DSCP_DEFAULT, 1u << OFP15_VERSION);
+    rconn_connect(sc->dconn, target, target);
     sc->reconcile_ms = reconcile_ms;
     sc->next_dump = LLONG_MAX;
     sc->state = SW_DOWN;
@@ -356,6 +366,7 @@ swconn_destroy(struct swconn *sc)
         return;
     }
     rconn_destroy(sc->rconn);
+    rconn_destroy(sc->dconn);
     free(sc->target);
     clear_sent(sc);
     ofsync_state_destroy(&sc->dumped);
@@ -401,14 +412,20 @@ sw_set_state(struct swconn *sc, enum sw_state s)
 }
 
 static ovs_be32
-send_msg(struct swconn *sc, struct ofpbuf *msg)
+send_via(struct swconn *sc, struct rconn *rc, struct ofpbuf *msg)
 {
     ovs_be32 xid = ((struct ofp_header *) msg->data)->xid;
-    int error = rconn_send(sc->rconn, msg, NULL);
+    int error = rconn_send(rc, msg, NULL);
     if (error) {
         VLOG_DBG("%s: send failed (%s)", sc->target, ovs_strerror(error));
     }
     return xid;
+}
+
+static ovs_be32
+send_msg(struct swconn *sc, struct ofpbuf *msg)
+{
+    return send_via(sc, sc->rconn, msg);
 }
 
 /* A bridge's management socket (and any ptcp/punix service) sends no
@@ -438,8 +455,9 @@ start_dump(struct swconn *sc)
     sc->n_new_ports = 0;
     gstats_clear(&sc->new_gstats);
     sc->got_ports = sc->got_flows = sc->got_gdesc = sc->got_gstats = false;
+    sc->dump_via = rconn_is_connected(sc->dconn) ? sc->dconn : sc->rconn;
 
-    sc->xid_ports = send_msg(sc, ofputil_encode_port_desc_stats_request(
+    sc->xid_ports = send_via(sc, sc->dump_via, ofputil_encode_port_desc_stats_request(
                                  OFP15_VERSION, OFPP_ANY));
 
     struct ofputil_flow_stats_request fsr = {
@@ -451,11 +469,11 @@ start_dump(struct swconn *sc)
         .table_id = 0xff,
     };
     match_init_catchall(&fsr.match);
-    sc->xid_flows = send_msg(sc, ofputil_encode_flow_stats_request(
+    sc->xid_flows = send_via(sc, sc->dump_via, ofputil_encode_flow_stats_request(
                                  &fsr, OFPUTIL_P_OF15_OXM));
-    sc->xid_gdesc = send_msg(sc, ofputil_encode_group_desc_request(
+    sc->xid_gdesc = send_via(sc, sc->dump_via, ofputil_encode_group_desc_request(
                                  OFP15_VERSION, OFPG_ALL));
-    sc->xid_gstats = send_msg(sc, ofputil_encode_group_stats_request(
+    sc->xid_gstats = send_via(sc, sc->dump_via, ofputil_encode_group_stats_request(
                                   OFP15_VERSION, OFPG_ALL));
     sw_set_state(sc, SW_DUMPING);
 }
@@ -711,7 +729,7 @@ finish_commit(struct swconn *sc)
 }
 
 static void
-process_msg(struct swconn *sc, struct ofpbuf *msg)
+process_msg(struct swconn *sc, struct rconn *from, struct ofpbuf *msg)
 {
     const struct ofp_header *oh = msg->data;
     enum ofptype type;
@@ -720,7 +738,7 @@ process_msg(struct swconn *sc, struct ofpbuf *msg)
     }
     switch (type) {
     case OFPTYPE_ECHO_REQUEST:
-        rconn_send(sc->rconn, ofputil_encode_echo_reply(oh), NULL);
+        rconn_send(from, ofputil_encode_echo_reply(oh), NULL);
         break;
     case OFPTYPE_ERROR:
         process_error(sc, oh);
@@ -810,7 +828,26 @@ swconn_run(struct swconn *sc)
         if (!msg) {
             break;
         }
-        process_msg(sc, msg);
+        process_msg(sc, sc->rconn, msg);
+        ofpbuf_delete(msg);
+    }
+
+    rconn_run(sc->dconn);
+    seqno = rconn_get_connection_seqno(sc->dconn);
+    if (seqno != sc->dconn_seqno) {
+        sc->dconn_seqno = seqno;
+        if (sc->state == SW_DUMPING && sc->dump_via == sc->dconn) {
+            VLOG_INFO("%s: dump connection lost; dumping again",
+                      sc->target);
+            start_dump(sc);
+        }
+    }
+    for (int i = 0; i < 200 && sc->state != SW_DOWN; i++) {
+        struct ofpbuf *msg = rconn_recv(sc->dconn);
+        if (!msg) {
+            break;
+        }
+        process_msg(sc, sc->dconn, msg);
         ofpbuf_delete(msg);
     }
 
@@ -820,6 +857,10 @@ swconn_run(struct swconn *sc)
         VLOG_WARN("%s: no reply for %d s while %s; reconnecting",
                   sc->target, SW_REPLY_TIMEOUT_MS / 1000,
                   state_name(sc->state));
+        if (sc->state == SW_DUMPING && sc->dump_via == sc->dconn) {
+            rconn_reconnect(sc->dconn);
+            sw_set_state(sc, SW_DOWN);  /* Dumps again on reconnection. */
+        }
         rconn_reconnect(sc->rconn);
         return;
     }
@@ -1016,6 +1057,8 @@ swconn_wait(struct swconn *sc)
 {
     rconn_run_wait(sc->rconn);
     rconn_recv_wait(sc->rconn);
+    rconn_run_wait(sc->dconn);
+    rconn_recv_wait(sc->dconn);
     if (sc->state == SW_READY) {
         if (sc->dumps_requested > sc->dumps_done) {
             poll_immediate_wake();
