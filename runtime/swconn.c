@@ -842,7 +842,9 @@ swconn_run(struct swconn *sc)
             start_dump(sc);
         }
     }
-    for (int i = 0; i < 200 && sc->state != SW_DOWN; i++) {
+    /* A few dump replies (up to 64 kB of flows each) per iteration, so
+     * that a health verdict never waits long for the loop. */
+    for (int i = 0; i < 8 && sc->state != SW_DOWN; i++) {
         struct ofpbuf *msg = rconn_recv(sc->dconn);
         if (!msg) {
             break;
