@@ -105,6 +105,7 @@ struct agent {
     struct reload_waiters *waiting;  /* For the running job. */
     struct reload_waiters *next;     /* For the one after it. */
     bool next_wanted;           /* Another reload after the running one. */
+    bool desired_prefilled;     /* 'desired' is already a copy of 'base'. */
 };
 
 /* A reload running in a thread of its own: reading, checking and lowering
@@ -122,6 +123,7 @@ struct reload_job {
     /* Results. */
     struct compiled *c;             /* NULL if refused. */
     struct ofsync_state base;
+    struct ofsync_state desired;    /* A copy of 'base', to start from. */
     struct ds errors;
     long long int ms_load, ms_lower, ms_base;
     atomic_bool done;
@@ -537,6 +539,7 @@ reload_main(void *job_)
     if (j->c) {
         build_base_into(&j->base, &j->c->ir, &j->ports);
         ofsync_state_prepare(&j->base);
+        ofsync_state_copy(&j->desired, &j->base);
     }
     j->ms_load = t1 - t0;
     j->ms_lower = t2 - t1;
@@ -570,6 +573,7 @@ start_job(struct agent *a)
     j->ports_seqno = a->ports_seqno;
     j->started = time_msec();
     ofsync_state_init(&j->base);
+    ofsync_state_init(&j->desired);
     ds_init(&j->errors);
     atomic_init(&j->done, false);
     a->job = j;
@@ -594,6 +598,7 @@ job_destroy(struct reload_job *j)
         ofputil_port_map_destroy(&j->ports);
         compiled_destroy(j->c);
         ofsync_state_destroy(&j->base);
+        ofsync_state_destroy(&j->desired);
         ds_destroy(&j->errors);
         free(j);
     }
@@ -680,6 +685,9 @@ install_job(struct agent *a, struct reload_job *j, struct ds *errors)
     if (!relowered && a->ports == j->ports_of
         && a->ports_seqno == j->ports_seqno && !a->base_dirty) {
         ofsync_state_swap(&a->base, &j->base);
+        /* The desired state starts as a copy of the base, made there. */
+        ofsync_state_swap(&a->desired, &j->desired);
+        a->desired_prefilled = true;
         a->desired_dirty = true;
     } else {
         a->base_dirty = true;
@@ -832,6 +840,7 @@ static void
 build_base(struct agent *a, const struct ofputil_port_map *ports)
 {
     build_base_into(&a->base, &a->cur->ir, ports);
+    a->desired_prefilled = false;   /* Made from another base. */
 }
 
 static const struct ir_flow *
@@ -1125,7 +1134,10 @@ static void
 build_desired(struct agent *a, struct swconn *sc)
 {
     index_services(a);
-    ofsync_state_copy(&a->desired, &a->base);
+    if (!a->desired_prefilled) {
+        ofsync_state_copy(&a->desired, &a->base);
+    }
+    a->desired_prefilled = false;
     const struct ir_pipeline *ir = &a->cur->ir;
     bool any_withdrawn = false;
     for (size_t i = 0; i < ir->n_groups; i++) {
