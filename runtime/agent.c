@@ -666,10 +666,10 @@ install_job(struct agent *a, struct reload_job *j, struct ds *errors)
         return false;
     }
     j->c = NULL;
-    sync_tables(a, c, false);
     bool relowered = false;
     if (any_admin_weights(a)) {
         /* The thread lowered with the file's weights. */
+        sync_tables(a, c, false);
         if (!lower(a, c, errors)) {
             compiled_destroy(c);
             sync_tables(a, a->cur, false);
