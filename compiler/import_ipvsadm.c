@@ -325,8 +325,10 @@ apply_service_options(struct ipvs_state *st, struct lb_service *svc,
     if (g[O_PERSISTENT].set) {
         uint32_t timeout = 300;      /* ipvsadm's default. */
         if (g[O_PERSISTENT].value) {
+            /* At most 65535 s, the largest OpenFlow timeout, as the
+             * front ends require of the written spec. */
             const char *err = lb_parse_uint(g[O_PERSISTENT].value, 1,
-                                            86400, &timeout);
+                                            65535, &timeout);
             if (err) {
                 error_at(st, &g[O_PERSISTENT].value_loc, "invalid "
                          "persistence timeout '%s': %s",
