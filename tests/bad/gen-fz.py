@@ -128,6 +128,7 @@ imports = {
  'fz-imp-ipvsadm-duplicate-real.rules': ('-A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g\n', '4:24', "added twice"),
  'fz-imp-ipvsadm-netmask.rules': ('-A -t 10.0.0.100:80 -s rr -p 60 -M 255.0.255.0\n', '2:36', "netmask is not contiguous"),
  'fz-imp-ipvsadm-tabs.rules': ('-A\t-t\t10.0.0.100:80\t-s\tnq\n', '2:24', "unknown scheduler 'nq'"),
+ 'fz-imp-ipvsadm-persistence-huge.rules': ('-A -t 10.0.0.100:80 -s wlc -p71800\n', '2:30', "number out of range (expected 1 to 65535)"),
  # The importer reports a NUL at the start of its line.
  'fz-imp-ipvsadm-nul.rules': ('-A -t 10.0.0.100:80 -s rr\0\n', '2:1', "NUL byte"),
  'fz-imp-keepalived-nat.conf': ('virtual_server 10.0.0.100 80 {\n    lb_kind NAT\n    protocol TCP\n    real_server 10.0.0.11 80 {\n    }\n}\n', '3:13', "uses NAT"),
