@@ -842,9 +842,11 @@ swconn_run(struct swconn *sc)
             start_dump(sc);
         }
     }
-    /* A few dump replies (up to 64 kB of flows each) per iteration, so
-     * that a health verdict never waits long for the loop. */
-    for (int i = 0; i < 8 && sc->state != SW_DOWN; i++) {
+    /* Dump replies (up to 64 kB of flows each) for at most about 2 ms per
+     * iteration, so that a health verdict never waits long for the loop. */
+    long long int t_end = time_usec() + 2000;
+    for (int i = 0; i < 200 && sc->state != SW_DOWN
+                    && (i == 0 || time_usec() < t_end); i++) {
         struct ofpbuf *msg = rconn_recv(sc->dconn);
         if (!msg) {
             break;
