@@ -132,30 +132,66 @@ diag_warning(struct diag *d, const struct location *loc, const char *fmt, ...)
     va_end(args);
 }
 
-/* Prints line 'line' of 'file' and a caret under column 'col'. Silently
- * does nothing if the file or line cannot be read (e.g. stdin). Lines are
- * shown up to 160 bytes, so a 10 MB line does not flood the terminal. */
-static void
-print_source_line(FILE *out, const char *file, int line, int col)
+/* The source files diag_print() quotes from, kept open while it runs:
+ * records come in roughly increasing line order, so each file is read
+ * forward once instead of from its start for every record (100 warnings
+ * deep in a 20 MB spec cost seconds that way). */
+struct source_reader {
+    const char *file;           /* Interned name (diag's files[]). */
+    FILE *f;                    /* NULL: cannot be read (e.g. stdin). */
+    int line;                   /* Line the stream is at the start of. */
+};
+
+#define DIAG_MAX_READERS 8
+
+static struct source_reader *
+source_reader_get(struct source_reader *readers, size_t *n, const char *file)
 {
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        return;
-    }
-    int c, cur = 1;
-    while (cur < line && (c = getc(f)) != EOF) {
-        if (c == '\n') {
-            cur++;
+    for (size_t i = 0; i < *n; i++) {
+        if (!strcmp(readers[i].file, file)) {
+            return &readers[i];
         }
     }
-    if (cur != line) {
-        fclose(f);
+    if (*n == DIAG_MAX_READERS) {
+        /* Many files: reuse the last slot. */
+        if (readers[*n - 1].f) {
+            fclose(readers[*n - 1].f);
+        }
+        --*n;
+    }
+    struct source_reader *r = &readers[(*n)++];
+    r->file = file;
+    r->f = fopen(file, "rb");
+    r->line = 1;
+    return r;
+}
+
+/* Prints line 'line' of the reader's file and a caret under column 'col'.
+ * Silently does nothing if the file or line cannot be read. Lines are
+ * shown up to 160 bytes, so a 10 MB line does not flood the terminal. */
+static void
+print_source_line(FILE *out, struct source_reader *r, int line, int col)
+{
+    if (!r->f) {
+        return;
+    }
+    if (line < r->line) {
+        rewind(r->f);
+        r->line = 1;
+    }
+    int c;
+    while (r->line < line && (c = getc(r->f)) != EOF) {
+        if (c == '\n') {
+            r->line++;
+        }
+    }
+    if (r->line != line) {
         return;
     }
     char text[161];
     size_t n = 0;
     bool truncated = false;
-    while ((c = getc(f)) != EOF && c != '\n') {
+    while ((c = getc(r->f)) != EOF && c != '\n') {
         if (n < sizeof text - 1) {
             /* Keep the caret aligned: tabs stay tabs, controls become '?'. */
             text[n++] = (c == '\t' || (c >= 0x20 && c != 0x7f)) ? c : '?';
@@ -164,7 +200,13 @@ print_source_line(FILE *out, const char *file, int line, int col)
             break;
         }
     }
-    fclose(f);
+    if (c == '\n') {
+        r->line++;
+    } else if (c != EOF) {
+        /* Stopped inside a long line: the stream position is unknown. */
+        rewind(r->f);
+        r->line = 1;
+    }
     text[n] = '\0';
     if (n && text[n - 1] == '\r') {
         text[--n] = '\0';
@@ -179,17 +221,26 @@ print_source_line(FILE *out, const char *file, int line, int col)
 void
 diag_print(const struct diag *d, FILE *out)
 {
+    struct source_reader readers[DIAG_MAX_READERS];
+    size_t n_readers = 0;
     for (size_t i = 0; i < d->n_records; i++) {
         const struct diag_record *r = &d->records[i];
         const char *sev = r->severity == DIAG_ERROR ? "error" : "warning";
         if (r->loc.file && r->loc.line > 0) {
             fprintf(out, "%s:%d:%d: %s: %s\n", r->loc.file, r->loc.line,
                     r->loc.col > 0 ? r->loc.col : 1, sev, r->message);
-            print_source_line(out, r->loc.file, r->loc.line, r->loc.col);
+            print_source_line(out, source_reader_get(readers, &n_readers,
+                                                     r->loc.file),
+                              r->loc.line, r->loc.col);
         } else if (r->loc.file) {
             fprintf(out, "%s: %s: %s\n", r->loc.file, sev, r->message);
         } else {
             fprintf(out, "flowlb: %s: %s\n", sev, r->message);
+        }
+    }
+    for (size_t i = 0; i < n_readers; i++) {
+        if (readers[i].f) {
+            fclose(readers[i].f);
         }
     }
     size_t hidden = d->n_errors + d->n_warnings - d->n_records;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -39,10 +40,11 @@ usage(FILE *out)
 "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
 "      --emit KIND     ofctl (default) or ir (the match-action IR, readable)\n"
 "      --table-base N  first OpenFlow table used by flowlb (default 0; it\n"
-"                      uses N..N+4)\n"
+"                      uses N..N+7)\n"
 "      --next-table N  hand non-LB traffic to table N instead of NORMAL\n"
 "      --ct-zone N     conntrack zone for LB connections (default 64000)\n"
 "  -W, --werror        treat warnings as errors\n"
+"      --timings       print the time each phase took to stderr\n"
 "  -h, --help          this help\n"
 "  -V, --version       print the version\n"
 "\n"
@@ -101,10 +103,19 @@ write_atomically(const char *path, const char *data, size_t len)
     return ok;
 }
 
+static double
+now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 int
 main(int argc, char *argv[])
 {
-    enum { OPT_EMIT = 256, OPT_TABLE_BASE, OPT_NEXT_TABLE, OPT_CT_ZONE };
+    enum { OPT_EMIT = 256, OPT_TABLE_BASE, OPT_NEXT_TABLE, OPT_CT_ZONE,
+           OPT_TIMINGS };
     static const struct option long_options[] = {
         { "output", required_argument, NULL, 'o' },
         { "emit", required_argument, NULL, OPT_EMIT },
@@ -112,6 +123,7 @@ main(int argc, char *argv[])
         { "next-table", required_argument, NULL, OPT_NEXT_TABLE },
         { "ct-zone", required_argument, NULL, OPT_CT_ZONE },
         { "werror", no_argument, NULL, 'W' },
+        { "timings", no_argument, NULL, OPT_TIMINGS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -124,7 +136,7 @@ main(int argc, char *argv[])
     struct lower_options lopts;
     lower_options_init(&lopts);
     const char *output = NULL;
-    bool emit_ir = false, werror = false;
+    bool emit_ir = false, werror = false, timings = false;
     uint32_t value;
 
     /* GNU getopt permutes: options may come before or after the command
@@ -134,6 +146,7 @@ main(int argc, char *argv[])
         switch (c) {
         case 'o': output = optarg; break;
         case 'W': werror = true; break;
+        case OPT_TIMINGS: timings = true; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("flowlb %s\n", FLOWLB_VERSION); return 0;
         case OPT_EMIT:
@@ -198,12 +211,23 @@ main(int argc, char *argv[])
     ir_init(&ir);
     ds_buf_init(&out);
 
-    bool ok = lb_spec_load(spec_path, &spec, &d) && lb_check(&spec, &d);
+    double t[5] = { now_seconds(), 0, 0, 0, 0 };
+    bool ok = lb_spec_load(spec_path, &spec, &d);
+    t[1] = now_seconds();
+    ok = ok && lb_check(&spec, &d);
+    t[2] = t[3] = t[4] = now_seconds();
     if (ok && compile) {
         ok = lower_spec(&spec, &lopts, &ir, &d);
+        t[3] = t[4] = now_seconds();
         if (ok && !emit_ir) {
             ok = emit_ofctl_bundle(&ir, &out, &d);
+            t[4] = now_seconds();
         }
+    }
+    if (timings) {
+        fprintf(stderr, "flowlb: timings: read %.3f s, check %.3f s, "
+                "lower %.3f s, emit and validate %.3f s\n", t[1] - t[0],
+                t[2] - t[1], t[3] - t[2], t[4] - t[3]);
     }
     if (werror && d.n_warnings) {
         ok = false;

@@ -101,7 +101,7 @@ usage(void)
            "every T\n"
            "                          (5s, 500ms; 0 disables; default 5s)\n"
            "\nPipeline (as flowlb compile):\n"
-           "  --table-base=N          first of flowlb's 4 tables (default"
+           "  --table-base=N          first of flowlb's 8 tables (default"
            " 0)\n"
            "  --next-table=N          send non-LB traffic to table N "
            "instead of NORMAL\n"
