@@ -514,10 +514,16 @@ find_vip_mac_conflicts(const struct lb_spec *spec, const size_t *order,
 /* ---- reals shared between services ------------------------------------ */
 
 struct real_ref {
-    size_t svc, real;           /* real == SORRY: the service's sorry. */
+    /* Sort key: family, then the address as two big-endian halves; the
+     * address is copied here so that sorting 300k references does not
+     * chase two pointers per comparison. */
+    uint64_t hi, lo;
+    int family;
+    uint32_t svc;
+    uint32_t real;              /* SORRY: the service's sorry server. */
 };
 
-#define SORRY SIZE_MAX
+#define SORRY UINT32_MAX
 
 static const struct lb_real *
 ref_real(const struct lb_spec *spec, const struct real_ref *ref)
@@ -526,15 +532,43 @@ ref_real(const struct lb_spec *spec, const struct real_ref *ref)
     return ref->real == SORRY ? &svc->sorry : &svc->reals[ref->real];
 }
 
+static void
+ref_init(struct real_ref *ref, const struct lb_spec *spec, size_t svc,
+         uint32_t real)
+{
+    ref->svc = svc;
+    ref->real = real;
+    const struct lb_addr *a = &ref_real(spec, ref)->addr;
+    ref->family = a->family;
+    ref->hi = ref->lo = 0;
+    if (a->family == AF_INET) {
+        ref->lo = ntohl(a->v4.s_addr);
+    } else if (a->family == AF_INET6) {
+        for (int i = 0; i < 8; i++) {
+            ref->hi = (ref->hi << 8) | a->v6.s6_addr[i];
+            ref->lo = (ref->lo << 8) | a->v6.s6_addr[i + 8];
+        }
+    }
+}
+
+static bool
+same_addr(const struct real_ref *a, const struct real_ref *b)
+{
+    return a->family == b->family && a->hi == b->hi && a->lo == b->lo;
+}
+
 static int
 compare_real_refs(const void *a_, const void *b_)
 {
     const struct real_ref *a = a_, *b = b_;
-    const struct lb_real *ra = ref_real(sort_spec, a);
-    const struct lb_real *rb = ref_real(sort_spec, b);
-    int r = compare_addr(&ra->addr, &rb->addr);
-    if (r) {
-        return r;
+    if (a->family != b->family) {
+        return a->family < b->family ? -1 : 1;
+    }
+    if (a->hi != b->hi) {
+        return a->hi < b->hi ? -1 : 1;
+    }
+    if (a->lo != b->lo) {
+        return a->lo < b->lo ? -1 : 1;
     }
     if (a->svc != b->svc) {
         return a->svc < b->svc ? -1 : 1;
@@ -566,25 +600,19 @@ check_shared_reals(struct checker *c)
     n = 0;
     for (size_t s = 0; s < spec->n_services; s++) {
         for (size_t r = 0; r < spec->services[s].n_reals; r++) {
-            refs[n].svc = s;
-            refs[n].real = r;
-            n++;
+            ref_init(&refs[n++], spec, s, r);
         }
         if (spec->services[s].has_sorry) {
-            refs[n].svc = s;
-            refs[n].real = SORRY;
-            n++;
+            ref_init(&refs[n++], spec, s, SORRY);
         }
     }
-    sort_spec = spec;
     qsort(refs, n, sizeof *refs, compare_real_refs);
 
     char buf[WHERE_LEN], addr[64], mac1[32], mac2[32];
     size_t group_start = 0, svc_start = 0;
     for (size_t k = 0; k < n; k++) {
         const struct lb_real *real = ref_real(spec, &refs[k]);
-        if (k && compare_addr(&real->addr,
-                              &ref_real(spec, &refs[k - 1])->addr)) {
+        if (k && !same_addr(&refs[k], &refs[k - 1])) {
             group_start = svc_start = k;
         } else if (k && refs[k].svc != refs[k - 1].svc) {
             svc_start = k;
@@ -594,12 +622,12 @@ check_shared_reals(struct checker *c)
         }
         const struct lb_service *svc = &spec->services[refs[k].svc];
         const char *what = refs[k].real == SORRY ? "sorry server" : "real";
-        lb_addr_format(&real->addr, addr, sizeof addr);
         if (k != svc_start) {
             if (refs[k].real == SORRY) {
                 continue;       /* Sorts last; reported by check_service. */
             }
             const struct lb_real *first = ref_real(spec, &refs[svc_start]);
+            lb_addr_format(&real->addr, addr, sizeof addr);
             ERROR(c, &real->addr_loc,
                   "real %s is listed twice in service '%s' (first at %s)",
                   addr, name_of(svc), where(&first->addr_loc, buf, sizeof buf));
@@ -611,6 +639,7 @@ check_shared_reals(struct checker *c)
             && memcmp(&real->mac, &first->mac, sizeof real->mac)) {
             lb_mac_format(&real->mac, mac1, sizeof mac1);
             lb_mac_format(&first->mac, mac2, sizeof mac2);
+            lb_addr_format(&real->addr, addr, sizeof addr);
             ERROR(c, &real->mac_loc,
                   "%s %s has mac %s here but mac %s in service '%s' "
                   "(at %s); one real has one forward flow, so its mac must "
@@ -622,6 +651,7 @@ check_shared_reals(struct checker *c)
                                                     : &real->loc;
             const struct location *first_loc = first->port ? &first->port_loc
                                                            : &first->loc;
+            lb_addr_format(&real->addr, addr, sizeof addr);
             ERROR(c, loc,
                   "%s %s has port %s here but port %s in service '%s' "
                   "(at %s); one real has one forward flow, so its port must "

@@ -179,6 +179,58 @@ flow_index_insert(struct flow_index *fi, const struct ir_pipeline *ir,
     fi->n++;
 }
 
+/* The first real seen with each conntrack mark, and whether its forward
+ * flow by mark register exists too: a real shared by many services is
+ * recognised without formatting its flows again for every service. */
+struct mark_owner {
+    const struct lb_real *real;     /* NULL: empty slot. */
+    uint32_t mark;
+    bool has_reg;
+};
+
+struct mark_owners {
+    struct mark_owner *slots;
+    size_t mask, n;
+};
+
+static struct mark_owner *
+mark_owner_get(struct mark_owners *mo, uint32_t mark)
+{
+    if (2 * (mo->n + 1) > mo->mask + 1) {
+        struct mark_owners bigger = { .mask = mo->mask ? 2 * mo->mask + 1
+                                                       : 1023 };
+        bigger.slots = calloc(bigger.mask + 1, sizeof *bigger.slots);
+        if (!bigger.slots) {
+            abort();
+        }
+        for (size_t i = 0; mo->slots && i <= mo->mask; i++) {
+            if (mo->slots[i].real) {
+                *mark_owner_get(&bigger, mo->slots[i].mark) = mo->slots[i];
+            }
+        }
+        bigger.n = mo->n;
+        free(mo->slots);
+        *mo = bigger;
+    }
+    size_t i = (mark * 2654435761u) & mo->mask;
+    for (; mo->slots[i].real; i = (i + 1) & mo->mask) {
+        if (mo->slots[i].mark == mark) {
+            return &mo->slots[i];
+        }
+    }
+    mo->slots[i].mark = mark;
+    mo->n++;
+    return &mo->slots[i];       /* Caller sets 'real'. */
+}
+
+static bool
+same_forwarding(const struct lb_real *a, const struct lb_real *b)
+{
+    return (lb_addr_equal(&a->addr, &b->addr)
+            && !memcmp(&a->mac, &b->mac, sizeof a->mac)
+            && (a->port ? b->port && !strcmp(a->port, b->port) : !b->port));
+}
+
 struct lowering {
     const struct lb_spec *spec;
     const struct lower_options *opts;
@@ -188,6 +240,7 @@ struct lowering {
     bool need_persist, need_sticky, need_assign; /* Optional tables. */
     struct text match, actions, scratch;
     struct flow_index responders, forwards;
+    struct mark_owners marks;
 };
 
 static uint8_t
@@ -867,6 +920,14 @@ add_forward(struct lowering *l, size_t start, const struct lb_real *real,
             bool by_reg)
 {
     uint32_t mark = lower_real_mark(&real->addr);
+    struct mark_owner *owner = mark_owner_get(&l->marks, mark);
+    if (!owner->real) {
+        owner->real = real;
+    } else if ((owner->has_reg || !by_reg)
+               && same_forwarding(owner->real, real)) {
+        return;                 /* Its flows exist already. */
+    }
+    owner->has_reg = owner->has_reg || by_reg;
     char mac[18];
     lb_mac_format(&real->mac, mac, sizeof mac);
     text_reset(&l->actions);
@@ -1010,6 +1071,7 @@ lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
     free(l.service_ids);
     free(l.responders.slots);
     free(l.forwards.slots);
+    free(l.marks.slots);
     free(l.match.s);
     free(l.actions.s);
     free(l.scratch.s);
