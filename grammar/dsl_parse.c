@@ -389,8 +389,23 @@ struct option_ctx {
     const char *const *keys;    /* NULL-terminated. */
     const char *what;           /* "real", "check". */
     const char *expected;       /* "mac, port or weight". */
-    const char *owner;          /* For duplicates: "real 10.0.0.1". */
+    const char *owner;          /* For duplicates: "real", "check". */
+    const char *owner_arg;      /* NULL, or quoted after it: "10.0.0.1".
+                                 * Formatted only for an error: a spec has
+                                 * hundreds of thousands of reals. */
 };
+
+static const char *
+owner_text(const struct option_ctx *ctx, char *buf, size_t size)
+{
+    if (!ctx->owner_arg) {
+        return ctx->owner;
+    }
+    char quoted[64];
+    snprintf(buf, size, "%s %s", ctx->owner,
+             dsl_quote(ctx->owner_arg, quoted, sizeof quoted));
+    return buf;
+}
 
 static unsigned int
 parse_options(const struct option_ctx *ctx, const struct dsl_args *args,
@@ -433,8 +448,9 @@ parse_options(const struct option_ctx *ctx, const struct dsl_args *args,
             continue;
         }
         if (given & (1u << k)) {
+            char owner[96];
             dsl_error_at(st, &key->loc, "duplicate '%s' in %s", ctx->keys[k],
-                         ctx->owner);
+                         owner_text(ctx, owner, sizeof owner));
             continue;
         }
         given |= 1u << k;
@@ -514,16 +530,15 @@ stmt_real(struct dsl_state *st, struct lb_service *svc,
         value_error(st, addr, err, "in real", NULL);
     }
 
-    char buf[64], owner[96];
-    snprintf(owner, sizeof owner, "real %s",
-             dsl_quote(addr->text, buf, sizeof buf));
     struct option_ctx ctx = { st, keys, "real", "mac, port or weight",
-                              owner };
+                              "real", addr->text };
     struct real_aux aux = { real, "in real" };
     unsigned int given = parse_options(&ctx, args, 1, term, &aux,
                                        set_real_option);
     if (!(given & (1u << REAL_MAC))) {
-        dsl_error_at(st, kw, "missing 'mac' for %s", owner);
+        char owner[96];
+        dsl_error_at(st, kw, "missing 'mac' for %s",
+                     owner_text(&ctx, owner, sizeof owner));
     }
 }
 
@@ -550,15 +565,15 @@ stmt_sorry(struct dsl_state *st, struct lb_service *svc,
         value_error(st, addr, err, "in sorry", NULL);
     }
 
-    char buf[64], owner[96];
-    snprintf(owner, sizeof owner, "sorry %s",
-             dsl_quote(addr->text, buf, sizeof buf));
-    struct option_ctx ctx = { st, keys, "sorry", "mac or port", owner };
+    struct option_ctx ctx = { st, keys, "sorry", "mac or port", "sorry",
+                              addr->text };
     struct real_aux aux = { real, "in sorry" };
     unsigned int given = parse_options(&ctx, args, 1, term, &aux,
                                        set_real_option);
     if (!(given & (1u << REAL_MAC))) {
-        dsl_error_at(st, kw, "missing 'mac' for %s", owner);
+        char owner[96];
+        dsl_error_at(st, kw, "missing 'mac' for %s",
+                     owner_text(&ctx, owner, sizeof owner));
     }
 }
 
@@ -622,7 +637,7 @@ stmt_persistence(struct dsl_state *st, struct lb_service *svc,
     svc->persistence_loc = args->v[0].loc;
     get_seconds(st, &args->v[0], "for persistence", &svc->persistence_s);
     struct option_ctx ctx = { st, keys, "persistence", "netmask or prefix",
-                              "persistence" };
+                              "persistence", NULL };
     parse_options(&ctx, args, 1, term, svc, set_persistence_option);
 }
 
@@ -652,7 +667,8 @@ stmt_stickiness(struct dsl_state *st, struct lb_service *svc,
     if (err) {
         value_error(st, &args->v[0], err, NULL, modes);
     }
-    struct option_ctx ctx = { st, keys, "stickiness", "idle", "stickiness" };
+    struct option_ctx ctx = { st, keys, "stickiness", "idle", "stickiness",
+                              NULL };
     parse_options(&ctx, args, 1, term, svc, set_stickiness_option);
 }
 
@@ -694,7 +710,8 @@ stmt_quorum(struct dsl_state *st, struct lb_service *svc,
     }
     svc->quorum_loc = args->v[0].loc;
     get_uint(st, &args->v[0], 1, UINT32_MAX, "for quorum", &svc->quorum);
-    struct option_ctx ctx = { st, keys, "quorum", "hysteresis", "quorum" };
+    struct option_ctx ctx = { st, keys, "quorum", "hysteresis", "quorum",
+                              NULL };
     parse_options(&ctx, args, 1, term, svc, set_quorum_option);
 }
 
@@ -813,7 +830,7 @@ stmt_check(struct dsl_state *st, struct lb_service *svc,
         st, keys, "check",
         "interval, timeout, rise, fall, port, path, expect, body, command, "
         "source, send or reply",
-        "check"
+        "check", NULL
     };
     parse_options(&ctx, args, 1, term, c, set_check_option);
 }
