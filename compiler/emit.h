@@ -4,12 +4,8 @@
 
 #include <stdbool.h>
 #include "diag.h"
+#include "ds_buf.h"
 #include "ir.h"
-
-struct ds_buf {                 /* Growable byte buffer. */
-    char *s;
-    size_t len, allocated;
-};
 
 /* Writes the "ovs-ofctl -O OpenFlow15 bundle" file for 'p' into 'out':
  * "group add ..." lines, then "flow add ..." lines. Every line is first
@@ -17,10 +13,5 @@ struct ds_buf {                 /* Growable byte buffer. */
  * reported to 'd' as an internal error and false is returned. */
 bool emit_ofctl_bundle(const struct ir_pipeline *p, struct ds_buf *out,
                        struct diag *d);
-
-void ds_buf_init(struct ds_buf *);
-void ds_buf_destroy(struct ds_buf *);
-void ds_buf_printf(struct ds_buf *, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 #endif /* FLOWLB_EMIT_H */

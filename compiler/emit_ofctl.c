@@ -22,40 +22,6 @@
 #include "flow.h"
 #include "util.h"
 
-void
-ds_buf_init(struct ds_buf *b)
-{
-    memset(b, 0, sizeof *b);
-}
-
-void
-ds_buf_destroy(struct ds_buf *b)
-{
-    free(b->s);
-    memset(b, 0, sizeof *b);
-}
-
-void
-ds_buf_printf(struct ds_buf *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list args;
-        va_start(args, fmt);
-        size_t room = b->allocated - b->len;
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, args);
-        va_end(args);
-        if ((size_t) n < room) {
-            b->len += n;
-            return;
-        }
-        b->allocated = 2 * (b->allocated + n + 4096);
-        b->s = realloc(b->s, b->allocated);
-        if (!b->s) {
-            abort();
-        }
-    }
-}
-
 /* Port names in "output:NAME" are resolved by ovs-ofctl (and the agent)
  * against the switch; to validate syntax here, map each name to a
  * distinct placeholder number. */

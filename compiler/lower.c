@@ -24,6 +24,7 @@
  * aligned chunk of its port range.
  */
 #include "lower.h"
+#include "ds_buf.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -77,43 +78,6 @@ lower_real_mark(const struct lb_addr *addr)
     }
     uint32_t h = fnv1a(&addr->v6, sizeof addr->v6);
     return h ? h : 1;
-}
-
-/* Growable text buffer for building matches and actions. */
-struct text {
-    char *s;
-    size_t len, allocated;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-text_printf(struct text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list args;
-        va_start(args, fmt);
-        size_t room = t->allocated - t->len;
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, room, fmt, args);
-        va_end(args);
-        if ((size_t) n < room) {
-            t->len += n;
-            return;
-        }
-        t->allocated = 2 * (t->allocated + n + 64);
-        t->s = realloc(t->s, t->allocated);
-        if (!t->s) {
-            abort();
-        }
-    }
-}
-
-static const char *
-text_reset(struct text *t)
-{
-    t->len = 0;
-    if (t->s) {
-        t->s[0] = '\0';
-    }
-    return t->s;
 }
 
 /* Flows looked up by match text while lowering (responders shared by a
@@ -238,7 +202,7 @@ struct lowering {
     struct diag *d;
     uint32_t *service_ids;      /* 20-bit id per service, by spec index. */
     bool need_persist, need_sticky, need_assign; /* Optional tables. */
-    struct text match, actions, scratch;
+    struct ds_buf match, actions, scratch;
     struct flow_index responders, forwards;
     struct mark_owners marks;
 };
@@ -250,13 +214,13 @@ table(const struct lowering *l, int offset)
 }
 
 static const char *
-miss_action(const struct lowering *l, struct text *t)
+miss_action(const struct lowering *l, struct ds_buf *t)
 {
-    text_reset(t);
+    ds_buf_clear(t);
     if (l->opts->next_table >= 0) {
-        text_printf(t, "resubmit(,%d)", l->opts->next_table);
+        ds_buf_printf(t, "resubmit(,%d)", l->opts->next_table);
     } else {
-        text_printf(t, "NORMAL");
+        ds_buf_printf(t, "NORMAL");
     }
     return t->s;
 }
@@ -402,18 +366,18 @@ service_priority(const struct lb_service *svc)
 
 /* "tcp,nw_dst=10.0.0.1,tp_dst=80" (dir "dst") or the reply direction. */
 static void
-l4_match(struct text *t, const struct lb_service *svc, const char *dir,
+l4_match(struct ds_buf *t, const struct lb_service *svc, const char *dir,
          const struct port_chunk *chunk)
 {
     char vip[INET6_ADDRSTRLEN + 8];
     vip_text(svc, vip, sizeof vip);
     bool v6 = svc->vip.family == AF_INET6;
-    text_printf(t, "%s%s,%s_%s=%s", lb_proto_name(svc->proto), v6 ? "6" : "",
+    ds_buf_printf(t, "%s%s,%s_%s=%s", lb_proto_name(svc->proto), v6 ? "6" : "",
                 v6 ? "ipv6" : "nw", dir, vip);
     if (chunk->mask == 0xffff) {
-        text_printf(t, ",tp_%s=%u", dir, chunk->value);
+        ds_buf_printf(t, ",tp_%s=%u", dir, chunk->value);
     } else if (chunk->mask) {
-        text_printf(t, ",tp_%s=0x%x/0x%x", dir, chunk->value, chunk->mask);
+        ds_buf_printf(t, ",tp_%s=0x%x/0x%x", dir, chunk->value, chunk->mask);
     }
 }
 
@@ -441,23 +405,23 @@ add_responder(struct lowering *l, size_t i)
     bool prefix = vip_len(svc) < (svc->vip.family == AF_INET6 ? 128u : 32u);
     vip_text(svc, vip, sizeof vip);
     lb_mac_format(&svc->vip_mac, mac, sizeof mac);
-    text_reset(&l->match);
-    text_reset(&l->actions);
+    ds_buf_clear(&l->match);
+    ds_buf_clear(&l->actions);
     if (svc->vip.family == AF_INET) {
-        text_printf(&l->match, "arp,arp_op=1,arp_tpa=%s", vip);
-        text_printf(&l->actions,
+        ds_buf_printf(&l->match, "arp,arp_op=1,arp_tpa=%s", vip);
+        ds_buf_printf(&l->actions,
                     "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
                     "set_field:%s->eth_src,set_field:2->arp_op,"
                     "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
                     "set_field:%s->arp_sha,", mac, mac);
         if (prefix) {
             /* Any address of the prefix: swap sender and target IPs. */
-            text_printf(&l->actions,
+            ds_buf_printf(&l->actions,
                         "push:NXM_OF_ARP_TPA[],"
                         "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
                         "pop:NXM_OF_ARP_SPA[],IN_PORT");
         } else {
-            text_printf(&l->actions,
+            ds_buf_printf(&l->actions,
                         "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
                         "set_field:%s->arp_spa,IN_PORT", vip);
         }
@@ -466,19 +430,19 @@ add_responder(struct lowering *l, size_t i)
          * OVS refuses to write nd_tll while the match says "solicitation",
          * so the packet becomes an advertisement here and the nd table
          * (B+4) writes the target link-layer address. */
-        text_printf(&l->match, "icmp6,icmp_type=135,icmp_code=0,nd_target=%s",
+        ds_buf_printf(&l->match, "icmp6,icmp_type=135,icmp_code=0,nd_target=%s",
                     vip);
-        text_printf(&l->actions,
+        ds_buf_printf(&l->actions,
                     "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
                     "set_field:%s->eth_src,"
                     "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],", mac);
         if (prefix) {
-            text_printf(&l->actions,
+            ds_buf_printf(&l->actions,
                         "move:NXM_NX_ND_TARGET[]->NXM_NX_IPV6_SRC[],");
         } else {
-            text_printf(&l->actions, "set_field:%s->ipv6_src,", vip);
+            ds_buf_printf(&l->actions, "set_field:%s->ipv6_src,", vip);
         }
-        text_printf(&l->actions,
+        ds_buf_printf(&l->actions,
                     "set_field:136->icmpv6_type,"
                     "set_field:0x60000000->nd_reserved,"
                     "set_field:2->nd_options_type,"
@@ -518,11 +482,11 @@ add_responder(struct lowering *l, size_t i)
     add_sharer(f, svc->name);
     flow_index_insert(&l->responders, l->ir, f - l->ir->flows);
     if (svc->vip.family == AF_INET6) {
-        text_reset(&l->match);
-        text_reset(&l->actions);
-        text_printf(&l->match, "icmp6,icmp_type=136,icmp_code=0,nd_target=%s",
+        ds_buf_clear(&l->match);
+        ds_buf_clear(&l->actions);
+        ds_buf_printf(&l->match, "icmp6,icmp_type=136,icmp_code=0,nd_target=%s",
                     vip);
-        text_printf(&l->actions, "set_field:%s->nd_tll,IN_PORT", mac);
+        ds_buf_printf(&l->actions, "set_field:%s->nd_tll,IN_PORT", mac);
         f = ir_add_flow(l->ir, table(l, LOWER_T_ND), prio,
                         service_cookie(l, i), IR_ROLE_RESPONDER, l->match.s,
                         l->actions.s);
@@ -534,13 +498,13 @@ add_responder(struct lowering *l, size_t i)
 }
 
 static const char *
-hash_fields(const struct lb_service *svc, struct text *t)
+hash_fields(const struct lb_service *svc, struct ds_buf *t)
 {
     bool v6 = svc->vip.family == AF_INET6;
     const char *src = v6 ? "ipv6_src" : "ip_src";
     const char *dst = v6 ? "ipv6_dst" : "ip_dst";
     const char *l4 = svc->proto == LB_PROTO_UDP ? "udp" : "tcp";
-    text_reset(t);
+    ds_buf_clear(t);
     switch (svc->scheduler) {
     case LB_SCHED_WRR:
     case LB_SCHED_RR:
@@ -550,17 +514,17 @@ hash_fields(const struct lb_service *svc, struct text *t)
         /* rr, lc, wlc: the weighted 5-tuple hash (lc/wlc: the agent may
          * adjust weights from connection counts). fo: the same hash over
          * the group's active bucket(s). */
-        text_printf(t, "selection_method=hash,fields(%s,%s,%s_src,%s_dst)",
+        ds_buf_printf(t, "selection_method=hash,fields(%s,%s,%s_src,%s_dst)",
                     src, dst, l4, l4);
         break;
     case LB_SCHED_SH:
-        text_printf(t, "selection_method=hash,fields(%s)", src);
+        ds_buf_printf(t, "selection_method=hash,fields(%s)", src);
         break;
     case LB_SCHED_DH:
-        text_printf(t, "selection_method=hash,fields(%s)", dst);
+        ds_buf_printf(t, "selection_method=hash,fields(%s)", dst);
         break;
     case LB_SCHED_MH:
-        text_printf(t, "selection_method=hash,fields(%s,%s_src)", src, l4);
+        ds_buf_printf(t, "selection_method=hash,fields(%s,%s_src)", src, l4);
         break;
     }
     return t->s;
@@ -610,7 +574,7 @@ sticky_idle(const struct lb_service *svc)
 
 /* learn(...) of a persistence entry: (service, client prefix) -> mark. */
 static void
-learn_persist(struct lowering *l, struct text *t,
+learn_persist(struct lowering *l, struct ds_buf *t,
               const struct lb_service *svc, uint32_t mark)
 {
     bool v6 = svc->vip.family == AF_INET6;
@@ -618,7 +582,7 @@ learn_persist(struct lowering *l, struct text *t,
     unsigned plen = svc->persistence_prefix_len;
     plen = plen && plen < full ? plen : full;
     uint32_t timeout = svc->persistence_s > 65535 ? 65535 : svc->persistence_s;
-    text_printf(t, "learn(table=%u,idle_timeout=%u,cookie=0x%llx,"
+    ds_buf_printf(t, "learn(table=%u,idle_timeout=%u,cookie=0x%llx,"
                 "eth_type=0x%x,NXM_NX_REG%d[],",
                 table(l, LOWER_T_PERSIST), timeout,
                 (unsigned long long) flowlb_cookie_learned(
@@ -626,21 +590,21 @@ learn_persist(struct lowering *l, struct text *t,
                 v6 ? 0x86dd : 0x800, LOWER_REG_SERVICE);
     const char *src = v6 ? "NXM_NX_IPV6_SRC" : "NXM_OF_IP_SRC";
     if (plen == full) {
-        text_printf(t, "%s[],", src);
+        ds_buf_printf(t, "%s[],", src);
     } else {
-        text_printf(t, "%s[%u..%u],", src, full - plen, full - 1);
+        ds_buf_printf(t, "%s[%u..%u],", src, full - plen, full - 1);
     }
-    text_printf(t, "load:0x%x->NXM_NX_REG%d[]),", mark, LOWER_REG_MARK);
+    ds_buf_printf(t, "load:0x%x->NXM_NX_REG%d[]),", mark, LOWER_REG_MARK);
 }
 
 /* learn(...) of a learn-mode entry: (service, 5-tuple) -> mark. */
 static void
-learn_sticky(struct lowering *l, struct text *t,
+learn_sticky(struct lowering *l, struct ds_buf *t,
              const struct lb_service *svc, uint32_t mark)
 {
     bool v6 = svc->vip.family == AF_INET6;
     const char *l4 = svc->proto == LB_PROTO_UDP ? "UDP" : "TCP";
-    text_printf(t, "learn(table=%u,idle_timeout=%u,cookie=0x%llx,"
+    ds_buf_printf(t, "learn(table=%u,idle_timeout=%u,cookie=0x%llx,"
                 "eth_type=0x%x,nw_proto=%d,NXM_NX_REG%d[],"
                 "%s[],%s[],NXM_OF_%s_SRC[],NXM_OF_%s_DST[],"
                 "load:0x%x->NXM_NX_REG%d[]),",
@@ -665,11 +629,11 @@ add_assign_flow(struct lowering *l, size_t i, const struct lb_real *real,
     const struct lb_service *svc = &l->spec->services[i];
     uint32_t mark = lower_real_mark(&real->addr);
     bool v6 = svc->vip.family == AF_INET6;
-    text_reset(&l->match);
-    text_printf(&l->match, "%s%s,reg%d=%u,reg%d=0x%x",
+    ds_buf_clear(&l->match);
+    ds_buf_printf(&l->match, "%s%s,reg%d=%u,reg%d=0x%x",
                 lb_proto_name(svc->proto), v6 ? "6" : "", LOWER_REG_SERVICE,
                 l->service_ids[i], LOWER_REG_MARK, mark);
-    text_reset(&l->actions);
+    ds_buf_clear(&l->actions);
     if (is_learn_mode(svc)) {
         learn_sticky(l, &l->actions, svc, mark);
     }
@@ -677,9 +641,9 @@ add_assign_flow(struct lowering *l, size_t i, const struct lb_real *real,
         learn_persist(l, &l->actions, svc, mark);
     }
     if (is_learn_mode(svc)) {
-        text_printf(&l->actions, "resubmit(,%u)", table(l, LOWER_T_FORWARD));
+        ds_buf_printf(&l->actions, "resubmit(,%u)", table(l, LOWER_T_FORWARD));
     } else {
-        text_printf(&l->actions,
+        ds_buf_printf(&l->actions,
                     "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
                     "table=%u)", l->opts->ct_zone, mark,
                     table(l, LOWER_T_FORWARD));
@@ -699,12 +663,12 @@ add_bucket(struct lowering *l, size_t i, struct ir_group *g,
 {
     const struct lb_service *svc = &l->spec->services[i];
     uint32_t mark = lower_real_mark(&real->addr);
-    text_reset(&l->actions);
+    ds_buf_clear(&l->actions);
     if (uses_assign(svc)) {
-        text_printf(&l->actions, "load:0x%x->NXM_NX_REG%d[],resubmit(,%u)",
+        ds_buf_printf(&l->actions, "load:0x%x->NXM_NX_REG%d[],resubmit(,%u)",
                     mark, LOWER_REG_MARK, table(l, LOWER_T_ASSIGN));
     } else {
-        text_printf(&l->actions,
+        ds_buf_printf(&l->actions,
                     "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
                     "table=%u)", l->opts->ct_zone, mark,
                     table(l, LOWER_T_FORWARD));
@@ -778,11 +742,11 @@ add_group(struct lowering *l, size_t i)
         /* No mark (no persistence entry) or one of no candidate real: the
          * group chooses, and its bucket comes back here with a mark. */
         bool v6 = svc->vip.family == AF_INET6;
-        text_reset(&l->match);
-        text_printf(&l->match, "%s%s,reg%d=%u", lb_proto_name(svc->proto),
+        ds_buf_clear(&l->match);
+        ds_buf_printf(&l->match, "%s%s,reg%d=%u", lb_proto_name(svc->proto),
                     v6 ? "6" : "", LOWER_REG_SERVICE, l->service_ids[i]);
-        text_reset(&l->actions);
-        text_printf(&l->actions, "group:%u", group_id(l, i));
+        ds_buf_clear(&l->actions);
+        ds_buf_printf(&l->actions, "group:%u", group_id(l, i));
         struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_ASSIGN),
                                         PRIO_ASSIGN_GROUP,
                                         service_cookie(l, i), IR_ROLE_ASSIGN,
@@ -839,28 +803,28 @@ add_service(struct lowering *l, size_t i)
     size_t n_chunks = port_chunks(svc, chunks);
     for (size_t c = 0; c < n_chunks; c++) {
         /* Client -> VIP. */
-        text_reset(&l->match);
+        ds_buf_clear(&l->match);
         l4_match(&l->match, svc, "dst", &chunks[c]);
-        text_reset(&l->actions);
+        ds_buf_clear(&l->actions);
         if (is_learn_mode(svc)) {
             /* No conntrack: the 5-tuple's learned entry (or, failing that,
              * the client's persistence entry, or the group) picks the
              * real; the assign table refreshes the entries and forwards. */
-            text_printf(&l->actions, "load:%u->NXM_NX_REG%d[],"
+            ds_buf_printf(&l->actions, "load:%u->NXM_NX_REG%d[],"
                         "load:0->NXM_NX_REG%d[],", sid, LOWER_REG_SERVICE,
                         LOWER_REG_MARK);
             if (svc->persistence_s) {
-                text_printf(&l->actions, "resubmit(,%u),",
+                ds_buf_printf(&l->actions, "resubmit(,%u),",
                             table(l, LOWER_T_PERSIST));
             }
-            text_printf(&l->actions, "resubmit(,%u),resubmit(,%u)",
+            ds_buf_printf(&l->actions, "resubmit(,%u),resubmit(,%u)",
                         table(l, LOWER_T_STICKY), table(l, LOWER_T_ASSIGN));
             f = add_service_flow(l, i, LOWER_T_CLASSIFY, prio,
                                  IR_ROLE_CLASSIFY, l->match.s, l->actions.s);
             f->vip_answer = true;
             continue;
         }
-        text_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
+        ds_buf_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
                     table(l, LOWER_T_DISPATCH));
         f = add_service_flow(l, i, LOWER_T_CLASSIFY, prio, IR_ROLE_CLASSIFY,
                              l->match.s, l->actions.s);
@@ -868,17 +832,17 @@ add_service(struct lowering *l, size_t i)
 
         /* Unassigned connection -> the service's group (persistent: the
          * client's persistence entry first, through the assign table). */
-        text_reset(&l->scratch);
-        text_printf(&l->scratch, "ct_state=+trk-inv,ct_mark=0,%s",
+        ds_buf_clear(&l->scratch);
+        ds_buf_printf(&l->scratch, "ct_state=+trk-inv,ct_mark=0,%s",
                     l->match.s);
-        text_reset(&l->actions);
+        ds_buf_clear(&l->actions);
         if (svc->persistence_s) {
-            text_printf(&l->actions, "load:%u->NXM_NX_REG%d[],"
+            ds_buf_printf(&l->actions, "load:%u->NXM_NX_REG%d[],"
                         "load:0->NXM_NX_REG%d[],resubmit(,%u),resubmit(,%u)",
                         sid, LOWER_REG_SERVICE, LOWER_REG_MARK,
                         table(l, LOWER_T_PERSIST), table(l, LOWER_T_ASSIGN));
         } else {
-            text_printf(&l->actions, "group:%u", group_id(l, i));
+            ds_buf_printf(&l->actions, "group:%u", group_id(l, i));
         }
         add_service_flow(l, i, LOWER_T_DISPATCH, prio, IR_ROLE_DISPATCH,
                          l->scratch.s, l->actions.s);
@@ -886,10 +850,10 @@ add_service(struct lowering *l, size_t i)
             /* Every packet of an assigned connection looks its client's
              * entry up, which keeps the entry alive while the client has
              * traffic (IPVS keeps a template while it has connections). */
-            text_reset(&l->scratch);
-            text_printf(&l->scratch, "ct_state=+trk-inv,%s", l->match.s);
-            text_reset(&l->actions);
-            text_printf(&l->actions, "load:%u->NXM_NX_REG%d[],resubmit(,%u),"
+            ds_buf_clear(&l->scratch);
+            ds_buf_printf(&l->scratch, "ct_state=+trk-inv,%s", l->match.s);
+            ds_buf_clear(&l->actions);
+            ds_buf_printf(&l->actions, "load:%u->NXM_NX_REG%d[],resubmit(,%u),"
                         "resubmit(,%u)", sid, LOWER_REG_SERVICE,
                         table(l, LOWER_T_PERSIST),
                         table(l, LOWER_T_FORWARD));
@@ -900,10 +864,10 @@ add_service(struct lowering *l, size_t i)
         /* Real -> client replies (source VIP:port) through the same zone,
          * so conntrack sees both directions (kernel conntrack marks
          * one-sided TCP invalid; userspace stops advancing the window). */
-        text_reset(&l->match);
+        ds_buf_clear(&l->match);
         l4_match(&l->match, svc, "src", &chunks[c]);
-        text_reset(&l->actions);
-        text_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
+        ds_buf_clear(&l->actions);
+        ds_buf_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
                     table(l, LOWER_T_REPLY));
         add_service_flow(l, i, LOWER_T_CLASSIFY, prio, IR_ROLE_REPLY,
                          l->match.s, l->actions.s);
@@ -930,19 +894,19 @@ add_forward(struct lowering *l, size_t start, const struct lb_real *real,
     owner->has_reg = owner->has_reg || by_reg;
     char mac[18];
     lb_mac_format(&real->mac, mac, sizeof mac);
-    text_reset(&l->actions);
-    text_printf(&l->actions, "set_field:%s->eth_dst,", mac);
+    ds_buf_clear(&l->actions);
+    ds_buf_printf(&l->actions, "set_field:%s->eth_dst,", mac);
     if (real->port) {
-        text_printf(&l->actions, "output:%s", real->port);
+        ds_buf_printf(&l->actions, "output:%s", real->port);
     } else {
-        text_printf(&l->actions, "NORMAL");
+        ds_buf_printf(&l->actions, "NORMAL");
     }
     for (int pass = 0; pass < (by_reg ? 2 : 1); pass++) {
-        text_reset(&l->match);
+        ds_buf_clear(&l->match);
         if (pass) {
-            text_printf(&l->match, "reg%d=0x%x", LOWER_REG_MARK, mark);
+            ds_buf_printf(&l->match, "reg%d=0x%x", LOWER_REG_MARK, mark);
         } else {
-            text_printf(&l->match, "ct_mark=0x%x", mark);
+            ds_buf_printf(&l->match, "ct_mark=0x%x", mark);
         }
         bool seen = false;
         size_t found = flow_index_find(&l->forwards, l->ir, l->match.s);
@@ -998,8 +962,8 @@ add_fixed_flows(struct lowering *l)
                 IR_ROLE_DEFAULT, "", miss_action(l, &l->actions));
     ir_add_flow(l->ir, table(l, LOWER_T_DISPATCH), PRIO_INVALID, cookie,
                 IR_ROLE_DEFAULT, "ct_state=+trk+inv", "drop");
-    text_reset(&l->actions);
-    text_printf(&l->actions, "goto_table:%u", table(l, LOWER_T_FORWARD));
+    ds_buf_clear(&l->actions);
+    ds_buf_printf(&l->actions, "goto_table:%u", table(l, LOWER_T_FORWARD));
     ir_add_flow(l->ir, table(l, LOWER_T_DISPATCH), PRIO_ASSIGNED, cookie,
                 IR_ROLE_DEFAULT, "ct_state=+trk-inv", l->actions.s);
     ir_add_flow(l->ir, table(l, LOWER_T_DISPATCH), PRIO_MISS, cookie,
