@@ -10,7 +10,6 @@
 #include "import.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,28 +104,8 @@ struct ipvs_state {
      * then skipped. */
     struct svc_info *marks;
     size_t n_marks, allocated_marks;
-    bool failed;
+    size_t errors_before;       /* d->n_errors when the import began. */
 };
-
-static void
-error_at(struct ipvs_state *st, const struct location *loc, const char *fmt,
-         ...) __attribute__((format(printf, 3, 4)));
-
-static void
-error_at(struct ipvs_state *st, const struct location *loc, const char *fmt,
-         ...)
-{
-    char *msg;
-    va_list args;
-    va_start(args, fmt);
-    if (vasprintf(&msg, fmt, args) < 0) {
-        abort();
-    }
-    va_end(args);
-    diag_error(st->d, loc, "%s", msg);
-    free(msg);
-    st->failed = true;
-}
 
 static const struct ipvs_option *
 find_short(char c)
@@ -238,16 +217,16 @@ line_key(struct ipvs_state *st, const struct given *g, struct svc_key *key,
     memset(key, 0, sizeof *key);
     int kinds = g[O_TCP].set + g[O_UDP].set + g[O_SCTP].set + g[O_FWMARK].set;
     if (!kinds) {
-        error_at(st, cmd_loc, "%s needs the service: -t, -u or -f", cmd);
+        diag_error(st->d, cmd_loc, "%s needs the service: -t, -u or -f", cmd);
         return false;
     }
     if (kinds > 1) {
-        error_at(st, cmd_loc, "more than one of -t, -u, -f given");
+        diag_error(st->d, cmd_loc, "more than one of -t, -u, -f given");
         return false;
     }
     if (g[O_SCTP].set) {
-        error_at(st, &g[O_SCTP].loc, "SCTP services are not supported "
-                 "(flowlb balances TCP and UDP)");
+        diag_error(st->d, &g[O_SCTP].loc, "SCTP services are not supported "
+                   "(flowlb balances TCP and UDP)");
         return false;
     }
     if (g[O_FWMARK].set) {
@@ -255,8 +234,8 @@ line_key(struct ipvs_state *st, const struct given *g, struct svc_key *key,
         const char *err = lb_parse_uint(g[O_FWMARK].value, 1, UINT32_MAX,
                                         &mark);
         if (err) {
-            error_at(st, &g[O_FWMARK].value_loc, "invalid firewall mark "
-                     "'%s': %s", g[O_FWMARK].value, err);
+            diag_error(st->d, &g[O_FWMARK].value_loc, "invalid firewall mark "
+                       "'%s': %s", g[O_FWMARK].value, err);
             return false;
         }
         key->fwmark = true;
@@ -269,7 +248,8 @@ line_key(struct ipvs_state *st, const struct given *g, struct svc_key *key,
     const char *err = parse_addr_port(svc->value, false, &key->vip,
                                       &has_port, &key->port);
     if (err) {
-        error_at(st, &svc->value_loc, "service '%s': %s", svc->value, err);
+        diag_error(st->d, &svc->value_loc,
+                   "service '%s': %s", svc->value, err);
         return false;
     }
     return true;
@@ -314,9 +294,9 @@ apply_service_options(struct ipvs_state *st, struct lb_service *svc,
     if (g[O_SCHED].set) {
         svc->scheduler_loc = g[O_SCHED].value_loc;
         if (!import_scheduler(g[O_SCHED].value, &svc->scheduler)) {
-            error_at(st, &g[O_SCHED].value_loc, "unknown scheduler '%s' "
-                     "(flowlb has: %s)", g[O_SCHED].value,
-                     import_scheduler_list);
+            diag_error(st->d, &g[O_SCHED].value_loc, "unknown scheduler '%s' "
+                       "(flowlb has: %s)", g[O_SCHED].value,
+                       import_scheduler_list);
         }
     } else if (adding) {
         /* ipvsadm's default. */
@@ -330,9 +310,9 @@ apply_service_options(struct ipvs_state *st, struct lb_service *svc,
             const char *err = lb_parse_uint(g[O_PERSISTENT].value, 1,
                                             65535, &timeout);
             if (err) {
-                error_at(st, &g[O_PERSISTENT].value_loc, "invalid "
-                         "persistence timeout '%s': %s",
-                         g[O_PERSISTENT].value, err);
+                diag_error(st->d, &g[O_PERSISTENT].value_loc, "invalid "
+                           "persistence timeout '%s': %s",
+                           g[O_PERSISTENT].value, err);
             }
         }
         svc->persistence_s = timeout;
@@ -344,8 +324,8 @@ apply_service_options(struct ipvs_state *st, struct lb_service *svc,
                                          svc->vip.family ? svc->vip.family
                                                          : AF_INET, &len);
         if (err) {
-            error_at(st, &g[O_NETMASK].value_loc, "%s: '%s'", err,
-                     g[O_NETMASK].value);
+            diag_error(st->d, &g[O_NETMASK].value_loc, "%s: '%s'", err,
+                       g[O_NETMASK].value);
         } else if (!svc->persistence_s) {
             diag_warning(st->d, &g[O_NETMASK].loc, "-M without -p: the "
                          "netmask only applies to persistent services and "
@@ -382,20 +362,21 @@ cmd_add_service(struct ipvs_state *st, const struct given *g,
     const struct svc_info *mark = find_mark(st, &key);
     if (old >= 0 || mark) {
         const struct location *first = mark ? &mark->loc : &st->info[old].loc;
-        error_at(st, cmd_loc, "service %s added twice (first at line %d)",
-                 kbuf, first->line);
+        diag_error(st->d, cmd_loc, "service %s added twice (first at line %d)",
+                   kbuf, first->line);
         return;
     }
     const struct import_fwmark *fm = key.fwmark
                                      ? import_find_fwmark(st->opts, key.mark)
                                      : NULL;
     if (key.fwmark && !fm) {
-        error_at(st, &g[O_FWMARK].loc, "firewall-mark service %u cannot be "
-                 "imported as it is: ipvsadm does not say which packets "
-                 "carry the mark (iptables/nft rules do). Give it with "
-                 "--fwmark %u=ADDRESS[/LEN],PROTO,PORT[-PORT], or write the "
-                 "service by hand and drop its lines from the input",
-                 (unsigned) key.mark, (unsigned) key.mark);
+        diag_error(st->d, &g[O_FWMARK].loc,
+                   "firewall-mark service %u cannot be "
+                   "imported as it is: ipvsadm does not say which packets "
+                   "carry the mark (iptables/nft rules do). Give it with "
+                   "--fwmark %u=ADDRESS[/LEN],PROTO,PORT[-PORT], or write the "
+                   "service by hand and drop its lines from the input",
+                   (unsigned) key.mark, (unsigned) key.mark);
         if (st->n_marks >= st->allocated_marks) {
             st->allocated_marks = st->allocated_marks
                                   ? 2 * st->allocated_marks : 4;
@@ -489,8 +470,8 @@ existing_service(struct ipvs_state *st, const struct given *g,
     if (i < 0 && !find_mark(st, &key)) {
         char kbuf[96];
         key_format(&key, kbuf, sizeof kbuf);
-        error_at(st, cmd_loc, "%s: no service %s (add it with -A first)",
-                 cmd, kbuf);
+        diag_error(st->d, cmd_loc, "%s: no service %s (add it with -A first)",
+                   cmd, kbuf);
     }
     return i;
 }
@@ -514,14 +495,16 @@ line_real(struct ipvs_state *st, const struct given *g,
 {
     *bad = true;
     if (!g[O_REAL].set) {
-        error_at(st, cmd_loc, "%s needs the real: -r ADDRESS[:PORT]", cmd);
+        diag_error(st->d, cmd_loc,
+                   "%s needs the real: -r ADDRESS[:PORT]", cmd);
         return -1;
     }
     const char *err = parse_addr_port(g[O_REAL].value, true, addr, has_port,
                                       port);
     if (err) {
-        error_at(st, &g[O_REAL].value_loc, "real '%s': %s", g[O_REAL].value,
-                 err);
+        diag_error(st->d, &g[O_REAL].value_loc,
+                   "real '%s': %s", g[O_REAL].value,
+                   err);
         return -1;
     }
     *bad = false;
@@ -541,27 +524,29 @@ apply_real_options(struct ipvs_state *st, const struct lb_service *svc,
     char a[64];
     lb_addr_format(&real->addr, a, sizeof a);
     if (g[O_MASQ].set) {
-        error_at(st, &g[O_MASQ].loc, "real %s of service %s uses NAT "
-                 "(masquerading, -m): flowlb does direct routing only (-g), "
-                 "where the real holds the VIP itself and answers the "
-                 "client directly; NAT is not converted", a, svc->name);
+        diag_error(st->d, &g[O_MASQ].loc, "real %s of service %s uses NAT "
+                   "(masquerading, -m): flowlb does direct routing only (-g), "
+                   "where the real holds the VIP itself and answers the "
+                   "client directly; NAT is not converted", a, svc->name);
     }
     if (g[O_IPIP].set) {
-        error_at(st, &g[O_IPIP].loc, "real %s of service %s uses IP-in-IP "
-                 "tunnelling (-i): flowlb does direct routing only (-g), to "
-                 "reals on the same L2 segment; tunnelling is not converted",
-                 a, svc->name);
+        diag_error(st->d, &g[O_IPIP].loc,
+                   "real %s of service %s uses IP-in-IP "
+                   "tunnelling (-i): flowlb does direct routing only (-g), to "
+                   "reals on the same L2 segment; tunnelling is not converted",
+                   a, svc->name);
     }
     if (g[O_TUN].set && !g[O_IPIP].set) {
-        error_at(st, &g[O_TUN].loc, "tunnel options are not supported "
-                 "(flowlb does direct routing only)");
+        diag_error(st->d, &g[O_TUN].loc, "tunnel options are not supported "
+                   "(flowlb does direct routing only)");
     }
     if (g[O_WEIGHT].set) {
         uint32_t w;
         const char *err = lb_parse_uint(g[O_WEIGHT].value, 0, 65535, &w);
         if (err) {
-            error_at(st, &g[O_WEIGHT].value_loc, "invalid weight '%s': %s",
-                     g[O_WEIGHT].value, err);
+            diag_error(st->d, &g[O_WEIGHT].value_loc,
+                       "invalid weight '%s': %s",
+                       g[O_WEIGHT].value, err);
         } else {
             real->weight = w;
             real->weight_loc = g[O_WEIGHT].value_loc;
@@ -595,15 +580,16 @@ cmd_add_real(struct ipvs_state *st, const struct given *g,
     char a[64];
     lb_addr_format(&addr, a, sizeof a);
     if (j >= 0) {
-        error_at(st, &g[O_REAL].value_loc, "real %s added twice to service "
-                 "%s (first at line %d)", a, svc->name,
-                 svc->reals[j].loc.line);
+        diag_error(st->d, &g[O_REAL].value_loc,
+                   "real %s added twice to service "
+                   "%s (first at line %d)", a, svc->name,
+                   svc->reals[j].loc.line);
         return;
     }
     if (addr.family != svc->vip.family) {
-        error_at(st, &g[O_REAL].value_loc, "real %s is not of the VIP's "
-                 "address family (direct routing keeps the packet as it "
-                 "is)", a);
+        diag_error(st->d, &g[O_REAL].value_loc, "real %s is not of the VIP's "
+                   "address family (direct routing keeps the packet as it "
+                   "is)", a);
         return;
     }
     struct lb_real *real = lb_service_add_real(svc);
@@ -644,8 +630,9 @@ cmd_edit_or_delete_real(struct ipvs_state *st, const struct given *g,
     if (j < 0) {
         char a[64];
         lb_addr_format(&addr, a, sizeof a);
-        error_at(st, &g[O_REAL].value_loc, "%s: service %s has no real %s",
-                 cmd, svc->name, a);
+        diag_error(st->d, &g[O_REAL].value_loc,
+                   "%s: service %s has no real %s",
+                   cmd, svc->name, a);
         return;
     }
     if (delete) {
@@ -709,7 +696,7 @@ parse_line(struct ipvs_state *st, char *line, int lineno)
     }
     struct location loc = { st->file, lineno, w[0].col };
     if (n > MAX_WORDS) {
-        error_at(st, &loc, "too many words on one line");
+        diag_error(st->d, &loc, "too many words on one line");
         return;
     }
     size_t i = 0;
@@ -735,23 +722,23 @@ parse_line(struct ipvs_state *st, char *line, int lineno)
             o = find_short(t[1]);
             attached = t[2] ? t + 2 : NULL;
         } else {
-            error_at(st, &tl, "unexpected '%s' (expected an option)", t);
+            diag_error(st->d, &tl, "unexpected '%s' (expected an option)", t);
             return;
         }
         if (!o) {
-            error_at(st, &tl, "unknown ipvsadm option '%s'", t);
+            diag_error(st->d, &tl, "unknown ipvsadm option '%s'", t);
             return;
         }
         struct given *gv = &g[o->id];
         if (gv->set && o->id != O_TUN) {
-            error_at(st, &tl, "option '%s' given twice", t);
+            diag_error(st->d, &tl, "option '%s' given twice", t);
             return;
         }
         gv->set = true;
         gv->loc = tl;
         gv->value_loc = tl;
         if (attached && o->arg == ARG_NONE) {
-            error_at(st, &tl, "option '%s' takes no value", t);
+            diag_error(st->d, &tl, "option '%s' takes no value", t);
             return;
         }
         if (attached) {
@@ -761,7 +748,7 @@ parse_line(struct ipvs_state *st, char *line, int lineno)
                    || (o->arg == ARG_OPTIONAL && i + 1 < n
                        && w[i + 1].text[0] != '-')) {
             if (i + 1 >= n) {
-                error_at(st, &tl, "option '%s' needs a value", t);
+                diag_error(st->d, &tl, "option '%s' needs a value", t);
                 return;
             }
             i++;
@@ -770,7 +757,7 @@ parse_line(struct ipvs_state *st, char *line, int lineno)
         }
         if (o->id <= O_LIST) {
             if (cmd >= 0) {
-                error_at(st, &tl, "more than one command on a line");
+                diag_error(st->d, &tl, "more than one command on a line");
                 return;
             }
             cmd = o->id;
@@ -809,12 +796,13 @@ parse_line(struct ipvs_state *st, char *line, int lineno)
     case O_RESTORE:
     case O_SAVE:
     case O_LIST:
-        error_at(st, &cmd_loc, "'%s' is not a rule: give the output of "
-                 "ipvsadm -S -n", w[0].text);
+        diag_error(st->d, &cmd_loc, "'%s' is not a rule: give the output of "
+                   "ipvsadm -S -n", w[0].text);
         break;
     default:
-        error_at(st, &loc, "no command on this line (expected -A, -E, -D, "
-                 "-a, -e, -d or -C)");
+        diag_error(st->d, &loc,
+                   "no command on this line (expected -A, -E, -D, "
+                   "-a, -e, -d or -C)");
         break;
     }
 }
@@ -828,6 +816,7 @@ import_ipvsadm(const char *file, const char *text, size_t len,
     memset(&st, 0, sizeof st);
     st.file = diag_intern_file(d, file);
     st.d = d;
+    st.errors_before = d->n_errors;
     st.opts = opts;
     st.spec = spec;
     st.first = spec->n_services;
@@ -839,7 +828,7 @@ import_ipvsadm(const char *file, const char *text, size_t len,
         lineno++;
         if (memchr(p, '\0', eol - p)) {
             struct location loc = { st.file, lineno, 1 };
-            error_at(&st, &loc, "NUL byte in input");
+            diag_error(st.d, &loc, "NUL byte in input");
         } else {
             char *line = strndup(p, eol - p);
             if (!line) {
@@ -850,10 +839,10 @@ import_ipvsadm(const char *file, const char *text, size_t len,
         }
         p = nl ? nl + 1 : end;
     }
-    if (!st.failed && spec->n_services == st.first) {
+    if (st.d->n_errors == st.errors_before && spec->n_services == st.first) {
         struct location loc = { st.file, 0, 0 };
-        error_at(&st, &loc, "no virtual services found (expected the "
-                 "output of ipvsadm -S -n)");
+        diag_error(st.d, &loc, "no virtual services found (expected the "
+                   "output of ipvsadm -S -n)");
     }
     /* The defaults that depend on the VIP, as the front ends set them. */
     for (size_t i = st.first; i < spec->n_services; i++) {
@@ -862,5 +851,5 @@ import_ipvsadm(const char *file, const char *text, size_t len,
     import_unique_names(spec, st.first);
     free(st.info);
     free(st.marks);
-    return !st.failed;
+    return st.d->n_errors == st.errors_before;
 }

@@ -97,7 +97,7 @@ struct ka_state {
     const struct import_options *opts;
     struct lb_spec *spec;
     size_t first;
-    bool failed;
+    size_t errors_before;       /* d->n_errors when the import began. */
     int include_depth;
     size_t n_included;          /* Files read through include, in all. */
     size_t bytes_read;          /* Bytes of every file read, in all. */
@@ -105,26 +105,6 @@ struct ka_state {
     char **warned;
     size_t n_warned;
 };
-
-static void
-ka_error(struct ka_state *st, const struct location *loc, const char *fmt,
-         ...) __attribute__((format(printf, 3, 4)));
-
-static void
-ka_error(struct ka_state *st, const struct location *loc, const char *fmt,
-         ...)
-{
-    char *msg;
-    va_list args;
-    va_start(args, fmt);
-    if (vasprintf(&msg, fmt, args) < 0) {
-        abort();
-    }
-    va_end(args);
-    diag_error(st->d, loc, "%s", msg);
-    free(msg);
-    st->failed = true;
-}
 
 /* Warns about 'kw' once per file: configs repeat the same keyword in every
  * real server, and one warning says it all. */
@@ -319,7 +299,7 @@ lex(struct lexer *lx, char **text, struct location *loc)
             continue;
         }
         if (c == '\0') {
-            ka_error(lx->st, loc, "NUL byte in input");
+            diag_error(lx->st->d, loc, "NUL byte in input");
             advance(lx);
             continue;
         }
@@ -327,7 +307,7 @@ lex(struct lexer *lx, char **text, struct location *loc)
         advance(lx);
     }
     if (quote) {
-        ka_error(lx->st, &qloc, "unterminated quoted string");
+        diag_error(lx->st->d, &qloc, "unterminated quoted string");
     }
     buf[n] = '\0';
     *text = buf;
@@ -358,13 +338,13 @@ do_include(struct ka_state *st, const struct knode *stmt,
            struct knode *parent)
 {
     if (stmt->n < 2) {
-        ka_error(st, &stmt->w[0].loc, "%s needs a file name",
-                 stmt->w[0].text);
+        diag_error(st->d, &stmt->w[0].loc, "%s needs a file name",
+                   stmt->w[0].text);
         return;
     }
     if (st->include_depth >= 16) {
-        ka_error(st, &stmt->w[0].loc, "includes nested more than 16 deep "
-                 "(an include loop?)");
+        diag_error(st->d, &stmt->w[0].loc, "includes nested more than 16 deep "
+                   "(an include loop?)");
         return;
     }
     /* Depth alone does not bound the work: a file including itself twice
@@ -373,8 +353,8 @@ do_include(struct ka_state *st, const struct knode *stmt,
         return;                 /* Reported once, by parse_file(). */
     }
     if (st->n_included >= KA_MAX_INCLUDED) {
-        ka_error(st, &stmt->w[0].loc, "more than %d included files (an "
-                 "include loop?)", KA_MAX_INCLUDED);
+        diag_error(st->d, &stmt->w[0].loc, "more than %d included files (an "
+                   "include loop?)", KA_MAX_INCLUDED);
         return;
     }
     const char *pattern = stmt->w[1].text;
@@ -395,13 +375,15 @@ do_include(struct ka_state *st, const struct knode *stmt,
         diag_warning(st->d, &stmt->w[1].loc, "include '%s' matches no file",
                      full);
     } else if (rc) {
-        ka_error(st, &stmt->w[1].loc, "include '%s': cannot expand", full);
+        diag_error(st->d, &stmt->w[1].loc,
+                   "include '%s': cannot expand", full);
     } else {
         st->include_depth++;
         for (size_t i = 0; i < g.gl_pathc; i++) {
             if (st->n_included++ >= KA_MAX_INCLUDED) {
-                ka_error(st, &stmt->w[0].loc, "more than %d included files "
-                         "(an include loop?)", KA_MAX_INCLUDED);
+                diag_error(st->d, &stmt->w[0].loc,
+                           "more than %d included files "
+                           "(an include loop?)", KA_MAX_INCLUDED);
                 break;
             }
             parse_file(st, g.gl_pathv[i], &stmt->w[1].loc, parent);
@@ -457,7 +439,7 @@ parse_block(struct lexer *lx, struct knode *parent,
                 stmt = &parent->kids[parent->n_kids - 1];
             }
             if (!stmt) {
-                ka_error(st, &loc, "'{' without a keyword before it");
+                diag_error(st->d, &loc, "'{' without a keyword before it");
                 stmt = knode_add(parent);
                 stmt->w = xrealloc(NULL, sizeof *stmt->w);
                 stmt->w[0].text = xstrdup("");
@@ -467,7 +449,7 @@ parse_block(struct lexer *lx, struct knode *parent,
             stmt->block = true;
             stmt->block_loc = loc;
             if (depth >= 32) {
-                ka_error(st, &loc, "blocks nested too deep");
+                diag_error(st->d, &loc, "blocks nested too deep");
                 return;
             }
             /* 'stmt' may move when 'parent' grows: recurse into a copy. */
@@ -477,13 +459,14 @@ parse_block(struct lexer *lx, struct knode *parent,
             parent->kids[idx] = kid;
         } else if (t == KT_RBRACE) {
             if (!open) {
-                ka_error(st, &loc, "unmatched '}'");
+                diag_error(st->d, &loc, "unmatched '}'");
                 continue;
             }
             return;
         } else if (t == KT_EOF) {
             if (open) {
-                ka_error(st, open, "missing '}' for the block opened here");
+                diag_error(st->d, open,
+                           "missing '}' for the block opened here");
             }
             return;
         }
@@ -498,10 +481,10 @@ parse_file(struct ka_state *st, const char *path, const struct location *from,
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (from) {
-            ka_error(st, from, "cannot open included file %s: %s", path,
-                     strerror(errno));
+            diag_error(st->d, from, "cannot open included file %s: %s", path,
+                       strerror(errno));
         } else {
-            ka_error(st, &loc, "cannot open: %s", strerror(errno));
+            diag_error(st->d, &loc, "cannot open: %s", strerror(errno));
         }
         return false;
     }
@@ -509,7 +492,8 @@ parse_file(struct ka_state *st, const char *path, const struct location *from,
      * end. */
     struct stat sb;
     if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
-        ka_error(st, from ? from : &loc, "%s is not a regular file", path);
+        diag_error(st->d, from ? from : &loc,
+                   "%s is not a regular file", path);
         fclose(f);
         return false;
     }
@@ -517,8 +501,8 @@ parse_file(struct ka_state *st, const char *path, const struct location *from,
     size_t len = 0, cap = 0;
     for (;;) {
         if (len > KA_MAX_FILE_BYTES) {
-            ka_error(st, from ? from : &loc, "%s is larger than %u MiB",
-                     path, KA_MAX_FILE_BYTES >> 20);
+            diag_error(st->d, from ? from : &loc, "%s is larger than %u MiB",
+                       path, KA_MAX_FILE_BYTES >> 20);
             fclose(f);
             free(text);
             return false;
@@ -537,8 +521,9 @@ parse_file(struct ka_state *st, const char *path, const struct location *from,
     /* The files included 1000 times over must not add up without end. */
     st->bytes_read += len;
     if (st->bytes_read > KA_MAX_TOTAL_BYTES) {
-        ka_error(st, from ? from : &loc, "more than %u MiB read with the "
-                 "included files (an include loop?)", KA_MAX_TOTAL_BYTES >> 20);
+        diag_error(st->d, from ? from : &loc, "more than %u MiB read with "
+                   "the included files (an include loop?)",
+                   KA_MAX_TOTAL_BYTES >> 20);
         free(text);
         return false;
     }
@@ -589,7 +574,7 @@ arg(struct ka_state *st, const struct knode *n, size_t i, const char *what)
     if (n->n > i) {
         return &n->w[i];
     }
-    ka_error(st, &n->w[0].loc, "%s needs %s", n->w[0].text, what);
+    diag_error(st->d, &n->w[0].loc, "%s needs %s", n->w[0].text, what);
     return NULL;
 }
 
@@ -601,8 +586,8 @@ no_extra(struct ka_state *st, const struct knode *n, size_t max)
     if (n->n <= max) {
         return true;
     }
-    ka_error(st, &n->w[max].loc, "unexpected '%s' after %s (one setting "
-             "per line)", n->w[max].text, n->w[0].text);
+    diag_error(st->d, &n->w[max].loc, "unexpected '%s' after %s (one setting "
+               "per line)", n->w[max].text, n->w[0].text);
     return false;
 }
 
@@ -616,8 +601,9 @@ get_uint(struct ka_state *st, const struct knode *n, uint32_t min,
     }
     const char *err = lb_parse_uint(w->text, min, max, out);
     if (err) {
-        ka_error(st, &w->loc, "invalid %s '%s': %s", n->w[0].text, w->text,
-                 err);
+        diag_error(st->d, &w->loc,
+                   "invalid %s '%s': %s", n->w[0].text, w->text,
+                   err);
         return false;
     }
     return true;
@@ -632,7 +618,8 @@ get_timer(struct ka_state *st, const struct knode *n, uint32_t *ms)
     }
     const char *err = parse_timer(w->text, ms);
     if (err) {
-        ka_error(st, &w->loc, "%s '%s' for %s", err, w->text, n->w[0].text);
+        diag_error(st->d, &w->loc,
+                   "%s '%s' for %s", err, w->text, n->w[0].text);
         return false;
     }
     return true;
@@ -654,8 +641,8 @@ get_bool(struct ka_state *st, const struct knode *n, bool *out)
                || !strcasecmp(s, "no")) {
         *out = false;
     } else {
-        ka_error(st, &n->w[1].loc, "invalid %s '%s' (expected on, off, "
-                 "true, false, yes or no)", n->w[0].text, s);
+        diag_error(st->d, &n->w[1].loc, "invalid %s '%s' (expected on, off, "
+                   "true, false, yes or no)", n->w[0].text, s);
         return false;
     }
     return true;
@@ -675,16 +662,18 @@ check_method(struct ka_state *st, const struct knode *n, const char *what)
         return true;
     }
     if (!strcasecmp(w->text, "NAT")) {
-        ka_error(st, &w->loc, "%s uses NAT: flowlb does direct routing only "
-                 "(lvs_method DR), where the real holds the VIP itself and "
-                 "answers the client directly; NAT is not converted", what);
+        diag_error(st->d, &w->loc,
+                   "%s uses NAT: flowlb does direct routing only "
+                   "(lvs_method DR), where the real holds the VIP itself and "
+                   "answers the client directly; NAT is not converted", what);
     } else if (!strcasecmp(w->text, "TUN")) {
-        ka_error(st, &w->loc, "%s uses tunnelling (TUN): flowlb does direct "
-                 "routing only (lvs_method DR), to reals on the same L2 "
-                 "segment; tunnelling is not converted", what);
+        diag_error(st->d, &w->loc,
+                   "%s uses tunnelling (TUN): flowlb does direct "
+                   "routing only (lvs_method DR), to reals on the same L2 "
+                   "segment; tunnelling is not converted", what);
     } else {
-        ka_error(st, &w->loc, "unknown forwarding method '%s' (expected "
-                 "NAT, DR or TUN)", w->text);
+        diag_error(st->d, &w->loc, "unknown forwarding method '%s' (expected "
+                   "NAT, DR or TUN)", w->text);
     }
     return false;
 }
@@ -800,8 +789,9 @@ hex_text(struct ka_state *st, const struct knode *n)
     out[len] = '\0';
     for (size_t i = 0; i < len; i++) {
         if ((unsigned char) out[i] < 0x20 || (unsigned char) out[i] >= 0x7f) {
-            ka_error(st, &n->w[0].loc, "%s is not printable text: flowlb's "
-                     "udp check sends and expects text", n->w[0].text);
+            diag_error(st->d, &n->w[0].loc,
+                       "%s is not printable text: flowlb's "
+                       "udp check sends and expects text", n->w[0].text);
             free(out);
             return NULL;
         }
@@ -809,8 +799,8 @@ hex_text(struct ka_state *st, const struct knode *n)
     return out;
 
 bad:
-    ka_error(st, &n->w[0].loc, "%s: invalid hex string (wildcards X are "
-             "not supported)", n->w[0].text);
+    diag_error(st->d, &n->w[0].loc, "%s: invalid hex string (wildcards X are "
+               "not supported)", n->w[0].text);
     free(out);
     return NULL;
 }
@@ -849,8 +839,8 @@ parse_url(struct ka_state *st, const struct knode *url, struct ka_check *k,
             }
             const char *err = lb_parse_uint(w->text, 100, 599, &v);
             if (err) {
-                ka_error(st, &w->loc, "invalid status_code '%s': %s",
-                         w->text, err);
+                diag_error(st->d, &w->loc, "invalid status_code '%s': %s",
+                           w->text, err);
             } else {
                 k->c.expect_status = v;
                 *has_status = true;
@@ -868,15 +858,15 @@ parse_url(struct ka_state *st, const struct knode *url, struct ka_check *k,
                 free(k->c.expect_body);
                 k->c.expect_body = xstrdup(w->text);
             } else if (w) {
-                ka_error(st, &w->loc, "regex '%s' is not a plain string: "
-                         "flowlb's http check looks for a substring "
-                         "(check ... body)", w->text);
+                diag_error(st->d, &w->loc, "regex '%s' is not a plain string: "
+                           "flowlb's http check looks for a substring "
+                           "(check ... body)", w->text);
             }
         } else if (!strcmp(kw, "regex_no_match") || !strcmp(kw, "regex_options")
                    || !strcmp(kw, "regex_stack")
                    || !strcmp(kw, "regex_min_offset")
                    || !strcmp(kw, "regex_max_offset")) {
-            ka_error(st, &n->w[0].loc, "%s is not supported", kw);
+            diag_error(st->d, &n->w[0].loc, "%s is not supported", kw);
         } else if (!strcmp(kw, "tls_compliant")) {
             /* No effect on what is checked. */
         } else {
@@ -928,12 +918,13 @@ parse_checker(struct ka_state *st, const struct knode *n,
                 k->connect_port = v;
             }
         } else if (!strcmp(skw, "connect_ip")) {
-            ka_error(st, &s->w[0].loc, "connect_ip is not supported: "
-                     "flowlb probes each real at its own address");
+            diag_error(st->d, &s->w[0].loc, "connect_ip is not supported: "
+                       "flowlb probes each real at its own address");
         } else if (!strcmp(skw, "bindto")) {
             const struct kword *w = arg(st, s, 1, "an address");
             if (w && lb_parse_addr(w->text, &k->c.source)) {
-                ka_error(st, &w->loc, "invalid bindto address '%s'", w->text);
+                diag_error(st->d, &w->loc,
+                           "invalid bindto address '%s'", w->text);
             }
         } else if (!strcmp(skw, "bind_port") || !strcmp(skw, "bind_if")
                    || !strcmp(skw, "fwmark")) {
@@ -941,8 +932,8 @@ parse_checker(struct ka_state *st, const struct knode *n,
                          skw);
         } else if (http && !strcmp(skw, "url")) {
             if (++n_urls > 1) {
-                ka_error(st, &s->w[0].loc, "more than one url: flowlb's "
-                         "http check tests one path");
+                diag_error(st->d, &s->w[0].loc, "more than one url: flowlb's "
+                           "http check tests one path");
             } else {
                 parse_url(st, s, k, &has_status);
             }
@@ -1010,7 +1001,7 @@ parse_checker(struct ka_state *st, const struct knode *n,
         }
     }
     if (misc && !k->raw_command) {
-        ka_error(st, &n->w[0].loc, "MISC_CHECK without misc_path");
+        diag_error(st->d, &n->w[0].loc, "MISC_CHECK without misc_path");
     }
     if (http && !n_urls) {
         diag_warning(st->d, &n->w[0].loc, "%s without url: checking path /",
@@ -1026,12 +1017,13 @@ parse_checker(struct ka_state *st, const struct knode *n,
                            : def.has_timeout ? def.timeout_ms : 5000;
     k->c.fall = (def.has_retry ? def.retry : default_retry) + 1;
     if (!k->c.interval_ms) {
-        ka_error(st, &n->w[0].loc, "delay_loop 0: flowlb needs an interval");
+        diag_error(st->d, &n->w[0].loc,
+                   "delay_loop 0: flowlb needs an interval");
         k->c.interval_ms = 1000;
     }
     if (!k->c.timeout_ms) {
-        ka_error(st, &n->w[0].loc, "connect_timeout 0: flowlb needs a "
-                 "timeout");
+        diag_error(st->d, &n->w[0].loc, "connect_timeout 0: flowlb needs a "
+                   "timeout");
         k->c.timeout_ms = 1;
     }
     if (k->c.timeout_ms > k->c.interval_ms) {
@@ -1095,18 +1087,19 @@ fwmark_entry(struct ka_state *st, const struct kword *kw,
 {
     uint32_t mark;
     if (!num || lb_parse_uint(num->text, 1, UINT32_MAX, &mark)) {
-        ka_error(st, num ? &num->loc : &kw->loc, "fwmark needs a mark "
-                 "number (1 to 4294967295)");
+        diag_error(st->d, num ? &num->loc : &kw->loc, "fwmark needs a mark "
+                   "number (1 to 4294967295)");
         return false;
     }
     const struct import_fwmark *fm = import_find_fwmark(st->opts, mark);
     if (!fm) {
-        ka_error(st, &kw->loc, "firewall mark %u cannot be imported as it "
-                 "is: keepalived.conf does not say which packets carry the "
-                 "mark (iptables/nft rules do). Give it with --fwmark "
-                 "%u=ADDRESS[/LEN],PROTO,PORT[-PORT], or write the service "
-                 "by hand and drop it from the input", (unsigned) mark,
-                 (unsigned) mark);
+        diag_error(st->d, &kw->loc,
+                   "firewall mark %u cannot be imported as it "
+                   "is: keepalived.conf does not say which packets carry the "
+                   "mark (iptables/nft rules do). Give it with --fwmark "
+                   "%u=ADDRESS[/LEN],PROTO,PORT[-PORT], or write the service "
+                   "by hand and drop it from the input", (unsigned) mark,
+                   (unsigned) mark);
         return false;
     }
     memset(e, 0, sizeof *e);
@@ -1146,13 +1139,13 @@ parse_real(struct ka_state *st, const struct knode *n,
     real->r.addr_loc = a->loc;
     const char *err = lb_parse_addr(a->text, &real->r.addr);
     if (err) {
-        ka_error(st, &a->loc, "%s '%s' of real_server", err, a->text);
+        diag_error(st->d, &a->loc, "%s '%s' of real_server", err, a->text);
         return;
     }
     if (n->n > 2) {
         err = parse_port_word(n->w[2].text, &real->port);
         if (err) {
-            ka_error(st, &n->w[2].loc, "%s: '%s'", err, n->w[2].text);
+            diag_error(st->d, &n->w[2].loc, "%s: '%s'", err, n->w[2].text);
         }
         real->has_port = true;
     }
@@ -1179,19 +1172,19 @@ parse_real(struct ka_state *st, const struct knode *n,
                    || !strcmp(kw, "SSL_GET") || !strcmp(kw, "MISC_CHECK")
                    || !strcmp(kw, "UDP_CHECK")) {
             if (real->check.present) {
-                ka_error(st, &s->w[0].loc, "second checker for real %s "
-                         "(first at line %d): flowlb runs one check per "
-                         "service", a->text, real->check.loc.line);
+                diag_error(st->d, &s->w[0].loc, "second checker for real %s "
+                           "(first at line %d): flowlb runs one check per "
+                           "service", a->text, real->check.loc.line);
                 continue;
             }
             parse_checker(st, s, &def, &real->check);
         } else if (!strcmp(kw, "SMTP_CHECK") || !strcmp(kw, "DNS_CHECK")
                    || !strcmp(kw, "BFD_CHECK") || !strcmp(kw, "PING_CHECK")
                    || !strcmp(kw, "FILE_CHECK")) {
-            ka_error(st, &s->w[0].loc, "%s is not supported (flowlb has "
-                     "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK and "
-                     "UDP_CHECK): replace it, e.g. with a MISC_CHECK "
-                     "running a script, before importing", kw);
+            diag_error(st->d, &s->w[0].loc, "%s is not supported (flowlb has "
+                       "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK and "
+                       "UDP_CHECK): replace it, e.g. with a MISC_CHECK "
+                       "running a script, before importing", kw);
         } else if (!strcmp(kw, "notify_up") || !strcmp(kw, "notify_down")) {
             ka_warn_once(st, &s->w[0], "%s scripts are not supported (watch "
                          "flowlbd's log or 'flowlb/show' instead)", kw);
@@ -1327,8 +1320,9 @@ parse_vs_body(struct ka_state *st, const struct knode *n, struct ka_vs *vs)
             if (w && no_extra(st, s, 2)) {
                 vs->scheduler_loc = w->loc;
                 if (!import_scheduler(w->text, &vs->scheduler)) {
-                    ka_error(st, &w->loc, "unknown scheduler '%s' (flowlb "
-                             "has: %s)", w->text, import_scheduler_list);
+                    diag_error(st->d, &w->loc,
+                               "unknown scheduler '%s' (flowlb "
+                               "has: %s)", w->text, import_scheduler_list);
                 }
             }
         } else if (!strcmp(kw, "lb_kind") || !strcmp(kw, "lvs_method")) {
@@ -1344,11 +1338,11 @@ parse_vs_body(struct ka_state *st, const struct knode *n, struct ka_vs *vs)
             } else if (!strcasecmp(w->text, "UDP")) {
                 vs->proto = LB_PROTO_UDP;
             } else if (!strcasecmp(w->text, "SCTP")) {
-                ka_error(st, &w->loc, "SCTP is not supported (flowlb "
-                         "balances TCP and UDP)");
+                diag_error(st->d, &w->loc, "SCTP is not supported (flowlb "
+                           "balances TCP and UDP)");
             } else {
-                ka_error(st, &w->loc, "unknown protocol '%s' (expected "
-                         "TCP or UDP)", w->text);
+                diag_error(st->d, &w->loc, "unknown protocol '%s' (expected "
+                           "TCP or UDP)", w->text);
             }
         } else if (!strcmp(kw, "persistence_timeout")) {
             uint32_t v = 360;   /* keepalived's default: 6 minutes. */
@@ -1360,7 +1354,8 @@ parse_vs_body(struct ka_state *st, const struct knode *n, struct ka_vs *vs)
         } else if (!strcmp(kw, "persistence_granularity")) {
             vs->granularity = arg(st, s, 1, "a netmask");
         } else if (!strcmp(kw, "persistence_engine")) {
-            ka_error(st, &s->w[0].loc, "persistence_engine is not supported");
+            diag_error(st->d, &s->w[0].loc,
+                       "persistence_engine is not supported");
         } else if (!strcmp(kw, "quorum") || !strcmp(kw, "hysteresis")) {
             uint32_t v;
             if (get_uint(st, s, 0, UINT32_MAX, &v)) {
@@ -1388,7 +1383,8 @@ parse_vs_body(struct ka_state *st, const struct knode *n, struct ka_vs *vs)
             vs->sorry.weight = 1;
             const char *err = lb_parse_addr(a->text, &vs->sorry.addr);
             if (err) {
-                ka_error(st, &a->loc, "%s '%s' of sorry_server", err, a->text);
+                diag_error(st->d, &a->loc,
+                           "%s '%s' of sorry_server", err, a->text);
                 vs->has_sorry = false;
             }
         } else if (!strcmp(kw, "sorry_server_lvs_method")) {
@@ -1419,10 +1415,11 @@ parse_vs_body(struct ka_state *st, const struct knode *n, struct ka_vs *vs)
         }
     }
     if (!method_given) {
-        ka_error(st, &n->w[0].loc, "no lvs_method (lb_kind): keepalived's "
-                 "default is NAT, and flowlb does direct routing only; add "
-                 "'lb_kind DR' if the reals are set up for direct routing "
-                 "(they hold the VIP and answer clients directly)");
+        diag_error(st->d, &n->w[0].loc,
+                   "no lvs_method (lb_kind): keepalived's "
+                   "default is NAT, and flowlb does direct routing only; add "
+                   "'lb_kind DR' if the reals are set up for direct routing "
+                   "(they hold the VIP and answer clients directly)");
         /* Go on as DR to report the rest. */
         vs->dr = true;
     }
@@ -1475,8 +1472,8 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
                                          e->vip.family,
                                          &svc->persistence_prefix_len);
         if (err) {
-            ka_error(st, &vs->granularity->loc, "%s: '%s'", err,
-                     vs->granularity->text);
+            diag_error(st->d, &vs->granularity->loc, "%s: '%s'", err,
+                       vs->granularity->text);
         }
     }
     if (!e->mark && !e->port && !vs->persistence_s) {
@@ -1497,17 +1494,19 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
         char a[64];
         lb_addr_format(&kr->r.addr, a, sizeof a);
         if (kr->r.addr.family != e->vip.family) {
-            ka_error(st, &kr->r.addr_loc, "real %s is not of the VIP %s's "
-                     "address family (direct routing keeps the packet as "
-                     "it is)", a, vip);
+            diag_error(st->d, &kr->r.addr_loc,
+                       "real %s is not of the VIP %s's "
+                       "address family (direct routing keeps the packet as "
+                       "it is)", a, vip);
             continue;
         }
         bool dup = false;
         for (size_t j = 0; j < svc->n_reals && !dup; j++) {
             if (lb_addr_equal(&svc->reals[j].addr, &kr->r.addr)) {
-                ka_error(st, &kr->r.addr_loc, "real %s listed twice in the "
-                         "virtual server (first at line %d)", a,
-                         svc->reals[j].loc.line);
+                diag_error(st->d, &kr->r.addr_loc,
+                           "real %s listed twice in the "
+                           "virtual server (first at line %d)", a,
+                           svc->reals[j].loc.line);
                 dup = true;
             }
         }
@@ -1546,10 +1545,11 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
         if (diff) {
             char ra[64];
             lb_addr_format(&ref->r.addr, ra, sizeof ra);
-            ka_error(st, &kr->check.loc, "the checker of real %s differs from "
-                     "that of real %s (line %d) in %s: flowlb runs one check "
-                     "per service, make them the same", a, ra,
-                     ref->check.loc.line, diff);
+            diag_error(st->d, &kr->check.loc,
+                       "the checker of real %s differs from "
+                       "that of real %s (line %d) in %s: flowlb runs one "
+                       "check per service, make them the same", a, ra,
+                       ref->check.loc.line, diff);
         }
         free(c.path);
         free(c.expect_body);
@@ -1583,8 +1583,9 @@ instantiate(struct ka_state *st, const struct ka_vs *vs,
         svc->sorry = vs->sorry;
         svc->sorry.port = NULL;
         if (svc->sorry.addr.family != e->vip.family) {
-            ka_error(st, &svc->sorry.addr_loc, "sorry_server is not of the "
-                     "VIP's address family");
+            diag_error(st->d, &svc->sorry.addr_loc,
+                       "sorry_server is not of the "
+                       "VIP's address family");
         }
         import_set_mac(st->opts, &svc->sorry, &svc->sorry.addr_loc, st->d);
     }
@@ -1634,13 +1635,14 @@ group_entries(struct ka_state *st, const struct knode *n,
     }
     uint16_t port = 0;
     if (n->n > 1 && parse_port_word(n->w[1].text, &port)) {
-        ka_error(st, &n->w[1].loc, "invalid port '%s' in "
-                 "virtual_server_group", n->w[1].text);
+        diag_error(st->d, &n->w[1].loc, "invalid port '%s' in "
+                   "virtual_server_group", n->w[1].text);
         return;
     }
     if (n->n > 2) {
-        ka_error(st, &n->w[2].loc, "unexpected '%s' in virtual_server_group "
-                 "entry", n->w[2].text);
+        diag_error(st->d, &n->w[2].loc,
+                   "unexpected '%s' in virtual_server_group "
+                   "entry", n->w[2].text);
         return;
     }
     /* Ranges: a.b.c.d-e, a.b.c.d-a.b.c.e, or a prefix a.b.c.d/nn. */
@@ -1650,8 +1652,9 @@ group_entries(struct ka_state *st, const struct knode *n,
              sep ? (int) (sep - w->text) : (int) strlen(w->text), w->text);
     struct lb_addr a;
     if (lb_parse_addr(first, &a)) {
-        ka_error(st, &w->loc, "invalid address '%s' in virtual_server_group",
-                 w->text);
+        diag_error(st->d, &w->loc,
+                   "invalid address '%s' in virtual_server_group",
+                   w->text);
         return;
     }
     uint64_t count = 1;
@@ -1660,7 +1663,7 @@ group_entries(struct ka_state *st, const struct knode *n,
         if (*sep == '/') {
             uint32_t len;
             if (lb_parse_uint(sep + 1, 0, 32, &len)) {
-                ka_error(st, &w->loc, "invalid prefix in '%s'", w->text);
+                diag_error(st->d, &w->loc, "invalid prefix in '%s'", w->text);
                 return;
             }
             count = 1ull << (32 - len);
@@ -1673,19 +1676,21 @@ group_entries(struct ka_state *st, const struct knode *n,
             } else if (!lb_parse_uint(sep + 1, 0, 255, &v)) {
                 last = (base & ~0xffu) | v;
             } else {
-                ka_error(st, &w->loc, "invalid address range '%s'", w->text);
+                diag_error(st->d, &w->loc,
+                           "invalid address range '%s'", w->text);
                 return;
             }
             if (last < base) {
-                ka_error(st, &w->loc, "reversed address range '%s'", w->text);
+                diag_error(st->d, &w->loc,
+                           "reversed address range '%s'", w->text);
                 return;
             }
             count = (uint64_t) last - base + 1;
         }
         if (count > 256) {
-            ka_error(st, &w->loc, "range '%s' has %llu addresses: flowlb "
-                     "makes one service per address and takes at most 256 "
-                     "from one range", w->text, (unsigned long long) count);
+            diag_error(st->d, &w->loc, "range '%s' has %llu addresses: flowlb "
+                       "makes one service per address and takes at most 256 "
+                       "from one range", w->text, (unsigned long long) count);
             return;
         }
         for (uint64_t i = 0; i < count; i++) {
@@ -1700,8 +1705,8 @@ group_entries(struct ka_state *st, const struct knode *n,
         return;
     }
     if (sep) {
-        ka_error(st, &w->loc, "IPv6 address ranges are not supported in "
-                 "virtual_server_group ('%s'): list the addresses", w->text);
+        diag_error(st->d, &w->loc, "IPv6 address ranges are not supported in "
+                   "virtual_server_group ('%s'): list the addresses", w->text);
         return;
     }
     *entries = xrealloc(*entries, (*n_entries + 1) * sizeof **entries);
@@ -1735,7 +1740,7 @@ virtual_server(struct ka_state *st, const struct knode *top,
         return;
     }
     if (!n->block) {
-        ka_error(st, &n->w[0].loc, "virtual_server without a '{' block");
+        diag_error(st->d, &n->w[0].loc, "virtual_server without a '{' block");
         return;
     }
     struct ka_entry *entries = NULL;
@@ -1754,7 +1759,8 @@ virtual_server(struct ka_state *st, const struct knode *top,
         }
         const struct knode *grp = find_group(top, g->text);
         if (!grp) {
-            ka_error(st, &g->loc, "no virtual_server_group '%s'", g->text);
+            diag_error(st->d, &g->loc,
+                       "no virtual_server_group '%s'", g->text);
             return;
         }
         prefix = g->text;
@@ -1771,12 +1777,14 @@ virtual_server(struct ka_state *st, const struct knode *top,
         e.loc = a->loc;
         const char *err = lb_parse_addr(a->text, &e.vip);
         if (err) {
-            ka_error(st, &a->loc, "%s '%s' of virtual_server", err, a->text);
+            diag_error(st->d, &a->loc,
+                       "%s '%s' of virtual_server", err, a->text);
             return;
         }
         if (n->n > 2 && parse_port_word(n->w[2].text, &e.port)) {
-            ka_error(st, &n->w[2].loc, "invalid port '%s' of virtual_server",
-                     n->w[2].text);
+            diag_error(st->d, &n->w[2].loc,
+                       "invalid port '%s' of virtual_server",
+                       n->w[2].text);
             return;
         }
         entries = xrealloc(NULL, sizeof *entries);
@@ -1820,6 +1828,7 @@ import_keepalived(const char *path, const struct import_options *opts,
     struct ka_state st;
     memset(&st, 0, sizeof st);
     st.d = d;
+    st.errors_before = d->n_errors;
     st.opts = opts;
     st.spec = spec;
     st.first = spec->n_services;
@@ -1827,32 +1836,34 @@ import_keepalived(const char *path, const struct import_options *opts,
     struct knode top;
     memset(&top, 0, sizeof top);
     parse_file(&st, path, NULL, &top);
-    if (!st.failed) {
+    if (st.d->n_errors == st.errors_before) {
         for (size_t i = 0; i < top.n_kids; i++) {
             const struct knode *n = &top.kids[i];
             const char *kw = n->w[0].text;
             if (kw[0] == '@' || kw[0] == '$' || kw[0] == '~') {
-                ka_error(&st, &n->w[0].loc, "keepalived conditional "
-                         "configuration, parameters and sequences ('%s') "
-                         "are not supported: expand them first", kw);
+                diag_error(st.d, &n->w[0].loc, "keepalived conditional "
+                           "configuration, parameters and sequences ('%s') "
+                           "are not supported: expand them first", kw);
             } else if (!strcmp(kw, "virtual_server")) {
                 virtual_server(&st, &top, n);
             } else if (!strcmp(kw, "virtual_server_group")) {
                 if (n->n < 2) {
-                    ka_error(&st, &n->w[0].loc, "virtual_server_group needs "
-                             "a name");
+                    diag_error(st.d, &n->w[0].loc,
+                               "virtual_server_group needs "
+                               "a name");
                 } else if (find_group(&top, n->w[1].text) != n) {
-                    ka_error(&st, &n->w[1].loc, "virtual_server_group '%s' "
-                             "defined twice", n->w[1].text);
+                    diag_error(st.d, &n->w[1].loc, "virtual_server_group '%s' "
+                               "defined twice", n->w[1].text);
                 }
             } else if (!is_skipped_top(kw)) {
                 diag_warning(d, &n->w[0].loc, "unknown top-level keyword "
                              "'%s' (ignored)", kw);
             }
         }
-        if (!st.failed && spec->n_services == st.first) {
+        if (st.d->n_errors == st.errors_before
+            && spec->n_services == st.first) {
             struct location loc = { diag_intern_file(d, path), 0, 0 };
-            ka_error(&st, &loc, "no virtual_server found");
+            diag_error(st.d, &loc, "no virtual_server found");
         }
     }
     /* The defaults that depend on the VIP, as the front ends set them. */
@@ -1865,5 +1876,5 @@ import_keepalived(const char *path, const struct import_options *opts,
         free(st.warned[i]);
     }
     free(st.warned);
-    return !st.failed;
+    return st.d->n_errors == st.errors_before;
 }
