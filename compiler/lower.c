@@ -122,7 +122,8 @@ flow_index_insert(struct flow_index *fi, const struct ir_pipeline *ir,
                   size_t flow)
 {
     if (2 * (fi->n + 1) > fi->mask + 1) {
-        struct flow_index bigger = { .mask = fi->mask ? 2 * fi->mask + 1 : 63 };
+        struct flow_index bigger = { .mask = fi->mask ? 2 * fi->mask + 1
+                                                       : 63 };
         bigger.slots = calloc(bigger.mask + 1, sizeof *bigger.slots);
         if (!bigger.slots) {
             abort();
@@ -373,7 +374,7 @@ l4_match(struct ds_buf *t, const struct lb_service *svc, const char *dir,
     vip_text(svc, vip, sizeof vip);
     bool v6 = svc->vip.family == AF_INET6;
     ds_buf_printf(t, "%s%s,%s_%s=%s", lb_proto_name(svc->proto), v6 ? "6" : "",
-                v6 ? "ipv6" : "nw", dir, vip);
+                  v6 ? "ipv6" : "nw", dir, vip);
     if (chunk->mask == 0xffff) {
         ds_buf_printf(t, ",tp_%s=%u", dir, chunk->value);
     } else if (chunk->mask) {
@@ -410,43 +411,43 @@ add_responder(struct lowering *l, size_t i)
     if (svc->vip.family == AF_INET) {
         ds_buf_printf(&l->match, "arp,arp_op=1,arp_tpa=%s", vip);
         ds_buf_printf(&l->actions,
-                    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                    "set_field:%s->eth_src,set_field:2->arp_op,"
-                    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-                    "set_field:%s->arp_sha,", mac, mac);
+                      "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                      "set_field:%s->eth_src,set_field:2->arp_op,"
+                      "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+                      "set_field:%s->arp_sha,", mac, mac);
         if (prefix) {
             /* Any address of the prefix: swap sender and target IPs. */
             ds_buf_printf(&l->actions,
-                        "push:NXM_OF_ARP_TPA[],"
-                        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-                        "pop:NXM_OF_ARP_SPA[],IN_PORT");
+                          "push:NXM_OF_ARP_TPA[],"
+                          "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+                          "pop:NXM_OF_ARP_SPA[],IN_PORT");
         } else {
             ds_buf_printf(&l->actions,
-                        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-                        "set_field:%s->arp_spa,IN_PORT", vip);
+                          "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+                          "set_field:%s->arp_spa,IN_PORT", vip);
         }
     } else {
         /* Neighbour solicitation -> solicited, override advertisement.
          * OVS refuses to write nd_tll while the match says "solicitation",
          * so the packet becomes an advertisement here and the nd table
          * (B+4) writes the target link-layer address. */
-        ds_buf_printf(&l->match, "icmp6,icmp_type=135,icmp_code=0,nd_target=%s",
-                    vip);
+        ds_buf_printf(&l->match,
+                      "icmp6,icmp_type=135,icmp_code=0,nd_target=%s", vip);
         ds_buf_printf(&l->actions,
-                    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                    "set_field:%s->eth_src,"
-                    "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],", mac);
+                      "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                      "set_field:%s->eth_src,"
+                      "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],", mac);
         if (prefix) {
             ds_buf_printf(&l->actions,
-                        "move:NXM_NX_ND_TARGET[]->NXM_NX_IPV6_SRC[],");
+                          "move:NXM_NX_ND_TARGET[]->NXM_NX_IPV6_SRC[],");
         } else {
             ds_buf_printf(&l->actions, "set_field:%s->ipv6_src,", vip);
         }
         ds_buf_printf(&l->actions,
-                    "set_field:136->icmpv6_type,"
-                    "set_field:0x60000000->nd_reserved,"
-                    "set_field:2->nd_options_type,"
-                    "resubmit(,%u)", table(l, LOWER_T_ND));
+                      "set_field:136->icmpv6_type,"
+                      "set_field:0x60000000->nd_reserved,"
+                      "set_field:2->nd_options_type,"
+                      "resubmit(,%u)", table(l, LOWER_T_ND));
     }
     /* Several services may share a VIP (different ports): one responder,
      * which names all of them (quorum withdraws it only when all are
@@ -484,8 +485,8 @@ add_responder(struct lowering *l, size_t i)
     if (svc->vip.family == AF_INET6) {
         ds_buf_clear(&l->match);
         ds_buf_clear(&l->actions);
-        ds_buf_printf(&l->match, "icmp6,icmp_type=136,icmp_code=0,nd_target=%s",
-                    vip);
+        ds_buf_printf(&l->match,
+                      "icmp6,icmp_type=136,icmp_code=0,nd_target=%s", vip);
         ds_buf_printf(&l->actions, "set_field:%s->nd_tll,IN_PORT", mac);
         f = ir_add_flow(l->ir, table(l, LOWER_T_ND), prio,
                         service_cookie(l, i), IR_ROLE_RESPONDER, l->match.s,
@@ -515,7 +516,7 @@ hash_fields(const struct lb_service *svc, struct ds_buf *t)
          * adjust weights from connection counts). fo: the same hash over
          * the group's active bucket(s). */
         ds_buf_printf(t, "selection_method=hash,fields(%s,%s,%s_src,%s_dst)",
-                    src, dst, l4, l4);
+                      src, dst, l4, l4);
         break;
     case LB_SCHED_SH:
         ds_buf_printf(t, "selection_method=hash,fields(%s)", src);
@@ -583,11 +584,11 @@ learn_persist(struct lowering *l, struct ds_buf *t,
     plen = plen && plen < full ? plen : full;
     uint32_t timeout = svc->persistence_s > 65535 ? 65535 : svc->persistence_s;
     ds_buf_printf(t, "learn(table=%u,idle_timeout=%u,cookie=0x%llx,"
-                "eth_type=0x%x,NXM_NX_REG%d[],",
-                table(l, LOWER_T_PERSIST), timeout,
-                (unsigned long long) flowlb_cookie_learned(
+                  "eth_type=0x%x,NXM_NX_REG%d[],",
+                  table(l, LOWER_T_PERSIST), timeout,
+                  (unsigned long long) flowlb_cookie_learned(
                     FLOWLB_COOKIE_KIND_PERSIST, mark),
-                v6 ? 0x86dd : 0x800, LOWER_REG_SERVICE);
+                  v6 ? 0x86dd : 0x800, LOWER_REG_SERVICE);
     const char *src = v6 ? "NXM_NX_IPV6_SRC" : "NXM_OF_IP_SRC";
     if (plen == full) {
         ds_buf_printf(t, "%s[],", src);
@@ -605,17 +606,17 @@ learn_sticky(struct lowering *l, struct ds_buf *t,
     bool v6 = svc->vip.family == AF_INET6;
     const char *l4 = svc->proto == LB_PROTO_UDP ? "UDP" : "TCP";
     ds_buf_printf(t, "learn(table=%u,idle_timeout=%u,cookie=0x%llx,"
-                "eth_type=0x%x,nw_proto=%d,NXM_NX_REG%d[],"
-                "%s[],%s[],NXM_OF_%s_SRC[],NXM_OF_%s_DST[],"
-                "load:0x%x->NXM_NX_REG%d[]),",
-                table(l, LOWER_T_STICKY), sticky_idle(svc),
-                (unsigned long long) flowlb_cookie_learned(
+                  "eth_type=0x%x,nw_proto=%d,NXM_NX_REG%d[],"
+                  "%s[],%s[],NXM_OF_%s_SRC[],NXM_OF_%s_DST[],"
+                  "load:0x%x->NXM_NX_REG%d[]),",
+                  table(l, LOWER_T_STICKY), sticky_idle(svc),
+                  (unsigned long long) flowlb_cookie_learned(
                     FLOWLB_COOKIE_KIND_STICKY, mark),
-                v6 ? 0x86dd : 0x800, svc->proto == LB_PROTO_UDP ? 17 : 6,
-                LOWER_REG_SERVICE,
-                v6 ? "NXM_NX_IPV6_SRC" : "NXM_OF_IP_SRC",
-                v6 ? "NXM_NX_IPV6_DST" : "NXM_OF_IP_DST", l4, l4,
-                mark, LOWER_REG_MARK);
+                  v6 ? 0x86dd : 0x800, svc->proto == LB_PROTO_UDP ? 17 : 6,
+                  LOWER_REG_SERVICE,
+                  v6 ? "NXM_NX_IPV6_SRC" : "NXM_OF_IP_SRC",
+                  v6 ? "NXM_NX_IPV6_DST" : "NXM_OF_IP_DST", l4, l4,
+                  mark, LOWER_REG_MARK);
 }
 
 /* Assign table, for one candidate real (or the sorry real) of a service
@@ -631,8 +632,8 @@ add_assign_flow(struct lowering *l, size_t i, const struct lb_real *real,
     bool v6 = svc->vip.family == AF_INET6;
     ds_buf_clear(&l->match);
     ds_buf_printf(&l->match, "%s%s,reg%d=%u,reg%d=0x%x",
-                lb_proto_name(svc->proto), v6 ? "6" : "", LOWER_REG_SERVICE,
-                l->service_ids[i], LOWER_REG_MARK, mark);
+                  lb_proto_name(svc->proto), v6 ? "6" : "", LOWER_REG_SERVICE,
+                  l->service_ids[i], LOWER_REG_MARK, mark);
     ds_buf_clear(&l->actions);
     if (is_learn_mode(svc)) {
         learn_sticky(l, &l->actions, svc, mark);
@@ -644,9 +645,9 @@ add_assign_flow(struct lowering *l, size_t i, const struct lb_real *real,
         ds_buf_printf(&l->actions, "resubmit(,%u)", table(l, LOWER_T_FORWARD));
     } else {
         ds_buf_printf(&l->actions,
-                    "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
-                    "table=%u)", l->opts->ct_zone, mark,
-                    table(l, LOWER_T_FORWARD));
+                      "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
+                      "table=%u)", l->opts->ct_zone, mark,
+                      table(l, LOWER_T_FORWARD));
     }
     struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_ASSIGN),
                                     PRIO_REAL, service_cookie(l, i),
@@ -666,12 +667,12 @@ add_bucket(struct lowering *l, size_t i, struct ir_group *g,
     ds_buf_clear(&l->actions);
     if (uses_assign(svc)) {
         ds_buf_printf(&l->actions, "load:0x%x->NXM_NX_REG%d[],resubmit(,%u)",
-                    mark, LOWER_REG_MARK, table(l, LOWER_T_ASSIGN));
+                      mark, LOWER_REG_MARK, table(l, LOWER_T_ASSIGN));
     } else {
         ds_buf_printf(&l->actions,
-                    "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
-                    "table=%u)", l->opts->ct_zone, mark,
-                    table(l, LOWER_T_FORWARD));
+                      "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
+                      "table=%u)", l->opts->ct_zone, mark,
+                      table(l, LOWER_T_FORWARD));
     }
     struct ir_bucket *b = ir_group_add_bucket(g, bucket_id_for(mark, g),
                                               weight, l->actions.s);
@@ -744,7 +745,7 @@ add_group(struct lowering *l, size_t i)
         bool v6 = svc->vip.family == AF_INET6;
         ds_buf_clear(&l->match);
         ds_buf_printf(&l->match, "%s%s,reg%d=%u", lb_proto_name(svc->proto),
-                    v6 ? "6" : "", LOWER_REG_SERVICE, l->service_ids[i]);
+                      v6 ? "6" : "", LOWER_REG_SERVICE, l->service_ids[i]);
         ds_buf_clear(&l->actions);
         ds_buf_printf(&l->actions, "group:%u", group_id(l, i));
         struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_ASSIGN),
@@ -811,21 +812,21 @@ add_service(struct lowering *l, size_t i)
              * the client's persistence entry, or the group) picks the
              * real; the assign table refreshes the entries and forwards. */
             ds_buf_printf(&l->actions, "load:%u->NXM_NX_REG%d[],"
-                        "load:0->NXM_NX_REG%d[],", sid, LOWER_REG_SERVICE,
-                        LOWER_REG_MARK);
+                          "load:0->NXM_NX_REG%d[],", sid, LOWER_REG_SERVICE,
+                          LOWER_REG_MARK);
             if (svc->persistence_s) {
                 ds_buf_printf(&l->actions, "resubmit(,%u),",
-                            table(l, LOWER_T_PERSIST));
+                              table(l, LOWER_T_PERSIST));
             }
             ds_buf_printf(&l->actions, "resubmit(,%u),resubmit(,%u)",
-                        table(l, LOWER_T_STICKY), table(l, LOWER_T_ASSIGN));
+                          table(l, LOWER_T_STICKY), table(l, LOWER_T_ASSIGN));
             f = add_service_flow(l, i, LOWER_T_CLASSIFY, prio,
                                  IR_ROLE_CLASSIFY, l->match.s, l->actions.s);
             f->vip_answer = true;
             continue;
         }
         ds_buf_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
-                    table(l, LOWER_T_DISPATCH));
+                      table(l, LOWER_T_DISPATCH));
         f = add_service_flow(l, i, LOWER_T_CLASSIFY, prio, IR_ROLE_CLASSIFY,
                              l->match.s, l->actions.s);
         f->vip_answer = true;
@@ -834,13 +835,13 @@ add_service(struct lowering *l, size_t i)
          * client's persistence entry first, through the assign table). */
         ds_buf_clear(&l->scratch);
         ds_buf_printf(&l->scratch, "ct_state=+trk-inv,ct_mark=0,%s",
-                    l->match.s);
+                      l->match.s);
         ds_buf_clear(&l->actions);
         if (svc->persistence_s) {
             ds_buf_printf(&l->actions, "load:%u->NXM_NX_REG%d[],"
-                        "load:0->NXM_NX_REG%d[],resubmit(,%u),resubmit(,%u)",
-                        sid, LOWER_REG_SERVICE, LOWER_REG_MARK,
-                        table(l, LOWER_T_PERSIST), table(l, LOWER_T_ASSIGN));
+                          "load:0->NXM_NX_REG%d[],resubmit(,%u),resubmit(,%u)",
+                          sid, LOWER_REG_SERVICE, LOWER_REG_MARK,
+                          table(l, LOWER_T_PERSIST), table(l, LOWER_T_ASSIGN));
         } else {
             ds_buf_printf(&l->actions, "group:%u", group_id(l, i));
         }
@@ -854,9 +855,9 @@ add_service(struct lowering *l, size_t i)
             ds_buf_printf(&l->scratch, "ct_state=+trk-inv,%s", l->match.s);
             ds_buf_clear(&l->actions);
             ds_buf_printf(&l->actions, "load:%u->NXM_NX_REG%d[],resubmit(,%u),"
-                        "resubmit(,%u)", sid, LOWER_REG_SERVICE,
-                        table(l, LOWER_T_PERSIST),
-                        table(l, LOWER_T_FORWARD));
+                          "resubmit(,%u)", sid, LOWER_REG_SERVICE,
+                          table(l, LOWER_T_PERSIST),
+                          table(l, LOWER_T_FORWARD));
             add_service_flow(l, i, LOWER_T_DISPATCH, prio - 1,
                              IR_ROLE_LOOKUP, l->scratch.s, l->actions.s);
         }
@@ -868,7 +869,7 @@ add_service(struct lowering *l, size_t i)
         l4_match(&l->match, svc, "src", &chunks[c]);
         ds_buf_clear(&l->actions);
         ds_buf_printf(&l->actions, "ct(zone=%u,table=%u)", l->opts->ct_zone,
-                    table(l, LOWER_T_REPLY));
+                      table(l, LOWER_T_REPLY));
         add_service_flow(l, i, LOWER_T_CLASSIFY, prio, IR_ROLE_REPLY,
                          l->match.s, l->actions.s);
     }
