@@ -14,31 +14,23 @@
 #include "health_check.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "openvswitch/list.h"
-#include "openvswitch/poll-loop.h"
 #include "util.h"
 
 /* The largest UDP payload; a truncated reply could hide the text. */
 #define UDP_MAX_REPLY 65536
 
-struct udp_probe {
-    struct ovs_list node;       /* In udp_ctx 'pending'. */
-    struct health_probe *probe;
-    int fd;
-};
+/* Ready sockets taken per epoll_wait(). */
+#define UDP_BATCH 256
 
 struct udp_ctx {
-    struct ovs_list pending;    /* Datagram sent, waiting for a reply. */
-    size_t n_pending;
-    struct pollfd *pfds;        /* Scratch for run(). */
-    struct udp_probe **ps;
-    size_t allocated;
+    struct health_pollset ps;   /* Datagram sent, waiting for a reply. */
+    struct epoll_event events[UDP_BATCH];
     char *buf;                  /* Reply scratch, UDP_MAX_REPLY bytes. */
 };
 
@@ -47,7 +39,7 @@ udp_create(void)
 {
     struct udp_ctx *ctx = xzalloc(sizeof *ctx);
 
-    ovs_list_init(&ctx->pending);
+    health_pollset_init(&ctx->ps);
     ctx->buf = xmalloc(UDP_MAX_REPLY);
     return ctx;
 }
@@ -57,9 +49,7 @@ udp_destroy(void *ctx_)
 {
     struct udp_ctx *ctx = ctx_;
 
-    ovs_assert(ovs_list_is_empty(&ctx->pending));
-    free(ctx->pfds);
-    free(ctx->ps);
+    health_pollset_destroy(&ctx->ps);
     free(ctx->buf);
     free(ctx);
 }
@@ -97,36 +87,17 @@ udp_start(void *ctx_, struct health_probe *probe, struct health_verdict *v)
 {
     struct udp_ctx *ctx = ctx_;
     const char *payload = probe->check->send ? probe->check->send : "";
-    struct sockaddr_storage ss;
-    socklen_t len = health_sockaddr(probe->addr, probe->port, &ss);
-    struct udp_probe *up;
-    int fd;
+    int error;
+    int fd = health_sock_open(probe, SOCK_DGRAM, &error, v);
 
-    if (!len) {
-        health_verdict_set(v, false, HEALTH_R_INTERNAL, 0, "no address");
-        return false;
-    }
-    fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        health_verdict_set(v, false, HEALTH_R_INTERNAL, errno,
-                           "socket: %s", strerror(errno));
+        if (error) {
+            udp_socket_error(v, error);
+        }
         return false;
     }
-    if (probe->source->family) {
-        struct sockaddr_storage src;
-        socklen_t src_len = health_sockaddr(probe->source, 0, &src);
-
-        if (bind(fd, (struct sockaddr *) &src, src_len)) {
-            health_verdict_set(v, false, HEALTH_R_INTERNAL, errno,
-                               "bind to source: %s", strerror(errno));
-            close(fd);
-            return false;
-        }
-    }
-    if (connect(fd, (struct sockaddr *) &ss, len)
-        || send(fd, payload, strlen(payload), 0) < 0) {
-        int error = errno;
-
+    if (send(fd, payload, strlen(payload), 0) < 0) {
+        error = errno;
         close(fd);
         if (error == EAGAIN || error == ENOBUFS || error == ENOMEM) {
             /* The local stack's shortage, not the real's. */
@@ -137,33 +108,30 @@ udp_start(void *ctx_, struct health_probe *probe, struct health_verdict *v)
         }
         return false;
     }
-
-    up = xmalloc(sizeof *up);
-    up->probe = probe;
-    up->fd = fd;
-    ovs_list_push_back(&ctx->pending, &up->node);
-    ctx->n_pending++;
-    probe->priv = up;
+    if (!health_pollset_add(&ctx->ps, fd, EPOLLIN, probe, v)) {
+        close(fd);
+        return false;
+    }
+    probe->fd = fd;
     return true;
 }
 
 static void
-udp_forget(struct udp_ctx *ctx, struct udp_probe *up)
+udp_forget(struct udp_ctx *ctx, struct health_probe *probe)
 {
-    close(up->fd);
-    ovs_list_remove(&up->node);
-    ctx->n_pending--;
-    up->probe->priv = NULL;
-    free(up);
+    health_pollset_del(&ctx->ps, probe->fd);
+    close(probe->fd);
+    probe->fd = -1;
 }
 
 /* Reads what the socket holds: returns true with a verdict in 'v' if the
  * probe is decided (a reply or an error), false if nothing is there. */
 static bool
-udp_read(struct udp_ctx *ctx, struct udp_probe *up, struct health_verdict *v)
+udp_read(struct udp_ctx *ctx, const struct health_probe *probe,
+         struct health_verdict *v)
 {
-    const char *expect = up->probe->check->expect_reply;
-    ssize_t n = recv(up->fd, ctx->buf, UDP_MAX_REPLY, MSG_DONTWAIT);
+    const char *expect = probe->check->expect_reply;
+    ssize_t n = recv(probe->fd, ctx->buf, UDP_MAX_REPLY, MSG_DONTWAIT);
 
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
@@ -182,10 +150,8 @@ udp_read(struct udp_ctx *ctx, struct udp_probe *up, struct health_verdict *v)
 static void
 udp_cancel(void *ctx_, struct health_probe *probe)
 {
-    struct udp_probe *up = probe->priv;
-
-    if (up) {
-        udp_forget(ctx_, up);
+    if (probe->fd >= 0) {
+        udp_forget(ctx_, probe);
     }
 }
 
@@ -195,9 +161,8 @@ static void
 udp_expire(void *ctx_, struct health_probe *probe, struct health_verdict *v)
 {
     struct udp_ctx *ctx = ctx_;
-    struct udp_probe *up = probe->priv;
 
-    if (!up || !udp_read(ctx, up, v)) {
+    if (probe->fd < 0 || !udp_read(ctx, probe, v)) {
         if (probe->check->expect_reply) {
             health_verdict_set(v, false, HEALTH_R_TIMEOUT, 0,
                                "no reply within %"PRIu32" ms",
@@ -208,8 +173,8 @@ udp_expire(void *ctx_, struct health_probe *probe, struct health_verdict *v)
                                " ms", probe->check->timeout_ms);
         }
     }
-    if (up) {
-        udp_forget(ctx, up);
+    if (probe->fd >= 0) {
+        udp_forget(ctx, probe);
     }
 }
 
@@ -217,51 +182,31 @@ static void
 udp_run(void *ctx_)
 {
     struct udp_ctx *ctx = ctx_;
-    struct udp_probe *up;
-    size_t n = 0;
+    int n;
 
-    if (!ctx->n_pending) {
-        return;
-    }
-    if (ctx->allocated < ctx->n_pending) {
-        ctx->allocated = ctx->n_pending * 2;
-        ctx->pfds = xrealloc(ctx->pfds, ctx->allocated * sizeof *ctx->pfds);
-        ctx->ps = xrealloc(ctx->ps, ctx->allocated * sizeof *ctx->ps);
-    }
-    LIST_FOR_EACH (up, node, &ctx->pending) {
-        ctx->pfds[n] = (struct pollfd) { .fd = up->fd, .events = POLLIN };
-        ctx->ps[n++] = up;
-    }
-    /* Which sockets have a reply or an error: the poll loop does not say. */
-    if (poll(ctx->pfds, n, 0) <= 0) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct health_probe *probe;
-        struct health_verdict v;
+    /* Every ready socket, before the monitor looks at deadlines: a probe
+     * whose answer is in must not time out. */
+    do {
+        n = health_pollset_ready(&ctx->ps, ctx->events, UDP_BATCH);
+        for (int i = 0; i < n; i++) {
+            struct health_probe *probe = ctx->events[i].data.ptr;
+            struct health_verdict v;
 
-        if (!ctx->pfds[i].revents) {
-            continue;
+            if (!udp_read(ctx, probe, &v)) {
+                continue;
+            }
+            udp_forget(ctx, probe);
+            health_probe_done(probe, &v);
         }
-        up = ctx->ps[i];
-        if (!udp_read(ctx, up, &v)) {
-            continue;
-        }
-        probe = up->probe;
-        udp_forget(ctx, up);
-        health_probe_done(probe, &v);
-    }
+    } while (n == UDP_BATCH);
 }
 
 static void
 udp_wait(void *ctx_)
 {
     struct udp_ctx *ctx = ctx_;
-    struct udp_probe *up;
 
-    LIST_FOR_EACH (up, node, &ctx->pending) {
-        poll_fd_wait(up->fd, POLLIN);
-    }
+    health_pollset_wait(&ctx->ps);
 }
 
 const struct health_kind health_kind_udp = {

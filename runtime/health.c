@@ -19,6 +19,7 @@
 
 #include "hash.h"
 #include "health_check.h"
+#include "heap.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/poll-loop.h"
 #include "util.h"
@@ -188,6 +189,10 @@ struct htarget {
     long long int next_run;     /* Start of the next probe. */
     long long int started;      /* Start of the in-flight probe. */
     bool in_flight;
+    struct heap_node hnode;     /* In hm 'running' (by deadline) if
+                                 * in_flight, else in 'waiting' (by
+                                 * next_run); see target_schedule(). */
+    struct heap *heap;          /* The one it is in. */
     bool counted;               /* Counted in hm->n_in_flight. */
     struct health_probe probe;
 
@@ -197,12 +202,15 @@ struct htarget {
 struct health_monitor {
     struct hmap targets;        /* Of struct htarget. */
     void *ctx[N_KINDS];         /* Per-kind context. */
-    long long int next_due;     /* Earliest next_run or deadline; a scan
-                                 * before it finds nothing to do. */
+    /* Two timer heaps, earliest first, so that a run looks only at the
+     * targets that are due (a scan of every target per run was the main
+     * cost at 10,000 targets, with one due every fraction of a ms). */
+    struct heap running;        /* In flight, by probe deadline. */
+    struct heap waiting;        /* Not in flight, by next_run. */
+    long long int held_until;   /* Probe budget exhausted: the waiting
+                                 * ones wait at least until then. */
     struct health_change *changes;
     size_t n_changes, allocated_changes;
-    struct htarget **due;       /* Scratch for run(): the probes due. */
-    size_t allocated_due;
     /* Probes holding a descriptor, and how many may: the checker must never
      * take the descriptors the daemon needs (unixctl, OpenFlow). */
     size_t n_in_flight, max_in_flight;
@@ -329,24 +337,63 @@ kind_of(enum lb_check_type type)
     return -1;
 }
 
-/* Spreads the first probes of many targets over a quarter interval, so a
- * start or reload does not fire thousands of probes in the same
- * millisecond; deterministic per target. */
-static long long int
-first_run(const struct htarget *t, long long int now)
-{
-    uint32_t spread = t->check.interval_ms / 4;
+/* Probe starts per ms that a start or reload aims at, at most. */
+#define START_RATE_PER_MS 5
 
+/* Spreads the first probes of 'n' targets so that a start or reload does
+ * not fire thousands of probes in the same millisecond (haproxy and
+ * keepalived spread theirs too): over a quarter interval, or longer, up to
+ * the whole interval, when that would mean more than START_RATE_PER_MS
+ * starts per ms. With the fixed cadence (target_done()) the probes stay
+ * that spread in every interval: at 10,000 targets per second, about 10
+ * per ms rather than bursts of 40 that overflowed a listen backlog. The
+ * first verdict of a target comes at most that spread plus (rise - 1)
+ * intervals after the start (an UNKNOWN real carries traffic meanwhile).
+ * Deterministic per target. */
+static long long int
+first_run(const struct htarget *t, long long int now, size_t n)
+{
+    uint32_t interval = t->check.interval_ms;
+    uint64_t spread = MAX(interval / 4, n / START_RATE_PER_MS);
+
+    spread = MIN(spread, interval);
     return now + (spread ? hash_int(target_hash(t->service, &t->addr), 0)
                            % spread : 0);
 }
 
-static void
-monitor_due(struct health_monitor *hm, long long int when)
+/* A heap is a max-heap: the earliest time gets the highest priority. */
+static uint64_t
+heap_priority(long long int when)
 {
-    if (when < hm->next_due) {
-        hm->next_due = when;
+    return (uint64_t) LLONG_MAX - (uint64_t) MAX(when, 0);
+}
+
+static long long int
+heap_when(const struct heap_node *node)
+{
+    return (long long int) ((uint64_t) LLONG_MAX - node->priority);
+}
+
+/* Puts 't' in the heap its state calls for, keyed by the time it is next
+ * due: the deadline of its probe in flight, else its next start. Call it
+ * whenever in_flight, next_run or the probe's deadline changed. */
+static void
+target_schedule(struct htarget *t)
+{
+    struct health_monitor *hm = t->hm;
+    struct heap *want = t->in_flight ? &hm->running : &hm->waiting;
+    uint64_t prio = heap_priority(t->in_flight ? t->probe.deadline
+                                  : t->next_run);
+
+    if (t->heap == want) {
+        heap_change(want, &t->hnode, prio);
+        return;
     }
+    if (t->heap) {
+        heap_remove(t->heap, &t->hnode);
+    }
+    heap_insert(want, &t->hnode, prio);
+    t->heap = want;
 }
 
 static void
@@ -377,6 +424,30 @@ format_target(const struct htarget *t, char *buf, size_t size)
     lb_addr_format(&t->addr, addr, sizeof addr);
     snprintf(buf, size, t->addr.family == AF_INET6 ? "%s [%s]:%u"
              : "%s %s:%u", t->service, addr, t->port);
+}
+
+/* Schedules the probe after the one that just finished ('now'): one
+ * interval after the time the finished one was due, so each target keeps
+ * its place in the interval and the probes stay as evenly spread as
+ * first_run() made them. (From the actual start instead, one stall of the
+ * loop, e.g. the first push of a large pipeline, bunched every probe due
+ * meanwhile into one burst, for good: 10,000 connects in the same ms, a
+ * real's listen backlog overflowing, and checks failing for it.) When the
+ * probe started late, the next one keeps the phase too, at least half an
+ * interval after this one started; it never starts before this one ended
+ * (a probe that outlasted its slot is followed at once, as before). */
+static void
+target_next_run(struct htarget *t, long long int now)
+{
+    long long int interval = t->check.interval_ms;
+    long long int next = t->next_run + interval;
+    long long int earliest = t->started + interval / 2;
+
+    if (next < earliest) {
+        next += (earliest - next + interval - 1) / interval * interval;
+    }
+    t->next_run = MAX(next, now);
+    target_schedule(t);
 }
 
 /* A probe that could not even start for want of a local resource (out of
@@ -413,8 +484,7 @@ target_done(struct htarget *t, const struct health_verdict *v)
         VLOG_WARN_RL(&rl, "%s: probe not run (%s); the health checker is "
                      "short of resources, the real's state is kept", name,
                      v->text);
-        t->next_run = MAX(t->started + t->check.interval_ms, now);
-        monitor_due(hm, t->next_run);
+        target_next_run(t, now);
         return;
     }
     t->last = *v;
@@ -454,9 +524,7 @@ target_done(struct htarget *t, const struct health_verdict *v)
                     t->sm.failures, t->check.fall);
     }
 
-    /* Fixed cadence from the start of each probe; never overlap. */
-    t->next_run = MAX(t->started + t->check.interval_ms, now);
-    monitor_due(hm, t->next_run);
+    target_next_run(t, now);
 }
 
 void
@@ -483,6 +551,7 @@ target_start(struct htarget *t)
     t->probe.source = &t->source;
     t->probe.deadline = now + t->check.timeout_ms;
     t->probe.priv = NULL;
+    t->probe.fd = -1;
     t->started = now;
     t->in_flight = true;
 
@@ -496,7 +565,7 @@ target_start(struct htarget *t)
     } else {
         t->counted = true;
         t->hm->n_in_flight++;
-        monitor_due(t->hm, t->probe.deadline);
+        target_schedule(t);
     }
 }
 
@@ -528,6 +597,9 @@ static void
 target_destroy(struct htarget *t)
 {
     target_cancel(t);
+    if (t->heap) {
+        heap_remove(t->heap, &t->hnode);
+    }
     hmap_remove(&t->hm->targets, &t->node);
     check_free(&t->check);
     free(t->service);
@@ -605,7 +677,8 @@ health_monitor_create(void)
     for (int k = 0; k < N_KINDS; k++) {
         hm->ctx[k] = kinds[k]->create();
     }
-    hm->next_due = LLONG_MAX;
+    heap_init(&hm->running);
+    heap_init(&hm->waiting);
     hm->max_in_flight = probe_budget();
     return hm;
 }
@@ -622,11 +695,12 @@ health_monitor_destroy(struct health_monitor *hm)
         target_destroy(t);
     }
     hmap_destroy(&hm->targets);
+    heap_destroy(&hm->running);
+    heap_destroy(&hm->waiting);
     for (int k = 0; k < N_KINDS; k++) {
         kinds[k]->destroy(hm->ctx[k]);
     }
     health_changes_destroy(hm->changes, hm->n_changes);
-    free(hm->due);
     free(hm);
 }
 
@@ -657,8 +731,8 @@ health_monitor_set_targets(struct health_monitor *hm,
                 target_cancel(t);
                 target_set_definition(t, ht);
                 t->sm.successes = t->sm.failures = 0;
-                t->next_run = first_run(t, now);
-                monitor_due(hm, t->next_run);
+                t->next_run = first_run(t, now, n);
+                target_schedule(t);
             }
         } else {
             t = xzalloc(sizeof *t);
@@ -671,8 +745,8 @@ health_monitor_set_targets(struct health_monitor *hm,
             t->keep = true;
             hmap_insert(&hm->targets, &t->node,
                         target_hash(t->service, &t->addr));
-            t->next_run = first_run(t, now);
-            monitor_due(hm, t->next_run);
+            t->next_run = first_run(t, now, n);
+            target_schedule(t);
         }
     }
     HMAP_FOR_EACH_SAFE (t, node, &hm->targets) {
@@ -689,89 +763,80 @@ health_monitor_set_targets(struct health_monitor *hm,
  * no target starves. */
 #define EXEC_RUN_BUDGET_MS 20
 
-static int
-compare_next_run(const void *a_, const void *b_)
-{
-    const struct htarget *const *a = a_, *const *b = b_;
-
-    return (((*a)->next_run > (*b)->next_run)
-            - ((*a)->next_run < (*b)->next_run));
-}
-
 void
 health_monitor_run(struct health_monitor *hm)
 {
     long long int now;
-    struct htarget *t;
-    size_t n_due = 0, n_exec = 0;
+    size_t n_exec = 0;
 
     for (int k = 0; k < N_KINDS; k++) {
         kinds[k]->run(hm->ctx[k]);
     }
 
     now = time_msec();
-    if (now < hm->next_due) {
+    /* Probes past their deadline. target_done() moves each one to
+     * 'waiting', so this ends. */
+    while (!heap_is_empty(&hm->running)
+           && heap_when(heap_max(&hm->running)) <= now) {
+        struct htarget *t = CONTAINER_OF(heap_max(&hm->running),
+                                         struct htarget, hnode);
+        const struct health_kind *kind = kinds[t->kind];
+        struct health_verdict v;
+
+        if (kind->expire) {
+            /* The kind judges the deadline and releases the probe. */
+            kind->expire(hm->ctx[t->kind], &t->probe, &v);
+        } else {
+            target_cancel(t);
+            health_verdict_set(&v, false, HEALTH_R_TIMEOUT, 0,
+                               "timeout after %"PRIu32" ms",
+                               t->check.timeout_ms);
+        }
+        target_done(t, &v);
+    }
+
+    /* Probes due, oldest first: when the descriptor budget holds probes
+     * back, the ones held longest go next and no target starves. A start
+     * moves the target to 'running', or (a verdict at once) to a next_run
+     * after 'now', so this ends. */
+    if (now < hm->held_until && hm->n_in_flight >= hm->max_in_flight) {
         return;
     }
-    hm->next_due = LLONG_MAX;
-    HMAP_FOR_EACH (t, node, &hm->targets) {
-        if (t->in_flight && now >= t->probe.deadline) {
-            const struct health_kind *kind = kinds[t->kind];
-            struct health_verdict v;
+    hm->held_until = 0;
+    while (!heap_is_empty(&hm->waiting)
+           && heap_when(heap_max(&hm->waiting)) <= now) {
+        struct htarget *t = CONTAINER_OF(heap_max(&hm->waiting),
+                                         struct htarget, hnode);
 
-            if (kind->expire) {
-                /* The kind judges the deadline and releases the probe. */
-                kind->expire(hm->ctx[t->kind], &t->probe, &v);
-            } else {
-                target_cancel(t);
-                health_verdict_set(&v, false, HEALTH_R_TIMEOUT, 0,
-                                   "timeout after %"PRIu32" ms",
-                                   t->check.timeout_ms);
-            }
-            target_done(t, &v);
+        if (t->kind == KIND_EXEC && n_exec++
+            && time_msec() - now >= EXEC_RUN_BUDGET_MS) {
+            break;              /* Still due: the loop comes back at once. */
         }
-        if (!t->in_flight && now >= t->next_run) {
-            if (n_due >= hm->allocated_due) {
-                hm->due = x2nrealloc(hm->due, &hm->allocated_due,
-                                     sizeof *hm->due);
-            }
-            hm->due[n_due++] = t;
-            continue;
+        if (target_defer(hm)) {
+            hm->held_until = now + 50;  /* A slot frees up by then. */
+            break;
         }
-        monitor_due(hm, t->in_flight ? t->probe.deadline : t->next_run);
-    }
-
-    /* Oldest due first, so that when the descriptor budget holds probes
-     * back, the ones held longest go next and no target starves. */
-    if (n_due) {
-        size_t i;
-
-        qsort(hm->due, n_due, sizeof *hm->due, compare_next_run);
-        for (i = 0; i < n_due; i++) {
-            t = hm->due[i];
-            if (t->kind == KIND_EXEC && n_exec++
-                && time_msec() - now >= EXEC_RUN_BUDGET_MS) {
-                monitor_due(hm, now);   /* Come back for the rest at once. */
-                continue;
-            }
-            if (target_defer(hm)) {
-                monitor_due(hm, now + 50);  /* A slot frees up by then. */
-                break;
-            }
-            target_start(t);
-            monitor_due(hm, t->in_flight ? t->probe.deadline : t->next_run);
-        }
+        target_start(t);
     }
 }
 
 void
 health_monitor_wait(struct health_monitor *hm)
 {
+    long long int when = LLONG_MAX;
+
     for (int k = 0; k < N_KINDS; k++) {
         kinds[k]->wait(hm->ctx[k]);
     }
-    if (hm->next_due != LLONG_MAX) {
-        poll_timer_wait_until(hm->next_due);
+    if (!heap_is_empty(&hm->running)) {
+        when = heap_when(heap_max(&hm->running));
+    }
+    if (!heap_is_empty(&hm->waiting)) {
+        when = MIN(when, MAX(heap_when(heap_max(&hm->waiting)),
+                             hm->held_until));
+    }
+    if (when != LLONG_MAX) {
+        poll_timer_wait_until(when);
     }
 }
 

@@ -43,7 +43,10 @@
  * HEALTH_R_CONNECT_REFUSED, other ICMP errors HEALTH_R_CONNECT_ERROR;
  * see runtime/check_udp.c). A probe that exceeds the check's
  * timeout fails with HEALTH_R_TIMEOUT (udp without 'expect_reply': succeeds). Probes of one target never overlap;
- * the next one starts 'interval' after the previous one started.
+ * the next one is due 'interval' after the previous one was due (each
+ * target keeps its place in the interval; the first probes of many
+ * targets are spread over up to one interval, see first_run() in
+ * health.c), and starts at least half an interval after it.
  */
 #ifndef FLOWLB_HEALTH_H
 #define FLOWLB_HEALTH_H 1

@@ -13,6 +13,7 @@
 #define FLOWLB_HEALTH_CHECK_H 1
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include "health.h"
 
@@ -26,6 +27,8 @@ struct health_probe {
     long long int deadline;         /* time_msec() of the timeout. */
 
     void *priv;                     /* Kind's per-probe data. */
+    int fd;                         /* Socket kinds: the probe's socket
+                                     * while in flight, else -1. */
 };
 
 struct health_kind {
@@ -63,5 +66,37 @@ void health_verdict_connect_error(struct health_verdict *, int error);
 /* Fills a sockaddr for addr:port; returns its length, 0 if no family. */
 socklen_t health_sockaddr(const struct lb_addr *, uint16_t port,
                           struct sockaddr_storage *);
+
+/* ---- socket kinds (tcp, udp): runtime/check_sock.c ---- */
+
+/* Opens a non-blocking socket of 'type' (SOCK_STREAM, SOCK_DGRAM) bound to
+ * the probe's source if it has one, and connects it to the probe's real.
+ * Returns the socket, with '*connect_error' 0 (connected) or EINPROGRESS
+ * (a stream connect under way). Returns -1 if the connect failed, with
+ * '*connect_error' its errno (the kind words the verdict), or if a local
+ * step failed, with '*connect_error' 0 and the verdict in 'v'. */
+int health_sock_open(const struct health_probe *, int type,
+                     int *connect_error, struct health_verdict *v);
+
+/* The in-flight sockets of one kind, in one epoll set registered with the
+ * poll loop as a single descriptor. Each event's data.ptr is the probe. */
+struct epoll_event;
+struct health_pollset {
+    int epfd;                   /* -1 until first needed. */
+    size_t n;                   /* Sockets in the set. */
+};
+
+void health_pollset_init(struct health_pollset *);
+void health_pollset_destroy(struct health_pollset *); /* Must be empty. */
+/* Adds 'fd' for 'events' (EPOLLIN, EPOLLOUT); false with 'v' filled
+ * (HEALTH_R_INTERNAL) if it cannot. */
+bool health_pollset_add(struct health_pollset *, int fd, uint32_t events,
+                        struct health_probe *, struct health_verdict *v);
+/* Removes 'fd'; call it before closing 'fd'. */
+void health_pollset_del(struct health_pollset *, int fd);
+/* Up to 'max' ready sockets, without blocking; returns how many. */
+int health_pollset_ready(struct health_pollset *, struct epoll_event *,
+                         int max);
+void health_pollset_wait(const struct health_pollset *);
 
 #endif /* FLOWLB_HEALTH_CHECK_H */
