@@ -398,6 +398,39 @@ add_sharer(struct ir_flow *f, const char *name)
     f->shared_by[f->n_shared_by++] = name;
 }
 
+/* A solicitation from the unspecified address is another host's
+ * duplicate address detection for the VIP: RFC 4861 7.2.4 wants the
+ * owner's advertisement multicast to all nodes, unsolicited (override
+ * only), or the other host does not see it and takes the address. One
+ * priority above the VIP's responder, whose answer would go to "::". The
+ * nd table writes the target link-layer address, as for any answer. */
+static void
+add_dad_defence(struct lowering *l, size_t i, const char *vip,
+                const char *mac, uint16_t prio)
+{
+    const struct lb_service *svc = &l->spec->services[i];
+    ds_buf_clear(&l->match);
+    ds_buf_clear(&l->actions);
+    ds_buf_printf(&l->match, "icmp6,ipv6_src=::,icmp_type=135,icmp_code=0,"
+                  "nd_target=%s", vip);
+    ds_buf_printf(&l->actions,
+                  "set_field:33:33:00:00:00:01->eth_dst,"
+                  "set_field:%s->eth_src,"
+                  "set_field:ff02::1->ipv6_dst,"
+                  "set_field:%s->ipv6_src,"
+                  "set_field:136->icmpv6_type,"
+                  "set_field:0x20000000->nd_reserved,"
+                  "set_field:2->nd_options_type,"
+                  "resubmit(,%u)", mac, vip, table(l, LOWER_T_ND));
+    struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_CLASSIFY), prio,
+                                    service_cookie(l, i), IR_ROLE_RESPONDER,
+                                    l->match.s, l->actions.s);
+    f->service = svc->name;
+    f->loc = svc->vip_mac_loc;
+    f->vip_answer = true;
+    add_sharer(f, svc->name);
+}
+
 static void
 add_responder(struct lowering *l, size_t i)
 {
@@ -463,10 +496,12 @@ add_responder(struct lowering *l, size_t i)
                            f->service, vip);
             }
             add_sharer(f, svc->name);
-            if (j + 1 < l->ir->n_flows
-                && l->ir->flows[j + 1].role == IR_ROLE_RESPONDER
-                && l->ir->flows[j + 1].table == table(l, LOWER_T_ND)) {
-                add_sharer(&l->ir->flows[j + 1], svc->name);
+            /* And the flows made with it: the NA's second step, the
+             * duplicate-address-detection answer (added right after). */
+            for (size_t k = j + 1; k < l->ir->n_flows
+                 && l->ir->flows[k].role == IR_ROLE_RESPONDER
+                 && l->ir->flows[k].service == f->service; k++) {
+                add_sharer(&l->ir->flows[k], svc->name);
             }
             return;
         }
@@ -495,6 +530,9 @@ add_responder(struct lowering *l, size_t i)
         f->loc = svc->vip_mac_loc;
         f->vip_answer = true;
         add_sharer(f, svc->name);
+        if (!prefix) {
+            add_dad_defence(l, i, vip, mac, prio + 1);
+        }
     }
 }
 

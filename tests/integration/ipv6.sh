@@ -4,7 +4,8 @@
 # port 3.
 #  - ofproto/trace: a neighbour solicitation for the VIP is answered with a
 #    neighbour advertisement from the vip-mac (target link-layer address =
-#    vip-mac, solicited+override flags) back out the in_port;
+#    vip-mac, solicited+override flags) back out the in_port; a duplicate
+#    address detection for the VIP gets an unsolicited one to all nodes;
 #  - the client's kernel resolves the VIP to the vip-mac, curl over IPv6 is
 #    answered by both reals, and a multi-MB upload completes.
 set -eu
@@ -36,6 +37,18 @@ for want in "eth(src=$VMAC6,dst=$CMAC)" "ipv6(src=$VIP6,dst=2001:db8::1)" \
 done
 client_dp=$(dp_port "$(sb_port_of client)")
 [ "${acts##*,}" = "$client_dp" ] || sb_fail "NA not sent back out the in_port ($client_dp): $acts"
+
+# Another host's duplicate address detection for the VIP (source "::", no
+# link-layer option): defended with an unsolicited NA to all nodes.
+ovs-appctl ofproto/trace br0 "in_port=3,icmp6,dl_src=$CMAC,dl_dst=33:33:ff:00:01:00,ipv6_src=::,ipv6_dst=ff02::1:ff00:100,nw_ttl=255,icmpv6_type=135,icmpv6_code=0,nd_target=$VIP6" \
+    >"$SB_DIR/dad.out" 2>&1 || sb_fail "trace failed: $(cat "$SB_DIR/dad.out")"
+acts=$(grep '^Datapath actions:' "$SB_DIR/dad.out" | tail -1)
+echo "DAD for the VIP: $acts"
+for want in "eth(src=$VMAC6,dst=33:33:00:00:00:01)" "ipv6(src=$VIP6,dst=ff02::1)" \
+            "nd(tll=$VMAC6)" "icmpv6(type=136" "nd_reserved=0x20000000"; do
+    case $acts in *"$want"*) ;; *) sb_fail "DAD answer lacks $want: $acts" ;; esac
+done
+[ "${acts##*,}" = "$client_dp" ] || sb_fail "DAD answer not sent out the in_port ($client_dp): $acts"
 
 # --- Real IPv6 traffic ------------------------------------------------------
 declare -A seen=()

@@ -825,7 +825,28 @@ test_quorum_flows(void **state)
             assert_int_equal(f->n_shared_by, 0);
         }
     }
-    assert_int_equal(answers, 4);       /* NS + NA halves, 2 classify. */
+    /* NS + NA halves, the DAD answer, 2 classify. */
+    assert_int_equal(answers, 5);
+
+    /* A duplicate address detection for the VIP (source "::") is answered
+     * one priority above the responder, to all nodes, not solicited. */
+    const struct ir_flow *dad = NULL, *ns = NULL;
+    for (size_t i = 0; i < p.n_flows; i++) {
+        const struct ir_flow *f = &p.flows[i];
+        if (f->role == IR_ROLE_RESPONDER && strstr(f->match, "icmp_type=135")) {
+            *(strstr(f->match, "ipv6_src=::,") ? &dad : &ns) = f;
+        }
+    }
+    assert_non_null(dad);
+    assert_non_null(ns);
+    assert_int_equal(dad->table, ns->table);
+    assert_int_equal(dad->priority, ns->priority + 1);
+    assert_non_null(strstr(dad->actions, "set_field:ff02::1->ipv6_dst,"));
+    assert_non_null(strstr(dad->actions,
+                           "set_field:33:33:00:00:00:01->eth_dst,"));
+    assert_non_null(strstr(dad->actions,
+                           "set_field:0x20000000->nd_reserved,"));
+    assert_null(strstr(ns->match, "ipv6_src"));
     ir_destroy(&p);
     lb_spec_destroy(&spec);
 }
