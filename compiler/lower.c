@@ -46,6 +46,8 @@ enum {
     PRIO_REAL = 100,
     PRIO_REAL_REG = 90,         /* Forward by register (learn mode). */
     PRIO_ASSIGN_GROUP = 10,     /* Assign table: no usable mark. */
+    PRIO_ND = 100,              /* nd table: the advertisement's 2nd step, */
+    PRIO_ND_DAD = 110,          /* ... and the answer to a DAD probe. */
     PRIO_MISS = 0,
 };
 
@@ -203,6 +205,7 @@ struct lowering {
     struct diag *d;
     uint32_t *service_ids;      /* 20-bit id per service, by spec index. */
     bool need_persist, need_sticky, need_assign; /* Optional tables. */
+    bool need_nd;               /* An IPv6 responder: the nd table's flows. */
     struct ds_buf match, actions, scratch;
     struct flow_index responders, forwards;
     struct mark_owners marks;
@@ -398,39 +401,6 @@ add_sharer(struct ir_flow *f, const char *name)
     f->shared_by[f->n_shared_by++] = name;
 }
 
-/* A solicitation from the unspecified address is another host's
- * duplicate address detection for the VIP: RFC 4861 7.2.4 wants the
- * owner's advertisement multicast to all nodes, unsolicited (override
- * only), or the other host does not see it and takes the address. One
- * priority above the VIP's responder, whose answer would go to "::". The
- * nd table writes the target link-layer address, as for any answer. */
-static void
-add_dad_defence(struct lowering *l, size_t i, const char *vip,
-                const char *mac, uint16_t prio)
-{
-    const struct lb_service *svc = &l->spec->services[i];
-    ds_buf_clear(&l->match);
-    ds_buf_clear(&l->actions);
-    ds_buf_printf(&l->match, "icmp6,ipv6_src=::,icmp_type=135,icmp_code=0,"
-                  "nd_target=%s", vip);
-    ds_buf_printf(&l->actions,
-                  "set_field:33:33:00:00:00:01->eth_dst,"
-                  "set_field:%s->eth_src,"
-                  "set_field:ff02::1->ipv6_dst,"
-                  "set_field:%s->ipv6_src,"
-                  "set_field:136->icmpv6_type,"
-                  "set_field:0x20000000->nd_reserved,"
-                  "set_field:2->nd_options_type,"
-                  "resubmit(,%u)", mac, vip, table(l, LOWER_T_ND));
-    struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_CLASSIFY), prio,
-                                    service_cookie(l, i), IR_ROLE_RESPONDER,
-                                    l->match.s, l->actions.s);
-    f->service = svc->name;
-    f->loc = svc->vip_mac_loc;
-    f->vip_answer = true;
-    add_sharer(f, svc->name);
-}
-
 static void
 add_responder(struct lowering *l, size_t i)
 {
@@ -496,13 +466,6 @@ add_responder(struct lowering *l, size_t i)
                            f->service, vip);
             }
             add_sharer(f, svc->name);
-            /* And the flows made with it: the NA's second step, the
-             * duplicate-address-detection answer (added right after). */
-            for (size_t k = j + 1; k < l->ir->n_flows
-                 && l->ir->flows[k].role == IR_ROLE_RESPONDER
-                 && l->ir->flows[k].service == f->service; k++) {
-                add_sharer(&l->ir->flows[k], svc->name);
-            }
             return;
         }
     }
@@ -517,23 +480,7 @@ add_responder(struct lowering *l, size_t i)
     f->vip_answer = true;
     add_sharer(f, svc->name);
     flow_index_insert(&l->responders, l->ir, f - l->ir->flows);
-    if (svc->vip.family == AF_INET6) {
-        ds_buf_clear(&l->match);
-        ds_buf_clear(&l->actions);
-        ds_buf_printf(&l->match,
-                      "icmp6,icmp_type=136,icmp_code=0,nd_target=%s", vip);
-        ds_buf_printf(&l->actions, "set_field:%s->nd_tll,IN_PORT", mac);
-        f = ir_add_flow(l->ir, table(l, LOWER_T_ND), prio,
-                        service_cookie(l, i), IR_ROLE_RESPONDER, l->match.s,
-                        l->actions.s);
-        f->service = svc->name;
-        f->loc = svc->vip_mac_loc;
-        f->vip_answer = true;
-        add_sharer(f, svc->name);
-        if (!prefix) {
-            add_dad_defence(l, i, vip, mac, prio + 1);
-        }
-    }
+    l->need_nd = l->need_nd || svc->vip.family == AF_INET6;
 }
 
 static const char *
@@ -1013,6 +960,25 @@ add_fixed_flows(struct lowering *l)
                 IR_ROLE_DEFAULT, "", miss_action(l, &l->actions));
     ir_add_flow(l->ir, table(l, LOWER_T_ND), PRIO_MISS, cookie,
                 IR_ROLE_DEFAULT, "", "drop");
+    if (l->need_nd) {
+        /* The second step of every VIP's advertisement: the responder set
+         * the vip-mac as Ethernet source, which is the target link-layer
+         * address. */
+        ir_add_flow(l->ir, table(l, LOWER_T_ND), PRIO_ND, cookie,
+                    IR_ROLE_DEFAULT, "icmp6,icmp_type=136,icmp_code=0",
+                    "move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT");
+        /* A solicitation from "::" (now the destination) was another
+         * host's duplicate address detection for a VIP: RFC 4861 7.2.4
+         * wants the owner's advertisement unsolicited (override only) and
+         * to all nodes, or that host never sees it and takes the VIP. */
+        ir_add_flow(l->ir, table(l, LOWER_T_ND), PRIO_ND_DAD, cookie,
+                    IR_ROLE_DEFAULT,
+                    "icmp6,ipv6_dst=::,icmp_type=136,icmp_code=0",
+                    "set_field:33:33:00:00:00:01->eth_dst,"
+                    "set_field:ff02::1->ipv6_dst,"
+                    "set_field:0x20000000->nd_reserved,"
+                    "move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT");
+    }
     /* Lookups that miss leave the mark register 0; the caller goes on. */
     if (l->need_persist) {
         ir_add_flow(l->ir, table(l, LOWER_T_PERSIST), PRIO_MISS, cookie,
