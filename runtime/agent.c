@@ -45,12 +45,19 @@ struct compiled {
     long long int loaded;       /* time_wall_msec(). */
     bool admin_applied;         /* Spec weights may differ from the file
                                  * (administrative weights were applied). */
+    uint64_t *group_fp;         /* A fingerprint of each IR group (same
+                                 * index) as decoded into the base state,
+                                 * or NULL: a reload keeps the desired
+                                 * group of a service whose fingerprint
+                                 * and settings did not change. */
+    uint64_t flows_fp;          /* Of all flows of 'ir' (if 'group_fp'). */
 };
 
 /* Administrative state and configured weight of one (service, real). */
 struct agent_real {
     struct hmap_node node;      /* In agent 'reals', by (service, addr). */
-    char *service;
+    const char *service;        /* The name of its agent_service (one
+                                 * copy per service, not per real). */
     char addr[INET6_ADDRSTRLEN];
     uint32_t configured;        /* Weight in the spec. */
     bool has_override;          /* flowlb/set-weight given? */
@@ -73,6 +80,8 @@ struct agent_service {
                                  * the last desired group. */
     size_t n_buckets;           /* In the desired group. */
     bool seen;
+    const struct lb_service *prev_svc;  /* During a reload: the service in
+                                         * the spec being replaced. */
     /* The service in the running spec and its compiled group, set by each
      * whole rebuild of the desired state (valid while !index_stale). */
     const struct lb_service *svc;
@@ -94,6 +103,8 @@ struct agent {
     unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
     const struct ofputil_port_map *ports; /* swconn's, for 'base'. */
     bool base_dirty;            /* IR changed since 'base' was built. */
+    bool ports_free;            /* The IR names no port: 'base' does not
+                                 * depend on the switch's ports. */
     bool desired_dirty;         /* 'desired' needs a whole rebuild. */
     struct sset dirty_services; /* Services whose group alone needs
                                  * rebuilding (health, weight changes). */
@@ -106,6 +117,10 @@ struct agent {
     struct reload_waiters *next;     /* For the one after it. */
     bool next_wanted;           /* Another reload after the running one. */
     bool desired_prefilled;     /* 'desired' is already a copy of 'base'. */
+    pthread_t reaper;           /* Freeing a finished job, if 'reaping'. */
+    bool reaping;
+    bool admin_used;            /* Some real ever got an administrative or
+                                 * lc weight. */
 };
 
 /* A reload running in a thread of its own: reading, checking and lowering
@@ -124,6 +139,8 @@ struct reload_job {
     struct compiled *c;             /* NULL if refused. */
     struct ofsync_state base;
     struct ofsync_state desired;    /* A copy of 'base', to start from. */
+    bool ports_free;                /* 'base' needs no port name. */
+    struct hmap reals, services;    /* Tables for 'c' (see agent). */
     struct ds errors;
     long long int ms_load, ms_lower, ms_base;
     atomic_bool done;
@@ -140,21 +157,44 @@ struct reload_waiters {
 };
 
 static void job_destroy(struct reload_job *);
+static void reap_job(struct agent *, struct reload_job *);
+static void reaper_join(struct agent *);
+static void index_services(struct agent *);
+struct swconn;
+static void build_service_group(struct agent *, struct swconn *,
+                                const struct ir_group *,
+                                struct ofsync_group *,
+                                const struct lb_service *,
+                                struct agent_service *);
 static void waiters_free(struct reload_waiters *);
 
-static uint32_t
-real_hash(const char *service, const char *addr)
+/* 'basis' is hash_string(service, 0): the hash of the service's entry. */
+static struct agent_real *
+find_real__(const struct hmap *reals, const char *service, uint32_t basis,
+            const char *addr)
 {
-    return hash_string(addr, hash_string(service, 0));
+    struct agent_real *r;
+    HMAP_FOR_EACH_WITH_HASH (r, node, hash_string(addr, basis), reals) {
+        if (!strcmp(r->addr, addr) && !strcmp(r->service, service)) {
+            return r;
+        }
+    }
+    return NULL;
 }
 
 static struct agent_real *
 find_real(const struct agent *a, const char *service, const char *addr)
 {
-    struct agent_real *r;
-    HMAP_FOR_EACH_WITH_HASH (r, node, real_hash(service, addr), &a->reals) {
-        if (!strcmp(r->service, service) && !strcmp(r->addr, addr)) {
-            return r;
+    return find_real__(&a->reals, service, hash_string(service, 0), addr);
+}
+
+static struct agent_service *
+find_service__(const struct hmap *services, const char *name)
+{
+    struct agent_service *s;
+    HMAP_FOR_EACH_WITH_HASH (s, node, hash_string(name, 0), services) {
+        if (!strcmp(s->name, name)) {
+            return s;
         }
     }
     return NULL;
@@ -163,13 +203,7 @@ find_real(const struct agent *a, const char *service, const char *addr)
 static struct agent_service *
 find_service(const struct agent *a, const char *name)
 {
-    struct agent_service *s;
-    HMAP_FOR_EACH_WITH_HASH (s, node, hash_string(name, 0), &a->services) {
-        if (!strcmp(s->name, name)) {
-            return s;
-        }
-    }
-    return NULL;
+    return find_service__(&a->services, name);
 }
 
 static bool is_lc(const struct lb_service *);
@@ -222,6 +256,7 @@ compiled_destroy(struct compiled *c)
 {
     if (c) {
         ir_destroy(&c->ir);
+        free(c->group_fp);
         free(c->configured);
         lb_spec_destroy(&c->spec);
         diag_destroy(&c->diag);
@@ -247,6 +282,9 @@ diag_to_ds(const struct diag *d, struct ds *out)
 static bool
 any_admin_weights(const struct agent *a)
 {
+    if (!a->admin_used) {
+        return false;
+    }
     const struct agent_real *ar;
     HMAP_FOR_EACH (ar, node, &a->reals) {
         if (ar->has_override || ar->drained || ar->has_dyn) {
@@ -336,6 +374,8 @@ lower_plain(const struct lower_options *lo, struct compiled *c,
 {
     ir_destroy(&c->ir);
     ir_init(&c->ir);
+    free(c->group_fp);
+    c->group_fp = NULL;
     size_t n_errors = c->diag.n_errors;
     if (!lower_spec(&c->spec, lo, &c->ir, &c->diag)
         || c->diag.n_errors > n_errors) {
@@ -357,42 +397,67 @@ lower(struct agent *a, struct compiled *c, struct ds *errors)
     return lower_plain(&a->opts.lower, c, errors);
 }
 
-/* Makes the (service, real) and service tables match 'c': new entries
- * get the spec's weights; overrides of reals still present survive.
- * Entries not in 'c' are dropped if 'prune'. */
 static void
-sync_tables(struct agent *a, const struct compiled *c, bool prune)
+service_free(struct agent_service *s)
+{
+    sset_destroy(s->active);
+    free(s->active);
+    free(s->name);
+    free(s);
+}
+
+/* Frees every entry of the tables 'reals' and 'services' (left empty). */
+static void
+tables_clear(struct hmap *reals, struct hmap *services)
+{
+    struct agent_real *r;
+    HMAP_FOR_EACH_POP (r, node, reals) {
+        free(r);
+    }
+    struct agent_service *s;
+    HMAP_FOR_EACH_POP (s, node, services) {
+        service_free(s);
+    }
+}
+
+/* Makes the (service, real) and service tables 'reals' and 'services'
+ * match 'c': new entries get the spec's weights; overrides of reals still
+ * present survive. Entries not in 'c' are dropped if 'prune'. Touches
+ * nothing else (runs in other threads on tables of their own). */
+static void
+sync_tables__(struct hmap *reals, struct hmap *services,
+              const struct compiled *c, bool prune)
 {
     size_t k = 0;
     struct agent_real *r;
-    HMAP_FOR_EACH (r, node, &a->reals) {
+    HMAP_FOR_EACH (r, node, reals) {
         r->seen = false;
     }
     struct agent_service *s;
-    HMAP_FOR_EACH (s, node, &a->services) {
+    HMAP_FOR_EACH (s, node, services) {
         s->seen = false;
     }
     for (size_t i = 0; i < c->spec.n_services; i++) {
         const struct lb_service *svc = &c->spec.services[i];
-        s = find_service(a, svc->name);
+        s = find_service__(services, svc->name);
         if (!s) {
             s = xzalloc(sizeof *s);
             s->name = xstrdup(svc->name);
             s->active = xmalloc(sizeof *s->active);
             sset_init(s->active);
-            hmap_insert(&a->services, &s->node, hash_string(s->name, 0));
+            hmap_insert(services, &s->node, hash_string(s->name, 0));
         }
         s->seen = true;
+        uint32_t basis = s->node.hash;
         for (size_t j = 0; j < svc->n_reals; j++) {
             char addr[INET6_ADDRSTRLEN];
             addr_format(&svc->reals[j].addr, addr);
-            r = find_real(a, svc->name, addr);
+            r = find_real__(reals, s->name, basis, addr);
             if (!r) {
                 r = xzalloc(sizeof *r);
-                r->service = xstrdup(svc->name);
+                r->service = s->name;
                 ovs_strlcpy(r->addr, addr, sizeof r->addr);
-                hmap_insert(&a->reals, &r->node,
-                            real_hash(r->service, r->addr));
+                hmap_insert(reals, &r->node, hash_string(r->addr, basis));
             }
             r->configured = c->configured[k++];
             r->seen = true;
@@ -401,24 +466,30 @@ sync_tables(struct agent *a, const struct compiled *c, bool prune)
     if (!prune) {
         return;
     }
-    HMAP_FOR_EACH_SAFE (r, node, &a->reals) {
+    /* Reals first: a real's service name is its service's. */
+    HMAP_FOR_EACH_SAFE (r, node, reals) {
         if (!r->seen) {
-            hmap_remove(&a->reals, &r->node);
-            free(r->service);
+            hmap_remove(reals, &r->node);
             free(r);
         }
     }
-    HMAP_FOR_EACH_SAFE (s, node, &a->services) {
+    HMAP_FOR_EACH_SAFE (s, node, services) {
         if (!s->seen) {
-            hmap_remove(&a->services, &s->node);
-            sset_destroy(s->active);
-            free(s->active);
-            free(s->name);
-            free(s);
+            hmap_remove(services, &s->node);
+            service_free(s);
         }
     }
 }
 
+static void
+sync_tables(struct agent *a, const struct compiled *c, bool prune)
+{
+    sync_tables__(&a->reals, &a->services, c, prune);
+}
+
+/* Only the reals of services with a check: the monitor ignores the others
+ * (at 10k x 32 with few checked services, this spares the loop a copy of
+ * 320,000 targets at each reload). */
 static void
 set_health_targets(struct agent *a, const struct compiled *c)
 {
@@ -427,12 +498,17 @@ set_health_targets(struct agent *a, const struct compiled *c)
     }
     size_t n = 0;
     for (size_t i = 0; i < c->spec.n_services; i++) {
-        n += c->spec.services[i].n_reals;
+        if (c->spec.services[i].check.type != LB_CHECK_NONE) {
+            n += c->spec.services[i].n_reals;
+        }
     }
     struct health_target *t = xcalloc(MAX(n, 1), sizeof *t);
     size_t k = 0;
     for (size_t i = 0; i < c->spec.n_services; i++) {
         const struct lb_service *svc = &c->spec.services[i];
+        if (svc->check.type == LB_CHECK_NONE) {
+            continue;
+        }
         for (size_t j = 0; j < svc->n_reals; j++) {
             t[k].service = svc->name;
             t[k].addr = svc->reals[j].addr;
@@ -444,6 +520,31 @@ set_health_targets(struct agent *a, const struct compiled *c)
     }
     health_monitor_set_targets(a->hm, t, k);
     free(t);
+}
+
+static size_t build_base_into(struct ofsync_state *base,
+                              struct ofsync_state *desired,
+                              const struct ir_pipeline *,
+                              const struct ofputil_port_map *,
+                              bool prepare, bool quiet, uint64_t *fp,
+                              uint64_t *flows_fp);
+
+/* sync_tables() of a new agent, in a thread of its own. */
+struct tables_job {
+    pthread_t thread;
+    struct agent *a;
+    const struct compiled *c;
+    long long int ms;
+};
+
+static void *
+tables_main(void *tj_)
+{
+    struct tables_job *tj = tj_;
+    long long int t0 = time_msec();
+    sync_tables(tj->a, tj->c, true);
+    tj->ms = time_msec() - t0;
+    return NULL;
 }
 
 struct agent *
@@ -467,23 +568,48 @@ agent_create(const char *spec_path, const struct agent_options *opts,
         return NULL;
     }
     long long int t1 = time_msec();
-    sync_tables(a, c, true);
-    long long int t2 = time_msec();
-    if (!lower(a, c, errors)) {
+    /* The agent's tables are filled in a second thread while this one
+     * lowers: both only read the spec (no administrative weight exists
+     * yet, so lowering needs nothing from the tables). */
+    struct tables_job tj = { .a = a, .c = c };
+    bool threaded = !pthread_create(&tj.thread, NULL, tables_main, &tj);
+    if (!threaded) {
+        tables_main(&tj);
+    }
+    bool ok = lower_plain(&a->opts.lower, c, errors);
+    if (threaded) {
+        pthread_join(tj.thread, NULL);
+    }
+    if (!ok) {
         compiled_destroy(c);
         agent_destroy(a);
         return NULL;
     }
-    long long int t3 = time_msec();
+    long long int t2 = time_msec();
     a->cur = c;
     a->index_stale = true;
     set_health_targets(a, c);
-    a->base_dirty = true;
+    long long int t3 = time_msec();
+
+    /* The base state now, before the switch is connected (whose hello and
+     * echo requests would otherwise wait for it), without the switch's
+     * port names: if no flow needs one, it stays valid whatever ports the
+     * switch has; else it is made again once they are known. */
+    c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
+    size_t n_errors = build_base_into(&a->base, &a->desired, &c->ir, NULL,
+                                      false, true, c->group_fp,
+                                      &c->flows_fp);
+    a->ports_free = !n_errors;
+    a->base_dirty = !a->ports_free;
+    a->desired_prefilled = a->ports_free;
+    a->desired_dirty = true;
     VLOG_INFO("%s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"PRIuSIZE
-              " groups (read and checked in %lld ms, tables %lld ms, "
-              "lowered in %lld ms, health targets %lld ms)", spec_path,
-              c->spec.n_services, c->ir.n_flows, c->ir.n_groups, t1 - t0,
-              t2 - t1, t3 - t2, time_msec() - t3);
+              " groups (read and checked in %lld ms; lowered in %lld ms, "
+              "tables %lld ms of it; health targets %lld ms; decoded in "
+              "%lld ms%s)", spec_path, c->spec.n_services, c->ir.n_flows,
+              c->ir.n_groups, t1 - t0, t2 - t1, tj.ms, t3 - t2,
+              time_msec() - t3,
+              a->ports_free ? "" : ", again once the ports are known");
     return a;
 }
 
@@ -496,22 +622,12 @@ agent_destroy(struct agent *a)
     /* A reload still running is waited for and dropped; its waiters (unixctl
      * connections) are gone with the server already. */
     job_destroy(a->job);
+    reaper_join(a);
     waiters_free(a->waiting);
     waiters_free(a->next);
     compiled_destroy(a->cur);
-    struct agent_real *r;
-    HMAP_FOR_EACH_POP (r, node, &a->reals) {
-        free(r->service);
-        free(r);
-    }
+    tables_clear(&a->reals, &a->services);
     hmap_destroy(&a->reals);
-    struct agent_service *s;
-    HMAP_FOR_EACH_POP (s, node, &a->services) {
-        sset_destroy(s->active);
-        free(s->active);
-        free(s->name);
-        free(s);
-    }
     hmap_destroy(&a->services);
     ofsync_state_destroy(&a->base);
     ofsync_state_destroy(&a->desired);
@@ -519,10 +635,6 @@ agent_destroy(struct agent *a)
     free(a->spec_path);
     free(a);
 }
-
-static void build_base_into(struct ofsync_state *,
-                            const struct ir_pipeline *,
-                            const struct ofputil_port_map *);
 
 static void *
 reload_main(void *job_)
@@ -537,9 +649,20 @@ reload_main(void *job_)
     }
     long long int t2 = time_msec();
     if (j->c) {
-        build_base_into(&j->base, &j->c->ir, &j->ports);
-        ofsync_state_prepare(&j->base);
-        ofsync_state_copy(&j->desired, &j->base);
+        /* Without the switch's ports first: if no flow needs a port name,
+         * the result holds whatever ports the switch has meanwhile. */
+        struct compiled *c = j->c;
+        c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
+        j->ports_free = !build_base_into(&j->base, &j->desired, &c->ir,
+                                         NULL, true, true, c->group_fp,
+                                         &c->flows_fp);
+        if (!j->ports_free) {
+            build_base_into(&j->base, &j->desired, &c->ir, &j->ports,
+                            true, false, c->group_fp, &c->flows_fp);
+        }
+        /* The agent's tables for the new spec, made from scratch; the
+         * loop carries the administrative and runtime state over. */
+        sync_tables__(&j->reals, &j->services, c, true);
     }
     j->ms_load = t1 - t0;
     j->ms_lower = t2 - t1;
@@ -574,6 +697,8 @@ start_job(struct agent *a)
     j->started = time_msec();
     ofsync_state_init(&j->base);
     ofsync_state_init(&j->desired);
+    hmap_init(&j->reals);
+    hmap_init(&j->services);
     ds_init(&j->errors);
     atomic_init(&j->done, false);
     a->job = j;
@@ -588,19 +713,57 @@ start_job(struct agent *a)
 }
 
 static void
+job_free(struct reload_job *j)
+{
+    if (j) {
+        free(j->spec_path);
+        ofputil_port_map_destroy(&j->ports);
+        compiled_destroy(j->c);
+        ofsync_state_destroy(&j->base);
+        ofsync_state_destroy(&j->desired);
+        tables_clear(&j->reals, &j->services);
+        hmap_destroy(&j->reals);
+        hmap_destroy(&j->services);
+        ds_destroy(&j->errors);
+        free(j);
+    }
+}
+
+static void
 job_destroy(struct reload_job *j)
 {
     if (j) {
         if (!pthread_equal(j->thread, pthread_self())) {
             pthread_join(j->thread, NULL);
         }
-        free(j->spec_path);
-        ofputil_port_map_destroy(&j->ports);
-        compiled_destroy(j->c);
-        ofsync_state_destroy(&j->base);
-        ofsync_state_destroy(&j->desired);
-        ds_destroy(&j->errors);
-        free(j);
+        job_free(j);
+    }
+}
+
+static void
+reaper_join(struct agent *a)
+{
+    if (a->reaping) {
+        pthread_join(a->reaper, NULL);
+        a->reaping = false;
+    }
+}
+
+static void *
+reaper_main(void *j)
+{
+    job_free(j);
+    return NULL;
+}
+
+/* Frees finished job 'j' in a thread of its own. */
+static void
+reap_job(struct agent *a, struct reload_job *j)
+{
+    reaper_join(a);
+    a->reaping = !pthread_create(&a->reaper, NULL, reaper_main, j);
+    if (!a->reaping) {
+        job_free(j);
     }
 }
 
@@ -654,11 +817,212 @@ agent_reload_running(const struct agent *a)
 
 static bool any_admin_weights(const struct agent *);
 
-/* Takes the result of the finished job into use (main thread). */
+/* Copies the administrative state of the reals and the runtime state of
+ * the services (not their 'active' sets) from the agent's tables into
+ * 'reals' and 'services', made for a new spec. */
+static void
+carry_state(struct agent *a, struct hmap *reals, struct hmap *services)
+{
+    /* Which spec entry each running service had. */
+    const struct lb_spec *old = &a->cur->spec;
+    for (size_t i = 0; i < old->n_services; i++) {
+        struct agent_service *os = find_service(a, old->services[i].name);
+        if (os) {
+            os->prev_svc = &old->services[i];
+        }
+    }
+    if (a->admin_used) {
+        const struct agent_real *r;
+        HMAP_FOR_EACH (r, node, &a->reals) {
+            if (!r->has_override && !r->drained && !r->has_dyn) {
+                continue;
+            }
+            struct agent_real *nr = find_real__(reals, r->service,
+                                                hash_string(r->service, 0),
+                                                r->addr);
+            if (nr) {
+                nr->has_override = r->has_override;
+                nr->override = r->override;
+                nr->drained = r->drained;
+                nr->has_dyn = r->has_dyn;
+                nr->dyn = r->dyn;
+                nr->conns = r->conns;
+            }
+        }
+    }
+    struct agent_service *ns;
+    HMAP_FOR_EACH (ns, node, services) {
+        const struct agent_service *os = find_service(a, ns->name);
+        if (os) {
+            ns->all_down = os->all_down;
+            ns->withdrawn = os->withdrawn;
+            ns->n_buckets = os->n_buckets;
+            ns->prev_svc = os->prev_svc;
+        }
+    }
+}
+
+/* The settings of a service, besides its compiled group, that its desired
+ * group depends on. */
 static bool
-install_job(struct agent *a, struct reload_job *j, struct ds *errors)
+service_settings_same(const struct lb_service *a, const struct lb_service *b)
+{
+    return (a && b
+            && a->expire_nodest_conn == b->expire_nodest_conn
+            && a->inhibit_on_failure == b->inhibit_on_failure
+            && a->quorum == b->quorum
+            && a->quorum_hysteresis == b->quorum_hysteresis);
+}
+
+static int
+compare_group_id(const void *key_, const void *g_)
+{
+    const uint32_t *key = key_;
+    const struct ir_group *g = g_;
+    return (*key > g->group_id) - (*key < g->group_id);
+}
+
+/* After a reload: the desired state is the new base ('a->desired', a copy
+ * of it made by the reload's thread) with each service's group either
+ * taken from 'old_desired' (the previous desired state), when the service
+ * compiled to the same group with the same settings, or made again from
+ * the new base and the reals' health. The loop's work is then in
+ * proportion to what changed, not to the spec. Returns the number of
+ * groups made again. */
+/* Whether the service of 'g' (group 'i' of the running spec) compiled to
+ * the same group, with the same settings, in 'old'. */
+static bool
+group_unchanged(struct agent *a, const struct compiled *old, size_t i)
+{
+    const struct compiled *c = a->cur;
+    const struct ir_group *g = &c->ir.groups[i];
+    const struct agent_service *as = g->service ? find_service(a, g->service)
+                                                : NULL;
+    const struct ir_group *og = bsearch(&g->group_id, old->ir.groups,
+                                        old->ir.n_groups,
+                                        sizeof *old->ir.groups,
+                                        compare_group_id);
+    return (as && og
+            && old->group_fp[og - old->ir.groups] == c->group_fp[i]
+            && service_settings_same(as->prev_svc, as->svc));
+}
+
+/* After a reload that left every flow as it was and removed no group:
+ * the desired state stays, and only the groups of services that changed
+ * are made again, as for a health change (the switch connection then
+ * compares those groups alone). Returns the number of groups made again,
+ * or SIZE_MAX if that does not apply (nothing done then). */
+static size_t
+update_groups(struct agent *a, struct swconn *sc, const struct compiled *old)
+{
+    const struct compiled *c = a->cur;
+    if (c->flows_fp != old->flows_fp) {
+        return SIZE_MAX;
+    }
+    /* Every group of 'old' must still be there: removing one from the
+     * desired state is not a change that can be tracked by group. */
+    size_t n_old = 0;
+    for (size_t i = 0; i < c->ir.n_groups; i++) {
+        n_old += bsearch(&c->ir.groups[i].group_id, old->ir.groups,
+                         old->ir.n_groups, sizeof *old->ir.groups,
+                         compare_group_id) != NULL;
+    }
+    if (n_old != old->ir.n_groups
+        || ofsync_state_n_groups(&a->desired) != old->ir.n_groups) {
+        return SIZE_MAX;
+    }
+    size_t n_rebuilt = 0;
+    for (size_t i = 0; i < c->ir.n_groups; i++) {
+        if (group_unchanged(a, old, i)) {
+            continue;
+        }
+        const struct ir_group *g = &c->ir.groups[i];
+        struct agent_service *as = g->service ? find_service(a, g->service)
+                                              : NULL;
+        const struct ofsync_group *bg = ofsync_find_group(&a->base,
+                                                          g->group_id);
+        if (bg) {
+            struct ofsync_group *ng = ofsync_group_clone(bg);
+            build_service_group(a, sc, g, ng, as ? as->svc : NULL, as);
+            ofsync_state_put_group(&a->desired, ng);
+        }
+        n_rebuilt++;
+    }
+    return n_rebuilt;
+}
+
+static size_t
+reuse_groups(struct agent *a, struct swconn *sc, const struct compiled *old,
+             struct ofsync_state *old_desired)
+{
+    const struct compiled *c = a->cur;
+    size_t n_rebuilt = 0;
+    for (size_t i = 0; i < c->ir.n_groups; i++) {
+        const struct ir_group *g = &c->ir.groups[i];
+        struct agent_service *as = g->service ? find_service(a, g->service)
+                                              : NULL;
+        struct ofsync_group *dg = ofsync_find_group(&a->desired,
+                                                    g->group_id);
+        const struct ir_group *og = bsearch(&g->group_id, old->ir.groups,
+                                            old->ir.n_groups,
+                                            sizeof *old->ir.groups,
+                                            compare_group_id);
+        struct ofsync_group *odg = NULL;
+        if (dg && og && group_unchanged(a, old, i)) {
+            odg = ofsync_find_group(old_desired, g->group_id);
+        }
+        if (odg) {
+            hmap_remove(&a->desired.groups, &dg->node);
+            ofsync_group_free(dg);
+            hmap_remove(&old_desired->groups, &odg->node);
+            hmap_insert(&a->desired.groups, &odg->node, odg->node.hash);
+        } else {
+            build_service_group(a, sc, g, dg, as ? as->svc : NULL, as);
+            n_rebuilt++;
+        }
+    }
+    ofsync_state_changed(&a->desired);
+    ofsync_state_changed(old_desired);
+    return n_rebuilt;
+}
+
+/* Whether the desired state of 'old' or 'c' may hold more than the groups
+ * made from the base (expire_nodest_conn flows, VIPs withdrawn by
+ * quorum). */
+static bool
+needs_whole_build(const struct agent *a, const struct compiled *old,
+                  const struct compiled *c)
+{
+    if (a->opts.expire_nodest_conn) {
+        return true;
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct lb_spec *spec = k ? &c->spec : &old->spec;
+        for (size_t i = 0; i < spec->n_services; i++) {
+            const struct lb_service *svc = &spec->services[i];
+            if (svc->expire_nodest_conn || svc->quorum) {
+                return true;
+            }
+        }
+    }
+    const struct agent_service *as;
+    HMAP_FOR_EACH (as, node, &a->services) {
+        if (as->withdrawn) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Takes the result of the finished job into use (main thread). Returns
+ * false if refused; else sets '*n_rebuilt' to the number of groups made
+ * again in the loop (SIZE_MAX: the whole desired state is). */
+static bool
+install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
+            struct ds *errors, size_t *n_rebuilt)
 {
     struct compiled *c = j->c;
+    *n_rebuilt = SIZE_MAX;
     if (!c) {
         if (j->errors.length) {
             ds_put_buffer(errors, j->errors.string, j->errors.length);
@@ -666,37 +1030,77 @@ install_job(struct agent *a, struct reload_job *j, struct ds *errors)
         return false;
     }
     j->c = NULL;
+
+    /* The new tables, with the state of the running ones. */
+    long long int t0 = time_msec();
+    carry_state(a, &j->reals, &j->services);
+    hmap_swap(&a->reals, &j->reals);
+    hmap_swap(&a->services, &j->services);
     bool relowered = false;
     if (any_admin_weights(a)) {
         /* The thread lowered with the file's weights. */
-        sync_tables(a, c, false);
         if (!lower(a, c, errors)) {
             compiled_destroy(c);
-            sync_tables(a, a->cur, false);
+            hmap_swap(&a->reals, &j->reals);
+            hmap_swap(&a->services, &j->services);
             return false;
         }
         relowered = true;
     }
-    sync_tables(a, c, true);
-    compiled_destroy(a->cur);
+    /* The services' 'active' sets move to the new tables (the old ones are
+     * in the job now, freed with it). */
+    struct agent_service *ns;
+    HMAP_FOR_EACH (ns, node, &a->services) {
+        struct agent_service *os = find_service__(&j->services, ns->name);
+        if (os) {
+            struct sset *t = ns->active;
+            ns->active = os->active;
+            os->active = t;
+        }
+    }
+
+    struct compiled *old = a->cur;
     a->cur = c;
     a->index_stale = true;
+    long long int t1 = time_msec();
     set_health_targets(a, c);
-    if (!relowered && a->ports == j->ports_of
-        && a->ports_seqno == j->ports_seqno && !a->base_dirty) {
+    long long int t2 = time_msec();
+    bool ports_ok = j->ports_free || (a->ports == j->ports_of
+                                      && a->ports_seqno == j->ports_seqno);
+    a->ports_free = j->ports_free;
+    if (!relowered && !a->base_dirty && ports_ok) {
         ofsync_state_swap(&a->base, &j->base);
-        /* The desired state starts as a copy of the base, made there. */
-        ofsync_state_swap(&a->desired, &j->desired);
-        a->desired_prefilled = true;
-        a->desired_dirty = true;
+        bool incremental = (old->group_fp && c->group_fp && !a->desired_dirty
+                            && !needs_whole_build(a, old, c));
+        if (incremental) {
+            index_services(a);
+            *n_rebuilt = update_groups(a, sc, old);
+        }
+        if (*n_rebuilt != SIZE_MAX) {
+            a->desired_seqno++;
+        } else if (incremental) {
+            /* The desired state starts as a copy of the base made there;
+             * unchanged services keep their group. */
+            ofsync_state_swap(&a->desired, &j->desired);
+            *n_rebuilt = reuse_groups(a, sc, old, &j->desired);
+            a->desired_seqno++;
+        } else {
+            ofsync_state_swap(&a->desired, &j->desired);
+            a->desired_prefilled = true;
+            a->desired_dirty = true;
+        }
     } else {
         a->base_dirty = true;
     }
+    VLOG_DBG("reload, in the loop: tables %lld ms, health targets %lld ms, "
+             "desired groups %lld ms", t1 - t0, t2 - t1, time_msec() - t2);
+    /* Freed with the job, out of the loop. */
+    j->c = old;
     return true;
 }
 
 static void
-finish_job(struct agent *a)
+finish_job(struct agent *a, struct swconn *sc)
 {
     struct reload_job *j = a->job;
     a->job = NULL;
@@ -706,20 +1110,30 @@ finish_job(struct agent *a)
     j->thread = pthread_self();
     long long int t0 = time_msec();
     struct ds errors = DS_EMPTY_INITIALIZER;
-    bool ok = install_job(a, j, &errors);
+    size_t n_rebuilt;
+    bool ok = install_job(a, j, sc, &errors, &n_rebuilt);
     if (ok) {
+        char rebuilt[64];
+        if (n_rebuilt == SIZE_MAX) {
+            snprintf(rebuilt, sizeof rebuilt, "whole desired state next");
+        } else {
+            snprintf(rebuilt, sizeof rebuilt, "%"PRIuSIZE" group(s) made "
+                     "again", n_rebuilt);
+        }
         VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
                   PRIuSIZE" groups (in the background: read and checked in "
                   "%lld ms, lowered in %lld ms, decoded in %lld ms; then "
-                  "%lld ms in the loop)", a->spec_path,
+                  "%lld ms in the loop, %s)", a->spec_path,
                   a->cur->spec.n_services, a->cur->ir.n_flows,
                   a->cur->ir.n_groups, j->ms_load, j->ms_lower, j->ms_base,
-                  time_msec() - t0);
+                  time_msec() - t0, rebuilt);
     } else {
         VLOG_ERR("reload of %s refused, running state kept:\n%s",
                  a->spec_path, ds_cstr(&errors));
     }
-    job_destroy(j);
+    /* What the job holds now is the previous state: hundreds of thousands
+     * of blocks at 10k x 32, freed out of the loop. */
+    reap_job(a, j);
     struct reload_waiters *ws = a->waiting;
     a->waiting = NULL;
     if (a->next_wanted) {
@@ -761,6 +1175,7 @@ agent_reload(struct agent *a, struct ds *errors)
     a->index_stale = true;
     set_health_targets(a, c);
     a->base_dirty = true;
+    a->ports_free = false;      /* Not known for this spec: use the ports. */
     VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
               PRIuSIZE" groups", a->spec_path, c->spec.n_services,
               c->ir.n_flows, c->ir.n_groups);
@@ -769,24 +1184,101 @@ agent_reload(struct agent *a, struct ds *errors)
 
 /* --- desired state ------------------------------------------------------- */
 
-/* Decodes 'ir' into 'base' with the switch's 'ports' (touches nothing
- * else: runs in the reload thread too). */
+/* Half of the decoding of a pipeline: its groups or its flows. The two
+ * halves share nothing (each has its own parse caches and states), so
+ * they run in two threads: at 10,000 services x 32 reals each takes about
+ * half a second. */
+struct build_part {
+    const struct ir_pipeline *ir;
+    const struct ofputil_port_map *ports;
+    bool groups;                /* The groups, else the flows. */
+    bool quiet;                 /* Log no error (made without the switch's
+                                 * ports: errors only mean "rebuild with
+                                 * them"). */
+    bool prepare;               /* Compute the groups' encodings. */
+    bool copy;                  /* Also fill 'desired' with a copy. */
+    uint64_t *fp;               /* Nonnull: the groups' fingerprints, and
+                                 * the flows' in 'flows_fp'. */
+    uint64_t *flows_fp;
+    struct ofsync_state base, desired;
+    size_t n_errors;
+    long long int ms_build, ms_copy;
+};
+
+/* Two independent 32-bit hashes: a 64-bit fingerprint. */
+struct fp {
+    uint32_t h1, h2;
+};
+
 static void
-build_base_into(struct ofsync_state *base, const struct ir_pipeline *ir,
-                const struct ofputil_port_map *ports)
+fp_bytes(struct fp *fp, const void *p, size_t n)
+{
+    fp->h1 = hash_bytes(p, n, fp->h1);
+    fp->h2 = hash_bytes(p, n, fp->h2 ^ 0x9e3779b9);
+}
+
+static void
+fp_str(struct fp *fp, const char *s)
+{
+    fp_bytes(fp, s, strlen(s) + 1);
+}
+
+static void
+fp_u32(struct fp *fp, uint32_t x)
+{
+    fp->h1 = hash_int(x, fp->h1);
+    fp->h2 = hash_int(x, fp->h2 ^ 0x85ebca6b);
+}
+
+/* A fingerprint of everything in 'g' that the service's base and desired
+ * groups are made from (the service's own settings apart). */
+static uint64_t
+group_fp(const struct ir_group *g)
+{
+    struct fp fp = { 0, 0 };
+    fp_u32(&fp, g->group_id);
+    fp_str(&fp, g->selection);
+    fp_str(&fp, g->service ? g->service : "");
+    fp_u32(&fp, g->n_buckets);
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        const struct ir_bucket *ib = &g->buckets[b];
+        fp_u32(&fp, ib->bucket_id);
+        fp_u32(&fp, ib->weight);
+        fp_u32(&fp, ib->mark);
+        fp_u32(&fp, ib->spec_weight);
+        fp_u32(&fp, ib->standby | ib->sorry << 1);
+        fp_str(&fp, ib->actions);
+        fp_str(&fp, ib->real);
+    }
+    fp_u32(&fp, g->service_id);
+    fp_u32(&fp, g->cookie >> 32);
+    fp_u32(&fp, g->cookie);
+    fp_u32(&fp, g->failover | g->has_sorry << 1 | g->learn_mode << 2);
+    fp_u32(&fp, g->persistence_s);
+    fp_u32(&fp, g->sticky_idle_s);
+    return (uint64_t) fp.h1 << 32 | fp.h2;
+}
+
+static void
+build_groups(struct build_part *p)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-    ofsync_state_clear(base);
+    const struct ir_pipeline *ir = p->ir;
     /* The base group holds every bucket, standby ones (failover
      * candidates, the sorry real) included; build_desired() picks. Built
      * from parts: the selection and each real's actions are parsed once,
      * not once per group and bucket. */
-    struct ofsync_group_builder *gb = ofsync_group_builder_create(ports);
+    struct ofsync_group_builder *gb = ofsync_group_builder_create(p->ports);
+    struct ds props = DS_EMPTY_INITIALIZER;
     for (size_t i = 0; i < ir->n_groups; i++) {
         const struct ir_group *g = &ir->groups[i];
-        char *props = xasprintf("type=select,%s", g->selection);
-        char *err = ofsync_group_builder_start(gb, g->group_id, props);
-        free(props);
+        if (p->fp) {
+            p->fp[i] = group_fp(g);
+        }
+        ds_clear(&props);
+        ds_put_format(&props, "type=select,%s", g->selection);
+        char *err = ofsync_group_builder_start(gb, g->group_id,
+                                               ds_cstr(&props));
         for (size_t b = 0; !err && b < g->n_buckets; b++) {
             err = ofsync_group_builder_bucket(gb, g->buckets[b].bucket_id,
                                               g->buckets[b].weight,
@@ -794,52 +1286,168 @@ build_base_into(struct ofsync_state *base, const struct ir_pipeline *ir,
         }
         if (err) {
             const struct location *l = &g->loc;
-            VLOG_WARN_RL(&rl, "%s:%d:%d: group of service %s not "
-                         "installable: %s", l->file ? l->file : "?",
-                         l->line, l->col, g->service, err);
+            p->n_errors++;
+            if (!p->quiet) {
+                VLOG_WARN_RL(&rl, "%s:%d:%d: group of service %s not "
+                             "installable: %s", l->file ? l->file : "?",
+                             l->line, l->col, g->service, err);
+            }
             free(err);
         }
-        ofsync_group_builder_finish(gb, base);
+        ofsync_group_builder_finish(gb, &p->base);
     }
+    ds_destroy(&props);
     ofsync_group_builder_destroy(gb);
-    for (size_t i = 0; i < ir->n_flows; i++) {
-        char *s = ir_flow_to_ofctl(&ir->flows[i]);
-        char *err = ofsync_add_flow_str(base, s, ports);
-        if (err) {
-            /* Typically a port name the bridge does not have (yet). */
-            const struct location *l = &ir->flows[i].loc;
-            VLOG_WARN_RL(&rl, "%s:%d:%d: flow not installable (%s): %s",
-                         l->file ? l->file : "?", l->line, l->col, err, s);
-            free(err);
-        }
-        free(s);
-    }
 
     /* flowlbd only ever touches what carries its marks; a compiler bug
      * must not turn into deleting or overwriting someone else's state. */
-    struct ofsync_flow *f;
-    HMAP_FOR_EACH_SAFE (f, node, &base->flows) {
-        if ((f->cookie & FLOWLB_COOKIE_MASK) != FLOWLB_COOKIE_MAGIC) {
-            VLOG_ERR("internal error: flow without flowlb's cookie "
-                     "(%#"PRIx64") left out", f->cookie);
-            ofsync_remove_flow(base, f);
-        }
-    }
-    struct ofsync_group *g;
-    HMAP_FOR_EACH_SAFE (g, node, &base->groups) {
-        if ((g->group_id & ~(FLOWLB_GROUP_SPAN - 1)) != FLOWLB_GROUP_BASE) {
+    struct ofsync_group *og;
+    HMAP_FOR_EACH_SAFE (og, node, &p->base.groups) {
+        if ((og->group_id & ~(FLOWLB_GROUP_SPAN - 1)) != FLOWLB_GROUP_BASE) {
             VLOG_ERR("internal error: group %#"PRIx32" outside flowlb's "
-                     "range left out", g->group_id);
-            hmap_remove(&base->groups, &g->node);
-            ofsync_group_free(g);
+                     "range left out", og->group_id);
+            hmap_remove(&p->base.groups, &og->node);
+            ofsync_group_free(og);
         }
     }
 }
 
 static void
+build_flows(struct build_part *p)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+    const struct ir_pipeline *ir = p->ir;
+    struct fp fp = { 0, 0 };
+    for (size_t i = 0; i < ir->n_flows; i++) {
+        char *s = ir_flow_to_ofctl(&ir->flows[i]);
+        if (p->flows_fp) {
+            fp_str(&fp, s);
+        }
+        char *err = ofsync_add_flow_str(&p->base, s, p->ports);
+        if (err) {
+            /* Typically a port name the bridge does not have (yet). */
+            const struct location *l = &ir->flows[i].loc;
+            p->n_errors++;
+            if (!p->quiet) {
+                VLOG_WARN_RL(&rl, "%s:%d:%d: flow not installable (%s): %s",
+                             l->file ? l->file : "?", l->line, l->col, err,
+                             s);
+            }
+            free(err);
+        }
+        free(s);
+    }
+    if (p->flows_fp) {
+        *p->flows_fp = (uint64_t) fp.h1 << 32 | fp.h2;
+    }
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_SAFE (f, node, &p->base.flows) {
+        if ((f->cookie & FLOWLB_COOKIE_MASK) != FLOWLB_COOKIE_MAGIC) {
+            VLOG_ERR("internal error: flow without flowlb's cookie "
+                     "(%#"PRIx64") left out", f->cookie);
+            ofsync_remove_flow(&p->base, f);
+        }
+    }
+}
+
+static void *
+build_part_main(void *p_)
+{
+    struct build_part *p = p_;
+    long long int t0 = time_msec();
+    if (p->groups) {
+        build_groups(p);
+        if (p->prepare) {
+            ofsync_state_prepare(&p->base);
+        }
+    } else {
+        build_flows(p);
+    }
+    long long int t1 = time_msec();
+    if (p->copy) {
+        ofsync_state_copy(&p->desired, &p->base);
+    }
+    p->ms_build = t1 - t0;
+    p->ms_copy = time_msec() - t1;
+    return NULL;
+}
+
+/* Puts the groups of 'g' and the flows of 'f' into 'dst' (cleared). */
+static void
+join_parts(struct ofsync_state *dst, struct ofsync_state *g,
+           struct ofsync_state *f)
+{
+    ofsync_state_clear(dst);
+    hmap_swap(&dst->groups, &g->groups);
+    hmap_swap(&dst->flows, &f->flows);
+    ofsync_state_changed(dst);
+    ofsync_state_changed(g);
+    ofsync_state_changed(f);
+}
+
+/* Decodes 'ir' into 'base' with the switch's 'ports' (may be NULL), the
+ * groups in a second thread while this one does the flows; with
+ * 'desired' nonnull, also makes it a copy of 'base' (in the same two
+ * threads). 'prepare' computes the groups' encodings (for comparisons).
+ * With 'fp' nonnull, puts there the fingerprint of each group of 'ir'.
+ * Touches nothing else: runs in the reload thread too. Returns the number
+ * of flows and groups that could not be decoded (logged unless 'quiet'). */
+static size_t
+build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
+                const struct ir_pipeline *ir,
+                const struct ofputil_port_map *ports, bool prepare,
+                bool quiet, uint64_t *fp, uint64_t *flows_fp)
+{
+    struct build_part parts[2];
+    for (int i = 0; i < 2; i++) {
+        struct build_part *p = &parts[i];
+        memset(p, 0, sizeof *p);
+        p->ir = ir;
+        p->ports = ports;
+        p->groups = i == 0;
+        p->quiet = quiet;
+        p->prepare = prepare;
+        p->copy = desired != NULL;
+        p->fp = i == 0 ? fp : NULL;
+        p->flows_fp = i == 1 && fp ? flows_fp : NULL;
+        ofsync_state_init(&p->base);
+        ofsync_state_init(&p->desired);
+    }
+    pthread_t thread;
+    bool threaded = !pthread_create(&thread, NULL, build_part_main,
+                                    &parts[0]);
+    if (!threaded) {
+        build_part_main(&parts[0]);
+    }
+    build_part_main(&parts[1]);
+    if (threaded) {
+        pthread_join(thread, NULL);
+    }
+    join_parts(base, &parts[0].base, &parts[1].base);
+    if (desired) {
+        join_parts(desired, &parts[0].desired, &parts[1].desired);
+    }
+    size_t n_errors = parts[0].n_errors + parts[1].n_errors;
+    VLOG_DBG("decoded %s: groups %lld ms (+%lld ms copy), flows %lld ms "
+             "(+%lld ms copy)%s", ports ? "with the ports" : "without ports",
+             parts[0].ms_build, parts[0].ms_copy, parts[1].ms_build,
+             parts[1].ms_copy, threaded ? "" : ", not in parallel");
+    for (int i = 0; i < 2; i++) {
+        ofsync_state_destroy(&parts[i].base);
+        ofsync_state_destroy(&parts[i].desired);
+    }
+    return n_errors;
+}
+
+static void
 build_base(struct agent *a, const struct ofputil_port_map *ports)
 {
-    build_base_into(&a->base, &a->cur->ir, ports);
+    struct compiled *c = a->cur;
+    if (!c->group_fp) {
+        c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
+    }
+    build_base_into(&a->base, NULL, &c->ir, a->ports_free ? NULL : ports,
+                    false, false, c->group_fp, &c->flows_fp);
     a->desired_prefilled = false;   /* Made from another base. */
 }
 
@@ -957,7 +1565,7 @@ build_service_group(struct agent *a, struct swconn *sc,
             continue;
         }
         n_reals++;
-        down[b] = !lb_parse_addr(ib->real, &addr)
+        down[b] = a->hm && !lb_parse_addr(ib->real, &addr)
                   && real_is_down(a, g->service, &addr);
         if (!down[b]) {
             n_live++;
@@ -1009,9 +1617,12 @@ build_service_group(struct agent *a, struct swconn *sc,
 
     /* Who takes new connections now. A real that did before and does not
      * any more (down, drained, failed over, removed by a reload) loses its
-     * persistence entries: they would send its clients to it. */
+     * persistence entries: they would send its clients to it. Only
+     * services that learn entries need to know (a set per service is
+     * 320,000 strings at 10k x 32). */
     struct sset now = SSET_INITIALIZER(&now);
-    for (size_t b = 0; dg && b < g->n_buckets; b++) {
+    bool learns = g->persistence_s || g->learn_mode;
+    for (size_t b = 0; learns && dg && b < g->n_buckets; b++) {
         const struct ofputil_bucket *ob = ofputil_bucket_find(
             &dg->buckets, g->buckets[b].bucket_id);
         if (ob && ob->weight) {
@@ -1214,16 +1825,19 @@ agent_run(struct agent *a, struct swconn *sc)
 {
     if (a->job) {
         if (atomic_load(&a->job->done)) {
-            finish_job(a);
+            finish_job(a, sc);
         } else {
             poll_timer_wait(10);    /* No fd to wait on: look again soon. */
         }
     }
     take_health_changes(a);
     long long int t0 = time_msec();
-    if (a->base_dirty || a->ports_seqno != swconn_ports_seqno(sc)) {
+    bool ports_changed = a->ports_seqno != swconn_ports_seqno(sc);
+    a->ports = swconn_port_map(sc);
+    if (ports_changed) {
         a->ports_seqno = swconn_ports_seqno(sc);
-        a->ports = swconn_port_map(sc);
+    }
+    if (a->base_dirty || (ports_changed && !a->ports_free)) {
         build_base(a, a->ports);
         a->base_dirty = false;
         a->desired_dirty = true;
@@ -1310,6 +1924,9 @@ reweigh_group(struct agent *a, const struct lb_service *svc)
         for (size_t k = 0; k < n; k++) {
             g->buckets[idx[k]].weight = out[k];
         }
+        if (a->cur->group_fp) {
+            a->cur->group_fp[g - a->cur->ir.groups] = group_fp(g);
+        }
         struct ir_group full = *g;
         full.buckets = xmemdup(g->buckets, g->n_buckets * sizeof *g->buckets);
         for (size_t b = 0; b < full.n_buckets; b++) {
@@ -1379,6 +1996,7 @@ agent_apply_connload(struct agent *a, const struct connload *cl)
                 uint32_t w = target[j] / max_t * 1000.0 + 0.5;
                 rs[j]->dyn = MAX(w, 1);
                 rs[j]->has_dyn = true;
+                a->admin_used = true;
             }
         }
         if (apply) {
@@ -1526,6 +2144,7 @@ agent_set_weight(struct agent *a, const char *service, const char *real,
     }
     struct agent_real saved = *r;
     bool had_bucket = admin_weight(r) > 0;
+    a->admin_used = true;
     if (weight == 0) {
         r->drained = true;
     } else {
@@ -1552,6 +2171,7 @@ agent_enable(struct agent *a, const char *service, const char *real,
     }
     struct agent_real saved = *r;
     r->drained = false;
+    a->admin_used = true;
     VLOG_INFO("service %s real %s: enabled, weight %"PRIu32, service,
               r->addr, effective_admin_weight(r));
     return relower(a, r, saved, err);
