@@ -420,6 +420,132 @@ test_broken_reload_keeps_state(void **state)
     ds_destroy(&err);
 }
 
+/* --- reloads in the background (agent_reload_start) --------------------- */
+
+#define API_HEAD \
+    "service api {\n" \
+    "    vip 10.0.0.101 tcp 80;\n" \
+    "    vip-mac 02:00:00:00:01:01;\n"
+#define R4 "    real 10.0.0.14 mac 02:00:00:00:00:14"
+#define R5 "    real 10.0.0.15 mac 02:00:00:00:00:15"
+#define M4 0x0a00000eU
+#define M5 0x0a00000fU
+#define EXTRA \
+    "service extra {\n" \
+    "    vip 10.0.0.102 tcp 80;\n" \
+    "    vip-mac 02:00:00:00:01:02;\n" \
+    "    real 10.0.0.16 mac 02:00:00:00:00:16;\n}\n"
+
+/* Weight of the bucket of the real with 'mark' in any group, -1 if none. */
+static int
+any_weight_of(const struct fx *f, uint32_t mark)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%#"PRIx32"->ct_mark", mark);
+    const struct ofsync_group *g;
+    HMAP_FOR_EACH (g, node, &agent_desired(f->agent)->groups) {
+        const struct ofputil_bucket *b;
+        LIST_FOR_EACH (b, list_node, &g->buckets) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            struct ofpact_format_params fp = { .s = &s };
+            ofpacts_format(b->ofpacts, b->ofpacts_len, &fp);
+            bool hit = strstr(ds_cstr(&s), want) != NULL;
+            ds_destroy(&s);
+            if (hit) {
+                return b->weight;
+            }
+        }
+    }
+    return -1;
+}
+
+static void
+reload_done(bool ok, const char *errors, void *done_)
+{
+    int *done = done_;
+    *done = ok ? 1 : 2;
+}
+
+/* Writes 'tmpl' as the spec and reloads it in the background, running the
+ * loop until the reload is taken into use. */
+static void
+reload_bg(struct fx *f, const char *tmpl)
+{
+    char *body = subst(f, tmpl);
+    write_spec(f, body);
+    free(body);
+    int done = 0;
+    agent_reload_start(f->agent, reload_done, &done);
+    long long int deadline = time_msec() + 10000;
+    while (!done && time_msec() < deadline) {
+        settle(f, 20);
+    }
+    assert_int_equal(done, 1);
+    settle(f, 50);
+}
+
+static void
+test_background_reload_keeps_health(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n" API_HEAD R4 ";\n" R5 ";\n}\n",
+          false);
+    settle(f, 300);
+    set_down(f, "10.0.0.11", true);
+    settle(f, 500);
+    assert_int_equal(any_weight_of(f, M1), -1);
+    int w2 = any_weight_of(f, M2);
+    assert_true(w2 > 0);
+    assert_int_equal(any_weight_of(f, M4), any_weight_of(f, M5));
+
+    /* One weight changed in api (no flow changes): web keeps its group as
+     * its health made it, api's weights move. */
+    unsigned int seq = agent_desired_seqno(f->agent);
+    size_t n_flows = ofsync_state_n_flows(agent_desired(f->agent));
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n"
+              API_HEAD R4 " weight 3;\n" R5 ";\n}\n");
+    assert_true(agent_desired_seqno(f->agent) != seq);
+    assert_int_equal(ofsync_state_n_flows(agent_desired(f->agent)), n_flows);
+    assert_int_equal(any_weight_of(f, M1), -1);
+    assert_int_equal(any_weight_of(f, M2), w2);
+    int w4 = any_weight_of(f, M4), w5 = any_weight_of(f, M5);
+    assert_true(w4 > 0 && w5 > 0 && w4 != w5);
+
+    /* One service added (flows change): the others keep their groups. */
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n"
+              API_HEAD R4 " weight 3;\n" R5 ";\n}\n" EXTRA);
+    assert_int_equal(ofsync_state_n_groups(agent_desired(f->agent)), 3);
+    assert_true(ofsync_state_n_flows(agent_desired(f->agent)) > n_flows);
+    assert_int_equal(any_weight_of(f, M1), -1);
+    assert_int_equal(any_weight_of(f, M2), w2);
+    assert_int_equal(any_weight_of(f, M4), w4);
+    assert_true(any_weight_of(f, 0x0a000010U) > 0);
+
+    /* Health changes after the reloads still reach the groups. */
+    set_down(f, "10.0.0.11", false);
+    settle(f, 500);
+    assert_true(any_weight_of(f, M1) > 0);
+    set_down(f, "10.0.0.12", true);
+    settle(f, 500);
+    assert_int_equal(any_weight_of(f, M2), -1);
+
+    /* An administrative weight survives a reload of the same spec; a
+     * service removed takes its group and flows with it. */
+    struct ds err = DS_EMPTY_INITIALIZER;
+    assert_true(agent_set_weight(f->agent, "api", "10.0.0.15", 0, &err));
+    settle(f, 50);
+    assert_int_equal(any_weight_of(f, M5), -1);
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n"
+              API_HEAD R4 " weight 3;\n" R5 ";\n}\n");
+    assert_int_equal(ofsync_state_n_groups(agent_desired(f->agent)), 2);
+    assert_int_equal(ofsync_state_n_flows(agent_desired(f->agent)), n_flows);
+    assert_int_equal(any_weight_of(f, M5), -1);
+    assert_true(any_weight_of(f, M4) > 0);
+    assert_int_equal(any_weight_of(f, M2), -1);
+    assert_true(any_weight_of(f, M1) > 0);
+    ds_destroy(&err);
+}
+
 int
 main(void)
 {
@@ -434,6 +560,7 @@ main(void)
         T(test_quorum_withdraws_vip_with_hysteresis),
         T(test_admin_commands),
         T(test_broken_reload_keeps_state),
+        T(test_background_reload_keeps_health),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
