@@ -6,7 +6,14 @@
  *   DOWN ──(connected, new connection seqno)──> DUMPING
  *   DUMPING: port descriptions, flows with flowlb's cookie, group
  *            descriptions and group stats requested at once; when every
- *            reply is in, the installed view is rebuilt from the switch.
+ *            reply is in, the installed view is rebuilt from the switch
+ *            (a full dump: on connection, after errors and after drift).
+ *            Periodic and requested rounds with a known installed view are
+ *            "sliced" instead: small requests (per service, per table,
+ *            slices of a table's shared flows), a batch at a time and none
+ *            while a bundle is in flight, so that a change never waits
+ *            behind a large reply; what they read is compared with the
+ *            installed view, and any difference leads to a full dump.
  *   READY: swconn_sync() compares the desired state with the installed
  *          view; a non-empty difference goes out as ONE ordered atomic
  *          bundle followed by a barrier -> COMMITTING. An empty one sends
