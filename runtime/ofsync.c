@@ -595,6 +595,53 @@ parse_one_group(const char *text, const struct ofputil_port_map *port_map,
     return err;
 }
 
+/* Parses a bucket's actions alone and sends them through their OpenFlow
+ * 1.5 encoding: what parse_one_group() of "type=select,bucket=actions=..."
+ * gives for the bucket (same parser, same encoder and decoder of the
+ * actions; watch port and group "any"), without the group around it (a
+ * third of the decoding of a 10k x 32 pipeline went there). */
+static char *
+parse_one_bucket(const char *actions, const struct ofputil_port_map *port_map,
+                 struct ofputil_bucket **bp)
+{
+    *bp = NULL;
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+    enum ofputil_protocol usable = OFPUTIL_P_ANY;
+    struct ofpact_parse_params pp = {
+        .port_map = port_map,
+        .ofpacts = &ofpacts,
+        .usable_protocols = &usable,
+    };
+    char *err = ofpacts_parse_actions(actions, &pp);
+    if (err) {
+        ofpbuf_uninit(&ofpacts);
+        return err;
+    }
+    struct ofpbuf wire;
+    ofpbuf_init(&wire, 64);
+    ofpacts_put_openflow_actions(ofpacts.data, ofpacts.size, &wire,
+                                 OFP15_VERSION);
+    ofpbuf_clear(&ofpacts);
+    size_t len = wire.size;
+    enum ofperr e = ofpacts_pull_openflow_actions(&wire, len, OFP15_VERSION,
+                                                  NULL, NULL, &ofpacts);
+    ofpbuf_uninit(&wire);
+    if (e) {
+        ofpbuf_uninit(&ofpacts);
+        return xasprintf("bucket actions do not survive encoding (%s): %s",
+                         ofperr_to_string(e), actions);
+    }
+    struct ofputil_bucket *b = xzalloc(sizeof *b);
+    b->weight = 1;
+    b->watch_port = OFPP_ANY;
+    b->watch_group = OFPG_ANY;
+    b->ofpacts_len = ofpacts.size;
+    b->ofpacts = ofpbuf_steal_data(&ofpacts);
+    *bp = b;
+    return NULL;
+}
+
 char *
 ofsync_group_builder_start(struct ofsync_group_builder *gb,
                            uint32_t group_id, const char *props)
@@ -629,19 +676,12 @@ ofsync_group_builder_bucket(struct ofsync_group_builder *gb,
     }
     struct ofputil_bucket *t = shash_find_data(&gb->buckets, actions);
     if (!t) {
-        char *text = xasprintf("type=select,bucket=bucket_id:0,weight:1,"
-                               "actions=%s", actions);
-        struct ofsync_group *g;
-        char *err = parse_one_group(text, gb->port_map, &g);
-        free(text);
+        char *err = parse_one_bucket(actions, gb->port_map, &t);
         if (err) {
             ofsync_group_free(gb->cur);
             gb->cur = NULL;
             return err;
         }
-        t = CONTAINER_OF(ovs_list_pop_front(&g->buckets),
-                         struct ofputil_bucket, list_node);
-        ofsync_group_free(g);
         shash_add(&gb->buckets, actions, t);
     }
     struct ofputil_bucket *b = bucket_clone(t);
