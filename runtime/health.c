@@ -18,8 +18,8 @@
 #include <curl/curl.h>
 
 #include "hash.h"
+#include "dueheap.h"
 #include "health_check.h"
-#include "heap.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/poll-loop.h"
 #include "util.h"
@@ -189,10 +189,10 @@ struct htarget {
     long long int next_run;     /* Start of the next probe. */
     long long int started;      /* Start of the in-flight probe. */
     bool in_flight;
-    struct heap_node hnode;     /* In hm 'running' (by deadline) if
+    struct dueheap_node hnode;  /* In hm 'running' (by deadline) if
                                  * in_flight, else in 'waiting' (by
                                  * next_run); see target_schedule(). */
-    struct heap *heap;          /* The one it is in. */
+    struct dueheap *heap;       /* The one it is in. */
     bool counted;               /* Counted in hm->n_in_flight. */
     struct health_probe probe;
 
@@ -205,8 +205,8 @@ struct health_monitor {
     /* Two timer heaps, earliest first, so that a run looks only at the
      * targets that are due (a scan of every target per run was the main
      * cost at 10,000 targets, with one due every fraction of a ms). */
-    struct heap running;        /* In flight, by probe deadline. */
-    struct heap waiting;        /* Not in flight, by next_run. */
+    struct dueheap running;     /* In flight, by probe deadline. */
+    struct dueheap waiting;     /* Not in flight, by next_run. */
     long long int held_until;   /* Probe budget exhausted: the waiting
                                  * ones wait at least until then. */
     struct health_change *changes;
@@ -361,19 +361,6 @@ first_run(const struct htarget *t, long long int now, size_t n)
                            % spread : 0);
 }
 
-/* A heap is a max-heap: the earliest time gets the highest priority. */
-static uint64_t
-heap_priority(long long int when)
-{
-    return (uint64_t) LLONG_MAX - (uint64_t) MAX(when, 0);
-}
-
-static long long int
-heap_when(const struct heap_node *node)
-{
-    return (long long int) ((uint64_t) LLONG_MAX - node->priority);
-}
-
 /* Puts 't' in the heap its state calls for, keyed by the time it is next
  * due: the deadline of its probe in flight, else its next start. Call it
  * whenever in_flight, next_run or the probe's deadline changed. */
@@ -381,18 +368,17 @@ static void
 target_schedule(struct htarget *t)
 {
     struct health_monitor *hm = t->hm;
-    struct heap *want = t->in_flight ? &hm->running : &hm->waiting;
-    uint64_t prio = heap_priority(t->in_flight ? t->probe.deadline
-                                  : t->next_run);
+    struct dueheap *want = t->in_flight ? &hm->running : &hm->waiting;
+    long long int when = t->in_flight ? t->probe.deadline : t->next_run;
 
     if (t->heap == want) {
-        heap_change(want, &t->hnode, prio);
+        dueheap_change(want, &t->hnode, when);
         return;
     }
     if (t->heap) {
-        heap_remove(t->heap, &t->hnode);
+        dueheap_remove(t->heap, &t->hnode);
     }
-    heap_insert(want, &t->hnode, prio);
+    dueheap_insert(want, &t->hnode, when);
     t->heap = want;
 }
 
@@ -598,7 +584,7 @@ target_destroy(struct htarget *t)
 {
     target_cancel(t);
     if (t->heap) {
-        heap_remove(t->heap, &t->hnode);
+        dueheap_remove(t->heap, &t->hnode);
     }
     hmap_remove(&t->hm->targets, &t->node);
     check_free(&t->check);
@@ -677,8 +663,8 @@ health_monitor_create(void)
     for (int k = 0; k < N_KINDS; k++) {
         hm->ctx[k] = kinds[k]->create();
     }
-    heap_init(&hm->running);
-    heap_init(&hm->waiting);
+    dueheap_init(&hm->running);
+    dueheap_init(&hm->waiting);
     hm->max_in_flight = probe_budget();
     return hm;
 }
@@ -695,8 +681,8 @@ health_monitor_destroy(struct health_monitor *hm)
         target_destroy(t);
     }
     hmap_destroy(&hm->targets);
-    heap_destroy(&hm->running);
-    heap_destroy(&hm->waiting);
+    dueheap_destroy(&hm->running);
+    dueheap_destroy(&hm->waiting);
     for (int k = 0; k < N_KINDS; k++) {
         kinds[k]->destroy(hm->ctx[k]);
     }
@@ -776,9 +762,9 @@ health_monitor_run(struct health_monitor *hm)
     now = time_msec();
     /* Probes past their deadline. target_done() moves each one to
      * 'waiting', so this ends. */
-    while (!heap_is_empty(&hm->running)
-           && heap_when(heap_max(&hm->running)) <= now) {
-        struct htarget *t = CONTAINER_OF(heap_max(&hm->running),
+    while (!dueheap_is_empty(&hm->running)
+           && dueheap_min_when(&hm->running) <= now) {
+        struct htarget *t = CONTAINER_OF(dueheap_min(&hm->running),
                                          struct htarget, hnode);
         const struct health_kind *kind = kinds[t->kind];
         struct health_verdict v;
@@ -803,9 +789,9 @@ health_monitor_run(struct health_monitor *hm)
         return;
     }
     hm->held_until = 0;
-    while (!heap_is_empty(&hm->waiting)
-           && heap_when(heap_max(&hm->waiting)) <= now) {
-        struct htarget *t = CONTAINER_OF(heap_max(&hm->waiting),
+    while (!dueheap_is_empty(&hm->waiting)
+           && dueheap_min_when(&hm->waiting) <= now) {
+        struct htarget *t = CONTAINER_OF(dueheap_min(&hm->waiting),
                                          struct htarget, hnode);
 
         if (t->kind == KIND_EXEC && n_exec++
@@ -828,11 +814,11 @@ health_monitor_wait(struct health_monitor *hm)
     for (int k = 0; k < N_KINDS; k++) {
         kinds[k]->wait(hm->ctx[k]);
     }
-    if (!heap_is_empty(&hm->running)) {
-        when = heap_when(heap_max(&hm->running));
+    if (!dueheap_is_empty(&hm->running)) {
+        when = dueheap_min_when(&hm->running);
     }
-    if (!heap_is_empty(&hm->waiting)) {
-        when = MIN(when, MAX(heap_when(heap_max(&hm->waiting)),
+    if (!dueheap_is_empty(&hm->waiting)) {
+        when = MIN(when, MAX(dueheap_min_when(&hm->waiting),
                              hm->held_until));
     }
     if (when != LLONG_MAX) {
