@@ -942,13 +942,17 @@ update_groups(struct agent *a, struct swconn *sc, const struct compiled *old)
     if (c->flows_fp != old->flows_fp) {
         return SIZE_MAX;
     }
-    /* Every group of 'old' must still be there: removing one from the
-     * desired state is not a change that can be tracked by group. */
+    /* Every group of 'old' must still be there, and every new one
+     * decoded: removing one from the desired state is not a change that
+     * can be tracked by group. */
     size_t n_old = 0;
     for (size_t i = 0; i < c->ir.n_groups; i++) {
-        n_old += bsearch(&c->ir.groups[i].group_id, old->ir.groups,
-                         old->ir.n_groups, sizeof *old->ir.groups,
-                         compare_group_id) != NULL;
+        uint32_t id = c->ir.groups[i].group_id;
+        if (!ofsync_find_group(&a->base, id)) {
+            return SIZE_MAX;
+        }
+        n_old += bsearch(&id, old->ir.groups, old->ir.n_groups,
+                         sizeof *old->ir.groups, compare_group_id) != NULL;
     }
     if (n_old != old->ir.n_groups
         || ofsync_state_n_groups(&a->desired) != old->ir.n_groups) {
@@ -964,11 +968,9 @@ update_groups(struct agent *a, struct swconn *sc, const struct compiled *old)
                                               : NULL;
         const struct ofsync_group *bg = ofsync_find_group(&a->base,
                                                           g->group_id);
-        if (bg) {
-            struct ofsync_group *ng = ofsync_group_clone(bg);
-            build_service_group(a, sc, g, ng, as ? as->svc : NULL, as);
-            ofsync_state_put_group(&a->desired, ng);
-        }
+        struct ofsync_group *ng = ofsync_group_clone(bg);
+        build_service_group(a, sc, g, ng, as ? as->svc : NULL, as);
+        ofsync_state_put_group(&a->desired, ng);
         n_rebuilt++;
     }
     return n_rebuilt;
