@@ -128,6 +128,10 @@ struct swconn {
     unsigned int conn_seqno;    /* rconn connection seqno last acted on. */
     enum sw_state state;
     long long int state_entered; /* time_msec(). */
+    bool ready_synced;          /* swconn_sync() ran since READY began: a
+                                 * dump waits for it, so that requested
+                                 * rounds back to back cannot starve the
+                                 * comparisons that need READY. */
     int reconcile_ms;
     long long int next_dump;    /* time_msec() of the next periodic dump. */
     unsigned int dumps_requested; /* Highest number asked for. */
@@ -489,6 +493,7 @@ sw_set_state(struct swconn *sc, enum sw_state s)
                  state_name(s));
         sc->state = s;
         sc->state_entered = time_msec();
+        sc->ready_synced = false;
     }
 }
 
@@ -1119,7 +1124,9 @@ sliced_group_desc(struct swconn *sc, struct sw_inflight *in,
         uint32_t id = gd.group_id;
         if (flowlb_group(id)) {
             in->seen = true;
-            note_bucket_ids(sc, &gd);
+            if (sc->round_stats) {
+                note_bucket_ids(sc, &gd);
+            }
             ofsync_add_group_desc(&sc->scratch, &gd);
             const struct ofsync_group *g = ofsync_find_group(&sc->scratch,
                                                              id);
@@ -1256,9 +1263,17 @@ finish_commit(struct swconn *sc)
             }
         }
         /* Apply the bundle to the installed view: only what it changed. */
+        bool was_compared = sc->compared
+                            && sc->compared_gen == sc->installed_gen;
         apply_changes(&sc->installed, &sc->pending_del, sc->pending_gdel,
                       sc->n_pending_gdel, &sc->pending);
         sc->installed_gen++;
+        if (was_compared) {
+            /* The view is now what that comparison wanted: nothing to
+             * compare again (a sliced round may not leave room for it, as
+             * it allows incremental comparisons only). */
+            sc->compared_gen = sc->installed_gen;
+        }
         if (sc->n_purges_sent) {
             memmove(sc->purges, sc->purges + sc->n_purges_sent,
                     (sc->n_purges - sc->n_purges_sent) * sizeof *sc->purges);
@@ -1426,7 +1441,7 @@ swconn_run(struct swconn *sc)
         rconn_reconnect(sc->rconn);
         return;
     }
-    if (sc->state == SW_READY
+    if (sc->state == SW_READY && sc->ready_synced
         && (now >= sc->next_dump || sc->dumps_requested > sc->dumps_done)) {
         /* One round satisfies every request made before it started. A
          * periodic round (none asked for) leaves the group counters out:
@@ -1496,6 +1511,9 @@ void
 swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
             unsigned int desired_seqno)
 {
+    if (sc->state == SW_READY) {
+        sc->ready_synced = true;
+    }
     bool dumping = sc->state == SW_DUMPING;
     if (!(sc->state == SW_READY || (dumping && !sc->commit_in_dump))
         || !sc->installed_valid || !desired) {
@@ -1637,7 +1655,7 @@ swconn_wait(struct swconn *sc)
     if (sc->state == SW_DUMPING && sc->sliced && !sc->commit_in_dump
         && sc->next_req < sc->n_reqs && !sc->n_inflight) {
         /* (Immediately if that time has passed since swconn_run().) */
-        poll_timer_wait_until(sc->pace_next / 1000 + 1);
+        poll_timer_wait_until((sc->pace_next + 999) / 1000);
     }
 }
 
@@ -1693,7 +1711,12 @@ swconn_is_connected(const struct swconn *sc)
 bool
 swconn_is_synced(const struct swconn *sc, unsigned int desired_seqno)
 {
-    return (sc->state == SW_READY && sc->installed_valid && sc->compared
+    /* A sliced round keeps the installed view (it only checks it), so
+     * the switch is in sync during one as much as before it. */
+    bool ready = (sc->state == SW_READY
+                  || (sc->state == SW_DUMPING && sc->sliced
+                      && !sc->commit_in_dump));
+    return (ready && sc->installed_valid && sc->compared
             && sc->compared_gen == sc->installed_gen
             && sc->compared_seqno == desired_seqno && !sc->n_purges);
 }
