@@ -1387,6 +1387,11 @@ swconn_run(struct swconn *sc)
         }
     }
     if (!rconn_is_connected(sc->rconn)) {
+        /* The dump connection's backoff must advance too: swconn_wait()
+         * waits on its timer, which otherwise stays expired and wakes the
+         * loop at once, forever (a disconnected agent spun at 50-70% of a
+         * core). */
+        rconn_run(sc->dconn);
         if (sc->state != SW_DOWN) {
             VLOG_WARN("%s: disconnected", sc->target);
             sw_set_state(sc, SW_DOWN);
