@@ -1,6 +1,7 @@
 /* Helpers for the health monitor tests (rt_test_health*.c): a tiny HTTP
  * server on loopback in its own thread, and a driver of the poll loop that
- * collects state changes. Header-only: each test program is one file. */
+ * collects state changes. Header-only: each test program is one file, and
+ * uses only some of these (hence static inline: no unused warnings). */
 #ifndef FLOWLB_HEALTH_TEST_UTIL_H
 #define FLOWLB_HEALTH_TEST_UTIL_H 1
 
@@ -47,7 +48,7 @@ struct test_server {
     unsigned long n_requests;   /* Requests parsed (approximate). */
 };
 
-static long long int
+static inline long long int
 ts_now(void)
 {
     struct timespec ts;
@@ -56,7 +57,7 @@ ts_now(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static void
+static inline void
 ts_respond(struct ts_conn *c)
 {
     char out[512];
@@ -73,7 +74,7 @@ ts_respond(struct ts_conn *c)
     }
 }
 
-static void
+static inline void
 ts_parse(struct test_server *s, struct ts_conn *c)
 {
     char path[256] = "";
@@ -108,7 +109,7 @@ ts_parse(struct test_server *s, struct ts_conn *c)
     }
 }
 
-static void *
+static inline void *
 ts_main(void *s_)
 {
     struct test_server *s = s_;
@@ -190,7 +191,7 @@ ts_main(void *s_)
 }
 
 /* Starts a server on 127.0.0.1 (or ::1) on 'port' (0: a random one). */
-static void
+static inline void
 test_server_start_port(struct test_server *s, int family, uint16_t port)
 {
     struct sockaddr_storage ss;
@@ -231,13 +232,13 @@ test_server_start_port(struct test_server *s, int family, uint16_t port)
     }
 }
 
-static void
+static inline void
 test_server_start(struct test_server *s, int family)
 {
     test_server_start_port(s, family, 0);
 }
 
-static void
+static inline void
 test_server_stop(struct test_server *s)
 {
     if (write(s->stop[1], "x", 1) != 1) {
@@ -251,7 +252,7 @@ test_server_stop(struct test_server *s)
 
 /* Whether 'pid' still runs (a zombie does not count: reaping orphans is
  * init's business). */
-static bool
+static inline bool
 proc_alive(long pid)
 {
     char path[64], buf[512];
@@ -272,7 +273,7 @@ proc_alive(long pid)
 }
 
 /* A loopback port with nothing listening (bound, then closed). */
-static uint16_t
+static inline uint16_t
 closed_port(void)
 {
     struct sockaddr_in sin = { .sin_family = AF_INET,
@@ -295,7 +296,7 @@ struct change_log {
     size_t n, allocated;
 };
 
-static void
+static inline void
 change_log_add(struct change_log *log, struct health_change *c, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -308,14 +309,14 @@ change_log_add(struct change_log *log, struct health_change *c, size_t n)
     free(c);                    /* The strings moved into the log. */
 }
 
-static void
+static inline void
 change_log_clear(struct change_log *log)
 {
     health_changes_destroy(log->c, log->n);
     memset(log, 0, sizeof *log);
 }
 
-static size_t
+static inline size_t
 change_log_count(const struct change_log *log, enum health_state to)
 {
     size_t n = 0;
@@ -328,7 +329,7 @@ change_log_count(const struct change_log *log, enum health_state to)
 
 /* Runs the poll loop for up to 'ms' milliseconds or until 'log' holds
  * 'n_wanted' changes (0: run the whole time). Returns the time spent. */
-static long long int
+static inline long long int
 drive(struct health_monitor *hm, struct change_log *log, size_t n_wanted,
       long long int ms)
 {
@@ -350,7 +351,7 @@ drive(struct health_monitor *hm, struct change_log *log, size_t n_wanted,
     }
 }
 
-static struct health_target
+static inline struct health_target
 make_target(const char *service, const char *addr, uint16_t port,
             enum lb_check_type type)
 {
