@@ -1,0 +1,295 @@
+/* Decoding the IR into the base state (ofsync): groups and flows in two
+ * threads, with a fingerprint of each group so that a reload can tell
+ * which services changed. */
+#include <config.h>
+#include "agent_private.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hash.h"
+#include "ir.h"
+#include "lower.h"
+#include "ofsync.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/vlog.h"
+#include "timeval.h"
+#include "util.h"
+
+#define this_module (*VLM_agent)    /* Logs as "agent" (see agent.c). */
+
+/* Half of the decoding of a pipeline: its groups or its flows. The two
+ * halves share nothing (each has its own parse caches and states), so
+ * they run in two threads: at 10,000 services x 32 reals each takes about
+ * half a second. */
+struct build_part {
+    const struct ir_pipeline *ir;
+    const struct ofputil_port_map *ports;
+    bool groups;                /* The groups, else the flows. */
+    bool quiet;                 /* Log no error (made without the switch's
+                                 * ports: errors only mean "rebuild with
+                                 * them"). */
+    bool prepare;               /* Compute the groups' encodings. */
+    bool copy;                  /* Also fill 'desired' with a copy. */
+    uint64_t *fp;               /* Nonnull: the groups' fingerprints, and
+                                 * the flows' in 'flows_fp'. */
+    uint64_t *flows_fp;
+    struct ofsync_state base, desired;
+    size_t n_errors;
+    long long int ms_build, ms_copy;
+    long long int cpu_ms;       /* CPU time of the thread for it. */
+};
+
+
+
+/* Two independent 32-bit hashes: a 64-bit fingerprint. */
+struct fp {
+    uint32_t h1, h2;
+};
+
+static void
+fp_bytes(struct fp *fp, const void *p, size_t n)
+{
+    fp->h1 = hash_bytes(p, n, fp->h1);
+    fp->h2 = hash_bytes(p, n, fp->h2 ^ 0x9e3779b9);
+}
+
+static void
+fp_str(struct fp *fp, const char *s)
+{
+    fp_bytes(fp, s, strlen(s) + 1);
+}
+
+static void
+fp_u32(struct fp *fp, uint32_t x)
+{
+    fp->h1 = hash_int(x, fp->h1);
+    fp->h2 = hash_int(x, fp->h2 ^ 0x85ebca6b);
+}
+
+/* A fingerprint of everything in 'g' that the service's base and desired
+ * groups are made from (the service's own settings apart). */
+uint64_t
+group_fp(const struct ir_group *g)
+{
+    struct fp fp = { 0, 0 };
+    fp_u32(&fp, g->group_id);
+    fp_str(&fp, g->selection);
+    fp_str(&fp, g->service ? g->service : "");
+    fp_u32(&fp, g->n_buckets);
+    for (size_t b = 0; b < g->n_buckets; b++) {
+        const struct ir_bucket *ib = &g->buckets[b];
+        fp_u32(&fp, ib->bucket_id);
+        fp_u32(&fp, ib->weight);
+        fp_u32(&fp, ib->mark);
+        fp_u32(&fp, ib->spec_weight);
+        fp_u32(&fp, ib->standby | ib->sorry << 1);
+        fp_str(&fp, ib->actions);
+        fp_str(&fp, ib->real);
+    }
+    fp_u32(&fp, g->service_id);
+    fp_u32(&fp, g->cookie >> 32);
+    fp_u32(&fp, g->cookie);
+    fp_u32(&fp, g->failover | g->has_sorry << 1 | g->learn_mode << 2);
+    fp_u32(&fp, g->persistence_s);
+    fp_u32(&fp, g->sticky_idle_s);
+    return (uint64_t) fp.h1 << 32 | fp.h2;
+}
+
+static void
+build_groups(struct build_part *p)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+    const struct ir_pipeline *ir = p->ir;
+    /* The base group holds every bucket, standby ones (failover
+     * candidates, the sorry real) included; build_desired() picks. Built
+     * from parts: the selection and each real's actions are parsed once,
+     * not once per group and bucket. */
+    struct ofsync_group_builder *gb = ofsync_group_builder_create(p->ports);
+    struct ds props = DS_EMPTY_INITIALIZER;
+    for (size_t i = 0; i < ir->n_groups; i++) {
+        const struct ir_group *g = &ir->groups[i];
+        if (p->fp) {
+            p->fp[i] = group_fp(g);
+        }
+        ds_clear(&props);
+        ds_put_format(&props, "type=select,%s", g->selection);
+        char *err = ofsync_group_builder_start(gb, g->group_id,
+                                               ds_cstr(&props));
+        for (size_t b = 0; !err && b < g->n_buckets; b++) {
+            err = ofsync_group_builder_bucket(gb, g->buckets[b].bucket_id,
+                                              g->buckets[b].weight,
+                                              g->buckets[b].actions);
+        }
+        if (err) {
+            const struct location *l = &g->loc;
+            p->n_errors++;
+            if (!p->quiet) {
+                VLOG_WARN_RL(&rl, "%s:%d:%d: group of service %s not "
+                             "installable: %s", l->file ? l->file : "?",
+                             l->line, l->col, g->service, err);
+            }
+            free(err);
+        }
+        ofsync_group_builder_finish(gb, &p->base);
+    }
+    ds_destroy(&props);
+    ofsync_group_builder_destroy(gb);
+
+    /* flowlbd only ever touches what carries its marks; a compiler bug
+     * must not turn into deleting or overwriting someone else's state. */
+    struct ofsync_group *og;
+    HMAP_FOR_EACH_SAFE (og, node, &p->base.groups) {
+        if ((og->group_id & ~(FLOWLB_GROUP_SPAN - 1)) != FLOWLB_GROUP_BASE) {
+            VLOG_ERR("internal error: group %#"PRIx32" outside flowlb's "
+                     "range left out", og->group_id);
+            hmap_remove(&p->base.groups, &og->node);
+            ofsync_group_free(og);
+        }
+    }
+}
+
+static void
+build_flows(struct build_part *p)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+    const struct ir_pipeline *ir = p->ir;
+    struct fp fp = { 0, 0 };
+    for (size_t i = 0; i < ir->n_flows; i++) {
+        char *s = ir_flow_to_ofctl(&ir->flows[i]);
+        if (p->flows_fp) {
+            fp_str(&fp, s);
+        }
+        char *err = ofsync_add_flow_str(&p->base, s, p->ports);
+        if (err) {
+            /* Typically a port name the bridge does not have (yet). */
+            const struct location *l = &ir->flows[i].loc;
+            p->n_errors++;
+            if (!p->quiet) {
+                VLOG_WARN_RL(&rl, "%s:%d:%d: flow not installable (%s): %s",
+                             l->file ? l->file : "?", l->line, l->col, err,
+                             s);
+            }
+            free(err);
+        }
+        free(s);
+    }
+    if (p->flows_fp) {
+        *p->flows_fp = (uint64_t) fp.h1 << 32 | fp.h2;
+    }
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_SAFE (f, node, &p->base.flows) {
+        if ((f->cookie & FLOWLB_COOKIE_MASK) != FLOWLB_COOKIE_MAGIC) {
+            VLOG_ERR("internal error: flow without flowlb's cookie "
+                     "(%#"PRIx64") left out", f->cookie);
+            ofsync_remove_flow(&p->base, f);
+        }
+    }
+}
+
+static void *
+build_part_main(void *p_)
+{
+    struct build_part *p = p_;
+    long long int t0 = time_msec();
+    long long int c0 = thread_cpu_msec();
+    if (p->groups) {
+        build_groups(p);
+        if (p->prepare) {
+            ofsync_state_prepare(&p->base);
+        }
+    } else {
+        build_flows(p);
+    }
+    long long int t1 = time_msec();
+    if (p->copy) {
+        ofsync_state_copy(&p->desired, &p->base);
+    }
+    p->ms_build = t1 - t0;
+    p->ms_copy = time_msec() - t1;
+    p->cpu_ms = thread_cpu_msec() - c0;
+    return NULL;
+}
+
+/* Puts the groups of 'g' and the flows of 'f' into 'dst' (cleared). */
+static void
+join_parts(struct ofsync_state *dst, struct ofsync_state *g,
+           struct ofsync_state *f)
+{
+    ofsync_state_clear(dst);
+    hmap_swap(&dst->groups, &g->groups);
+    hmap_swap(&dst->flows, &f->flows);
+    ofsync_state_changed(dst);
+    ofsync_state_changed(g);
+    ofsync_state_changed(f);
+}
+
+/* Decodes 'ir' into 'base' with the switch's 'ports' (may be NULL), the
+ * groups in a second thread while this one does the flows; with
+ * 'desired' nonnull, also makes it a copy of 'base' (in the same two
+ * threads). 'prepare' computes the groups' encodings (for comparisons).
+ * With 'fp' nonnull, puts there the fingerprint of each group of 'ir'.
+ * Touches nothing else: runs in the reload thread too. Returns the number
+ * of flows and groups that could not be decoded (logged unless 'quiet'). */
+size_t
+build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
+                const struct ir_pipeline *ir,
+                const struct ofputil_port_map *ports, bool prepare,
+                bool quiet, uint64_t *fp, uint64_t *flows_fp)
+{
+    struct build_part parts[2];
+    for (int i = 0; i < 2; i++) {
+        struct build_part *p = &parts[i];
+        memset(p, 0, sizeof *p);
+        p->ir = ir;
+        p->ports = ports;
+        p->groups = i == 0;
+        p->quiet = quiet;
+        p->prepare = prepare;
+        p->copy = desired != NULL;
+        p->fp = i == 0 ? fp : NULL;
+        p->flows_fp = i == 1 && fp ? flows_fp : NULL;
+        ofsync_state_init(&p->base);
+        ofsync_state_init(&p->desired);
+    }
+    pthread_t thread;
+    bool threaded = !pthread_create(&thread, NULL, build_part_main,
+                                    &parts[0]);
+    if (!threaded) {
+        build_part_main(&parts[0]);
+    }
+    build_part_main(&parts[1]);
+    if (threaded) {
+        pthread_join(thread, NULL);
+    }
+    join_parts(base, &parts[0].base, &parts[1].base);
+    if (desired) {
+        join_parts(desired, &parts[0].desired, &parts[1].desired);
+    }
+    size_t n_errors = parts[0].n_errors + parts[1].n_errors;
+    VLOG_DBG("decoded %s: groups %lld ms (+%lld ms copy; %lld ms CPU), "
+             "flows %lld ms (+%lld ms copy; %lld ms CPU)%s",
+             ports ? "with the ports" : "without ports",
+             parts[0].ms_build, parts[0].ms_copy, parts[0].cpu_ms,
+             parts[1].ms_build, parts[1].ms_copy, parts[1].cpu_ms,
+             threaded ? "" : ", not in parallel");
+    for (int i = 0; i < 2; i++) {
+        ofsync_state_destroy(&parts[i].base);
+        ofsync_state_destroy(&parts[i].desired);
+    }
+    return n_errors;
+}
+
+void
+build_base(struct agent *a, const struct ofputil_port_map *ports)
+{
+    struct compiled *c = a->cur;
+    if (!c->group_fp) {
+        c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
+    }
+    build_base_into(&a->base, NULL, &c->ir, a->ports_free ? NULL : ports,
+                    false, false, c->group_fp, &c->flows_fp);
+    a->desired_prefilled = false;   /* Made from another base. */
+}
+

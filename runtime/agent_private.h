@@ -1,0 +1,197 @@
+/* What the agent's files share (agent.c, agent_reload.c, agent_build.c,
+ * agent_desired.c, agent_show.c): the agent's state and the functions one
+ * of them defines for the others. Not part of the agent's interface
+ * (agent.h). */
+#ifndef FLOWLB_AGENT_PRIVATE_H
+#define FLOWLB_AGENT_PRIVATE_H 1
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "agent.h"
+#include "diag.h"
+#include "ir.h"
+#include "ofsync.h"
+#include "openvswitch/hmap.h"
+#include "spec.h"
+#include "sset.h"
+
+struct ds;
+struct health_monitor;
+struct ofputil_port_map;
+struct reload_job;
+struct reload_waiters;
+struct swconn;
+struct vlog_module;
+
+/* The agent's files log as one module, "agent" (defined in agent.c: the
+ * log lines and "vlog/set agent:..." cover them all). */
+extern struct vlog_module *VLM_agent;
+
+/* A loaded spec with everything whose lifetime is tied to it: the diag
+ * owns the file names that the spec's locations point to, and the IR
+ * points into the spec. */
+struct compiled {
+    struct diag diag;
+    struct lb_spec spec;
+    struct ir_pipeline ir;
+    uint32_t *configured;       /* Spec weights of every real, in spec
+                                 * order (the spec's own get overridden by
+                                 * administrative weights). */
+    long long int loaded;       /* time_wall_msec(). */
+    bool admin_applied;         /* Spec weights may differ from the file
+                                 * (administrative weights were applied). */
+    uint64_t *group_fp;         /* A fingerprint of each IR group (same
+                                 * index) as decoded into the base state,
+                                 * or NULL: a reload keeps the desired
+                                 * group of a service whose fingerprint
+                                 * and settings did not change. */
+    uint64_t flows_fp;          /* Of all flows of 'ir' (if 'group_fp'). */
+};
+
+/* Administrative state and configured weight of one (service, real). */
+struct agent_real {
+    struct hmap_node node;      /* In agent 'reals', by (service, addr). */
+    const char *service;        /* The name of its agent_service (one
+                                 * copy per service, not per real). */
+    char addr[INET6_ADDRSTRLEN];
+    uint32_t configured;        /* Weight in the spec. */
+    bool has_override;          /* flowlb/set-weight given? */
+    uint32_t override;
+    bool drained;               /* flowlb/drain (until flowlb/enable). */
+    bool seen;                  /* Present in the spec being loaded. */
+    bool has_dyn;               /* lc/wlc: weight from connection counts. */
+    uint32_t dyn;
+    uint32_t conns;             /* Active connections at the last count. */
+};
+
+/* Per-service runtime state. */
+struct agent_service {
+    struct hmap_node node;      /* By name. */
+    char *name;
+    bool all_down;              /* No real can take connections (logged
+                                 * once per transition). */
+    bool withdrawn;             /* Quorum lost: the VIP does not answer. */
+    struct sset *active;        /* Reals with a live bucket (weight > 0) in
+                                 * the last desired group. */
+    size_t n_buckets;           /* In the desired group. */
+    bool seen;
+    const struct lb_service *prev_svc;  /* During a reload: the service in
+                                         * the spec being replaced. */
+    /* The service in the running spec and its compiled group, set by each
+     * whole rebuild of the desired state (valid while !index_stale). */
+    const struct lb_service *svc;
+    const struct ir_group *g;
+};
+
+struct agent {
+    char *spec_path;
+    struct agent_options opts;
+    struct health_monitor *hm;  /* Not owned; may be NULL. */
+    struct compiled *cur;
+
+    struct hmap reals;          /* struct agent_real. */
+    struct hmap services;       /* struct agent_service. */
+
+    struct ofsync_state base;   /* IR decoded with the switch's ports. */
+    struct ofsync_state desired;/* base minus dead reals' buckets. */
+    unsigned int desired_seqno;
+    unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
+    const struct ofputil_port_map *ports; /* swconn's, for 'base'. */
+    bool base_dirty;            /* IR changed since 'base' was built. */
+    bool ports_free;            /* The IR names no port: 'base' does not
+                                 * depend on the switch's ports. */
+    bool desired_dirty;         /* 'desired' needs a whole rebuild. */
+    struct sset dirty_services; /* Services whose group alone needs
+                                 * rebuilding (health, weight changes). */
+    bool index_stale;           /* IR rebuilt since the services' 'svc'
+                                 * and 'g' pointers were set. */
+
+    /* Reload in the background (agent_reload_start()). */
+    struct reload_job *job;     /* Running, or NULL. */
+    struct reload_waiters *waiting;  /* For the running job. */
+    struct reload_waiters *next;     /* For the one after it. */
+    bool next_wanted;           /* Another reload after the running one. */
+    bool desired_prefilled;     /* 'desired' is already a copy of 'base'. */
+    pthread_t reaper;           /* Freeing a finished job, if 'reaping'. */
+    bool reaping;
+    bool admin_used;            /* Some real ever got an administrative or
+                                 * lc weight. */
+};
+
+/* --- agent.c: tables, spec, weights --------------------------------------- */
+
+/* The entry of (service, addr) in 'reals' / of service 'name' in
+ * 'services', or NULL. 'basis' is hash_string(service, 0): the hash of the
+ * service's entry. find_real() and find_service() look in the agent's. */
+struct agent_real *find_real__(const struct hmap *reals, const char *service,
+                               uint32_t basis, const char *addr);
+struct agent_real *find_real(const struct agent *, const char *service,
+                             const char *addr);
+struct agent_service *find_service__(const struct hmap *services,
+                                     const char *name);
+struct agent_service *find_service(const struct agent *, const char *name);
+
+/* The weight an operator gave the real (spec or set-weight; 0 drained). */
+uint32_t admin_weight(const struct agent_real *);
+/* Whether some real has an override, a drain or an lc/wlc weight. */
+bool any_admin_weights(const struct agent *);
+/* lc or wlc: weights from connection counts. */
+bool is_lc(const struct lb_service *);
+/* The compiled group of 'service' in 'ir', or NULL. */
+const struct ir_group *service_group(const struct ir_pipeline *,
+                                     const char *service);
+
+/* Loading and lowering a spec (load_spec_path() and lower_plain() touch
+ * nothing else: the reload thread runs them). */
+struct compiled *load_spec_path(const char *spec_path, struct ds *errors);
+struct compiled *load_spec(struct agent *, struct ds *errors);
+bool lower_plain(const struct lower_options *, struct compiled *,
+                 struct ds *errors);
+bool lower(struct agent *, struct compiled *, struct ds *errors);
+void compiled_destroy(struct compiled *);           /* Accepts NULL. */
+
+/* The agent's tables ('reals', 'services') made to match a spec, and
+ * freed; sync_tables__() runs in the reload thread on tables of its own. */
+void sync_tables__(struct hmap *reals, struct hmap *services,
+                   const struct compiled *, bool prune);
+void sync_tables(struct agent *, const struct compiled *, bool prune);
+void tables_clear(struct hmap *reals, struct hmap *services);
+void set_health_targets(struct agent *, const struct compiled *);
+
+/* CPU time of the calling thread, in ms. */
+long long int thread_cpu_msec(void);
+
+/* --- agent_build.c: IR -> base state -------------------------------------- */
+
+size_t build_base_into(struct ofsync_state *base,
+                       struct ofsync_state *desired,
+                       const struct ir_pipeline *,
+                       const struct ofputil_port_map *,
+                       bool prepare, bool quiet, uint64_t *fp,
+                       uint64_t *flows_fp);
+/* 'a->base' from the running IR (with 'ports' unless 'a->ports_free'). */
+void build_base(struct agent *, const struct ofputil_port_map *ports);
+/* A fingerprint of what a service's base and desired groups are made of. */
+uint64_t group_fp(const struct ir_group *);
+
+/* --- agent_desired.c: base + health -> desired state ---------------------- */
+
+void build_service_group(struct agent *, struct swconn *,
+                         const struct ir_group *, struct ofsync_group *,
+                         const struct lb_service *, struct agent_service *);
+void index_services(struct agent *);
+/* The whole desired state, from 'a->base'. */
+void build_desired(struct agent *, struct swconn *);
+bool update_service(struct agent *, struct swconn *, const char *name);
+
+/* --- agent_reload.c: the background reload -------------------------------- */
+
+/* In agent_run(): takes the result of a finished reload into use. */
+void agent_reload_run(struct agent *, struct swconn *);
+/* In agent_destroy(): waits for a running reload and drops it, with the
+ * reload's waiters. */
+void agent_reload_destroy(struct agent *);
+
+#endif /* FLOWLB_AGENT_PRIVATE_H */

@@ -1,0 +1,630 @@
+/* Reloading the spec: in the background (a job in a thread of its own,
+ * taken into use by the loop with the state carried over and, when
+ * possible, only the groups that changed made again), or in the loop
+ * (agent_reload()). */
+#include <config.h>
+#include "agent.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "agent_private.h"
+#include "hash.h"
+#include "ir.h"
+#include "lower.h"
+#include "ofsync.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/namemap.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "spec.h"
+#include "sset.h"
+#include "timeval.h"
+#include "util.h"
+
+#define this_module (*VLM_agent)    /* Logs as "agent" (see agent.c). */
+
+/* A reload running in a thread of its own: reading, checking and lowering
+ * the spec and decoding the pipeline take seconds at 10,000 services, and
+ * the main loop must keep answering the switch and running health checks
+ * meanwhile. The thread touches only the job. */
+struct reload_job {
+    pthread_t thread;
+    char *spec_path;
+    struct lower_options lopts;
+    struct ofputil_port_map ports;  /* Copy of the switch's. */
+    const struct ofputil_port_map *ports_of; /* The map copied (identity). */
+    unsigned int ports_seqno;       /* Agent's 'ports_seqno' at the copy. */
+    long long int started;          /* time_msec(). */
+    /* Results. */
+    struct compiled *c;             /* NULL if refused. */
+    struct ofsync_state base;
+    struct ofsync_state desired;    /* A copy of 'base', to start from. */
+    bool ports_free;                /* 'base' needs no port name. */
+    struct hmap reals, services;    /* Tables for 'c' (see agent). */
+    struct ds errors;
+    long long int ms_load, ms_lower, ms_base;
+    atomic_bool done;
+};
+
+struct reload_waiter {
+    void (*cb)(bool ok, const char *errors, void *aux);
+    void *aux;
+};
+
+struct reload_waiters {
+    struct reload_waiter *w;
+    size_t n, allocated;
+};
+
+static void *
+reload_main(void *job_)
+{
+    struct reload_job *j = job_;
+    long long int t0 = time_msec();
+    j->c = load_spec_path(j->spec_path, &j->errors);
+    long long int t1 = time_msec();
+    if (j->c && !lower_plain(&j->lopts, j->c, &j->errors)) {
+        compiled_destroy(j->c);
+        j->c = NULL;
+    }
+    long long int t2 = time_msec();
+    if (j->c) {
+        /* Without the switch's ports first: if no flow needs a port name,
+         * the result holds whatever ports the switch has meanwhile. */
+        struct compiled *c = j->c;
+        c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
+        j->ports_free = !build_base_into(&j->base, &j->desired, &c->ir,
+                                         NULL, true, true, c->group_fp,
+                                         &c->flows_fp);
+        if (!j->ports_free) {
+            build_base_into(&j->base, &j->desired, &c->ir, &j->ports,
+                            true, false, c->group_fp, &c->flows_fp);
+        }
+        /* The agent's tables for the new spec, made from scratch; the
+         * loop carries the administrative and runtime state over. */
+        sync_tables__(&j->reals, &j->services, c, true);
+    }
+    j->ms_load = t1 - t0;
+    j->ms_lower = t2 - t1;
+    j->ms_base = time_msec() - t2;
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+static void
+copy_port_map(struct ofputil_port_map *dst,
+              const struct ofputil_port_map *src)
+{
+    ofputil_port_map_init(dst);
+    if (src) {
+        const struct namemap_node *node;
+        HMAP_FOR_EACH (node, number_node, &src->map.by_number) {
+            ofputil_port_map_put(dst, (OVS_FORCE ofp_port_t) node->number,
+                                 node->name);
+        }
+    }
+}
+
+static void
+start_job(struct agent *a)
+{
+    struct reload_job *j = xzalloc(sizeof *j);
+    j->spec_path = xstrdup(a->spec_path);
+    j->lopts = a->opts.lower;
+    copy_port_map(&j->ports, a->ports);
+    j->ports_of = a->ports;
+    j->ports_seqno = a->ports_seqno;
+    j->started = time_msec();
+    ofsync_state_init(&j->base);
+    ofsync_state_init(&j->desired);
+    hmap_init(&j->reals);
+    hmap_init(&j->services);
+    ds_init(&j->errors);
+    atomic_init(&j->done, false);
+    a->job = j;
+    VLOG_INFO("reloading %s in the background", a->spec_path);
+    int error = pthread_create(&j->thread, NULL, reload_main, j);
+    if (error) {
+        VLOG_WARN("cannot start a thread (%s): reloading in the loop",
+                  ovs_strerror(error));
+        reload_main(j);
+        j->thread = pthread_self();
+    }
+}
+
+static void
+job_free(struct reload_job *j)
+{
+    if (j) {
+        free(j->spec_path);
+        ofputil_port_map_destroy(&j->ports);
+        compiled_destroy(j->c);
+        ofsync_state_destroy(&j->base);
+        ofsync_state_destroy(&j->desired);
+        tables_clear(&j->reals, &j->services);
+        hmap_destroy(&j->reals);
+        hmap_destroy(&j->services);
+        ds_destroy(&j->errors);
+        free(j);
+    }
+}
+
+static void
+job_destroy(struct reload_job *j)
+{
+    if (j) {
+        if (!pthread_equal(j->thread, pthread_self())) {
+            pthread_join(j->thread, NULL);
+        }
+        job_free(j);
+    }
+}
+
+static void
+reaper_join(struct agent *a)
+{
+    if (a->reaping) {
+        pthread_join(a->reaper, NULL);
+        a->reaping = false;
+    }
+}
+
+static void *
+reaper_main(void *j)
+{
+    job_free(j);
+    return NULL;
+}
+
+/* Frees finished job 'j' in a thread of its own. */
+static void
+reap_job(struct agent *a, struct reload_job *j)
+{
+    reaper_join(a);
+    a->reaping = !pthread_create(&a->reaper, NULL, reaper_main, j);
+    if (!a->reaping) {
+        job_free(j);
+    }
+}
+
+static void
+waiters_add(struct reload_waiters **wsp,
+            void (*cb)(bool, const char *, void *), void *aux)
+{
+    if (!*wsp) {
+        *wsp = xzalloc(sizeof **wsp);
+    }
+    struct reload_waiters *ws = *wsp;
+    if (ws->n >= ws->allocated) {
+        ws->w = x2nrealloc(ws->w, &ws->allocated, sizeof *ws->w);
+    }
+    ws->w[ws->n++] = (struct reload_waiter) { .cb = cb, .aux = aux };
+}
+
+static void
+waiters_free(struct reload_waiters *ws)
+{
+    if (ws) {
+        free(ws->w);
+        free(ws);
+    }
+}
+
+void
+agent_reload_start(struct agent *a,
+                   void (*cb)(bool ok, const char *errors, void *aux),
+                   void *aux)
+{
+    if (a->job) {
+        /* The running one may have read the file before it changed. */
+        if (cb) {
+            waiters_add(&a->next, cb, aux);
+        }
+        a->next_wanted = true;
+        return;
+    }
+    if (cb) {
+        waiters_add(&a->waiting, cb, aux);
+    }
+    start_job(a);
+}
+
+bool
+agent_reload_running(const struct agent *a)
+{
+    return a->job != NULL;
+}
+
+/* Copies the administrative state of the reals and the runtime state of
+ * the services (not their 'active' sets) from the agent's tables into
+ * 'reals' and 'services', made for a new spec. */
+static void
+carry_state(struct agent *a, struct hmap *reals, struct hmap *services)
+{
+    /* Which spec entry each running service had. */
+    const struct lb_spec *old = &a->cur->spec;
+    for (size_t i = 0; i < old->n_services; i++) {
+        struct agent_service *os = find_service(a, old->services[i].name);
+        if (os) {
+            os->prev_svc = &old->services[i];
+        }
+    }
+    if (a->admin_used) {
+        const struct agent_real *r;
+        HMAP_FOR_EACH (r, node, &a->reals) {
+            if (!r->has_override && !r->drained && !r->has_dyn) {
+                continue;
+            }
+            struct agent_real *nr = find_real__(reals, r->service,
+                                                hash_string(r->service, 0),
+                                                r->addr);
+            if (nr) {
+                nr->has_override = r->has_override;
+                nr->override = r->override;
+                nr->drained = r->drained;
+                nr->has_dyn = r->has_dyn;
+                nr->dyn = r->dyn;
+                nr->conns = r->conns;
+            }
+        }
+    }
+    struct agent_service *ns;
+    HMAP_FOR_EACH (ns, node, services) {
+        const struct agent_service *os = find_service(a, ns->name);
+        if (os) {
+            ns->all_down = os->all_down;
+            ns->withdrawn = os->withdrawn;
+            ns->n_buckets = os->n_buckets;
+            ns->prev_svc = os->prev_svc;
+        }
+    }
+}
+
+/* The settings of a service, besides its compiled group, that its desired
+ * group depends on. */
+static bool
+service_settings_same(const struct lb_service *a, const struct lb_service *b)
+{
+    return (a && b
+            && a->expire_nodest_conn == b->expire_nodest_conn
+            && a->inhibit_on_failure == b->inhibit_on_failure
+            && a->quorum == b->quorum
+            && a->quorum_hysteresis == b->quorum_hysteresis);
+}
+
+static int
+compare_group_id(const void *key_, const void *g_)
+{
+    const uint32_t *key = key_;
+    const struct ir_group *g = g_;
+    return (*key > g->group_id) - (*key < g->group_id);
+}
+
+/* Whether the service of 'g' (group 'i' of the running spec) compiled to
+ * the same group, with the same settings, in 'old'. */
+static bool
+group_unchanged(struct agent *a, const struct compiled *old, size_t i)
+{
+    const struct compiled *c = a->cur;
+    const struct ir_group *g = &c->ir.groups[i];
+    const struct agent_service *as = g->service ? find_service(a, g->service)
+                                                : NULL;
+    const struct ir_group *og = bsearch(&g->group_id, old->ir.groups,
+                                        old->ir.n_groups,
+                                        sizeof *old->ir.groups,
+                                        compare_group_id);
+    return (as && og
+            && old->group_fp[og - old->ir.groups] == c->group_fp[i]
+            && service_settings_same(as->prev_svc, as->svc));
+}
+
+/* After a reload that left every flow as it was and removed no group:
+ * the desired state stays, and only the groups of services that changed
+ * are made again, as for a health change (the switch connection then
+ * compares those groups alone). Returns the number of groups made again,
+ * or SIZE_MAX if that does not apply (nothing done then). */
+static size_t
+update_groups(struct agent *a, struct swconn *sc, const struct compiled *old)
+{
+    const struct compiled *c = a->cur;
+    if (c->flows_fp != old->flows_fp) {
+        return SIZE_MAX;
+    }
+    /* Every group of 'old' must still be there, and every new one
+     * decoded: removing one from the desired state is not a change that
+     * can be tracked by group. */
+    size_t n_old = 0;
+    for (size_t i = 0; i < c->ir.n_groups; i++) {
+        uint32_t id = c->ir.groups[i].group_id;
+        if (!ofsync_find_group(&a->base, id)) {
+            return SIZE_MAX;
+        }
+        n_old += bsearch(&id, old->ir.groups, old->ir.n_groups,
+                         sizeof *old->ir.groups, compare_group_id) != NULL;
+    }
+    if (n_old != old->ir.n_groups
+        || ofsync_state_n_groups(&a->desired) != old->ir.n_groups) {
+        return SIZE_MAX;
+    }
+    size_t n_rebuilt = 0;
+    for (size_t i = 0; i < c->ir.n_groups; i++) {
+        if (group_unchanged(a, old, i)) {
+            continue;
+        }
+        const struct ir_group *g = &c->ir.groups[i];
+        struct agent_service *as = g->service ? find_service(a, g->service)
+                                              : NULL;
+        const struct ofsync_group *bg = ofsync_find_group(&a->base,
+                                                          g->group_id);
+        struct ofsync_group *ng = ofsync_group_clone(bg);
+        build_service_group(a, sc, g, ng, as ? as->svc : NULL, as);
+        ofsync_state_put_group(&a->desired, ng);
+        n_rebuilt++;
+    }
+    return n_rebuilt;
+}
+
+/* After a reload: the desired state is the new base ('a->desired', a copy
+ * of it made by the reload's thread) with each service's group either
+ * taken from 'old_desired' (the previous desired state), when the service
+ * compiled to the same group with the same settings, or made again from
+ * the new base and the reals' health. The loop's work is then in
+ * proportion to what changed, not to the spec. Returns the number of
+ * groups made again. */
+static size_t
+reuse_groups(struct agent *a, struct swconn *sc, const struct compiled *old,
+             struct ofsync_state *old_desired)
+{
+    const struct compiled *c = a->cur;
+    size_t n_rebuilt = 0;
+    for (size_t i = 0; i < c->ir.n_groups; i++) {
+        const struct ir_group *g = &c->ir.groups[i];
+        struct agent_service *as = g->service ? find_service(a, g->service)
+                                              : NULL;
+        struct ofsync_group *dg = ofsync_find_group(&a->desired,
+                                                    g->group_id);
+        const struct ir_group *og = bsearch(&g->group_id, old->ir.groups,
+                                            old->ir.n_groups,
+                                            sizeof *old->ir.groups,
+                                            compare_group_id);
+        struct ofsync_group *odg = NULL;
+        if (dg && og && group_unchanged(a, old, i)) {
+            odg = ofsync_find_group(old_desired, g->group_id);
+        }
+        if (odg) {
+            hmap_remove(&a->desired.groups, &dg->node);
+            ofsync_group_free(dg);
+            hmap_remove(&old_desired->groups, &odg->node);
+            hmap_insert(&a->desired.groups, &odg->node, odg->node.hash);
+        } else {
+            build_service_group(a, sc, g, dg, as ? as->svc : NULL, as);
+            n_rebuilt++;
+        }
+    }
+    ofsync_state_changed(&a->desired);
+    ofsync_state_changed(old_desired);
+    return n_rebuilt;
+}
+
+/* Whether the desired state of 'old' or 'c' may hold more than the groups
+ * made from the base (expire_nodest_conn flows, VIPs withdrawn by
+ * quorum). */
+static bool
+needs_whole_build(const struct agent *a, const struct compiled *old,
+                  const struct compiled *c)
+{
+    if (a->opts.expire_nodest_conn) {
+        return true;
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct lb_spec *spec = k ? &c->spec : &old->spec;
+        for (size_t i = 0; i < spec->n_services; i++) {
+            const struct lb_service *svc = &spec->services[i];
+            if (svc->expire_nodest_conn || svc->quorum) {
+                return true;
+            }
+        }
+    }
+    const struct agent_service *as;
+    HMAP_FOR_EACH (as, node, &a->services) {
+        if (as->withdrawn) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Takes the result of the finished job into use (main thread). Returns
+ * false if refused; else sets '*n_rebuilt' to the number of groups made
+ * again in the loop (SIZE_MAX: the whole desired state is). */
+static bool
+install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
+            struct ds *errors, size_t *n_rebuilt)
+{
+    struct compiled *c = j->c;
+    *n_rebuilt = SIZE_MAX;
+    if (!c) {
+        if (j->errors.length) {
+            ds_put_buffer(errors, j->errors.string, j->errors.length);
+        }
+        return false;
+    }
+    j->c = NULL;
+
+    /* The new tables, with the state of the running ones. */
+    long long int t0 = time_msec();
+    carry_state(a, &j->reals, &j->services);
+    hmap_swap(&a->reals, &j->reals);
+    hmap_swap(&a->services, &j->services);
+    bool relowered = false;
+    if (any_admin_weights(a)) {
+        /* The thread lowered with the file's weights. */
+        if (!lower(a, c, errors)) {
+            compiled_destroy(c);
+            hmap_swap(&a->reals, &j->reals);
+            hmap_swap(&a->services, &j->services);
+            return false;
+        }
+        relowered = true;
+    }
+    /* The services' 'active' sets move to the new tables (the old ones are
+     * in the job now, freed with it). */
+    struct agent_service *ns;
+    HMAP_FOR_EACH (ns, node, &a->services) {
+        struct agent_service *os = find_service__(&j->services, ns->name);
+        if (os) {
+            struct sset *t = ns->active;
+            ns->active = os->active;
+            os->active = t;
+        }
+    }
+
+    struct compiled *old = a->cur;
+    a->cur = c;
+    a->index_stale = true;
+    long long int t1 = time_msec();
+    set_health_targets(a, c);
+    long long int t2 = time_msec();
+    bool ports_ok = j->ports_free || (a->ports == j->ports_of
+                                      && a->ports_seqno == j->ports_seqno);
+    a->ports_free = j->ports_free;
+    if (!relowered && !a->base_dirty && ports_ok) {
+        ofsync_state_swap(&a->base, &j->base);
+        bool incremental = (old->group_fp && c->group_fp && !a->desired_dirty
+                            && !needs_whole_build(a, old, c));
+        if (incremental) {
+            index_services(a);
+            *n_rebuilt = update_groups(a, sc, old);
+        }
+        if (*n_rebuilt != SIZE_MAX) {
+            a->desired_seqno++;
+        } else if (incremental) {
+            /* The desired state starts as a copy of the base made there;
+             * unchanged services keep their group. */
+            ofsync_state_swap(&a->desired, &j->desired);
+            *n_rebuilt = reuse_groups(a, sc, old, &j->desired);
+            a->desired_seqno++;
+        } else {
+            ofsync_state_swap(&a->desired, &j->desired);
+            a->desired_prefilled = true;
+            a->desired_dirty = true;
+        }
+    } else {
+        a->base_dirty = true;
+    }
+    VLOG_DBG("reload, in the loop: tables %lld ms, health targets %lld ms, "
+             "desired groups %lld ms", t1 - t0, t2 - t1, time_msec() - t2);
+    /* Freed with the job, out of the loop. */
+    j->c = old;
+    return true;
+}
+
+static void
+finish_job(struct agent *a, struct swconn *sc)
+{
+    struct reload_job *j = a->job;
+    a->job = NULL;
+    if (!pthread_equal(j->thread, pthread_self())) {
+        pthread_join(j->thread, NULL);
+    }
+    j->thread = pthread_self();
+    long long int t0 = time_msec();
+    struct ds errors = DS_EMPTY_INITIALIZER;
+    size_t n_rebuilt;
+    bool ok = install_job(a, j, sc, &errors, &n_rebuilt);
+    if (ok) {
+        char rebuilt[64];
+        if (n_rebuilt == SIZE_MAX) {
+            snprintf(rebuilt, sizeof rebuilt, "whole desired state next");
+        } else {
+            snprintf(rebuilt, sizeof rebuilt, "%"PRIuSIZE" group(s) made "
+                     "again", n_rebuilt);
+        }
+        VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
+                  PRIuSIZE" groups (in the background: read and checked in "
+                  "%lld ms, lowered in %lld ms, decoded in %lld ms; then "
+                  "%lld ms in the loop, %s)", a->spec_path,
+                  a->cur->spec.n_services, a->cur->ir.n_flows,
+                  a->cur->ir.n_groups, j->ms_load, j->ms_lower, j->ms_base,
+                  time_msec() - t0, rebuilt);
+    } else {
+        VLOG_ERR("reload of %s refused, running state kept:\n%s",
+                 a->spec_path, ds_cstr(&errors));
+    }
+    /* What the job holds now is the previous state: hundreds of thousands
+     * of blocks at 10k x 32, freed out of the loop. */
+    reap_job(a, j);
+    struct reload_waiters *ws = a->waiting;
+    a->waiting = NULL;
+    if (a->next_wanted) {
+        a->next_wanted = false;
+        a->waiting = a->next;
+        a->next = NULL;
+        start_job(a);
+    }
+    ds_chomp(&errors, '\n');
+    for (size_t i = 0; ws && i < ws->n; i++) {
+        ws->w[i].cb(ok, ds_cstr(&errors), ws->w[i].aux);
+    }
+    waiters_free(ws);
+    ds_destroy(&errors);
+}
+
+bool
+agent_reload(struct agent *a, struct ds *errors)
+{
+    struct compiled *c = load_spec(a, errors);
+    if (!c) {
+        VLOG_ERR("reload of %s refused, running state kept:\n%s",
+                 a->spec_path, ds_cstr(errors));
+        return false;
+    }
+    /* Entries are pruned only once the new spec is accepted, so that a
+     * refused one loses no administrative override. */
+    sync_tables(a, c, false);
+    if (!lower(a, c, errors)) {
+        VLOG_ERR("reload of %s refused, running state kept:\n%s",
+                 a->spec_path, ds_cstr(errors));
+        compiled_destroy(c);
+        sync_tables(a, a->cur, false);
+        return false;
+    }
+    sync_tables(a, c, true);
+    compiled_destroy(a->cur);
+    a->cur = c;
+    a->index_stale = true;
+    set_health_targets(a, c);
+    a->base_dirty = true;
+    a->ports_free = false;      /* Not known for this spec: use the ports. */
+    VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
+              PRIuSIZE" groups", a->spec_path, c->spec.n_services,
+              c->ir.n_flows, c->ir.n_groups);
+    return true;
+}
+
+void
+agent_reload_run(struct agent *a, struct swconn *sc)
+{
+    if (a->job) {
+        if (atomic_load(&a->job->done)) {
+            finish_job(a, sc);
+        } else {
+            poll_timer_wait(10);    /* No fd to wait on: look again soon. */
+        }
+    }
+}
+
+void
+agent_reload_destroy(struct agent *a)
+{
+    /* A reload still running is waited for and dropped; its waiters (unixctl
+     * connections) are gone with the server already. */
+    job_destroy(a->job);
+    reaper_join(a);
+    waiters_free(a->waiting);
+    waiters_free(a->next);
+}
