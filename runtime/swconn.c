@@ -911,8 +911,10 @@ process_port_desc(struct swconn *sc, const struct ofp_header *oh)
     }
 }
 
+/* Adds the pipeline flows of flow stats reply 'oh' to 'dst'. */
 static void
-process_flow_stats(struct swconn *sc, const struct ofp_header *oh)
+add_pipeline_flows(struct swconn *sc, const struct ofp_header *oh,
+                   struct ofsync_state *dst)
 {
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     struct ofpbuf ofpacts;
@@ -935,10 +937,16 @@ process_flow_stats(struct swconn *sc, const struct ofp_header *oh)
         uint64_t cookie = ntohll(fs.cookie);
         if ((cookie & FLOWLB_COOKIE_MASK) == FLOWLB_COOKIE_MAGIC
             && !flowlb_cookie_is_learned(cookie)) {
-            ofsync_add_flow_stats(&sc->dumped, &fs);
+            ofsync_add_flow_stats(dst, &fs);
         }
     }
     ofpbuf_uninit(&ofpacts);
+}
+
+static void
+process_flow_stats(struct swconn *sc, const struct ofp_header *oh)
+{
+    add_pipeline_flows(sc, oh, &sc->dumped);
     if (!ofpmp_more(oh)) {
         sc->got_flows = true;
     }
@@ -1064,27 +1072,7 @@ static void
 sliced_flows(struct swconn *sc, const struct sw_req *r,
              const struct ofp_header *oh)
 {
-    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
-    struct ofpbuf ofpacts;
-    ofpbuf_init(&ofpacts, 64);
-    for (;;) {
-        struct ofputil_flow_stats fs;
-        int retval = ofputil_decode_flow_stats_reply(&fs, &b, false,
-                                                     &ofpacts);
-        if (retval) {
-            if (retval != EOF) {
-                VLOG_WARN("%s: bad flow stats reply (%s)", sc->target,
-                          ofperr_to_string(retval));
-            }
-            break;
-        }
-        uint64_t cookie = ntohll(fs.cookie);
-        if ((cookie & FLOWLB_COOKIE_MASK) == FLOWLB_COOKIE_MAGIC
-            && !flowlb_cookie_is_learned(cookie)) {
-            ofsync_add_flow_stats(&sc->scratch, &fs);
-        }
-    }
-    ofpbuf_uninit(&ofpacts);
+    add_pipeline_flows(sc, oh, &sc->scratch);
 
     const struct ofsync_flow *f;
     HMAP_FOR_EACH (f, node, &sc->scratch.flows) {
