@@ -967,8 +967,12 @@ note_bucket_ids(struct swconn *sc, const struct ofputil_group_desc *gd)
     }
 }
 
+/* Calls 'fn' for each of flowlb's groups in group desc reply 'oh'. */
 static void
-process_group_desc(struct swconn *sc, const struct ofp_header *oh)
+for_each_group_desc(struct swconn *sc, const struct ofp_header *oh,
+                    void (*fn)(struct swconn *, struct ofputil_group_desc *,
+                               void *aux),
+                    void *aux)
 {
     struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
     for (;;) {
@@ -982,15 +986,27 @@ process_group_desc(struct swconn *sc, const struct ofp_header *oh)
             break;
         }
         if (flowlb_group(gd.group_id)) {
-            note_bucket_ids(sc, &gd);
-            ofsync_add_group_desc(&sc->dumped, &gd);
-            /* Encode for comparison now, a reply at a time, rather than
-             * all at once in the comparison after the dump. */
-            ofsync_group_prepare(ofsync_find_group(&sc->dumped,
-                                                   gd.group_id));
+            fn(sc, &gd, aux);
         }
         ofputil_uninit_group_desc(&gd);
     }
+}
+
+static void
+dumped_group(struct swconn *sc, struct ofputil_group_desc *gd,
+             void *aux OVS_UNUSED)
+{
+    note_bucket_ids(sc, gd);
+    ofsync_add_group_desc(&sc->dumped, gd);
+    /* Encode for comparison now, a reply at a time, rather than all at
+     * once in the comparison after the dump. */
+    ofsync_group_prepare(ofsync_find_group(&sc->dumped, gd->group_id));
+}
+
+static void
+process_group_desc(struct swconn *sc, const struct ofp_header *oh)
+{
+    for_each_group_desc(sc, oh, dumped_group, NULL);
     if (!ofpmp_more(oh)) {
         sc->got_gdesc = true;
     }
@@ -1094,41 +1110,31 @@ sliced_flows(struct swconn *sc, const struct sw_req *r,
     ofsync_state_clear(&sc->scratch);
 }
 
+/* A group of a sliced round's reply: it must be as installed. */
+static void
+sliced_group(struct swconn *sc, struct ofputil_group_desc *gd, void *in_)
+{
+    struct sw_inflight *in = in_;
+    uint32_t id = gd->group_id;
+    in->seen = true;
+    if (sc->round_stats) {
+        note_bucket_ids(sc, gd);
+    }
+    ofsync_add_group_desc(&sc->scratch, gd);
+    const struct ofsync_group *g = ofsync_find_group(&sc->scratch, id);
+    const struct ofsync_group *h = ofsync_find_group(&sc->installed, id);
+    if (g && !group_touched(sc, id) && (!h || !ofsync_groups_equal(g, h))) {
+        sliced_drift(sc, h ? "differs" : "not in the installed view",
+                     0, 0, 0, id);
+    }
+    ofsync_state_clear(&sc->scratch);
+}
+
 static void
 sliced_group_desc(struct swconn *sc, struct sw_inflight *in,
                   const struct ofp_header *oh)
 {
-    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
-    for (;;) {
-        struct ofputil_group_desc gd;
-        int retval = ofputil_decode_group_desc_reply(&gd, &b, oh->version);
-        if (retval) {
-            if (retval != EOF) {
-                VLOG_WARN("%s: bad group desc reply (%s)", sc->target,
-                          ofperr_to_string(retval));
-            }
-            break;
-        }
-        uint32_t id = gd.group_id;
-        if (flowlb_group(id)) {
-            in->seen = true;
-            if (sc->round_stats) {
-                note_bucket_ids(sc, &gd);
-            }
-            ofsync_add_group_desc(&sc->scratch, &gd);
-            const struct ofsync_group *g = ofsync_find_group(&sc->scratch,
-                                                             id);
-            const struct ofsync_group *h = ofsync_find_group(&sc->installed,
-                                                             id);
-            if (g && !group_touched(sc, id)
-                && (!h || !ofsync_groups_equal(g, h))) {
-                sliced_drift(sc, h ? "differs" : "not in the installed view",
-                             0, 0, 0, id);
-            }
-            ofsync_state_clear(&sc->scratch);
-        }
-        ofputil_uninit_group_desc(&gd);
-    }
+    for_each_group_desc(sc, oh, sliced_group, in);
 }
 
 /* A reply to a request of the sliced round in progress. */
