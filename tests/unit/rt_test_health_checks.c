@@ -14,30 +14,6 @@
 #include "health_test_util.h"
 #include "openvswitch/vlog.h"
 
-/* Runs one target until its first state change (or 'ms'), returns the
- * change (must happen) in '*out', the time taken as return value. */
-static long long int
-run_one(struct health_target *t, long long int ms, struct health_change *out,
-        struct health_status *st)
-{
-    struct health_monitor *hm = health_monitor_create();
-    struct change_log log = { 0 };
-    long long int took;
-
-    health_monitor_set_targets(hm, t, 1);
-    assert_int_equal(health_monitor_n_targets(hm), 1);
-    took = drive(hm, &log, 1, ms);
-    if (log.n < 1) {
-        fail_msg("no state change within %lld ms", ms);
-    }
-    *out = log.c[0];
-    out->service = NULL;        /* Stays in the log, freed below. */
-    assert_true(health_monitor_get(hm, t->service, &t->addr, st));
-    change_log_clear(&log);
-    health_monitor_destroy(hm);
-    return took;
-}
-
 static void
 test_tcp_up(void **state)
 {
