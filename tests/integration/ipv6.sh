@@ -27,28 +27,32 @@ t_compile "$EXAMPLES/ipv6.lb" "$SB_DIR/ipv6.ofctl"
 sb_load "$SB_DIR/ipv6.ofctl"
 
 # --- ND responder -----------------------------------------------------------
-ovs-appctl ofproto/trace br0 "in_port=3,icmp6,dl_src=$CMAC,dl_dst=33:33:ff:00:01:00,ipv6_src=2001:db8::1,ipv6_dst=ff02::1:ff00:100,nw_ttl=255,icmpv6_type=135,icmpv6_code=0,nd_target=$VIP6,nd_sll=$CMAC" \
-    >"$SB_DIR/trace.out" 2>&1 || sb_fail "trace failed: $(cat "$SB_DIR/trace.out")"
-acts=$(grep '^Datapath actions:' "$SB_DIR/trace.out" | tail -1)
-echo "NS for the VIP: $acts"
-for want in "eth(src=$VMAC6,dst=$CMAC)" "ipv6(src=$VIP6,dst=2001:db8::1)" \
-            "nd(tll=$VMAC6)" "icmpv6(type=136" "nd_reserved=0x60000000"; do
-    case $acts in *"$want"*) ;; *) sb_fail "NA lacks $want: $acts" ;; esac
-done
+# expect_answer WHAT FLOW WANT...: ofproto/trace of FLOW (from the client,
+# port 3) must give datapath actions containing every WANT and ending with
+# the client's own port.
 client_dp=$(dp_port "$(sb_port_of client)")
-[ "${acts##*,}" = "$client_dp" ] || sb_fail "NA not sent back out the in_port ($client_dp): $acts"
-
+expect_answer() {
+    local what=$1 flow=$2 out=$SB_DIR/trace.out acts want
+    shift 2
+    ovs-appctl ofproto/trace br0 "$flow" >"$out" 2>&1 ||
+        sb_fail "trace failed: $(cat "$out")"
+    acts=$(grep '^Datapath actions:' "$out" | tail -1)
+    echo "$what: $acts"
+    for want in "$@"; do
+        case $acts in *"$want"*) ;; *) sb_fail "$what: answer lacks $want: $acts" ;; esac
+    done
+    [ "${acts##*,}" = "$client_dp" ] ||
+        sb_fail "$what: answer not sent back out the in_port ($client_dp): $acts"
+}
+NS="in_port=3,icmp6,dl_src=$CMAC,dl_dst=33:33:ff:00:01:00,ipv6_dst=ff02::1:ff00:100,nw_ttl=255,icmpv6_type=135,icmpv6_code=0,nd_target=$VIP6"
+expect_answer "NS for the VIP" "$NS,ipv6_src=2001:db8::1,nd_sll=$CMAC" \
+    "eth(src=$VMAC6,dst=$CMAC)" "ipv6(src=$VIP6,dst=2001:db8::1)" \
+    "nd(tll=$VMAC6)" "icmpv6(type=136" "nd_reserved=0x60000000"
 # Another host's duplicate address detection for the VIP (source "::", no
 # link-layer option): defended with an unsolicited NA to all nodes.
-ovs-appctl ofproto/trace br0 "in_port=3,icmp6,dl_src=$CMAC,dl_dst=33:33:ff:00:01:00,ipv6_src=::,ipv6_dst=ff02::1:ff00:100,nw_ttl=255,icmpv6_type=135,icmpv6_code=0,nd_target=$VIP6" \
-    >"$SB_DIR/dad.out" 2>&1 || sb_fail "trace failed: $(cat "$SB_DIR/dad.out")"
-acts=$(grep '^Datapath actions:' "$SB_DIR/dad.out" | tail -1)
-echo "DAD for the VIP: $acts"
-for want in "eth(src=$VMAC6,dst=33:33:00:00:00:01)" "ipv6(src=$VIP6,dst=ff02::1)" \
-            "nd(tll=$VMAC6)" "icmpv6(type=136" "nd_reserved=0x20000000"; do
-    case $acts in *"$want"*) ;; *) sb_fail "DAD answer lacks $want: $acts" ;; esac
-done
-[ "${acts##*,}" = "$client_dp" ] || sb_fail "DAD answer not sent out the in_port ($client_dp): $acts"
+expect_answer "DAD for the VIP" "$NS,ipv6_src=::" \
+    "eth(src=$VMAC6,dst=33:33:00:00:00:01)" "ipv6(src=$VIP6,dst=ff02::1)" \
+    "nd(tll=$VMAC6)" "icmpv6(type=136" "nd_reserved=0x20000000"
 
 # --- Real IPv6 traffic ------------------------------------------------------
 declare -A seen=()
