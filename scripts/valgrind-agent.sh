@@ -88,7 +88,12 @@ for t in "${tests[@]}"; do
             echo "    $f:"
             head -n 30 "$f" | sed 's/^/        /'
         done
-        [ $status -ne 0 ] && tail -n 15 "$dir/test.log" | sed 's/^/    | /'
+        if [ $status -ne 0 ]; then
+            # The test's own verdict first: the tail is the sandbox's
+            # diagnostics (flow dumps, ovs-vswitchd.log), printed after it.
+            grep -a -m 5 '^FAIL: ' "$dir/test.log" | sed 's/^/    | /'
+            tail -n 15 "$dir/test.log" | sed 's/^/    | /'
+        fi
         failed+=("$name")
     else
         n=$(ls "$dir" | grep -c '^vg\.')

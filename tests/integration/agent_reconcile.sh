@@ -125,6 +125,13 @@ t=$(wait_until 30 bash -c "[ \$(ovs-ofctl -O OpenFlow15 dump-flows br0 'cookie=0
     sb_fail "pipeline not back within 30 s of ovs-vswitchd's restart"
 back=$(($(now_ms) - t1))
 echo "ovs-vswitchd restarted (start took $((t1 - t0)) ms): pipeline back ${back} ms after it was up"
+# While the switch was away the health checks (which cross it) failed:
+# if the outage outlasted fall x interval (a slow machine, valgrind, the
+# agent's reconnect backoff) the reals went down, rightly, and their
+# buckets left the group. Compare once the checks have brought them back.
+all_up() { [ "$(ag_json 'all(r["health"] == "up" for v in s["services"] for r in v["reals"])')" = true ]; }
+t=$(wait_until 20 all_up) || sb_fail "the reals did not come back up after the restart"
+echo "every real up ${t} ms later ($(grep -c 'up -> down' "$AG_LOG") down verdicts so far)"
 ag_wait_synced 10
 ag_flows >"$SB_DIR/after_restart"
 diff -u "$SB_DIR/by_ofctl" "$SB_DIR/after_restart" ||

@@ -95,9 +95,25 @@ ag_flows() {
         "cookie=0xf10b000000000000/0xffff000000000000" | sed 's/^ *//' | sort
 }
 
+# Buckets sorted by bucket_id within each group: a select group's buckets
+# carry no order (OVS scores each by its id), and a bucket that left and
+# came back (a real down and up) is appended at the end.
 ag_groups() {
     ovs-ofctl -O OpenFlow15 --no-names dump-groups "$SB_BR" |
-        grep -o 'group_id=.*' | sort
+        grep -o 'group_id=.*' | awk '{
+            n = split($0, part, ",bucket=")
+            for (i = 2; i <= n; i++) {
+                id[i] = part[i]; sub(/^bucket_id:/, "", id[i]); sub(/,.*/, "", id[i])
+            }
+            for (i = 3; i <= n; i++)        # insertion sort, by id
+                for (j = i; j > 2 && id[j - 1] + 0 > id[j] + 0; j--) {
+                    t = id[j]; id[j] = id[j - 1]; id[j - 1] = t
+                    t = part[j]; part[j] = part[j - 1]; part[j - 1] = t
+                }
+            line = part[1]
+            for (i = 2; i <= n; i++) line = line ",bucket=" part[i]
+            print line
+        }' | sort
 }
 
 now_ms() {
