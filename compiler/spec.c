@@ -119,6 +119,7 @@ lb_check_type_name(enum lb_check_type t)
     case LB_CHECK_HTTPS: return "https";
     case LB_CHECK_EXEC: return "exec";
     case LB_CHECK_UDP: return "udp";
+    case LB_CHECK_TCP_HALF_OPEN: return "tcp-half-open";
     }
     return "?";
 }

@@ -49,7 +49,8 @@ enum lb_stickiness {
 };
 
 enum lb_check_type { LB_CHECK_NONE, LB_CHECK_TCP, LB_CHECK_HTTP,
-                     LB_CHECK_HTTPS, LB_CHECK_EXEC, LB_CHECK_UDP };
+                     LB_CHECK_HTTPS, LB_CHECK_EXEC, LB_CHECK_UDP,
+                     LB_CHECK_TCP_HALF_OPEN /* SYN, SYN-ACK, reset. */ };
 
 /* Health check of every real of a service (used by the agent). */
 struct lb_check {

@@ -416,7 +416,7 @@ lb_parse_check_type(const char *s, enum lb_check_type *out)
     static const struct { const char *name; enum lb_check_type t; } names[] = {
         { "tcp", LB_CHECK_TCP }, { "http", LB_CHECK_HTTP },
         { "https", LB_CHECK_HTTPS }, { "exec", LB_CHECK_EXEC },
-        { "udp", LB_CHECK_UDP },
+        { "udp", LB_CHECK_UDP }, { "tcp-half-open", LB_CHECK_TCP_HALF_OPEN },
     };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         if (!strcmp(s, names[i].name)) {
@@ -424,8 +424,8 @@ lb_parse_check_type(const char *s, enum lb_check_type *out)
             return NULL;
         }
     }
-    return "unknown check type (expected one of: tcp, http, https, exec, "
-           "udp)";
+    return "unknown check type (expected one of: tcp, tcp-half-open, http, "
+           "https, exec, udp)";
 }
 
 const char *

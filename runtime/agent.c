@@ -586,12 +586,18 @@ is_lc(const struct lb_service *svc)
 bool
 agent_uses_connload(const struct agent *a)
 {
-    for (size_t i = 0; i < a->cur->spec.n_services; i++) {
-        if (is_lc(&a->cur->spec.services[i])) {
-            return true;
+    struct compiled *c = a->cur;
+
+    if (!c->uses_lc) {
+        c->uses_lc = -1;
+        for (size_t i = 0; i < c->spec.n_services; i++) {
+            if (is_lc(&c->spec.services[i])) {
+                c->uses_lc = 1;
+                break;
+            }
         }
     }
-    return false;
+    return c->uses_lc > 0;
 }
 
 /* IPVS lc sends a new connection to the real with the fewest active ones,

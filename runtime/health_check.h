@@ -51,6 +51,8 @@ extern const struct health_kind health_kind_tcp;
 extern const struct health_kind health_kind_http; /* http and https. */
 extern const struct health_kind health_kind_exec;
 extern const struct health_kind health_kind_udp;
+/* SYN probes from a raw socket; connect() probes without CAP_NET_RAW. */
+extern const struct health_kind health_kind_tcp_half_open;
 
 /* Implemented by health.c; called by a kind's run(). */
 void health_probe_done(struct health_probe *, const struct health_verdict *);

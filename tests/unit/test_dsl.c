@@ -394,8 +394,8 @@ static const struct error_case error_cases[] = {
     { SVC "    real 10.0.0.300 mac 02:00:00:00:00:01;\n}", 2, 10,
       "invalid IPv4 address '10.0.0.300' in real" },
     { SVC "    check ping;\n}", 2, 11,
-      "unknown check type 'ping' (expected one of: tcp, http, https, exec, "
-      "udp)" },
+      "unknown check type 'ping' (expected one of: tcp, tcp-half-open, http, "
+      "https, exec, udp)" },
     { SVC "    check tcp interval 5;\n}", 2, 24,
       "invalid duration '5' for interval (expected a number with a unit" },
     { SVC "    check tcp timeout 2h;\n}", 2, 23, "invalid duration '2h'" },
@@ -521,8 +521,8 @@ static const struct error_case error_cases[] = {
     { SVC "    check udp sned \"x\";\n}", 2, 15,
       "unknown keyword 'sned' in check (did you mean 'send'?)" },
     { SVC "    check upd;\n}", 2, 11,
-      "unknown check type 'upd' (expected one of: tcp, http, https, exec, "
-      "udp)" },
+      "unknown check type 'upd' (expected one of: tcp, tcp-half-open, http, "
+      "https, exec, udp)" },
     { SVC "    real 10.0.0.1 mac 02:00:00:00:00:01 port sorry;\n}", 2, 45,
       "expected ';' after real statement" },
 
@@ -732,6 +732,38 @@ test_huge_inputs(void **state)
 }
 
 /* The address health checks probe from, and its family check. */
+/* tcp-half-open: a type word with dashes, the same keys and rules as tcp. */
+static void
+test_check_half_open(void **state)
+{
+    struct parsed *p = parse("service w {\n"
+                             "  vip 10.0.0.1 tcp 80;\n"
+                             "  real 10.0.0.2 mac 02:00:00:00:00:01;\n"
+                             "  check tcp-half-open port 8080 interval 2s;\n"
+                             "}\n");
+    assert_true(p->ok);
+    const struct lb_check *c = &p->spec.services[0].check;
+    assert_int_equal(c->type, LB_CHECK_TCP_HALF_OPEN);
+    assert_int_equal(c->port, 8080);
+    assert_int_equal(c->interval_ms, 2000);
+    assert_string_equal(lb_check_type_name(c->type), "tcp-half-open");
+    assert_true(lb_check(&p->spec, &p->d));
+    parsed_free(p);
+
+    /* Like tcp: no payload to send. */
+    p = parse("service w {\n"
+              "  vip 10.0.0.1 tcp 80;\n"
+              "  real 10.0.0.2 mac 02:00:00:00:00:01;\n"
+              "  check tcp-half-open send \"x\";\n"
+              "}\n");
+    assert_true(p->ok);
+    assert_false(lb_check(&p->spec, &p->d));
+    assert_loc(&p->d.records[0].loc, 4, 3);
+    assert_non_null(strstr(p->d.records[0].message,
+                           "tcp-half-open check of service 'w' has a payload"));
+    parsed_free(p);
+}
+
 static void
 test_check_source(void **state)
 {
@@ -1163,6 +1195,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
         cmocka_unit_test(test_check_source),
+        cmocka_unit_test(test_check_half_open),
         cmocka_unit_test(test_ipvs_statements),
         cmocka_unit_test(test_same_model_as_yaml),
         cmocka_unit_test(test_ipvs_check_errors),

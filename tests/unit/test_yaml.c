@@ -1078,10 +1078,28 @@ test_nasty_inputs(void **state)
     assert_true(n_services > 100);
 }
 
+static void
+test_check_half_open(void **state)
+{
+    struct parse *p = parse_ok("services:\n"
+                               "  - name: web\n"
+                               "    vip: 10.0.0.1\n"
+                               "    protocol: tcp\n"
+                               "    port: 80\n"
+                               "    check: {type: tcp-half-open, timeout: 300ms}\n"
+                               "    reals:\n"
+                               "      - {address: 10.0.0.2, mac: \"02:00:00:00:00:01\"}\n");
+    const struct lb_check *c = &p->spec.services[0].check;
+    assert_int_equal(c->type, LB_CHECK_TCP_HALF_OPEN);
+    assert_int_equal(c->timeout_ms, 300);
+    parse_free(p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_half_open),
         cmocka_unit_test(test_example_model),
         cmocka_unit_test(test_scalars_are_text),
         cmocka_unit_test(test_multiple_services_ipv6),
