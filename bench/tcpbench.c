@@ -22,12 +22,18 @@
  *       epoll, each connection reset (SO_LINGER 0). Prints
  *       "probes=N ok=K cpu=PCT" (PCT: user+sys % of one core, which on
  *       loopback includes the listener's side of every handshake).
+ *   tcpbench synchecks FILE PORT SECONDS
+ *       the same for half-open checks (a SYN from a raw socket, the
+ *       answers read back from it; the kernel resets each SYN-ACK): the
+ *       reference of flowlbd's tcp-half-open checks. Needs CAP_NET_RAW.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <linux/filter.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -299,8 +305,9 @@ probe(const char *ip, int port, double seconds, int gap_ms)
 
 /* ---- checks: the reference of the health item ----------------------- */
 
-static int
-checks(const char *file, int port, double seconds)
+/* The IPv4 addresses of FILE (one a line); exits on failure. */
+static struct in_addr *
+read_addrs(const char *file, size_t *np)
 {
     struct in_addr *addrs = NULL;
     size_t n = 0, allocated = 0;
@@ -309,7 +316,7 @@ checks(const char *file, int port, double seconds)
 
     if (!f) {
         perror(file);
-        return 1;
+        exit(1);
     }
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
@@ -324,8 +331,27 @@ checks(const char *file, int port, double seconds)
     fclose(f);
     if (!n) {
         fprintf(stderr, "tcpbench: no IPv4 address in %s\n", file);
-        return 1;
+        exit(1);
     }
+    *np = n;
+    return addrs;
+}
+
+static double
+cpu_percent(const struct rusage *r0, const struct rusage *r1, double elapsed)
+{
+    double cpu = (r1->ru_utime.tv_sec - r0->ru_utime.tv_sec)
+                 + (r1->ru_utime.tv_usec - r0->ru_utime.tv_usec) / 1e6
+                 + (r1->ru_stime.tv_sec - r0->ru_stime.tv_sec)
+                 + (r1->ru_stime.tv_usec - r0->ru_stime.tv_usec) / 1e6;
+    return cpu * 100 / elapsed;
+}
+
+static int
+checks(const char *file, int port, double seconds)
+{
+    size_t n;
+    struct in_addr *addrs = read_addrs(file, &n);
 
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev[256];
@@ -370,13 +396,139 @@ checks(const char *file, int port, double seconds)
     }
     getrusage(RUSAGE_SELF, &r1);
     elapsed = now() - t0;
-    double cpu = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec)
-                 + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6
-                 + (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec)
-                 + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
     printf("probes=%lld ok=%lld cpu=%.2f\n", started, ok,
-           cpu * 100 / elapsed);
+           cpu_percent(&r0, &r1, elapsed));
     free(addrs);
+    return 0;
+}
+
+/* ---- synchecks: the reference of half-open checks ----------------------
+ * The bare system calls of a half-open checker: one SYN a probe from a raw
+ * socket (TCP checksum computed here, source looked up once per address
+ * beforehand), answers read with recvmmsg() behind a socket filter on the
+ * source port, which a bound socket holds. No timeouts, no state machine. */
+
+static uint32_t
+sum16(uint32_t sum, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    for (; len > 1; p += 2, len -= 2) {
+        sum += (uint32_t) p[0] << 8 | p[1];
+    }
+    return sum;
+}
+
+static int
+synchecks(const char *file, int port, double seconds)
+{
+    size_t n;
+    struct in_addr *addrs = read_addrs(file, &n);
+    struct in_addr *srcs = calloc(n, sizeof *srcs);
+
+    for (size_t i = 0; i < n; i++) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9),
+                                  .sin_addr = addrs[i] };
+        socklen_t len = sizeof sa;
+        int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+        if (u < 0 || connect(u, (struct sockaddr *) &sa, sizeof sa)
+            || getsockname(u, (struct sockaddr *) &sa, &len)) {
+            perror("source lookup");
+            return 1;
+        }
+        srcs[i] = sa.sin_addr;
+        close(u);
+    }
+
+    struct sockaddr_in hold = { .sin_family = AF_INET };
+    socklen_t hold_len = sizeof hold;
+    int holder = socket(AF_INET, SOCK_STREAM, 0);
+    int raw = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_TCP);
+    if (raw < 0 || holder < 0
+        || bind(holder, (struct sockaddr *) &hold, sizeof hold)
+        || getsockname(holder, (struct sockaddr *) &hold, &hold_len)) {
+        perror("raw socket");
+        return 1;
+    }
+    uint16_t sport = ntohs(hold.sin_port);
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
+        BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, sport, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0xffff),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+    };
+    struct sock_fprog prog = { .len = 5, .filter = code };
+    int rcvbuf = 1 << 20;
+    setsockopt(raw, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+    setsockopt(raw, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN };
+    epoll_ctl(ep, EPOLL_CTL_ADD, raw, &ev);
+
+    static uint8_t rx[64][128];
+    struct mmsghdr msgs[64];
+    struct iovec iov[64];
+    struct rusage r0, r1;
+    long long started = 0, ok = 0;
+    size_t next = 0;
+    double t0 = now(), elapsed;
+
+    getrusage(RUSAGE_SELF, &r0);
+    while ((elapsed = now() - t0) < seconds) {
+        long long due = (long long) (elapsed * n);
+
+        for (; started < due; started++) {
+            struct tcphdr th;
+            struct sockaddr_in sa = { .sin_family = AF_INET,
+                                      .sin_addr = addrs[next] };
+            uint32_t sum;
+
+            memset(&th, 0, sizeof th);
+            th.th_sport = htons(sport);
+            th.th_dport = htons((uint16_t) port);
+            th.th_seq = htonl((uint32_t) random());
+            th.th_off = 5;
+            th.th_flags = TH_SYN;
+            th.th_win = htons(1024);
+            sum = sum16(0, &srcs[next], 4);
+            sum = sum16(sum, &addrs[next], 4);
+            sum = sum16(sum + IPPROTO_TCP + sizeof th, &th, sizeof th);
+            while (sum >> 16) {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            th.th_sum = htons((uint16_t) ~sum);
+            next = (next + 1) % n;
+            sendto(raw, &th, sizeof th, 0, (struct sockaddr *) &sa, sizeof sa);
+        }
+        struct epoll_event e;
+        if (epoll_wait(ep, &e, 1, 1) <= 0) {
+            continue;
+        }
+        int k;
+        do {
+            for (int i = 0; i < 64; i++) {
+                iov[i] = (struct iovec) { .iov_base = rx[i], .iov_len = 128 };
+                msgs[i] = (struct mmsghdr) { .msg_hdr = { .msg_iov = &iov[i],
+                                                          .msg_iovlen = 1 } };
+            }
+            k = recvmmsg(raw, msgs, 64, MSG_DONTWAIT, NULL);
+            for (int i = 0; i < k; i++) {
+                const struct iphdr *ip = (const void *) rx[i];
+                const struct tcphdr *th = (const void *) (rx[i] + ip->ihl * 4);
+
+                ok += (th->th_flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK);
+            }
+        } while (k == 64);
+    }
+    getrusage(RUSAGE_SELF, &r1);
+    elapsed = now() - t0;
+    printf("probes=%lld ok=%lld cpu=%.2f\n", started, ok,
+           cpu_percent(&r0, &r1, elapsed));
+    free(addrs);
+    free(srcs);
     return 0;
 }
 
@@ -385,6 +537,9 @@ main(int argc, char *argv[])
 {
     if (argc >= 5 && !strcmp(argv[1], "checks")) {
         return checks(argv[2], atoi(argv[3]), atof(argv[4]));
+    }
+    if (argc >= 5 && !strcmp(argv[1], "synchecks")) {
+        return synchecks(argv[2], atoi(argv[3]), atof(argv[4]));
     }
     if (argc >= 6 && !strcmp(argv[1], "probe")) {
         return probe(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
@@ -399,6 +554,7 @@ main(int argc, char *argv[])
     fprintf(stderr, "usage: tcpbench serve PORT [THREADS]\n"
             "       tcpbench client IP PORT SECONDS CONCURRENCY [keepalive]\n"
             "       tcpbench probe IP PORT SECONDS GAP_MS\n"
-            "       tcpbench checks FILE PORT SECONDS\n");
+            "       tcpbench checks FILE PORT SECONDS\n"
+            "       tcpbench synchecks FILE PORT SECONDS\n");
     return 2;
 }
