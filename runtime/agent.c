@@ -526,6 +526,10 @@ take_health_changes(struct agent *a)
                       health_state_name(c->old_state),
                       health_state_name(c->new_state), c->verdict.text);
             sset_add(&a->dirty_services, c->service);
+            if (!a->verdict_usec) {
+                a->verdict_usec = time_usec();
+                a->verdict_seqno = 0;
+            }
         } else {
             VLOG_INFO("service %s real %s: %s -> %s (%s)", c->service, addr,
                       health_state_name(c->old_state),
@@ -535,10 +539,33 @@ take_health_changes(struct agent *a)
     health_changes_destroy(changes, n);
 }
 
+/* Logs and counts how long the switch took to hold the state that a health
+ * verdict called for: the desired state built after the verdict, or any
+ * later one, acknowledged (the bundle's barrier reply, or nothing to
+ * send). */
+static void
+check_failover_committed(struct agent *a, struct swconn *sc)
+{
+    if (!a->verdict_usec || !a->verdict_seqno
+        || (int) (a->desired_seqno - a->verdict_seqno) < 0
+        || !swconn_is_synced(sc, a->desired_seqno)) {
+        return;
+    }
+    long long int took = time_usec() - a->verdict_usec;
+
+    a->last_failover_usec = took;
+    a->max_failover_usec = MAX(a->max_failover_usec, took);
+    a->n_failovers++;
+    a->verdict_usec = 0;
+    VLOG_INFO("health verdict in the switch %lld.%03lld ms after it was "
+              "reached", took / 1000, took % 1000);
+}
+
 void
 agent_run(struct agent *a, struct swconn *sc)
 {
     agent_reload_run(a, sc);
+    check_failover_committed(a, sc);
     take_health_changes(a);
     long long int t0 = time_msec();
     bool ports_changed = a->ports_seqno != swconn_ports_seqno(sc);
@@ -567,6 +594,10 @@ agent_run(struct agent *a, struct swconn *sc)
         build_desired(a, sc);
         a->desired_dirty = false;
         VLOG_DBG("desired state rebuilt in %lld ms", time_msec() - t1);
+    }
+    if (a->verdict_usec && !a->verdict_seqno) {
+        /* Built now (or unchanged: then already acknowledged). */
+        a->verdict_seqno = a->desired_seqno ? a->desired_seqno : 1;
     }
 }
 

@@ -121,6 +121,14 @@ struct agent {
     bool reaping;
     bool admin_used;            /* Some real ever got an administrative or
                                  * lc weight. */
+
+    /* Failover latency: from the first verdict that moved a real in or out
+     * of its group to the switch's acknowledgement of the state that
+     * holds it (time_usec()). 0: no such verdict pending. */
+    long long int verdict_usec;
+    unsigned int verdict_seqno; /* Desired seqno holding it; 0: not yet. */
+    long long int last_failover_usec, max_failover_usec;
+    unsigned long long int n_failovers;
 };
 
 /* --- agent.c: tables, spec, weights --------------------------------------- */

@@ -66,6 +66,13 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                     json_integer_create(ofsync_state_n_flows(&a->desired)));
     json_object_put(top, "expire_nodest_conn",
                     json_boolean_create(a->opts.expire_nodest_conn));
+    /* Health verdicts that moved a real in or out of its group, and how
+     * long the switch took to hold the result (ms, microsecond digits). */
+    json_object_put(top, "failovers", json_integer_create(a->n_failovers));
+    json_object_put(top, "failover_last_ms",
+                    json_real_create(a->last_failover_usec / 1000.0));
+    json_object_put(top, "failover_max_ms",
+                    json_real_create(a->max_failover_usec / 1000.0));
 
     if (!json) {
         ds_put_format(out, "spec %s (loaded %s)\n", a->spec_path, loaded);
@@ -76,6 +83,12 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                       synced ? "" : " (not synced)",
                       cnt.n_connects, cnt.n_bundles, cnt.n_bundle_errors,
                       cnt.n_installed_flows, cnt.n_installed_groups);
+        if (a->n_failovers) {
+            ds_put_format(out, "%llu health changes in the switch, verdict "
+                          "to acknowledgement: last %.3f ms, max %.3f ms\n",
+                          a->n_failovers, a->last_failover_usec / 1000.0,
+                          a->max_failover_usec / 1000.0);
+        }
     }
     free(loaded);
 

@@ -51,6 +51,13 @@ tail -n +"$lines0" "$AG_LOG" | grep -q 'buckets +0 -1, flows +0 ~0 -0' ||
 # The other buckets are untouched (same weights as before).
 for h in r1 r3; do ag_mark_installed "$(demo_mark "$h")" || sb_fail "$h's bucket went too"; done
 [ "$(health_of 10.0.0.12)" = down ] || sb_fail "flowlb/show does not say r2 is down"
+# The agent times the change itself: verdict -> barrier reply.
+fo=$(tail -n +"$lines0" "$AG_LOG" | sed -n 's/.*health verdict in the switch \([0-9.]*\) ms after it was reached.*/\1/p' | head -1)
+[ -n "$fo" ] || sb_fail "flowlbd did not log how long the failover took"
+awk -v v="$fo" 'BEGIN { exit !(v > 0 && v < 1000) }' || sb_fail "failover logged as $fo ms"
+[ "$(ag_json 's["failovers"] >= 1 and s["failover_last_ms"] > 0')" = true ] ||
+    sb_fail "flowlb/show: failovers $(ag_json 's["failovers"]'), last $(ag_json 's["failover_last_ms"]') ms"
+echo "flowlbd: verdict to the switch's acknowledgement ${fo} ms"
 ag_ctl flowlb/show | grep '10.0.0.12' | grep -q 'effective 0' || sb_fail "r2's effective weight is not 0"
 N=${FAILOVER_N:-30}
 for i in $(seq 1 "$N"); do
