@@ -143,6 +143,56 @@ proxy_window() {
         END { printf "%d %d %d %d %s %s\n", n, b, adds, flows, first, bar }' "$WORK/proxy.log"
 }
 
+# realdown_wait_up: until every checked real of s0 is up (logged at INFO).
+realdown_wait_up() {
+    local i=0
+    while [ "$(grep -c 'service s0 real .* -> up' "$AG_LOG")" -lt "$(wc -l <"$WORK/s0.all")" ]; do
+        i=$((i + 1)); [ $i -lt 300 ] || sb_fail "s0's reals never all came up: $(grep 's0 real' "$AG_LOG" | tail -3)"
+        sleep 0.1
+    done
+}
+
+# realdown_changes REPS direct|proxied: REPS times, one of s0's reals goes
+# down (its address removed: the next probe fails) and comes back, at
+# random moments, so that some changes fall inside the agent's periodic
+# reconcile rounds. Appends per change to realdown.txt (direct) or
+# realdown-proxied.txt: "real flowlbd_ms agent_ms switch_ms msgs bytes
+# bundled_ops flow_mods logproxy_ms" (the proxy columns only if proxied).
+realdown_changes() {
+    local reps=$1 how=$2 k victim after line tv ds n_reals out=$WORK/realdown.txt
+    [ "$how" = proxied ] && out=$WORK/realdown-proxied.txt
+    n_reals=$(wc -l <"$WORK/s0.reals")
+    for k in $(seq "$reps"); do
+        victim=$(sed -n "$(( (k - 1) % n_reals + 1 ))p" "$WORK/s0.reals")
+        after=$(loglines)
+        ip -n "$(hc_ns)" addr del "$victim/32" dev lo
+        line=$(wait_log "service s0 real $victim: .* -> down" 10 "$after") ||
+            sb_fail "no down verdict for $victim"
+        tv=$(log_epoch "$line")
+        line=$(wait_log 'health verdict in the switch' 10 "$after") ||
+            sb_fail "flowlbd logged no verdict-to-switch time for $victim"
+        ds=$(echo "$line" | sed -n 's/.*in the switch \([0-9.]*\) ms.*/\1/p')
+        if [ "$how" = proxied ]; then
+            local msgs bytes adds flows w0 w1 dt da dw
+            sleep 0.2
+            read -r msgs bytes adds flows w0 w1 < <(proxy_window "$(calc "$tv - 0.002")")
+            dt=$(calc "($w1 - $tv) * 1000")
+            da=$(calc "($w0 - $tv) * 1000")
+            dw=$(calc "($w1 - $w0) * 1000")
+            log "real $victim down (proxied): ${ds} ms by flowlbd; log+proxy ${dt} ms (agent ${da}, switch ${dw}); $msgs msgs, $bytes B, $adds bundled ops, $flows flow_mods"
+            echo "$victim $ds $da $dw $msgs $bytes $adds $flows $dt" >>"$out"
+        else
+            log "real $victim down: verdict->barrier ${ds} ms (flowlbd's own timing)"
+            echo "$victim $ds" >>"$out"
+        fi
+        after=$(loglines)
+        ip -n "$(hc_ns)" addr add "$victim/32" dev lo
+        wait_log "service s0 real $victim: .* -> up" 10 "$after" >/dev/null
+        wait_log 'health verdict in the switch' 10 "$after" >/dev/null
+        sleep "$(awk -v r="$RANDOM" 'BEGIN { print 0.05 + (r % 700) / 1000 }')"
+    done
+}
+
 bench_change() {
     local size=$AGENT_SIZE n m spec=$WORK/agent.lb
     n=${size%x*} m=${size#*x}
@@ -155,6 +205,32 @@ bench_change() {
     hc_addrs "$WORK/s0.all"
     hc_listen 80
     fresh_bridge
+    # Timing: flowlbd connected to the bridge directly, each change timed
+    # by flowlbd itself (verdict taken -> barrier reply processed, in
+    # microseconds). The proxy, single-threaded Python, delays whatever it
+    # forwards by up to milliseconds when a reconcile reply passes through
+    # it, so it only counts messages, in the second phase.
+    log "realdown: flowlbd on $size, s0 checked every 100 ms (fall 1)"
+    ag_run change "$(hc_ns)" "$spec" "unix:$SB_DIR/br0.mgmt"
+    wait_log 'bundle 1 committed' 600 >/dev/null || sb_fail "flowlbd never installed $size"
+    realdown_wait_up
+    local reps=5 proxied=3
+    [ "$MODE" = full ] && reps=${RD_REPS:-40} && proxied=10
+    : >"$WORK/realdown.txt"
+    realdown_changes "$reps" direct
+    local stats med p90 max slow mean
+    stats=$(awk '{ print $2 }' "$WORK/realdown.txt" | sort -g | awk '
+        { v[NR] = $1; sum += $1 } END {
+            p = int(NR * 0.9 + 0.999); if (p < 1) p = 1
+            slow = 0; for (i = 1; i <= NR; i++) if (v[i] >= 5) slow++
+            printf "%.2f %.2f %.2f %d %.2f", v[int((NR + 1) / 2)], v[p], v[NR], slow, sum / NR }')
+    read -r med p90 max slow mean <<<"$stats"
+    res realdown "$size verdict->barrier ms, median/p90/max" "$med / $p90 / $max" "" "" "< 5 ms" \
+        "$(awk -v a="$max" 'BEGIN{print (a < 5) ? "met" : "MISSED"}') ($slow of $reps >= 5 ms; mean $mean)"
+    ag_exit
+
+    # Counting: the same agent through the proxy (the pipeline is already
+    # there: a dump, no bundle), a few changes, then the reloads.
     : >"$WORK/proxy.log"
     "$SB_PY" "$BENCH_SRC/ofproxy.py" "$WORK/proxy.sock" "$SB_DIR/br0.mgmt" "$WORK/proxy.log" &
     echo $! >>"$SB_DIR/pids"
@@ -162,79 +238,23 @@ bench_change() {
     while [ ! -S "$WORK/proxy.sock" ]; do
         i=$((i + 1)); [ $i -lt 100 ] || sb_fail "ofproxy never listened"; sleep 0.05
     done
-    log "realdown: flowlbd on $size, s0 checked every 100 ms (fall 1)"
     ag_run change "$(hc_ns)" "$spec" "unix:$WORK/proxy.sock"
-    wait_log 'bundle 1 committed' 600 >/dev/null || sb_fail "flowlbd never installed $size"
-    # Every checked real up (transitions logged at INFO); then let the
-    # first reconcile dump (5 s) pass so it does not overlap.
-    i=0
-    while [ "$(grep -c 'service s0 real .* -> up' "$AG_LOG")" -lt "$(wc -l <"$WORK/s0.all")" ]; do
-        i=$((i + 1)); [ $i -lt 300 ] || sb_fail "s0's reals never all came up: $(grep 's0 real' "$AG_LOG" | tail -3)"
-        sleep 0.1
-    done
-    # Many changes at random moments (full size: 40, RD_REPS=N to change),
-    # so that some fall inside the agent's periodic reconcile rounds, the
-    # case that used to be slow.
-    local victim reps=5 k line tv tc after w n_reals
-    [ "$MODE" = full ] && reps=${RD_REPS:-40}
-    n_reals=$(wc -l <"$WORK/s0.reals")
-    : >"$WORK/realdown.txt"
-    local sum_log=0 sum_wire=0 sum_agent=0 max_log=0 msgs="" bytes="" adds="" flows=""
-    for k in $(seq "$reps"); do
-        victim=$(sed -n "$(( (k - 1) % n_reals + 1 ))p" "$WORK/s0.reals")
-        after=$(loglines)
-        ip -n "$(hc_ns)" addr del "$victim/32" dev lo
-        line=$(wait_log "service s0 real $victim: .* -> down" 10 "$after") ||
-            sb_fail "no down verdict for $victim"
-        tv=$(log_epoch "$line")
-        line=$(wait_log 'committed' 10 "$after") || sb_fail "no bundle after $victim went down"
-        tc=$(log_epoch "$line")
-        # flowlbd's own measure, in microseconds: from taking the verdict
-        # to processing the barrier reply of the bundle that holds it.
-        line=$(wait_log 'health verdict in the switch' 10 "$after") ||
-            sb_fail "flowlbd logged no verdict-to-switch time for $victim"
-        local ds
-        ds=$(echo "$line" | sed -n 's/.*in the switch \([0-9.]*\) ms.*/\1/p')
-        sleep 0.2
-        read -r msgs bytes adds flows w0 w1 < <(proxy_window "$(calc "$tv - 0.002")")
-        # verdict (log, ms) -> barrier reply (proxy, us), split into the
-        # agent's part (verdict -> bundle open) and the switch's.
-        local dt da dw
-        dt=$(calc "($w1 - $tv) * 1000")
-        da=$(calc "($w0 - $tv) * 1000")
-        dw=$(calc "($w1 - $w0) * 1000")
-        log "real $victim down: verdict->barrier ${ds} ms by flowlbd; by log+proxy ${dt} ms (agent ${da} ms, bundle->barrier ${dw} ms), $msgs msgs, $bytes bytes, $adds bundled ops, $flows flow_mods"
-        sum_log=$(calc "$sum_log + $ds"); sum_wire=$(calc "$sum_wire + $dw")
-        sum_agent=$(calc "$sum_agent + $da")
-        max_log=$(calc "$dt > $max_log ? $dt : $max_log")
-        echo "$victim $ds $da $dw $msgs $bytes $adds $flows $dt" >>"$WORK/realdown.txt"
-        ip -n "$(hc_ns)" addr add "$victim/32" dev lo
-        wait_log "service s0 real $victim: .* -> up" 10 "$after" >/dev/null
-        wait_log 'committed' 10 "$(grep -n "service s0 real $victim: .* -> up" "$AG_LOG" | tail -1 | cut -d: -f1)" >/dev/null
-        sleep "$(awk -v r="$RANDOM" 'BEGIN { print 0.05 + (r % 700) / 1000 }')"
-    done
+    wait_log 'full comparison' 600 >/dev/null || sb_fail "flowlbd never compared $size through the proxy"
+    realdown_wait_up
+    : >"$WORK/realdown-proxied.txt"
+    realdown_changes "$proxied" proxied
     # Every change, not only the last, must have been one group change.
-    local odd
-    odd=$(awk '$7 != 1 || $8 != 0' "$WORK/realdown.txt" | wc -l)
+    local odd msgs bytes adds flows
+    odd=$(awk '$7 != 1 || $8 != 0' "$WORK/realdown-proxied.txt" | wc -l)
+    read -r _ _ _ _ msgs bytes adds flows _ < <(tail -1 "$WORK/realdown-proxied.txt")
     res realdown "$size ops sent per change (vs services)" "$adds" "$n" "" "1 group mod" \
-        "$([ "$odd" = 0 ] && echo met || echo "MISSED ($odd of $reps changes)") ($msgs msgs, $bytes B, $flows flow_mods)"
-    local stats
-    stats=$(awk '{ print $2 }' "$WORK/realdown.txt" | sort -g | awk '
-        { v[NR] = $1 } END {
-            p = int(NR * 0.9 + 0.999); if (p < 1) p = 1
-            slow = 0; for (i = 1; i <= NR; i++) if (v[i] >= 5) slow++
-            printf "%.2f %.2f %.2f %d", v[int((NR + 1) / 2)], v[p], v[NR], slow }')
-    local med p90 max slow
-    read -r med p90 max slow <<<"$stats"
-    res realdown "$size verdict->barrier ms, median/p90/max" "$med / $p90 / $max" "" "" "< 5 ms" \
-        "$(awk -v a="$max" 'BEGIN{print (a < 5) ? "met" : "MISSED"}') ($slow of $reps >= 5 ms; mean $(calc "$sum_log / $reps"))"
-    # The same path timed from outside: the verdict's log line (whole ms,
-    # so up to 1 ms early) to the barrier reply seen by the proxy.
-    res realdown "$size   by log line + proxy: median/max" \
-        "$(awk '{ print $9 }' "$WORK/realdown.txt" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f / %.2f", v[int((NR + 1) / 2)], v[NR] }')" \
+        "$([ "$odd" = 0 ] && echo met || echo "MISSED ($odd of $proxied changes)") ($msgs msgs, $bytes B, $flows flow_mods)"
+    res realdown "$size   through the proxy: flowlbd's / log+proxy median" \
+        "$(awk '{ print $2 }' "$WORK/realdown-proxied.txt" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }') / $(awk '{ print $9 }' "$WORK/realdown-proxied.txt" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }')" \
         "" "" "report" "-"
-    res realdown "$size   of which agent (verdict->bundle)" "$(calc "$sum_agent / $reps")" "" "" "report" "-"
-    res realdown "$size   of which switch (bundle->barrier)" "$(calc "$sum_wire / $reps")" "" "" "report" "-"
+    res realdown "$size   of which agent / switch (proxy, means)" \
+        "$(awk '{ a += $3; w += $4 } END { printf "%.2f / %.2f", a / NR, w / NR }' "$WORK/realdown-proxied.txt")" \
+        "" "" "report" "-"
 
     # ---- 5: reload, one service added / one weight changed ----
     local before

@@ -36,6 +36,9 @@ def main():
     state = {}
 
     def close_pair(s):
+        # Both ends may report the close in the same select() round.
+        if s not in state:
+            return
         other = state[s][0]
         for x in (s, other):
             if x in state:
