@@ -351,6 +351,22 @@ checksum_add(uint32_t sum, const void *data, size_t n)
     return sum;
 }
 
+/* Makes 'msg' carry one control message, in 'buf' (room for it). */
+static void
+put_cmsg(struct msghdr *msg, void *buf, int level, int type,
+         const void *data, size_t len)
+{
+    struct cmsghdr *cm;
+
+    msg->msg_control = buf;
+    msg->msg_controllen = CMSG_SPACE(len);
+    cm = CMSG_FIRSTHDR(msg);
+    cm->cmsg_level = level;
+    cm->cmsg_type = type;
+    cm->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(cm), data, len);
+}
+
 /* Sends the SYN. Returns 0 or an errno. */
 static int
 send_syn(struct half_open_ctx *ctx, const struct health_probe *probe,
@@ -378,11 +394,9 @@ send_syn(struct half_open_ctx *ctx, const struct health_probe *probe,
 
     memset(&control, 0, sizeof control);
     if (hp->fam == FAM_V4) {
-        struct in_addr src;
-        struct in_pktinfo pi;
-        int error;
-
         bool configured = probe->source->family == AF_INET;
+        struct in_addr src = { .s_addr = 0 };
+        int error;
 
         if (configured) {
             src = probe->source->v4;
@@ -399,30 +413,15 @@ send_syn(struct half_open_ctx *ctx, const struct health_probe *probe,
         /* A configured source is passed on; routing's own choice is not:
          * the kernel makes it again, and a given source costs a check
          * that it is local (a walk of the host's addresses). */
-        if (!configured) {
-            return sendmsg(hf->raw, &msg, 0) < 0 ? errno : 0;
+        if (configured) {
+            struct in_pktinfo pi = { .ipi_spec_dst = src };
+            put_cmsg(&msg, control.buf, IPPROTO_IP, IP_PKTINFO, &pi,
+                     sizeof pi);
         }
-        memset(&pi, 0, sizeof pi);
-        pi.ipi_spec_dst = src;
-        msg.msg_control = control.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof pi);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = IPPROTO_IP;
-        cm->cmsg_type = IP_PKTINFO;
-        cm->cmsg_len = CMSG_LEN(sizeof pi);
-        memcpy(CMSG_DATA(cm), &pi, sizeof pi);
     } else if (probe->source->family == AF_INET6) {
-        struct in6_pktinfo pi;
-
-        memset(&pi, 0, sizeof pi);
-        pi.ipi6_addr = probe->source->v6;
-        msg.msg_control = control.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof pi);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = IPPROTO_IPV6;
-        cm->cmsg_type = IPV6_PKTINFO;
-        cm->cmsg_len = CMSG_LEN(sizeof pi);
-        memcpy(CMSG_DATA(cm), &pi, sizeof pi);
+        struct in6_pktinfo pi = { .ipi6_addr = probe->source->v6 };
+        put_cmsg(&msg, control.buf, IPPROTO_IPV6, IPV6_PKTINFO, &pi,
+                 sizeof pi);
     }
     /* The raw socket's sockaddr carries no port (the header has it). */
     return sendmsg(hf->raw, &msg, 0) < 0 ? errno : 0;

@@ -150,6 +150,27 @@ test_half_open_timeout(void **state)
     close(lfd);
 }
 
+/* A configured source (the check's "source"): the SYN leaves from it and
+ * the SYN-ACK comes back to it. */
+static void
+test_half_open_source(void **state)
+{
+    struct health_target t;
+    struct health_change c;
+    struct health_status st;
+    uint16_t port;
+    int lfd = bare_listener(AF_INET, 16, &port);
+
+    t = make_target("web", "127.0.0.1", port, LB_CHECK_TCP_HALF_OPEN);
+    t.source.family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.2", &t.source.v4);
+    run_one(&t, 2000, &c, &st);
+    assert_int_equal(c.new_state, HEALTH_UP);
+    assert_string_equal(c.verdict.text, "SYN-ACK");
+    assert_false(has_pending_connection(lfd));
+    close(lfd);
+}
+
 /* Services probing the same real and port at the same moment: each probe
  * has its own source port, so each gets its own answer. */
 static void
@@ -221,6 +242,7 @@ main(void)
         cmocka_unit_test(test_half_open_up_ipv6),
         cmocka_unit_test(test_half_open_refused),
         cmocka_unit_test(test_half_open_timeout),
+        cmocka_unit_test(test_half_open_source),
         cmocka_unit_test(test_half_open_same_real_many_services),
         cmocka_unit_test(test_half_open_falls_back_to_connect),
     };
