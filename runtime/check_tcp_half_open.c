@@ -177,7 +177,7 @@ half_open_destroy(void *ctx_)
 static int
 attach_port_filter(int fd, int fam, const uint16_t *sports)
 {
-    struct sock_filter code[3 + N_SPORTS];
+    struct sock_filter code[2 + N_SPORTS + 2];   /* Loads, tests, returns. */
     size_t n = 0;
 
     if (fam == FAM_V4) {
