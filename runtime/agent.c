@@ -205,6 +205,7 @@ load_spec_path(const char *spec_path, struct ds *errors)
     size_t n = 0;
     for (size_t i = 0; i < c->spec.n_services; i++) {
         n += c->spec.services[i].n_reals;
+        c->uses_lc |= is_lc(&c->spec.services[i]);
     }
     c->configured = xcalloc(MAX(n, 1), sizeof *c->configured);
     n = 0;
@@ -617,18 +618,7 @@ is_lc(const struct lb_service *svc)
 bool
 agent_uses_connload(const struct agent *a)
 {
-    struct compiled *c = a->cur;
-
-    if (!c->uses_lc) {
-        c->uses_lc = -1;
-        for (size_t i = 0; i < c->spec.n_services; i++) {
-            if (is_lc(&c->spec.services[i])) {
-                c->uses_lc = 1;
-                break;
-            }
-        }
-    }
-    return c->uses_lc > 0;
+    return a->cur->uses_lc;
 }
 
 /* IPVS lc sends a new connection to the real with the fewest active ones,

@@ -48,9 +48,8 @@ struct compiled {
                                  * group of a service whose fingerprint
                                  * and settings did not change. */
     uint64_t flows_fp;          /* Of all flows of 'ir' (if 'group_fp'). */
-    int8_t uses_lc;             /* Some service is lc/wlc: 1, none: -1,
-                                 * not looked yet: 0 (asked every loop
-                                 * iteration, a walk of every service). */
+    bool uses_lc;               /* Some service is lc or wlc (set at load:
+                                 * the loop asks every iteration). */
 };
 
 /* Administrative state and configured weight of one (service, real). */

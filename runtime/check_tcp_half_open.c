@@ -4,7 +4,7 @@
  * port, so the real's listener drops its half-open request: the
  * application never accepts a connection (nothing in its logs) and the
  * checker opens no socket per probe. The verdict is the one a connect()
- * check reaches (the handshake's answer), for about a third of its CPU
+ * check reaches (the handshake's answer), for about half of its CPU
  * (docs/performance.md, item 7). F5's "TCP Half Open" monitor is the same
  * idea.
  *
@@ -88,7 +88,7 @@ struct half_open_ctx {
     uint8_t rx[RX_BATCH][RX_LEN];
 };
 
-static size_t
+static int
 fam_of(int family)
 {
     return family == AF_INET6 ? FAM_V6 : FAM_V4;
@@ -266,25 +266,51 @@ family_open(struct half_open_family *hf, int fam)
     return error;
 }
 
+static struct half_open_source *
+source_find(struct half_open_ctx *ctx, struct in_addr dst)
+{
+    struct half_open_source *s;
+
+    HMAP_FOR_EACH_WITH_HASH (s, node, hash_int(dst.s_addr, 0),
+                             &ctx->sources) {
+        if (s->dst.s_addr == dst.s_addr) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static void
+source_remove(struct half_open_ctx *ctx, struct half_open_source *s)
+{
+    hmap_remove(&ctx->sources, &s->node);
+    free(s);
+}
+
+/* Drops the cached source of 'dst', if any. */
+static void
+source_forget(struct half_open_ctx *ctx, struct in_addr dst)
+{
+    struct half_open_source *s = source_find(ctx, dst);
+
+    if (s) {
+        source_remove(ctx, s);
+    }
+}
+
 /* The IPv4 source address for 'dst', as routing chooses it: a connected
  * UDP socket's local address (no packet is sent), cached. */
 static int
 source_for(struct half_open_ctx *ctx, struct in_addr dst, struct in_addr *src)
 {
-    uint32_t hash = hash_int(dst.s_addr, 0);
     long long int now = time_msec();
-    struct half_open_source *s;
+    struct half_open_source *s = source_find(ctx, dst);
 
-    HMAP_FOR_EACH_WITH_HASH (s, node, hash, &ctx->sources) {
-        if (s->dst.s_addr == dst.s_addr) {
-            if (s->expires > now) {
-                *src = s->src;
-                return 0;
-            }
-            hmap_remove(&ctx->sources, &s->node);
-            free(s);
-            break;
-        }
+    if (s && s->expires > now) {
+        *src = s->src;
+        return 0;
+    } else if (s) {
+        source_remove(ctx, s);
     }
 
     struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = dst,
@@ -308,24 +334,9 @@ source_for(struct half_open_ctx *ctx, struct in_addr dst, struct in_addr *src)
     s->dst = dst;
     s->src = sin.sin_addr;
     s->expires = now + SOURCE_TTL_MS;
-    hmap_insert(&ctx->sources, &s->node, hash);
+    hmap_insert(&ctx->sources, &s->node, hash_int(dst.s_addr, 0));
     *src = s->src;
     return 0;
-}
-
-static void
-source_forget(struct half_open_ctx *ctx, struct in_addr dst)
-{
-    struct half_open_source *s;
-
-    HMAP_FOR_EACH_WITH_HASH (s, node, hash_int(dst.s_addr, 0),
-                             &ctx->sources) {
-        if (s->dst.s_addr == dst.s_addr) {
-            hmap_remove(&ctx->sources, &s->node);
-            free(s);
-            return;
-        }
-    }
 }
 
 static uint16_t
