@@ -35,7 +35,6 @@ start_health() {
     sb_start_server "$1" 81
     cp "$SB_DIR/server.$1.pid" "$SB_DIR/health.$1.pid"
 }
-health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
 wait_health() { # real-ip state
     wait_until 15 bash -c "[ \"\$(ovs-appctl -t '$AG_CTL' flowlb/show --json | '$SB_PY' -c 'import json,sys; s=json.load(sys.stdin); print([r[\"health\"] for v in s[\"services\"] for r in v[\"reals\"] if r[\"address\"] == \"$1\"][0])')\" = $2 ]" >/dev/null ||
         sb_fail "$1 not $2: $(ag_ctl flowlb/show)"

@@ -23,9 +23,8 @@ INTERVAL_MS=1000 FALL=3 RISE=2
 BOUND_MS=${FAILOVER_BOUND_MS:-1000}
 ag_start --reconcile-interval 5s "$EXAMPLES/demo.lb"
 ag_wait_synced 10
-health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
 all_up() {
-    for h in $DEMO_REALS; do [ "$(health_of "$(demo_ip "$h")")" = up ] || return 1; done
+    for h in $DEMO_REALS; do [ "$(ag_health_of "$(demo_ip "$h")")" = up ] || return 1; done
 }
 wait_until 10 all_up >/dev/null || sb_fail "reals not all up: $(ag_ctl flowlb/show)"
 
@@ -50,7 +49,7 @@ tail -n +"$lines0" "$AG_LOG" | grep -q 'buckets +0 -1, flows +0 ~0 -0' ||
     sb_fail "the failover was not a single bucket removal: $(tail -n +"$lines0" "$AG_LOG" | grep bundle)"
 # The other buckets are untouched (same weights as before).
 for h in r1 r3; do ag_mark_installed "$(demo_mark "$h")" || sb_fail "$h's bucket went too"; done
-[ "$(health_of 10.0.0.12)" = down ] || sb_fail "flowlb/show does not say r2 is down"
+[ "$(ag_health_of 10.0.0.12)" = down ] || sb_fail "flowlb/show does not say r2 is down"
 # The agent times the change itself: verdict -> barrier reply.
 fo=$(tail -n +"$lines0" "$AG_LOG" | sed -n 's/.*health verdict in the switch \([0-9.]*\) ms after it was reached.*/\1/p' | head -1)
 [ -n "$fo" ] || sb_fail "flowlbd did not log how long the failover took"

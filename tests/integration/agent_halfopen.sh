@@ -24,12 +24,7 @@ spec=$SB_DIR/spec.lb
 cp "$EXAMPLES/demo.lb" "$spec"
 ag_start --reconcile-interval 5s "$spec"
 ag_wait_synced 10
-health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
-last_of() { ag_json "[r.get('last_check', '') for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
-all_up() {
-    for h in $DEMO_REALS; do [ "$(health_of "$(demo_ip "$h")")" = up ] || return 1; done
-}
-wait_until 10 all_up >/dev/null || sb_fail "reals not all up: $(ag_ctl flowlb/show)"
+wait_until 10 ag_all_up >/dev/null || sb_fail "reals not all up: $(ag_ctl flowlb/show)"
 
 # Connections the real's kernel completed (a listener's child socket made).
 passive_opens() {
@@ -49,7 +44,7 @@ sed -i 's/check tcp /check tcp-half-open /' "$spec"
 grep -q 'check tcp-half-open ' "$spec" || sb_fail "could not edit the spec"
 ag_ctl flowlb/reload >/dev/null || sb_fail "reload refused the tcp-half-open spec"
 synack_all() {
-    for h in $DEMO_REALS; do [ "$(last_of "$(demo_ip "$h")")" = SYN-ACK ] || return 1; done
+    for h in $DEMO_REALS; do [ "$(ag_last_check_of "$(demo_ip "$h")")" = SYN-ACK ] || return 1; done
 }
 t=$(wait_until 5 synack_all) || sb_fail "no SYN-ACK verdicts after the reload: $(ag_ctl flowlb/show)"
 echo "reloaded: every real's last verdict is SYN-ACK after ${t} ms"
@@ -57,8 +52,8 @@ declare -A before=()
 for h in $DEMO_REALS; do before[$h]=$(passive_opens "$h"); done
 sleep 3.5
 for h in $DEMO_REALS; do
-    [ "$(health_of "$(demo_ip "$h")")" = up ] || sb_fail "$h went down under half-open checks"
-    [ "$(last_of "$(demo_ip "$h")")" = SYN-ACK ] || sb_fail "$h: last verdict $(last_of "$(demo_ip "$h")")"
+    [ "$(ag_health_of "$(demo_ip "$h")")" = up ] || sb_fail "$h went down under half-open checks"
+    [ "$(ag_last_check_of "$(demo_ip "$h")")" = SYN-ACK ] || sb_fail "$h: last verdict $(ag_last_check_of "$(demo_ip "$h")")"
     n=$(($(passive_opens "$h") - ${before[$h]}))
     [ "$n" = 0 ] || sb_fail "$h completed $n connections under half-open checks"
 done
@@ -75,8 +70,8 @@ t=$(wait_until 15 bash -c "! ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -q -
 limit=$((INTERVAL_MS * FALL + BOUND_MS))
 echo "r2 stopped: bucket removed after ${t} ms (limit $limit ms)"
 [ "$t" -le "$limit" ] || sb_fail "removal took ${t} ms > $limit ms"
-[ "$(last_of 10.0.0.12)" = "connect refused (reset)" ] ||
-    sb_fail "r2's last verdict: $(last_of 10.0.0.12)"
+[ "$(ag_last_check_of 10.0.0.12)" = "connect refused (reset)" ] ||
+    sb_fail "r2's last verdict: $(ag_last_check_of 10.0.0.12)"
 tail -n +"$lines0" "$AG_LOG" | grep -q 'buckets +0 -1, flows +0 ~0 -0' ||
     sb_fail "the failover was not a single bucket removal"
 for h in r1 r3; do ag_mark_installed "$(demo_mark "$h")" || sb_fail "$h's bucket went too"; done

@@ -129,8 +129,7 @@ echo "ovs-vswitchd restarted (start took $((t1 - t0)) ms): pipeline back ${back}
 # if the outage outlasted fall x interval (a slow machine, valgrind, the
 # agent's reconnect backoff) the reals went down, rightly, and their
 # buckets left the group. Compare once the checks have brought them back.
-all_up() { [ "$(ag_json 'all(r["health"] == "up" for v in s["services"] for r in v["reals"])')" = true ]; }
-t=$(wait_until 20 all_up) || sb_fail "the reals did not come back up after the restart"
+t=$(wait_until 20 ag_all_up) || sb_fail "the reals did not come back up after the restart"
 echo "every real up ${t} ms later ($(grep -c 'up -> down' "$AG_LOG") down verdicts so far)"
 ag_wait_synced 10
 ag_flows >"$SB_DIR/after_restart"

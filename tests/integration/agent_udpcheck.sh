@@ -72,9 +72,7 @@ service dns {
 EOF
 "$FLOWLB_BIN/flowlb" check "$SPEC" || sb_fail "the spec does not check"
 
-health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
-last_of() { ag_json "[r.get('last_check', '') for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
-all_up() { [ "$(health_of 10.0.0.11)" = up ] && [ "$(health_of 10.0.0.12)" = up ]; }
+all_up() { [ "$(ag_health_of 10.0.0.11)" = up ] && [ "$(ag_health_of 10.0.0.12)" = up ]; }
 # The conntrack marks of the reals (their addresses as numbers).
 MARK1=0xa00000b MARK2=0xa00000c
 query() {
@@ -91,7 +89,7 @@ ag_wait_synced 10
 wait_until 10 all_up >/dev/null || sb_fail "reals not all up: $(ag_ctl flowlb/show)"
 ag_mark_installed "$MARK1" && ag_mark_installed "$MARK2" ||
     sb_fail "buckets missing with both reals up: $(ag_groups)"
-echo "both reals up: $(last_of 10.0.0.12)"
+echo "both reals up: $(ag_last_check_of 10.0.0.12)"
 a=$(query) || sb_fail "UDP query through the VIP failed"
 echo "query through the VIP answered by $a"
 
@@ -104,8 +102,8 @@ echo "r2 stopped: bucket removed after ${t} ms (interval x fall = $((INTERVAL_MS
 [ "$t" -le "$limit" ] || sb_fail "removal took ${t} ms > $limit ms"
 # Decided by the ICMP port unreachable, not by the timeout: well before
 # interval x fall + timeout would allow.
-[ "$(health_of 10.0.0.12)" = down ] || sb_fail "flowlb/show does not say r2 is down"
-last=$(last_of 10.0.0.12)
+[ "$(ag_health_of 10.0.0.12)" = down ] || sb_fail "flowlb/show does not say r2 is down"
+last=$(ag_last_check_of 10.0.0.12)
 case $last in *unreachable*) ;; *) sb_fail "r2's last check says '$last', not port unreachable" ;; esac
 echo "r2 down: $last"
 ag_mark_installed "$MARK1" || sb_fail "r1's bucket went too"
@@ -122,14 +120,14 @@ t=$(wait_until 15 ag_mark_installed "$MARK2") ||
 limit=$((INTERVAL_MS * RISE + BOUND_MS))
 echo "r2 restarted: bucket back after ${t} ms (interval x rise = $((INTERVAL_MS * RISE)) ms, limit $limit ms)"
 [ "$t" -le "$limit" ] || sb_fail "restoration took ${t} ms > $limit ms"
-[ "$(health_of 10.0.0.12)" = up ] || sb_fail "flowlb/show does not say r2 is up"
+[ "$(ag_health_of 10.0.0.12)" = up ] || sb_fail "flowlb/show does not say r2 is up"
 
 # --- 4. a reply without the expected text ----------------------------------
 stop_echo r2
 start_echo r2 nope
 t=$(wait_until 15 bash -c "! ovs-ofctl -O OpenFlow15 dump-groups $SB_BR | grep -q -- '$MARK2->ct_mark'") ||
     sb_fail "r2's bucket still in the group 15 s after it stopped saying pong"
-last=$(last_of 10.0.0.12)
+last=$(ag_last_check_of 10.0.0.12)
 case $last in *'lacks "pong"'*) ;; *) sb_fail "r2's last check says '$last', not the missing text" ;; esac
 echo "r2 answering 'nope': bucket removed after ${t} ms: $last"
 ag_mark_installed "$MARK1" || sb_fail "r1's bucket went too"

@@ -49,8 +49,7 @@ cp "$SB_DIR/specA.lb" "$SPEC"
 
 ag_start --reconcile-interval 1s "$SPEC"
 ag_wait_synced 10
-all_up() { [ "$(ag_json 'all(r["health"] == "up" for v in s["services"] for r in v["reals"])')" = true ]; }
-wait_until 10 all_up >/dev/null || sb_fail "reals not all up"
+wait_until 10 ag_all_up >/dev/null || sb_fail "reals not all up"
 
 # The extra service's client first (its own counters), then demo's.
 TR_VIP=$EXTRA_VIP tr_start --port 8080 --keepalive 2 --interval 0.2 --new-workers 1 --new-interval 0.2 --timeout 3

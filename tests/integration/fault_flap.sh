@@ -43,12 +43,10 @@ grep -q 'check exec' "$SPEC" || sb_fail "could not make the spec"
 
 ag_start --reconcile-interval 1s "$SPEC"
 ag_wait_synced 10
-health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
-all_up() { [ "$(ag_json 'all(r["health"] == "up" for v in s["services"] for r in v["reals"])')" = true ]; }
-wait_until 10 all_up >/dev/null || sb_fail "reals not all up"
+wait_until 10 ag_all_up >/dev/null || sb_fail "reals not all up"
 tr_start --keepalive 4 --interval 0.2 --new-workers 2 --new-interval 0.1 --timeout 5
 R2=10.0.0.12
-r2_is() { [ "$(health_of $R2)" = "$1" ]; }
+r2_is() { [ "$(ag_health_of $R2)" = "$1" ]; }
 
 # flap_for LABEL STATE: r2 flaps for 5 s (10 checks); it must stay STATE,
 # with no bundle sent and the group unchanged.
@@ -65,7 +63,7 @@ flap_for() {
     [ "$n" -ge 6 ] || sb_fail "$label: only $n flapping checks ran in 5 s"
     tail -n +$((n0 + 1)) "$FL/log.$R2" | grep '^flap' | awk '{ printf "%s", $2 }' >"$FL/seq"
     grep -q '00\|11' "$FL/seq" && sb_fail "$label: the check did not alternate: $(cat "$FL/seq")"
-    [ "$(health_of $R2)" = "$state" ] || sb_fail "$label: r2 is $(health_of $R2), want $state"
+    [ "$(ag_health_of $R2)" = "$state" ] || sb_fail "$label: r2 is $(ag_health_of $R2), want $state"
     [ "$(ag_json 's["bundles"]')" = "$b0" ] || sb_fail "$label: bundles sent while flapping: $(grep bundle "$AG_LOG" | tail -3)"
     [ "$(ag_groups)" = "$g0" ] || sb_fail "$label: the group changed"
     echo "$label: $n checks alternating ($(cat "$FL/seq")), r2 stayed $state, 0 bundles"

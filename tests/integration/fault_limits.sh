@@ -34,7 +34,6 @@ sb_init
 ag_need
 topo_demo servers
 FD_LIMIT=${FD_LIMIT:-64}
-health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
 demo_up() {
     [ "$(ag_json 'all(r["health"] == "up" for v in s["services"] if v["name"] == "demo" for r in v["reals"])')" = true ]
 }
@@ -55,14 +54,14 @@ ag_start --reconcile-interval 1s "$SPEC"
 ag_wait_synced 10
 tr_start --keepalive 4 --interval 0.2 --new-workers 2 --new-interval 0.1 --timeout 5
 tt=$(tr_now)
-r3_down() { [ "$(health_of 10.0.0.13)" = down ]; }
+r3_down() { [ "$(ag_health_of 10.0.0.13)" = down ]; }
 wait_until 10 r3_down >/dev/null || sb_fail "the silent r3 never went down"
 t=$(($(now_ms) - t0))
 echo "silent real: down ${t} ms after flowlbd started (limit interval x fall + timeout + 1 s = 4500 ms)"
 [ "$t" -le $((4500 * TR_SLOW)) ] || sb_fail "the silent real took $t ms to go down"
 ag_json "[r['last_check'] for v in s['services'] for r in v['reals'] if r['address'] == '10.0.0.13'][0]" | grep -qi 'timeout\|timed out' ||
     sb_fail "r3's last check is not a timeout: $(ag_ctl flowlb/show | grep 10.0.0.13)"
-[ "$(health_of 10.0.0.11)" = up ] && [ "$(health_of 10.0.0.12)" = up ] || sb_fail "r1/r2 not up"
+[ "$(ag_health_of 10.0.0.11)" = up ] && [ "$(ag_health_of 10.0.0.12)" = up ] || sb_fail "r1/r2 not up"
 sleep 3
 nfd=$(ls /proc/"$AG_PID"/fd | wc -l)
 echo "flowlbd holds $nfd fds after 6 timed-out probes"

@@ -30,8 +30,7 @@ topo_demo servers
 
 ag_start --reconcile-interval 1s "$EXAMPLES/demo.lb"
 ag_wait_synced 10
-all_up() { [ "$(ag_json 'all(r["health"] == "up" for v in s["services"] for r in v["reals"])')" = true ]; }
-wait_until 10 all_up >/dev/null || sb_fail "reals not all up"
+wait_until 10 ag_all_up >/dev/null || sb_fail "reals not all up"
 ag_flows >"$SB_DIR/flows0"
 ag_groups >"$SB_DIR/groups0"
 tr_start --keepalive 4 --interval 0.2 --new-workers 2 --new-interval 0.1 --timeout 5

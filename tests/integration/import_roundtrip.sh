@@ -106,9 +106,8 @@ ovs-ofctl -O OpenFlow15 del-flows br0
 ovs-ofctl -O OpenFlow15 del-groups br0
 ag_start "$spec"
 ag_wait_synced 10
-health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
 all_up() {
-    for h in $DEMO_REALS; do [ "$(health_of "$(demo_ip "$h")")" = up ] || return 1; done
+    for h in $DEMO_REALS; do [ "$(ag_health_of "$(demo_ip "$h")")" = up ] || return 1; done
 }
 wait_until 10 all_up >/dev/null || sb_fail "reals not all up: $(ag_ctl flowlb/show)"
 mark2=$(demo_mark r2)

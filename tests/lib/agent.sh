@@ -11,6 +11,9 @@
 #   ag_json EXPR                 evaluate a Python expression on
 #                                flowlb/show --json (bound to "s")
 #   ag_wait_synced [SECONDS]     until the agent says it is in sync
+#   ag_health_of ADDR            a real's health (up, down, unknown)
+#   ag_last_check_of ADDR        the text of its last check
+#   ag_all_up                    every real of every service up
 #   ag_flows                     flowlb's flows, canonical (no stats), sorted
 #   ag_groups                    flowlb's groups, canonical, sorted
 #   now_ms                       wall clock in ms
@@ -89,6 +92,13 @@ ag_synced() {
 ag_wait_synced() {
     wait_until "${1:-10}" ag_synced >/dev/null || sb_fail "flowlbd never got in sync: $(tail -5 "$AG_LOG")"
 }
+
+# ag_health_of ADDR / ag_last_check_of ADDR: a real's health state and its
+# last check's text, as flowlb/show reports them (first service that has
+# it); ag_all_up: every real of every service is up.
+ag_health_of() { ag_json "[r['health'] for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
+ag_last_check_of() { ag_json "[r.get('last_check', '') for v in s['services'] for r in v['reals'] if r['address'] == '$1'][0]"; }
+ag_all_up() { [ "$(ag_json 'all(r["health"] == "up" for v in s["services"] for r in v["reals"])')" = true ]; }
 
 ag_flows() {
     ovs-ofctl -O OpenFlow15 --no-stats --no-names dump-flows "$SB_BR" \

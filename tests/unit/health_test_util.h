@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "health.h"
+#include "health_check.h"
 #include "openvswitch/poll-loop.h"
 #include "timeval.h"
 
@@ -191,42 +192,47 @@ ts_main(void *s_)
 }
 
 /* Starts a server on 127.0.0.1 (or ::1) on 'port' (0: a random one). */
+/* Binds 'fd' to the loopback address of 'family' (::1 or 127.0.0.1) and
+ * 'port' (0: one the kernel picks). Returns the port bound, 0 on failure
+ * (errno set). */
+static inline uint16_t
+bind_loopback(int fd, int family, uint16_t port)
+{
+    struct lb_addr lo = { .family = family };
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    if (family == AF_INET6) {
+        lo.v6 = in6addr_loopback;
+    } else {
+        lo.v4.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    len = health_sockaddr(&lo, port, &ss);
+    if (bind(fd, (struct sockaddr *) &ss, len)
+        || getsockname(fd, (struct sockaddr *) &ss, &len)) {
+        return 0;
+    }
+    return ntohs(family == AF_INET6
+                 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                 : ((struct sockaddr_in *) &ss)->sin_port);
+}
+
 static inline void
 test_server_start_port(struct test_server *s, int family, uint16_t port)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
     int one = 1;
 
     memset(s, 0, sizeof *s);
-    memset(&ss, 0, sizeof ss);
     s->family = family;
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_addr = in6addr_loopback;
-        sin6->sin6_port = htons(port);
-        len = sizeof *sin6;
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        sin->sin_family = AF_INET;
-        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sin->sin_port = htons(port);
-        len = sizeof *sin;
-    }
     s->lfd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->lfd < 0
         || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)
-        || bind(s->lfd, (struct sockaddr *) &ss, len)
+        || !(s->port = bind_loopback(s->lfd, family, port))
         || listen(s->lfd, 4096)
-        || getsockname(s->lfd, (struct sockaddr *) &ss, &len)
         || pipe(s->stop)) {
         fprintf(stderr, "test server: %s\n", strerror(errno));
         abort();
     }
-    s->port = ntohs(family == AF_INET6
-                    ? ((struct sockaddr_in6 *) &ss)->sin6_port
-                    : ((struct sockaddr_in *) &ss)->sin_port);
     if (pthread_create(&s->thread, NULL, ts_main, s)) {
         abort();
     }

@@ -22,29 +22,12 @@
 static int
 bare_listener(int family, int backlog, uint16_t *port)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
     int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    memset(&ss, 0, sizeof ss);
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_addr = in6addr_loopback;
-        len = sizeof *sin6;
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        sin->sin_family = AF_INET;
-        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        len = sizeof *sin;
-    }
     assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *) &ss, len), 0);
+    *port = bind_loopback(fd, family, 0);
+    assert_true(*port != 0);
     assert_int_equal(listen(fd, backlog), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &ss, &len), 0);
-    *port = ntohs(family == AF_INET6
-                  ? ((struct sockaddr_in6 *) &ss)->sin6_port
-                  : ((struct sockaddr_in *) &ss)->sin_port);
     return fd;
 }
 
