@@ -118,6 +118,7 @@ compiled_destroy(struct compiled *c)
     if (c) {
         ir_destroy(&c->ir);
         free(c->group_fp);
+        free(c->flow_fp);
         free(c->configured);
         lb_spec_destroy(&c->spec);
         diag_destroy(&c->diag);
@@ -238,6 +239,8 @@ lower_plain(const struct lower_options *lo, struct compiled *c,
     ir_init(&c->ir);
     free(c->group_fp);
     c->group_fp = NULL;
+    free(c->flow_fp);
+    c->flow_fp = NULL;
     size_t n_errors = c->diag.n_errors;
     if (!lower_spec(&c->spec, lo, &c->ir, &c->diag)
         || c->diag.n_errors > n_errors) {
@@ -472,9 +475,10 @@ agent_create(const char *spec_path, const struct agent_options *opts,
      * port names: if no flow needs one, it stays valid whatever ports the
      * switch has; else it is made again once they are known. */
     c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
+    c->flow_fp = xcalloc(MAX(c->ir.n_flows, 1), sizeof *c->flow_fp);
     size_t n_errors = build_base_into(&a->base, &a->desired, &c->ir, NULL,
                                       false, true, c->group_fp,
-                                      &c->flows_fp);
+                                      &c->flows_fp, c->flow_fp, NULL);
     a->ports_free = !n_errors;
     a->base_dirty = !a->ports_free;
     a->desired_prefilled = a->ports_free;

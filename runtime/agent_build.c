@@ -35,6 +35,9 @@ struct build_part {
     uint64_t *fp;               /* Nonnull: the groups' fingerprints, and
                                  * the flows' in 'flows_fp'. */
     uint64_t *flows_fp;
+    uint64_t *flow_fp;          /* Nonnull: each flow's fingerprint. */
+    struct build_reuse *reuse;  /* Nonnull: skip what the running base
+                                 * has (the groups' or the flows' half). */
     struct ofsync_state base, desired;
     size_t n_errors;
     long long int ms_build, ms_copy;
@@ -97,6 +100,45 @@ group_fp(const struct ir_group *g)
     return (uint64_t) fp.h1 << 32 | fp.h2;
 }
 
+static int
+compare_reuse_group(const void *a_, const void *b_)
+{
+    const struct reuse_group *a = a_, *b = b_;
+    return (a->group_id > b->group_id) - (a->group_id < b->group_id);
+}
+
+static int
+compare_u64(const void *a_, const void *b_)
+{
+    const uint64_t *a = a_, *b = b_;
+    return (*a > *b) - (*a < *b);
+}
+
+/* Whether the running spec decoded a group 'id' from the same IR. */
+static bool
+group_in_running(const struct build_reuse *r, uint32_t id, uint64_t fp)
+{
+    struct reuse_group key = { .group_id = id };
+    const struct reuse_group *g = bsearch(&key, r->groups, r->n_groups,
+                                          sizeof *r->groups,
+                                          compare_reuse_group);
+    return g && g->fp == fp;
+}
+
+static bool
+flow_in_running(const struct build_reuse *r, uint64_t fp)
+{
+    return bsearch(&fp, r->flows, r->n_flows, sizeof *r->flows,
+                   compare_u64) != NULL;
+}
+
+void
+build_reuse_sort(struct build_reuse *r)
+{
+    qsort(r->groups, r->n_groups, sizeof *r->groups, compare_reuse_group);
+    qsort(r->flows, r->n_flows, sizeof *r->flows, compare_u64);
+}
+
 static void
 build_groups(struct build_part *p)
 {
@@ -112,6 +154,12 @@ build_groups(struct build_part *p)
         const struct ir_group *g = &ir->groups[i];
         if (p->fp) {
             p->fp[i] = group_fp(g);
+            if (p->reuse && group_in_running(p->reuse, g->group_id,
+                                             p->fp[i])) {
+                p->reuse->group_reused[i] = true;
+                p->reuse->n_groups_reused++;
+                continue;
+            }
         }
         ds_clear(&props);
         ds_put_format(&props, "type=select,%s", g->selection);
@@ -161,7 +209,19 @@ build_flows(struct build_part *p)
         if (p->flows_fp) {
             fp_str(&fp, s);
         }
-        char *err = ofsync_add_flow_str(&p->base, s, p->ports);
+        struct fp one = { 0, 0 };
+        fp_str(&one, s);
+        uint64_t tag = (uint64_t) one.h1 << 32 | one.h2;
+        if (p->flow_fp) {
+            p->flow_fp[i] = tag;
+        }
+        if (p->reuse && flow_in_running(p->reuse, tag)) {
+            p->reuse->flow_reused[i] = true;
+            p->reuse->n_flows_reused++;
+            free(s);
+            continue;
+        }
+        char *err = ofsync_add_flow_str_tagged(&p->base, s, p->ports, tag);
         if (err) {
             /* Typically a port name the bridge does not have (yet). */
             const struct location *l = &ir->flows[i].loc;
@@ -236,8 +296,18 @@ size_t
 build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
                 const struct ir_pipeline *ir,
                 const struct ofputil_port_map *ports, bool prepare,
-                bool quiet, uint64_t *fp, uint64_t *flows_fp)
+                bool quiet, uint64_t *fp, uint64_t *flows_fp,
+                uint64_t *flow_fp, struct build_reuse *reuse)
 {
+    if (reuse) {
+        /* Both halves skip only what they can find again by fingerprint. */
+        ovs_assert(fp && flow_fp);
+        reuse->n_groups_reused = reuse->n_flows_reused = 0;
+        memset(reuse->group_reused, 0,
+               ir->n_groups * sizeof *reuse->group_reused);
+        memset(reuse->flow_reused, 0,
+               ir->n_flows * sizeof *reuse->flow_reused);
+    }
     struct build_part parts[2];
     for (int i = 0; i < 2; i++) {
         struct build_part *p = &parts[i];
@@ -250,6 +320,8 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
         p->copy = desired != NULL;
         p->fp = i == 0 ? fp : NULL;
         p->flows_fp = i == 1 && fp ? flows_fp : NULL;
+        p->flow_fp = i == 1 ? flow_fp : NULL;
+        p->reuse = reuse;
         ofsync_state_init(&p->base);
         ofsync_state_init(&p->desired);
     }
@@ -288,8 +360,12 @@ build_base(struct agent *a, const struct ofputil_port_map *ports)
     if (!c->group_fp) {
         c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
     }
+    if (!c->flow_fp) {
+        c->flow_fp = xcalloc(MAX(c->ir.n_flows, 1), sizeof *c->flow_fp);
+    }
     build_base_into(&a->base, NULL, &c->ir, a->ports_free ? NULL : ports,
-                    false, false, c->group_fp, &c->flows_fp);
+                    false, false, c->group_fp, &c->flows_fp, c->flow_fp,
+                    NULL);
     a->desired_prefilled = false;   /* Made from another base. */
 }
 

@@ -48,6 +48,10 @@ struct compiled {
                                  * group of a service whose fingerprint
                                  * and settings did not change. */
     uint64_t flows_fp;          /* Of all flows of 'ir' (if 'group_fp'). */
+    uint64_t *flow_fp;          /* Of each flow of 'ir' (same index), or
+                                 * NULL; the base's flows are tagged with
+                                 * them (a reload takes the unchanged ones
+                                 * from the running base). */
     bool uses_lc;               /* Some service is lc or wlc (set at load:
                                  * the loop asks every iteration). */
 };
@@ -175,12 +179,34 @@ long long int thread_cpu_msec(void);
 
 /* --- agent_build.c: IR -> base state -------------------------------------- */
 
+/* What a reload's decoding may skip: the entries that the running spec
+ * decoded to from the same text. The running base has them already; the
+ * loop moves them over (take_reused() in agent_reload.c), which makes the
+ * reload's work follow the change, not the spec. */
+struct build_reuse {
+    /* Input: the running spec's groups (by id) and flows, sorted. */
+    struct reuse_group {
+        uint32_t group_id;
+        uint64_t fp;
+    } *groups;
+    size_t n_groups;
+    uint64_t *flows;
+    size_t n_flows;
+    /* Output, per group / flow of the IR decoded: not decoded, to be
+     * taken from the running base. */
+    bool *group_reused, *flow_reused;
+    size_t n_groups_reused, n_flows_reused;
+};
+
 size_t build_base_into(struct ofsync_state *base,
                        struct ofsync_state *desired,
                        const struct ir_pipeline *,
                        const struct ofputil_port_map *,
                        bool prepare, bool quiet, uint64_t *fp,
-                       uint64_t *flows_fp);
+                       uint64_t *flows_fp, uint64_t *flow_fp,
+                       struct build_reuse *);
+/* Sorts the input of 'r' (once filled). */
+void build_reuse_sort(struct build_reuse *);
 /* 'a->base' from the running IR (with 'ports' unless 'a->ports_free'). */
 void build_base(struct agent *, const struct ofputil_port_map *ports);
 /* A fingerprint of what a service's base and desired groups are made of. */

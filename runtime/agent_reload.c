@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "agent_private.h"
 #include "hash.h"
 #include "ir.h"
@@ -45,6 +46,10 @@ struct reload_job {
     struct ofsync_state desired;    /* A copy of 'base', to start from. */
     bool ports_free;                /* 'base' needs no port name. */
     struct hmap reals, services;    /* Tables for 'c' (see agent). */
+    bool reusing;                   /* 'reuse' filled from the running
+                                     * spec: 'base' and 'desired' hold only
+                                     * what changed. */
+    struct build_reuse reuse;
     struct ds errors;
     long long int ms_load, ms_lower, ms_base;
     atomic_bool done;
@@ -61,15 +66,37 @@ struct reload_waiters {
 };
 
 static void *
+tables_main(void *job_)
+{
+    struct reload_job *j = job_;
+    sync_tables__(&j->reals, &j->services, j->c, true);
+    return NULL;
+}
+
+static void *
 reload_main(void *job_)
 {
     struct reload_job *j = job_;
     long long int t0 = time_msec();
     j->c = load_spec_path(j->spec_path, &j->errors);
     long long int t1 = time_msec();
-    if (j->c && !lower_plain(&j->lopts, j->c, &j->errors)) {
-        compiled_destroy(j->c);
-        j->c = NULL;
+    if (j->c) {
+        /* The agent's tables for the new spec, made from scratch in a
+         * second thread while this one lowers (both only read the spec);
+         * the loop carries the administrative and runtime state over. */
+        pthread_t tables;
+        bool threaded = !pthread_create(&tables, NULL, tables_main, j);
+        if (!threaded) {
+            tables_main(j);
+        }
+        bool ok = lower_plain(&j->lopts, j->c, &j->errors);
+        if (threaded) {
+            pthread_join(tables, NULL);
+        }
+        if (!ok) {
+            compiled_destroy(j->c);
+            j->c = NULL;
+        }
     }
     long long int t2 = time_msec();
     if (j->c) {
@@ -77,16 +104,24 @@ reload_main(void *job_)
          * the result holds whatever ports the switch has meanwhile. */
         struct compiled *c = j->c;
         c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
+        c->flow_fp = xcalloc(MAX(c->ir.n_flows, 1), sizeof *c->flow_fp);
+        struct build_reuse *r = NULL;
+        if (j->reusing) {
+            r = &j->reuse;
+            build_reuse_sort(r);
+            r->group_reused = xcalloc(MAX(c->ir.n_groups, 1),
+                                      sizeof *r->group_reused);
+            r->flow_reused = xcalloc(MAX(c->ir.n_flows, 1),
+                                     sizeof *r->flow_reused);
+        }
         j->ports_free = !build_base_into(&j->base, &j->desired, &c->ir,
                                          NULL, true, true, c->group_fp,
-                                         &c->flows_fp);
+                                         &c->flows_fp, c->flow_fp, r);
         if (!j->ports_free) {
             build_base_into(&j->base, &j->desired, &c->ir, &j->ports,
-                            true, false, c->group_fp, &c->flows_fp);
+                            true, false, c->group_fp, &c->flows_fp,
+                            c->flow_fp, r);
         }
-        /* The agent's tables for the new spec, made from scratch; the
-         * loop carries the administrative and runtime state over. */
-        sync_tables__(&j->reals, &j->services, c, true);
     }
     j->ms_load = t1 - t0;
     j->ms_lower = t2 - t1;
@@ -109,6 +144,23 @@ copy_port_map(struct ofputil_port_map *dst,
     }
 }
 
+/* What the job may take from the running base instead of decoding it:
+ * the entries of the running spec, by fingerprint (a copy: the loop may
+ * rebuild the running base meanwhile; take_reused() checks again). */
+static void
+snapshot_running(const struct agent *a, struct build_reuse *r)
+{
+    const struct compiled *c = a->cur;
+    r->n_groups = c->ir.n_groups;
+    r->groups = xmalloc(MAX(r->n_groups, 1) * sizeof *r->groups);
+    for (size_t i = 0; i < r->n_groups; i++) {
+        r->groups[i].group_id = c->ir.groups[i].group_id;
+        r->groups[i].fp = c->group_fp[i];
+    }
+    r->n_flows = c->ir.n_flows;
+    r->flows = xmemdup(c->flow_fp, MAX(r->n_flows, 1) * sizeof *r->flows);
+}
+
 static void
 start_job(struct agent *a)
 {
@@ -119,6 +171,11 @@ start_job(struct agent *a)
     j->ports_of = a->ports;
     j->ports_seqno = a->ports_seqno;
     j->started = time_msec();
+    j->reusing = (a->cur && a->cur->group_fp && a->cur->flow_fp
+                  && !a->base_dirty);
+    if (j->reusing) {
+        snapshot_running(a, &j->reuse);
+    }
     ofsync_state_init(&j->base);
     ofsync_state_init(&j->desired);
     hmap_init(&j->reals);
@@ -143,6 +200,10 @@ job_free(struct reload_job *j)
         free(j->spec_path);
         ofputil_port_map_destroy(&j->ports);
         compiled_destroy(j->c);
+        free(j->reuse.groups);
+        free(j->reuse.flows);
+        free(j->reuse.group_reused);
+        free(j->reuse.flow_reused);
         ofsync_state_destroy(&j->base);
         ofsync_state_destroy(&j->desired);
         tables_clear(&j->reals, &j->services);
@@ -297,6 +358,13 @@ service_settings_same(const struct lb_service *a, const struct lb_service *b)
 }
 
 static int
+compare_fp(const void *a_, const void *b_)
+{
+    const uint64_t *a = a_, *b = b_;
+    return (*a > *b) - (*a < *b);
+}
+
+static int
 compare_group_id(const void *key_, const void *g_)
 {
     const uint32_t *key = key_;
@@ -392,15 +460,24 @@ reuse_groups(struct agent *a, struct swconn *sc, const struct compiled *old,
                                             sizeof *old->ir.groups,
                                             compare_group_id);
         struct ofsync_group *odg = NULL;
-        if (dg && og && group_unchanged(a, old, i)) {
+        if (og && group_unchanged(a, old, i)) {
             odg = ofsync_find_group(old_desired, g->group_id);
         }
         if (odg) {
-            hmap_remove(&a->desired.groups, &dg->node);
-            ofsync_group_free(dg);
+            if (dg) {
+                hmap_remove(&a->desired.groups, &dg->node);
+                ofsync_group_free(dg);
+            }
             hmap_remove(&old_desired->groups, &odg->node);
             hmap_insert(&a->desired.groups, &odg->node, odg->node.hash);
         } else {
+            const struct ofsync_group *bg;
+            if (!dg && (bg = ofsync_find_group(&a->base, g->group_id))) {
+                /* Taken from the running base, not decoded by the job. */
+                dg = ofsync_group_clone(bg);
+                hmap_insert(&a->desired.groups, &dg->node,
+                            hash_int(dg->group_id, 0));
+            }
             build_service_group(a, sc, g, dg, as ? as->svc : NULL, as);
             n_rebuilt++;
         }
@@ -408,6 +485,85 @@ reuse_groups(struct agent *a, struct swconn *sc, const struct compiled *old,
     ofsync_state_changed(&a->desired);
     ofsync_state_changed(old_desired);
     return n_rebuilt;
+}
+
+/* Moves from the running base into the job's base the entries the job did
+ * not decode (the same text in the running spec), checking each against
+ * what the running base holds now: the loop may have rebuilt it since the
+ * job started. Returns false if one is missing or differs (the running
+ * base is then incomplete: the caller has it rebuilt). */
+static bool
+take_reused(struct agent *a, struct reload_job *j,
+            const struct compiled *old)
+{
+    const struct compiled *c = a->cur;     /* The job's, installed. */
+    const struct build_reuse *r = &j->reuse;
+    for (size_t i = 0; i < c->ir.n_groups; i++) {
+        if (!r->group_reused[i]) {
+            continue;
+        }
+        uint32_t id = c->ir.groups[i].group_id;
+        const struct ir_group *og = bsearch(&id, old->ir.groups,
+                                            old->ir.n_groups,
+                                            sizeof *old->ir.groups,
+                                            compare_group_id);
+        struct ofsync_group *bg = ofsync_find_group(&a->base, id);
+        if (!og || !old->group_fp || !bg
+            || old->group_fp[og - old->ir.groups] != c->group_fp[i]) {
+            return false;
+        }
+        hmap_remove(&a->base.groups, &bg->node);
+        hmap_insert(&j->base.groups, &bg->node, bg->node.hash);
+    }
+
+    /* Flows by fingerprint: the running base's are tagged with theirs. */
+    size_t n = 0;
+    uint64_t *want = xmalloc(MAX(r->n_flows_reused, 1) * sizeof *want);
+    for (size_t i = 0; i < c->ir.n_flows; i++) {
+        if (r->flow_reused[i]) {
+            want[n++] = c->flow_fp[i];
+        }
+    }
+    qsort(want, n, sizeof *want, compare_fp);
+    size_t n_moved = 0;
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_SAFE (f, node, &a->base.flows) {
+        if (f->tag && bsearch(&f->tag, want, n, sizeof *want, compare_fp)) {
+            hmap_remove(&a->base.flows, &f->node);
+            hmap_insert(&j->base.flows, &f->node, f->node.hash);
+            n_moved++;
+        }
+    }
+    free(want);
+    ofsync_state_changed(&a->base);
+    ofsync_state_changed(&j->base);
+    return n_moved == n;
+}
+
+/* The desired state the job made holds only what it decoded: the flows it
+ * took from the running base come from the previous desired state, where
+ * they are the same, or are copied from the base. */
+static void
+complete_desired_flows(struct agent *a, struct ofsync_state *old_desired)
+{
+    const struct ofsync_flow *f;
+    HMAP_FOR_EACH (f, node, &a->base.flows) {
+        if (ofsync_find_flow(&a->desired, f->table_id, f->priority,
+                             &f->match)) {
+            continue;
+        }
+        struct ofsync_flow *of = ofsync_find_flow(old_desired, f->table_id,
+                                                  f->priority, &f->match);
+        if (of && of->cookie == f->cookie && of->wire_len == f->wire_len
+            && !memcmp(of->wire, f->wire, f->wire_len)) {
+            hmap_remove(&old_desired->flows, &of->node);
+            hmap_insert(&a->desired.flows, &of->node, of->node.hash);
+        } else {
+            ofsync_add_flow_copy(&a->desired, f);
+        }
+    }
+    ofsync_state_changed(&a->desired);
+    ofsync_state_changed(old_desired);
 }
 
 /* Whether the desired state of 'old' or 'c' may hold more than the groups
@@ -489,10 +645,21 @@ install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
     long long int t1 = time_msec();
     set_health_targets(a, c);
     long long int t2 = time_msec();
-    bool ports_ok = j->ports_free || (a->ports == j->ports_of
-                                      && a->ports_seqno == j->ports_seqno);
-    a->ports_free = j->ports_free;
-    if (!relowered && !a->base_dirty && ports_ok) {
+    bool reused = (j->reusing && (j->reuse.n_groups_reused
+                                  || j->reuse.n_flows_reused));
+    /* Entries taken from the running base were decoded with its ports
+     * unless it needed none. */
+    bool ports_free = j->ports_free && (!reused || a->ports_free);
+    bool ports_ok = ports_free || (a->ports == j->ports_of
+                                   && a->ports_seqno == j->ports_seqno);
+    a->ports_free = ports_free;
+    bool base_ok = !relowered && !a->base_dirty && ports_ok;
+    if (base_ok && reused && !take_reused(a, j, old)) {
+        VLOG_WARN("reload: the running base changed under the reload; "
+                  "decoding the whole pipeline again");
+        base_ok = false;
+    }
+    if (base_ok) {
         ofsync_state_swap(&a->base, &j->base);
         bool incremental = (old->group_fp && c->group_fp && !a->desired_dirty
                             && !needs_whole_build(a, old, c));
@@ -506,11 +673,16 @@ install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
             /* The desired state starts as a copy of the base made there;
              * unchanged services keep their group. */
             ofsync_state_swap(&a->desired, &j->desired);
+            if (reused) {
+                complete_desired_flows(a, &j->desired);
+            }
             *n_rebuilt = reuse_groups(a, sc, old, &j->desired);
             a->desired_seqno++;
         } else {
             ofsync_state_swap(&a->desired, &j->desired);
-            a->desired_prefilled = true;
+            /* Partial when entries were taken from the running base:
+             * then made again from the whole base. */
+            a->desired_prefilled = !reused;
             a->desired_dirty = true;
         }
     } else {
@@ -546,10 +718,13 @@ finish_job(struct agent *a, struct swconn *sc)
         }
         VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
                   PRIuSIZE" groups (in the background: read and checked in "
-                  "%lld ms, lowered in %lld ms, decoded in %lld ms; then "
-                  "%lld ms in the loop, %s)", a->spec_path,
+                  "%lld ms, lowered in %lld ms, decoded in %lld ms, %"PRIuSIZE
+                  " flows and %"PRIuSIZE" groups unchanged and not decoded; "
+                  "then %lld ms in the loop, %s)", a->spec_path,
                   a->cur->spec.n_services, a->cur->ir.n_flows,
                   a->cur->ir.n_groups, j->ms_load, j->ms_lower, j->ms_base,
+                  j->reusing ? j->reuse.n_flows_reused : 0,
+                  j->reusing ? j->reuse.n_groups_reused : 0,
                   time_msec() - t0, rebuilt);
     } else {
         VLOG_ERR("reload of %s refused, running state kept:\n%s",

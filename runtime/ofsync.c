@@ -243,7 +243,7 @@ ofsync_remove_flow(struct ofsync_state *s, struct ofsync_flow *f)
 /* Inserts a new flow, taking 'match' (moved) and copying 'ofpacts' (and
  * 'wire', its encoding, if nonnull; else it is computed). A flow with the
  * same key is replaced, as the switch itself would. */
-static void
+static struct ofsync_flow *
 insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
             struct minimatch *match, uint64_t cookie,
             const struct ofpact *ofpacts, size_t ofpacts_len,
@@ -269,6 +269,7 @@ insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
     hmap_insert(&s->flows, &f->node,
                 flow_key_hash(table_id, priority, &f->match));
     ofsync_state_changed(s);
+    return f;
 }
 
 void
@@ -276,8 +277,11 @@ ofsync_add_flow_copy(struct ofsync_state *s, const struct ofsync_flow *src)
 {
     struct minimatch m;
     minimatch_clone(&m, &src->match);
-    insert_flow(s, src->table_id, src->priority, &m, src->cookie,
-                src->ofpacts, src->ofpacts_len, src->wire, src->wire_len);
+    struct ofsync_flow *f = insert_flow(s, src->table_id, src->priority, &m,
+                                        src->cookie, src->ofpacts,
+                                        src->ofpacts_len, src->wire,
+                                        src->wire_len);
+    f->tag = src->tag;
 }
 
 static struct ofputil_bucket *
@@ -448,6 +452,14 @@ char *
 ofsync_add_flow_str(struct ofsync_state *s, const char *str,
                     const struct ofputil_port_map *port_map)
 {
+    return ofsync_add_flow_str_tagged(s, str, port_map, 0);
+}
+
+char *
+ofsync_add_flow_str_tagged(struct ofsync_state *s, const char *str,
+                           const struct ofputil_port_map *port_map,
+                           uint64_t tag)
+{
     struct ofputil_flow_mod fm;
     enum ofputil_protocol usable;
     char *error = parse_ofp_flow_mod_str(&fm, str, port_map, NULL, OFPFC_ADD,
@@ -479,8 +491,10 @@ ofsync_add_flow_str(struct ofsync_state *s, const char *str,
         return xasprintf("flow does not survive encoding (%s): %s",
                          ofperr_to_string(err), str);
     }
-    insert_flow(s, dec.table_id, dec.priority, &dec.match,
-                ntohll(dec.new_cookie), ofpacts.data, ofpacts.size, NULL, 0);
+    struct ofsync_flow *f = insert_flow(s, dec.table_id, dec.priority,
+                                        &dec.match, ntohll(dec.new_cookie),
+                                        ofpacts.data, ofpacts.size, NULL, 0);
+    f->tag = tag;
     ofpbuf_uninit(&ofpacts);
     return NULL;
 }

@@ -47,6 +47,10 @@ struct ofsync_flow {
     uint8_t *wire;              /* 'ofpacts' as OF1.5 instructions: the
                                  * form compared (see ofsync.c). Owned. */
     size_t wire_len;
+    uint64_t tag;               /* Whoever decoded it may name it (the
+                                 * agent: a fingerprint of its text), so
+                                 * that it can be found again without its
+                                 * key; 0 otherwise. Copies keep it. */
 };
 
 struct ofsync_group {
@@ -95,6 +99,11 @@ size_t ofsync_state_n_groups(const struct ofsync_state *);
  * else a malloc'd error message (the caller frees it). */
 char *ofsync_add_flow_str(struct ofsync_state *, const char *s,
                           const struct ofputil_port_map *port_map)
+    OVS_WARN_UNUSED_RESULT;
+/* The same, the flow tagged with 'tag' (see struct ofsync_flow). */
+char *ofsync_add_flow_str_tagged(struct ofsync_state *, const char *s,
+                                 const struct ofputil_port_map *port_map,
+                                 uint64_t tag)
     OVS_WARN_UNUSED_RESULT;
 char *ofsync_add_group_str(struct ofsync_state *, const char *s,
                            const struct ofputil_port_map *port_map)

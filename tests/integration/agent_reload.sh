@@ -96,6 +96,13 @@ echo "$b" | grep -q 'groups +0' || sb_fail "a weight change re-added a group: $b
 ages >"$SB_DIR/ages3"
 same_flows_older "$SB_DIR/ages2" "$SB_DIR/ages3" 1 || sb_fail "flows re-added by a weight reload"
 ag_ctl flowlb/show | grep '10.0.0.13 ' | grep -q 'configured 3' || sb_fail "show does not have the new weight"
+# The reload decoded only what changed: every flow was taken from the
+# running base, the one group was decoded again.
+r=$(tail -n +"$lines0" "$AG_LOG" | grep 'reloaded ')
+echo "$r" | sed 's/.*reloaded/reloaded/'
+n_flows=$(echo "$r" | sed -n 's/.* services, \([0-9]*\) flows,.*/\1/p')
+echo "$r" | grep -q "decoded in [0-9]* ms, $n_flows flows and 0 groups unchanged and not decoded" ||
+    sb_fail "the weight reload decoded unchanged flows again: $r"
 
 # --- 3. a new service -----------------------------------------------------
 cp "$SPEC" "$SB_DIR/spec2.lb"
@@ -122,6 +129,10 @@ echo "$b" | grep -q 'groups +1 ~0 -0, buckets +0 -0, flows +[0-9]* ~0 -0' ||
 ages >"$SB_DIR/ages5"
 same_flows_older "$SB_DIR/ages4" "$SB_DIR/ages5" 1 || sb_fail "existing flows re-added when a service was added"
 [ "$(ag_flows | wc -l)" -gt "$flows_before" ] || sb_fail "no flow added for the new service"
+r=$(tail -n +"$lines0" "$AG_LOG" | grep 'reloaded ')
+echo "$r" | sed 's/.*reloaded/reloaded/'
+echo "$r" | grep -q "decoded in [0-9]* ms, $n_flows flows and 1 groups unchanged and not decoded" ||
+    sb_fail "adding a service decoded the running ones again: $r"
 ag_ctl flowlb/show --json | "$SB_PY" -c 'import json,sys; s=json.load(sys.stdin); assert [v["name"] for v in s["services"]] == ["demo", "extra"], s' ||
     sb_fail "flowlb/show --json does not list both services"
 
