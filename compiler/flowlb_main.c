@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc_tune.h"
 #include "check.h"
 #include "emit.h"
 #include "import.h"
@@ -128,6 +129,7 @@ main(int argc, char *argv[])
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
+    lb_tune_malloc();
     /* The importers have options of their own. */
     if (argc > 1 && !strcmp(argv[1], "import")) {
         return flowlb_import_main(argc - 1, argv + 1, write_atomically);

@@ -95,4 +95,9 @@ void dsl_args_free(struct dsl_args *);
  * Returns false if the input could not be scanned at all. */
 bool dsl_run(struct dsl_state *, const char *text, size_t len);
 
+/* The offset of the first line at or after 'want' that starts a service at
+ * the top level of 'text', with its line number in '*line'; 0 if there is
+ * none or the text before it is not clean enough to tell (dsl_split.c). */
+size_t dsl_split_point(const char *text, size_t len, size_t want, int *line);
+
 #endif /* FLOWLB_DSL_INTERNAL_H */

@@ -3,6 +3,7 @@
  * does) and keeping each value's location. */
 #include "spec.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -909,6 +910,101 @@ dsl_statement(struct dsl_state *st, enum dsl_keyword kw,
 
 /* --- Entry point -------------------------------------------------------- */
 
+/* Appends the services of 'from' to 'to' (the caller's spec may already
+ * hold some) and leaves 'from' empty. */
+static void
+move_services(struct lb_spec *to, struct lb_spec *from)
+{
+    for (size_t i = 0; i < from->n_services; i++) {
+        *lb_spec_add_service(to) = from->services[i];
+    }
+    free(from->services);
+    lb_spec_init(from);
+}
+
+/* A text this large is parsed in two halves at once, on two CPUs: at
+ * 10,000 services x 32 reals, parsing is a third of compiling. */
+#define DSL_PARALLEL_MIN (1u << 20)
+
+struct half {
+    struct dsl_state st;
+    struct diag d;              /* Its own: discarded unless clean. */
+    const char *text;
+    size_t len;
+    bool ran;
+};
+
+static void
+half_init(struct half *h, const struct dsl_state *whole, const char *text,
+          size_t len, int line)
+{
+    memset(h, 0, sizeof *h);
+    diag_init(&h->d);
+    h->st.d = &h->d;
+    h->st.file = whole->file;   /* Interned in the caller's diag. */
+    lb_spec_init(&h->st.spec);
+    h->st.svc = -1;
+    h->st.line = line;
+    h->st.col = 1;
+    h->text = text;
+    h->len = len;
+}
+
+static void *
+half_main(void *h_)
+{
+    struct half *h = h_;
+    h->ran = dsl_run(&h->st, h->text, h->len);
+    return NULL;
+}
+
+static bool
+half_clean(const struct half *h)
+{
+    return h->ran && !h->st.n_errors && !h->d.n_records;
+}
+
+static void
+half_destroy(struct half *h)
+{
+    lb_spec_destroy(&h->st.spec);
+    diag_destroy(&h->d);
+}
+
+/* Parses 'text' as two halves cut at a service boundary, the second in a
+ * thread, into 'whole->spec'. Returns false (and leaves 'whole' as it was)
+ * if there is no such cut, no thread, or either half reported anything:
+ * the caller then parses the whole text in one piece, so that every
+ * diagnostic is exactly that of a one-piece parse. */
+static bool
+parse_in_halves(struct dsl_state *whole, const char *text, size_t len)
+{
+    int line;
+    size_t cut = dsl_split_point(text, len, len / 2, &line);
+    if (!cut) {
+        return false;
+    }
+    struct half a, b;
+    half_init(&a, whole, text, cut, 1);
+    half_init(&b, whole, text + cut, len - cut, line);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, half_main, &b)) {
+        half_destroy(&a);
+        half_destroy(&b);
+        return false;
+    }
+    half_main(&a);
+    pthread_join(thread, NULL);
+    bool ok = half_clean(&a) && half_clean(&b);
+    if (ok) {
+        move_services(&whole->spec, &a.st.spec);
+        move_services(&whole->spec, &b.st.spec);
+    }
+    half_destroy(&a);
+    half_destroy(&b);
+    return ok;
+}
+
 bool
 lb_dsl_parse(const char *file, const char *text, size_t len,
              struct lb_spec *spec, struct diag *d)
@@ -927,6 +1023,10 @@ lb_dsl_parse(const char *file, const char *text, size_t len,
         len -= 3;
     }
 
+    if (len >= DSL_PARALLEL_MIN && parse_in_halves(&st, text, len)) {
+        move_services(spec, &st.spec);
+        return true;
+    }
     bool ok = dsl_run(&st, text, len) && !st.n_errors;
     if (ok) {
         /* Hand the services over: the caller's spec may already hold

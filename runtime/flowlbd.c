@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "alloc_tune.h"
 #include "command-line.h"
 #include "connload.h"
 #include "control.h"
@@ -304,6 +305,7 @@ main(int argc, char *argv[])
 {
     struct flowlbd_options o = { .reconcile_ms = 5000,
                                  .lc_interval_ms = 2000 };
+    lb_tune_malloc();
     lower_options_init(&o.agent.lower);
 
     set_program_name(argv[0]);

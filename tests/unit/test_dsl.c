@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "diag.h"
+#include "dsl_internal.h"
 #include "check.h"
 #include "spec.h"
 #include "values.h"
@@ -731,6 +732,91 @@ test_huge_inputs(void **state)
     free(text);
 }
 
+/* Where a large text is cut for two parsers: only before a 'service' at
+ * column 1 at the top level, never inside a comment or string, and not at
+ * all when the text before is not clean. */
+static void
+test_split_point(void **state)
+{
+    int line = 0;
+    const char *t = "service a {\n}\nservice b {\n}\n";
+    assert_int_equal(dsl_split_point(t, strlen(t), 0, &line), 14);
+    assert_int_equal(line, 3);
+    /* 'want' is a lower bound. */
+    assert_int_equal(dsl_split_point(t, strlen(t), 15, &line), 0);
+
+    /* Braces in comments and strings count for nothing; a nested or
+     * indented 'service' is no cut. */
+    t = "service a {\n# }\nservice x {\n}\n  service y {}\n"
+        "real \"}\\\"{\";\n}\nservice b {}\n";
+    line = 0;
+    size_t cut = dsl_split_point(t, strlen(t), 0, &line);
+    assert_true(cut > 0);
+    assert_string_equal(t + cut, "service b {}\n");
+    assert_int_equal(line, 8);
+
+    /* Unclean text before any cut: an unterminated string, a stray '}',
+     * a comment without its newline. */
+    const char *unclean[] = {
+        "service a { vip \"x;\n}\nservice b {}\n",
+        "service a { vip \"x\\\n\"; }\nservice b {}\n",
+        "service a { } }\nservice b {}\n",
+        "# no newline",
+    };
+    for (size_t i = 0; i < sizeof unclean / sizeof *unclean; i++) {
+        assert_int_equal(dsl_split_point(unclean[i], strlen(unclean[i]), 0,
+                                         &line), 0);
+    }
+}
+
+/* A text over the size parsed in two halves at once: the same services, in
+ * order, with the same locations as in one piece; an error in either half
+ * is reported exactly as in one piece (the whole text is parsed again). */
+static void
+test_parallel_parse(void **state)
+{
+    /* The example with the name s00000, s00001, ... (same length). */
+    const char *body = strchr(example, '\n');
+    const size_t n = 12000, unit = strlen("service s00000 {") + strlen(body);
+    const int lines_per = 8;
+    char *text = malloc(n * unit + 1);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(text + i * unit, unit + 1, "service s%05zu {%s", i, body);
+    }
+    assert_true(n * unit >= (2u << 20));
+
+    struct parsed *p = parse(text);
+    if (!p->ok) {
+        dump_diags(p);
+    }
+    assert_true(p->ok);
+    assert_int_equal(p->spec.n_services, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct lb_service *svc = &p->spec.services[i];
+        char want[16];
+        snprintf(want, sizeof want, "s%05zu", i);
+        assert_string_equal(svc->name, want);
+        assert_loc(&svc->loc, (int) i * lines_per + 1, 9);
+        assert_int_equal(svc->n_reals, 2);
+        assert_loc(&svc->reals[1].loc, (int) i * lines_per + 6, 5);
+    }
+    parsed_free(p);
+
+    /* One bad address near the end, then near the start. */
+    size_t at[] = { n - 3, 2 };
+    for (size_t k = 0; k < 2; k++) {
+        char *bad = text + at[k] * unit + strlen("service s00000 {\n    vip ");
+        memcpy(bad, "10.0.0.300", 10);
+        p = parse(text);
+        assert_false(p->ok);
+        assert_int_equal(p->d.n_errors, 1);
+        assert_loc(&p->d.records[0].loc, (int) at[k] * lines_per + 2, 9);
+        parsed_free(p);
+        memcpy(bad, "10.0.0.100", 10);
+    }
+    free(text);
+}
+
 /* The address health checks probe from, and its family check. */
 /* tcp-half-open: a type word with dashes, the same keys and rules as tcp. */
 static void
@@ -1208,6 +1294,8 @@ main(void)
         cmocka_unit_test(test_recovery),
         cmocka_unit_test(test_random_input),
         cmocka_unit_test(test_huge_inputs),
+        cmocka_unit_test(test_split_point),
+        cmocka_unit_test(test_parallel_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
