@@ -196,6 +196,9 @@ ports_equal(const char *a, const char *b)
     if (!a || !b) {
         return !a && !b;
     }
+    if (!strcmp(a, b)) {
+        return true;            /* The common case, without strtoull. */
+    }
     char *end_a, *end_b;
     unsigned long long na = strtoull(a, &end_a, 10);
     unsigned long long nb = strtoull(b, &end_b, 10);
@@ -759,21 +762,29 @@ check_health_check(struct checker *c, const struct lb_service *svc)
 }
 
 /* A real, or the sorry server ('what' = "sorry server"): same rules. */
+static const char *
+addr_text(const struct lb_addr *a, char *buf, size_t size)
+{
+    lb_addr_format(a, buf, size);
+    return buf;
+}
+
 static void
 check_real(struct checker *c, const struct lb_service *svc,
            const struct lb_real *real, const char *what)
 {
     const char *name = name_of(svc);
-    char addr[64], mac[32], vip[80];
-    lb_addr_format(&real->addr, addr, sizeof addr);
+    char addr_buf[64], mac[32], vip[80];
+    /* Formatted only for a message: 320,000 reals have none. */
+#define REAL_ADDR addr_text(&real->addr, addr_buf, sizeof addr_buf)
 
     const char *why = addr_problem(&real->addr);
     if (why) {
-        ERROR(c, &real->addr_loc, "%s %s of service '%s' is %s", what, addr,
-              name, why);
+        ERROR(c, &real->addr_loc, "%s %s of service '%s' is %s", what,
+              REAL_ADDR, name, why);
     } else if (svc->has_vip && real->addr.family != svc->vip.family) {
         ERROR(c, &real->addr_loc, "%s %s is %s but the VIP of service '%s' "
-              "is %s", what, addr, family_name(real->addr.family), name,
+              "is %s", what, REAL_ADDR, family_name(real->addr.family), name,
               family_name(svc->vip.family));
     } else if (svc->has_vip && vip_is_prefix(svc)
                && prefixes_overlap(&real->addr, vip_len(svc), &svc->vip,
@@ -782,32 +793,33 @@ check_real(struct checker *c, const struct lb_service *svc,
          * service's. */
         format_vip(svc, vip, sizeof vip);
         ERROR(c, &real->addr_loc, "%s %s of service '%s' is inside the "
-              "service's VIP prefix %s", what, addr, name, vip);
+              "service's VIP prefix %s", what, REAL_ADDR, name, vip);
     } else if (svc->has_vip && !compare_addr(&real->addr, &svc->vip)) {
         ERROR(c, &real->addr_loc, "%s %s of service '%s' is the service's "
-              "own VIP", what, addr, name);
+              "own VIP", what, REAL_ADDR, name);
     }
 
     if (!real->has_mac) {
         ERROR(c, &real->loc, "%s %s of service '%s' has no mac "
               "(direct routing rewrites the destination MAC to the real's)",
-              what, addr, name);
+              what, REAL_ADDR, name);
     } else if ((why = mac_problem(&real->mac))) {
         lb_mac_format(&real->mac, mac, sizeof mac);
-        ERROR(c, &real->mac_loc, "mac %s of %s %s is %s", mac, what, addr,
-              why);
+        ERROR(c, &real->mac_loc, "mac %s of %s %s is %s", mac, what,
+              REAL_ADDR, why);
     }
 
     if (real->port && (why = lb_parse_ofport(real->port))) {
         ERROR(c, &real->port_loc, "port '%s' of %s %s: %s", real->port,
-              what, addr, why);
+              what, REAL_ADDR, why);
     }
     if (real->weight > LB_MAX_WEIGHT) {
         ERROR(c, &real->weight_loc, "weight %u of %s %s is out of range "
-              "(expected 0 to %d)", (unsigned) real->weight, what, addr,
+              "(expected 0 to %d)", (unsigned) real->weight, what, REAL_ADDR,
               LB_MAX_WEIGHT);
     }
 }
+#undef REAL_ADDR
 
 /* The IPVS / keepalived options: persistence, stickiness, UDP timeout,
  * the sorry server, quorum. */

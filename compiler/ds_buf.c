@@ -51,3 +51,38 @@ ds_buf_printf(struct ds_buf *b, const char *fmt, ...)
         }
     }
 }
+
+static void
+reserve(struct ds_buf *b, size_t n)
+{
+    if (b->len + n + 1 > b->allocated) {
+        b->allocated = 2 * (b->allocated + n + 64);
+        b->s = realloc(b->s, b->allocated);
+        if (!b->s) {
+            abort();
+        }
+    }
+}
+
+void
+ds_buf_put(struct ds_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    reserve(b, n);
+    memcpy(b->s + b->len, s, n + 1);
+    b->len += n;
+}
+
+void
+ds_buf_put_uint(struct ds_buf *b, unsigned long long x, bool hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned int base = hex ? 16 : 10;
+    char tmp[24], *p = tmp + sizeof tmp;
+    *--p = '\0';
+    do {
+        *--p = digits[x % base];
+        x /= base;
+    } while (x);
+    ds_buf_put(b, p);
+}

@@ -629,10 +629,14 @@ add_assign_flow(struct lowering *l, size_t i, const struct lb_real *real,
     if (is_learn_mode(svc)) {
         ds_buf_printf(&l->actions, "resubmit(,%u)", table(l, LOWER_T_FORWARD));
     } else {
-        ds_buf_printf(&l->actions,
-                      "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
-                      "table=%u)", l->opts->ct_zone, mark,
-                      table(l, LOWER_T_FORWARD));
+        /* "ct(commit,zone=Z,exec(set_field:0xMARK->ct_mark),table=T)". */
+        ds_buf_put(&l->actions, "ct(commit,zone=");
+        ds_buf_put_uint(&l->actions, l->opts->ct_zone, false);
+        ds_buf_put(&l->actions, ",exec(set_field:0x");
+        ds_buf_put_uint(&l->actions, mark, true);
+        ds_buf_put(&l->actions, "->ct_mark),table=");
+        ds_buf_put_uint(&l->actions, table(l, LOWER_T_FORWARD), false);
+        ds_buf_put(&l->actions, ")");
     }
     struct ir_flow *f = ir_add_flow(l->ir, table(l, LOWER_T_ASSIGN),
                                     PRIO_REAL, service_cookie(l, i),
@@ -654,10 +658,14 @@ add_bucket(struct lowering *l, size_t i, struct ir_group *g,
         ds_buf_printf(&l->actions, "load:0x%x->NXM_NX_REG%d[],resubmit(,%u)",
                       mark, LOWER_REG_MARK, table(l, LOWER_T_ASSIGN));
     } else {
-        ds_buf_printf(&l->actions,
-                      "ct(commit,zone=%u,exec(set_field:0x%x->ct_mark),"
-                      "table=%u)", l->opts->ct_zone, mark,
-                      table(l, LOWER_T_FORWARD));
+        /* "ct(commit,zone=Z,exec(set_field:0xMARK->ct_mark),table=T)". */
+        ds_buf_put(&l->actions, "ct(commit,zone=");
+        ds_buf_put_uint(&l->actions, l->opts->ct_zone, false);
+        ds_buf_put(&l->actions, ",exec(set_field:0x");
+        ds_buf_put_uint(&l->actions, mark, true);
+        ds_buf_put(&l->actions, "->ct_mark),table=");
+        ds_buf_put_uint(&l->actions, table(l, LOWER_T_FORWARD), false);
+        ds_buf_put(&l->actions, ")");
     }
     struct ir_bucket *b = ir_group_add_bucket(g, bucket_id_for(mark, g),
                                               weight, l->actions.s);

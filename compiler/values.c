@@ -464,6 +464,22 @@ lb_parse_ofport(const char *s)
 void
 lb_addr_format(const struct lb_addr *a, char *buf, size_t size)
 {
+    if (a->family == AF_INET && size >= INET_ADDRSTRLEN) {
+        /* inet_ntop goes through sprintf: a tenth of lowering's time. */
+        const uint8_t *b = (const uint8_t *) &a->v4.s_addr;
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            if (b[i] >= 100) {
+                *p++ = '0' + b[i] / 100;
+            }
+            if (b[i] >= 10) {
+                *p++ = '0' + b[i] / 10 % 10;
+            }
+            *p++ = '0' + b[i] % 10;
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        return;
+    }
     if (!a->family || !inet_ntop(a->family, &a->v6, buf, size)) {
         snprintf(buf, size, "?");
     }
