@@ -3,12 +3,15 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "check.h"
+#include "ds_buf.h"
 #include "emit.h"
 #include "ir.h"
 #include "lower.h"
@@ -860,6 +863,42 @@ test_quorum_flows(void **state)
     lb_spec_destroy(&spec);
 }
 
+/* The printf-free writers lowering uses on its hot paths (one bucket
+ * action and one address per real) write what printf and inet_ntop do. */
+static void
+test_fast_formatting(void **state)
+{
+    struct ds_buf b;
+    ds_buf_init(&b);
+    const unsigned long long values[] = { 0, 9, 10, 64000, 0xa4012bc,
+                                          UINT32_MAX, ULLONG_MAX };
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "x%llu/%llx", values[i], values[i]);
+        ds_buf_clear(&b);
+        ds_buf_put(&b, "x");
+        ds_buf_put_uint(&b, values[i], false);
+        ds_buf_put(&b, "/");
+        ds_buf_put_uint(&b, values[i], true);
+        assert_string_equal(b.s, want);
+        assert_int_equal(b.len, strlen(want));
+    }
+    ds_buf_destroy(&b);
+
+    srand(7);
+    for (int i = 0; i < 20000; i++) {
+        struct lb_addr a = { .family = AF_INET };
+        uint32_t x = i < 4 ? (uint32_t[]) { 0, UINT32_MAX, 0x0a640001,
+                                            0x01020304 }[i]
+                           : (uint32_t) rand() ^ ((uint32_t) rand() << 16);
+        a.v4.s_addr = htonl(x);
+        char got[INET6_ADDRSTRLEN], want[INET6_ADDRSTRLEN];
+        lb_addr_format(&a, got, sizeof got);
+        inet_ntop(AF_INET, &a.v4, want, sizeof want);
+        assert_string_equal(got, want);
+    }
+}
+
 int
 main(void)
 {
@@ -878,6 +917,7 @@ main(void)
         cmocka_unit_test(test_learn_stickiness),
         cmocka_unit_test(test_udp_timeout_and_cookies),
         cmocka_unit_test(test_quorum_flows),
+        cmocka_unit_test(test_fast_formatting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
