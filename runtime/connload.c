@@ -42,6 +42,11 @@ struct connload {
     struct hmap counts;         /* Last complete count. */
 
     pid_t pid;                  /* Child, 0 if none. */
+    bool reaped;                /* 'pid' has exited and was waited for
+                                 * ('status'); its output may still be
+                                 * coming (a process it started can hold
+                                 * the pipe open). */
+    int status;
     int out_fd;
     struct ds line;             /* Partial line of its output. */
     struct hmap partial;        /* Count being built. */
@@ -91,13 +96,14 @@ connload_create(const char *vswitchd, uint16_t zone, int interval_ms)
 static void
 stop_child(struct connload *cl)
 {
-    if (cl->pid > 0) {
+    if (cl->pid > 0 && !cl->reaped) {
         kill(cl->pid, SIGKILL);
         while (waitpid(cl->pid, NULL, 0) < 0 && errno == EINTR) {
             continue;
         }
-        cl->pid = 0;
     }
+    cl->pid = 0;
+    cl->reaped = false;
     if (cl->out_fd >= 0) {
         close(cl->out_fd);
         cl->out_fd = -1;
@@ -197,6 +203,7 @@ start_child(struct connload *cl)
         return;
     }
     cl->pid = pid;
+    cl->reaped = false;
     cl->out_fd = fds[0];
     cl->started = time_msec();
     cl->run_zone = cl->zone;
@@ -252,13 +259,19 @@ connload_run(struct connload *cl)
             close(cl->out_fd);
             cl->out_fd = -1;
         }
-        int status;
-        pid_t r;
-        do {
-            r = waitpid(cl->pid, &status, WNOHANG);
-        } while (r < 0 && errno == EINTR);
-        if (r == cl->pid && cl->out_fd < 0) {
+        /* The child may exit before its output ends: its status is kept
+         * until then (waiting for it again would only give ECHILD). */
+        if (!cl->reaped) {
+            pid_t r;
+            do {
+                r = waitpid(cl->pid, &cl->status, WNOHANG);
+            } while (r < 0 && errno == EINTR);
+            cl->reaped = r == cl->pid;
+        }
+        if (cl->reaped && cl->out_fd < 0) {
+            int status = cl->status;
             cl->pid = 0;
+            cl->reaped = false;
             if (WIFEXITED(status) && !WEXITSTATUS(status)) {
                 hmap_swap(&cl->counts, &cl->partial);
                 counts_clear(&cl->partial);
