@@ -761,7 +761,6 @@ check_health_check(struct checker *c, const struct lb_service *svc)
     }
 }
 
-/* A real, or the sorry server ('what' = "sorry server"): same rules. */
 static const char *
 addr_text(const struct lb_addr *a, char *buf, size_t size)
 {
@@ -769,6 +768,7 @@ addr_text(const struct lb_addr *a, char *buf, size_t size)
     return buf;
 }
 
+/* A real, or the sorry server ('what' = "sorry server"): same rules. */
 static void
 check_real(struct checker *c, const struct lb_service *svc,
            const struct lb_real *real, const char *what)

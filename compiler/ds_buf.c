@@ -28,6 +28,19 @@ ds_buf_clear(struct ds_buf *b)
     }
 }
 
+/* Room for 'n' more bytes and a NUL. */
+static void
+reserve(struct ds_buf *b, size_t n)
+{
+    if (b->len + n + 1 > b->allocated) {
+        b->allocated = 2 * (b->allocated + n + 64);
+        b->s = realloc(b->s, b->allocated);
+        if (!b->s) {
+            abort();
+        }
+    }
+}
+
 void
 ds_buf_printf(struct ds_buf *b, const char *fmt, ...)
 {
@@ -44,23 +57,7 @@ ds_buf_printf(struct ds_buf *b, const char *fmt, ...)
             b->len += n;
             return;
         }
-        b->allocated = 2 * (b->allocated + n + 64);
-        b->s = realloc(b->s, b->allocated);
-        if (!b->s) {
-            abort();
-        }
-    }
-}
-
-static void
-reserve(struct ds_buf *b, size_t n)
-{
-    if (b->len + n + 1 > b->allocated) {
-        b->allocated = 2 * (b->allocated + n + 64);
-        b->s = realloc(b->s, b->allocated);
-        if (!b->s) {
-            abort();
-        }
+        reserve(b, n);
     }
 }
 

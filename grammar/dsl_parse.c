@@ -934,18 +934,27 @@ struct half {
     bool ran;
 };
 
+/* A parse of text that starts at 'line' of 'file' (interned in some
+ * diag), reporting into 'd'. */
 static void
-half_init(struct half *h, const struct dsl_state *whole, const char *text,
-          size_t len, int line)
+state_init(struct dsl_state *st, struct diag *d, const char *file, int line)
+{
+    memset(st, 0, sizeof *st);
+    st->d = d;
+    st->file = file;
+    lb_spec_init(&st->spec);
+    st->svc = -1;
+    st->line = line;
+    st->col = 1;
+}
+
+static void
+half_init(struct half *h, const char *file, const char *text, size_t len,
+          int line)
 {
     memset(h, 0, sizeof *h);
     diag_init(&h->d);
-    h->st.d = &h->d;
-    h->st.file = whole->file;   /* Interned in the caller's diag. */
-    lb_spec_init(&h->st.spec);
-    h->st.svc = -1;
-    h->st.line = line;
-    h->st.col = 1;
+    state_init(&h->st, &h->d, file, line);
     h->text = text;
     h->len = len;
 }
@@ -971,13 +980,15 @@ half_destroy(struct half *h)
     diag_destroy(&h->d);
 }
 
-/* Parses 'text' as two halves cut at a service boundary, the second in a
- * thread, into 'whole->spec'. Returns false (and leaves 'whole' as it was)
- * if there is no such cut, no thread, or either half reported anything:
- * the caller then parses the whole text in one piece, so that every
- * diagnostic is exactly that of a one-piece parse. */
+/* Parses 'text' of 'file' (interned) as two halves cut at a service
+ * boundary, the second in a thread, appending the services to 'spec'.
+ * Returns false (and leaves 'spec' as it was) if there is no such cut, no
+ * thread, or either half reported anything: the caller then parses the
+ * whole text in one piece, so that every diagnostic is exactly that of a
+ * one-piece parse. */
 static bool
-parse_in_halves(struct dsl_state *whole, const char *text, size_t len)
+parse_in_halves(const char *file, const char *text, size_t len,
+                struct lb_spec *spec)
 {
     int line;
     size_t cut = dsl_split_point(text, len, len / 2, &line);
@@ -985,8 +996,8 @@ parse_in_halves(struct dsl_state *whole, const char *text, size_t len)
         return false;
     }
     struct half a, b;
-    half_init(&a, whole, text, cut, 1);
-    half_init(&b, whole, text + cut, len - cut, line);
+    half_init(&a, file, text, cut, 1);
+    half_init(&b, file, text + cut, len - cut, line);
     pthread_t thread;
     if (pthread_create(&thread, NULL, half_main, &b)) {
         half_destroy(&a);
@@ -997,8 +1008,8 @@ parse_in_halves(struct dsl_state *whole, const char *text, size_t len)
     pthread_join(thread, NULL);
     bool ok = half_clean(&a) && half_clean(&b);
     if (ok) {
-        move_services(&whole->spec, &a.st.spec);
-        move_services(&whole->spec, &b.st.spec);
+        move_services(spec, &a.st.spec);
+        move_services(spec, &b.st.spec);
     }
     half_destroy(&a);
     half_destroy(&b);
@@ -1009,33 +1020,21 @@ bool
 lb_dsl_parse(const char *file, const char *text, size_t len,
              struct lb_spec *spec, struct diag *d)
 {
-    struct dsl_state st;
-    memset(&st, 0, sizeof st);
-    st.d = d;
-    st.file = diag_intern_file(d, file);
-    lb_spec_init(&st.spec);
-    st.svc = -1;
-    st.line = 1;
-    st.col = 1;
+    file = diag_intern_file(d, file);
     /* A UTF-8 byte order mark is not part of the text. */
     if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
         text += 3;
         len -= 3;
     }
-
-    if (len >= DSL_PARALLEL_MIN && parse_in_halves(&st, text, len)) {
-        move_services(spec, &st.spec);
+    if (len >= DSL_PARALLEL_MIN && parse_in_halves(file, text, len, spec)) {
         return true;
     }
+
+    struct dsl_state st;
+    state_init(&st, d, file, 1);
     bool ok = dsl_run(&st, text, len) && !st.n_errors;
     if (ok) {
-        /* Hand the services over: the caller's spec may already hold
-         * some. */
-        for (size_t i = 0; i < st.spec.n_services; i++) {
-            *lb_spec_add_service(spec) = st.spec.services[i];
-        }
-        free(st.spec.services);
-        lb_spec_init(&st.spec);
+        move_services(spec, &st.spec);
     }
     lb_spec_destroy(&st.spec);
     return ok;

@@ -87,31 +87,6 @@ effective_admin_weight(const struct agent_real *r)
     return w && r->has_dyn ? r->dyn : w;
 }
 
-/* lb_addr_format(), without inet_ntop()'s sprintf for IPv4: the tables
- * are keyed by the text and a 10k x 32 spec formats 320,000 of them at
- * every load. Same output as inet_ntop(). */
-static void
-addr_format(const struct lb_addr *addr, char buf[INET6_ADDRSTRLEN])
-{
-    if (addr->family != AF_INET) {
-        lb_addr_format(addr, buf, INET6_ADDRSTRLEN);
-        return;
-    }
-    const uint8_t *b = (const uint8_t *) &addr->v4;
-    char *p = buf;
-    for (int i = 0; i < 4; i++) {
-        unsigned int v = b[i];
-        if (v >= 100) {
-            *p++ = '0' + v / 100;
-        }
-        if (v >= 10) {
-            *p++ = '0' + v / 10 % 10;
-        }
-        *p++ = '0' + v % 10;
-        *p++ = i < 3 ? '.' : '\0';
-    }
-}
-
 void
 compiled_destroy(struct compiled *c)
 {
@@ -176,7 +151,7 @@ apply_admin_weights(struct agent *a, struct compiled *c)
         struct lb_service *svc = &spec->services[i];
         for (size_t j = 0; j < svc->n_reals; j++) {
             char addr[INET6_ADDRSTRLEN];
-            addr_format(&svc->reals[j].addr, addr);
+            lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
             const struct agent_real *r = find_real(a, svc->name, addr);
             if (r) {
                 svc->reals[j].weight = is_lc(svc) ? effective_admin_weight(r)
@@ -323,7 +298,7 @@ sync_tables__(struct hmap *reals, struct hmap *services,
         uint32_t basis = s->node.hash;
         for (size_t j = 0; j < svc->n_reals; j++) {
             char addr[INET6_ADDRSTRLEN];
-            addr_format(&svc->reals[j].addr, addr);
+            lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
             r = find_real__(reals, s->name, basis, addr);
             if (!r) {
                 r = xzalloc(sizeof *r);

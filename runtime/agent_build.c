@@ -107,8 +107,8 @@ compare_reuse_group(const void *a_, const void *b_)
     return (a->group_id > b->group_id) - (a->group_id < b->group_id);
 }
 
-static int
-compare_u64(const void *a_, const void *b_)
+int
+compare_fp(const void *a_, const void *b_)
 {
     const uint64_t *a = a_, *b = b_;
     return (*a > *b) - (*a < *b);
@@ -129,14 +129,14 @@ static bool
 flow_in_running(const struct build_reuse *r, uint64_t fp)
 {
     return bsearch(&fp, r->flows, r->n_flows, sizeof *r->flows,
-                   compare_u64) != NULL;
+                   compare_fp) != NULL;
 }
 
 void
 build_reuse_sort(struct build_reuse *r)
 {
     qsort(r->groups, r->n_groups, sizeof *r->groups, compare_reuse_group);
-    qsort(r->flows, r->n_flows, sizeof *r->flows, compare_u64);
+    qsort(r->flows, r->n_flows, sizeof *r->flows, compare_fp);
 }
 
 static void
@@ -206,12 +206,14 @@ build_flows(struct build_part *p)
     struct fp fp = { 0, 0 };
     for (size_t i = 0; i < ir->n_flows; i++) {
         char *s = ir_flow_to_ofctl(&ir->flows[i]);
-        if (p->flows_fp) {
-            fp_str(&fp, s);
-        }
         struct fp one = { 0, 0 };
         fp_str(&one, s);
         uint64_t tag = (uint64_t) one.h1 << 32 | one.h2;
+        if (p->flows_fp) {
+            /* All flows', in order: folded from each flow's. */
+            fp_u32(&fp, one.h1);
+            fp_u32(&fp, one.h2);
+        }
         if (p->flow_fp) {
             p->flow_fp[i] = tag;
         }

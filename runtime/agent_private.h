@@ -207,6 +207,8 @@ size_t build_base_into(struct ofsync_state *base,
                        struct build_reuse *);
 /* Sorts the input of 'r' (once filled). */
 void build_reuse_sort(struct build_reuse *);
+/* qsort()/bsearch() order of 64-bit fingerprints. */
+int compare_fp(const void *, const void *);
 /* 'a->base' from the running IR (with 'ports' unless 'a->ports_free'). */
 void build_base(struct agent *, const struct ofputil_port_map *ports);
 /* A fingerprint of what a service's base and desired groups are made of. */

@@ -358,13 +358,6 @@ service_settings_same(const struct lb_service *a, const struct lb_service *b)
 }
 
 static int
-compare_fp(const void *a_, const void *b_)
-{
-    const uint64_t *a = a_, *b = b_;
-    return (*a > *b) - (*a < *b);
-}
-
-static int
 compare_group_id(const void *key_, const void *g_)
 {
     const uint32_t *key = key_;

@@ -191,7 +191,6 @@ ts_main(void *s_)
     return NULL;
 }
 
-/* Starts a server on 127.0.0.1 (or ::1) on 'port' (0: a random one). */
 /* Binds 'fd' to the loopback address of 'family' (::1 or 127.0.0.1) and
  * 'port' (0: one the kernel picks). Returns the port bound, 0 on failure
  * (errno set). */
@@ -217,6 +216,7 @@ bind_loopback(int fd, int family, uint16_t port)
                  : ((struct sockaddr_in *) &ss)->sin_port);
 }
 
+/* Starts a server on 127.0.0.1 (or ::1) on 'port' (0: a random one). */
 static inline void
 test_server_start_port(struct test_server *s, int family, uint16_t port)
 {
