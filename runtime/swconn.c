@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "byte-order.h"
@@ -38,6 +39,8 @@ VLOG_DEFINE_THIS_MODULE(swconn);
 #define SW_REPLY_TIMEOUT_MS 30000
 /* Operations described individually in error messages up to this many. */
 #define SW_MAX_DESCRIBED_OPS 4096
+#define SW_FLUSH_EVERY 256     /* Bundle messages queued between sends. */
+#define SW_RECORD_THREAD_MIN 4096  /* Bundles recorded in a thread. */
 
 enum sw_state {
     SW_DOWN,                    /* Not connected (or before first dump). */
@@ -1469,41 +1472,64 @@ add_id(uint32_t id, void *ids_)
     ids->ids[ids->n++] = id;
 }
 
-/* What the installed view becomes when the bundle of 'diff' commits:
- * copies of the desired entries it adds or changes, and the deletions. */
+/* What the installed view becomes when the bundle commits: copies of the
+ * desired entries it adds or changes, and the deletions. Started for a
+ * bundle of 'n_ops' operations, then record_op() for each. */
 static void
-record_pending(struct swconn *sc, const struct ofsync_state *desired,
-               const struct ofsync_diff *diff)
+record_pending_start(struct swconn *sc, size_t n_ops)
 {
     ofsync_state_clear(&sc->pending);
     ofsync_state_clear(&sc->pending_del);
-    sc->pending_gdel = xcalloc(MAX(diff->n_ops, 1), sizeof *sc->pending_gdel);
-    for (size_t i = 0; i < diff->n_ops; i++) {
-        const struct ofsync_op *op = &diff->ops[i];
-        const struct ofsync_group *g;
-        switch (op->type) {
-        case OFSYNC_GROUP_ADD:
-        case OFSYNC_GROUP_MODIFY:
-        case OFSYNC_BUCKET_INSERT:
-        case OFSYNC_BUCKET_REMOVE:
-            /* A remove names the installed group; copy the desired one. */
-            g = ofsync_find_group(desired, op->group->group_id);
-            if (g && !ofsync_find_group(&sc->pending, g->group_id)) {
-                ofsync_state_put_group(&sc->pending, ofsync_group_clone(g));
-            }
-            break;
-        case OFSYNC_GROUP_DELETE:
-            sc->pending_gdel[sc->n_pending_gdel++] = op->group->group_id;
-            break;
-        case OFSYNC_FLOW_ADD:
-        case OFSYNC_FLOW_MODIFY:
-            ofsync_add_flow_copy(&sc->pending, op->flow);
-            break;
-        case OFSYNC_FLOW_DELETE:
-            ofsync_add_flow_copy(&sc->pending_del, op->flow);
-            break;
+    sc->pending_gdel = xcalloc(MAX(n_ops, 1), sizeof *sc->pending_gdel);
+}
+
+static void
+record_op(struct swconn *sc, const struct ofsync_state *desired,
+          const struct ofsync_op *op)
+{
+    const struct ofsync_group *g;
+    switch (op->type) {
+    case OFSYNC_GROUP_ADD:
+    case OFSYNC_GROUP_MODIFY:
+    case OFSYNC_BUCKET_INSERT:
+    case OFSYNC_BUCKET_REMOVE:
+        /* A remove names the installed group; copy the desired one. */
+        g = ofsync_find_group(desired, op->group->group_id);
+        if (g && !ofsync_find_group(&sc->pending, g->group_id)) {
+            ofsync_state_put_group(&sc->pending, ofsync_group_clone(g));
         }
+        break;
+    case OFSYNC_GROUP_DELETE:
+        sc->pending_gdel[sc->n_pending_gdel++] = op->group->group_id;
+        break;
+    case OFSYNC_FLOW_ADD:
+    case OFSYNC_FLOW_MODIFY:
+        ofsync_add_flow_copy(&sc->pending, op->flow);
+        break;
+    case OFSYNC_FLOW_DELETE:
+        ofsync_add_flow_copy(&sc->pending_del, op->flow);
+        break;
     }
+}
+
+/* Records a large bundle's operations (record_op()) in a thread of its own
+ * while the loop encodes and sends them: neither writes what the other
+ * reads (the encoder reads the operations' entries; this thread reads the
+ * desired state and writes only the pending one). */
+struct record_job {
+    struct swconn *sc;
+    const struct ofsync_state *desired;
+    const struct ofsync_diff *diff;
+};
+
+static void *
+record_main(void *job_)
+{
+    struct record_job *job = job_;
+    for (size_t i = 0; i < job->diff->n_ops; i++) {
+        record_op(job->sc, job->desired, &job->diff->ops[i]);
+    }
+    return NULL;
 }
 
 void
@@ -1567,6 +1593,11 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     bool describe = diff.n_ops <= SW_MAX_DESCRIBED_OPS;
     sc->op_descs = describe ? xcalloc(diff.n_ops, sizeof *sc->op_descs)
                             : NULL;
+    record_pending_start(sc, diff.n_ops);
+    struct record_job rjob = { sc, desired, &diff };
+    pthread_t recorder;
+    bool threaded = (diff.n_ops >= SW_RECORD_THREAD_MIN
+                     && !pthread_create(&recorder, NULL, record_main, &rjob));
     for (size_t i = 0; i < diff.n_ops; i++) {
         const struct ofsync_op *op = &diff.ops[i];
         struct ofpbuf *inner = ofsync_op_encode(op);
@@ -1583,6 +1614,18 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
             VLOG_DBG("%s: bundle %"PRIu32": %s", sc->target, sc->bundle_id,
                      sc->op_descs[i]);
         }
+        if (!threaded) {
+            record_op(sc, desired, op);
+        }
+        if (i % SW_FLUSH_EVERY == SW_FLUSH_EVERY - 1) {
+            /* The switch decodes each message of a bundle as it arrives:
+             * let it take them in while the rest are encoded, instead of
+             * queueing the whole bundle for the next poll loop. */
+            rconn_run(sc->rconn);
+        }
+    }
+    if (threaded) {
+        pthread_join(recorder, NULL);
     }
     sc->n_sent = diff.n_ops;
     /* Learned entries of reals that left, after the group changes that
@@ -1623,7 +1666,6 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
               ofsync_diff_count(&diff, OFSYNC_FLOW_DELETE),
               sc->n_purges ? " + purge of learned flows" : "");
     sc->c.n_ops += diff.n_ops;
-    record_pending(sc, desired, &diff);
     ofsync_diff_destroy(&diff);
 
     sc->commit_replied = sc->commit_failed = false;
