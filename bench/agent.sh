@@ -88,6 +88,33 @@ push_round() {
     have=$(ovs-ofctl -O OpenFlow15 dump-aggregate br0 | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
     want=$(grep -c '^flow add' "$out")
     [ "$have" = "$want" ] || sb_fail "flowlbd installed $have flows, flowlb compile gives $want"
+    restart_round "$spec" "$out"
+}
+
+# restart_round SPEC OUT: flowlbd started again on the bridge it has just
+# programmed (an agent restart or upgrade): from its start to the end of
+# its comparison with what the switch holds (flows and groups), which must
+# find nothing to send; against `ovs-ofctl replace-flows` of the same flows
+# (reads them, dumps the switch's, sends nothing; groups not compared).
+restart_round() {
+    local spec=$1 out=$2 t0 line t1 flows=$WORK/restart.flows
+    sed -n 's/^flow add //p' "$out" >"$flows"
+    switch_idle
+    t0=$(now)
+    ag_run restart "" "$spec" "unix:$SB_DIR/br0.mgmt" --no-checks --reconcile-interval=0
+    line=$(wait_log 'full comparison' 600) || sb_fail "restarted flowlbd never compared"
+    t1=$(log_epoch "$line")
+    ROUND_RESTART=$(calc "$t1 - $t0")
+    sleep 0.5
+    grep -q 'bundle 1:' "$AG_LOG" &&
+        sb_fail "restarted flowlbd changed a bridge that held its pipeline: $(grep -m1 'bundle 1:' "$AG_LOG")"
+    ROUND_RESTART_DUMP=$(sed -n 's/.*dump 1: .*(full, \([0-9]*\) ms).*/\1/p' "$AG_LOG" | head -1)
+    ag_exit
+    switch_idle
+    t0=$(now)
+    ovs-ofctl -O OpenFlow15 replace-flows br0 "$flows" 2>>"$WORK/ofctl.log" ||
+        sb_fail "ovs-ofctl replace-flows refused $flows"
+    ROUND_REPLACE=$(calc "$(now) - $t0")
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -95,6 +122,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
 bench_push() {
     local size=$AGENT_SIZE spec=$WORK/s$AGENT_SIZE.lb out=$WORK/s$AGENT_SIZE.ofctl
     local rounds=1 r pushes="" refs="" ratios="" cpus="" ref_cpus=""
+    local restarts="" replaces="" rratios=""
     [ "$MODE" = full ] && rounds=${PUSH_ROUNDS:-3}
     if [ ! -f "$out" ]; then
         "$BENCH_SRC/gen-spec" "${size%x*}" "${size#*x}" --stats "$WORK/s$size.stats" -o "$spec"
@@ -104,6 +132,9 @@ bench_push() {
         log "push round $r/$rounds: ovs-ofctl bundle of $size, then flowlbd (--no-checks), each into an empty bridge"
         push_round "$spec" "$out"
         log "   ovs-ofctl $ROUND_REF s ($ROUND_REF_CPU s CPU with ovs-vswitchd), flowlbd $ROUND_PUSH s ($ROUND_CPU s)"
+        log "   restart onto it: flowlbd $ROUND_RESTART s (its dump $ROUND_RESTART_DUMP ms), ovs-ofctl replace-flows $ROUND_REPLACE s"
+        restarts="$restarts $ROUND_RESTART" replaces="$replaces $ROUND_REPLACE"
+        rratios="$rratios $(calc "$ROUND_RESTART / $ROUND_REPLACE")"
         pushes="$pushes $ROUND_PUSH" refs="$refs $ROUND_REF" cpus="$cpus $ROUND_CPU"
         ref_cpus="$ref_cpus $ROUND_REF_CPU" ratios="$ratios $(calc "$ROUND_PUSH / $ROUND_REF")"
     done
@@ -118,6 +149,9 @@ bench_push() {
         "$(awk -v a="$ratio" 'BEGIN{print (a <= 1.0) ? "met" : "MISSED"}') (rounds:$ratios)"
     res push "$size push CPU s, agent+vswitchd (vs ofctl)" "$cpu" "$ref_cpu" \
         "$(calc "$cpu / $ref_cpu")" "report" "- ($ROUND_CHANGES ops, 1 bundle)"
+    res push "$size restart onto it s, to compared (vs ofctl replace-flows)" \
+        "$(echo $restarts | tr ' ' '\n' | median)" "$(echo $replaces | tr ' ' '\n' | median)" \
+        "$(echo $rratios | tr ' ' '\n' | median)" "report" "- (nothing sent; rounds:$rratios)"
 }
 
 # ---- 4 + 5: one real down, reload ----------------------------------------

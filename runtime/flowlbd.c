@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "fatal-signal.h"
 #include "socket-util.h"
 #include "health.h"
+#include "latch.h"
 #include "lower.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/poll-loop.h"
@@ -300,6 +302,54 @@ bridge_name_of(const char *target)
     return xmemdup0(base, len - 5);
 }
 
+/* agent_create() in a thread of its own, while this one connects to the
+ * switch and reads what it has installed: after a restart onto a
+ * programmed bridge, the switch's dump (0.8 s of its work at 10,000
+ * services) overlaps reading, lowering and decoding the spec, and the
+ * first comparison can run as soon as the agent is built. */
+struct create_job {
+    const char *spec;
+    const struct agent_options *opts;
+    struct health_monitor *hm;
+    struct ds *errors;
+    struct agent *agent;
+    struct latch done;
+};
+
+static void *
+create_main(void *job_)
+{
+    struct create_job *job = job_;
+    job->agent = agent_create(job->spec, job->opts, job->hm, job->errors);
+    latch_set(&job->done);
+    return NULL;
+}
+
+static struct agent *
+create_while_connecting(const char *spec, const struct agent_options *opts,
+                        struct health_monitor *hm, struct swconn *sc,
+                        struct ds *errors)
+{
+    struct create_job job = { .spec = spec, .opts = opts, .hm = hm,
+                              .errors = errors };
+    pthread_t thread;
+
+    latch_init(&job.done);
+    if (pthread_create(&thread, NULL, create_main, &job)) {
+        latch_destroy(&job.done);
+        return agent_create(spec, opts, hm, errors);
+    }
+    while (!latch_is_set(&job.done)) {
+        swconn_run(sc);
+        swconn_wait(sc);
+        latch_wait(&job.done);
+        poll_block();
+    }
+    pthread_join(thread, NULL);
+    latch_destroy(&job.done);
+    return job.agent;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -318,8 +368,11 @@ main(int argc, char *argv[])
      * one is reported on stderr with a failing exit status. */
     struct health_monitor *hm = o.no_checks ? NULL : health_monitor_create();
     struct ds errors = DS_EMPTY_INITIALIZER;
-    struct agent *agent = agent_create(o.spec, &o.agent, hm, &errors);
+    struct swconn *sc = swconn_create(o.bridge, o.reconcile_ms);
+    struct agent *agent = create_while_connecting(o.spec, &o.agent, hm, sc,
+                                                  &errors);
     if (!agent) {
+        swconn_destroy(sc);
         fputs(ds_cstr(&errors), stderr);
         VLOG_ERR("%s: not loaded, exiting", o.spec);
         exit(EXIT_FAILURE);
@@ -333,7 +386,7 @@ main(int argc, char *argv[])
     }
     struct control_ctx ctx = {
         .agent = agent,
-        .swconn = swconn_create(o.bridge, o.reconcile_ms),
+        .swconn = sc,
     };
     control_register(&ctx);
     sighup_init();
