@@ -19,27 +19,60 @@
 
 #define this_module (*VLM_agent)    /* Logs as "agent" (see agent.c). */
 
-/* Half of the decoding of a pipeline: its groups or its flows. The two
- * halves share nothing (each has its own parse caches and states), so
- * they run in two threads: at 10,000 services x 32 reals each takes about
- * half a second. */
+/* The flows of the IR not yet decoded, [front, back): one half takes
+ * chunks from the front, the other (once done with the groups) from the
+ * back, so that they finish together whatever each flow costs, and each
+ * half holds a contiguous run of flows. */
+struct flow_queue {
+    pthread_mutex_t mutex;
+    size_t front, back;
+};
+
+#define FLOW_CHUNK 256
+
+/* Takes the next chunk of flows into [*begin, *end); false when none is
+ * left. */
+static bool
+flow_queue_take(struct flow_queue *q, bool from_back, size_t *begin,
+                size_t *end)
+{
+    pthread_mutex_lock(&q->mutex);
+    size_t n = MIN(FLOW_CHUNK, q->back - q->front);
+    if (from_back) {
+        *end = q->back;
+        q->back -= n;
+        *begin = q->back;
+    } else {
+        *begin = q->front;
+        q->front += n;
+        *end = q->front;
+    }
+    pthread_mutex_unlock(&q->mutex);
+    return n > 0;
+}
+
+/* Half of the decoding of a pipeline: the groups and the first flows, or
+ * the other flows. The two halves share nothing (each has its own parse
+ * caches and states), so they run in two threads: at 10,000 services x 32
+ * reals each takes about half a second. */
 struct build_part {
     const struct ir_pipeline *ir;
     const struct ofputil_port_map *ports;
-    bool groups;                /* The groups, else the flows. */
+    bool groups;                /* The groups, then flows from the back;
+                                 * else flows from the front. */
+    struct flow_queue *queue;   /* The flows not yet taken by a half. */
     bool quiet;                 /* Log no error (made without the switch's
                                  * ports: errors only mean "rebuild with
                                  * them"). */
     bool prepare;               /* Compute the groups' encodings. */
     bool copy;                  /* Also fill 'desired' with a copy. */
-    uint64_t *fp;               /* Nonnull: the groups' fingerprints, and
-                                 * the flows' in 'flows_fp'. */
-    uint64_t *flows_fp;
+    uint64_t *fp;               /* Nonnull: the groups' fingerprints. */
     uint64_t *flow_fp;          /* Nonnull: each flow's fingerprint. */
     struct build_reuse *reuse;  /* Nonnull: skip what the running base
                                  * has (the groups' or the flows' half). */
     struct ofsync_state base, desired;
     size_t n_errors;
+    size_t n_flows_reused;
     long long int ms_build, ms_copy;
     long long int cpu_ms;       /* CPU time of the thread for it. */
 };
@@ -198,32 +231,28 @@ build_groups(struct build_part *p)
     }
 }
 
+/* Decodes the flows [begin, end) of the IR into 's'. */
 static void
-build_flows(struct build_part *p)
+decode_flows(struct build_part *p, struct ofsync_state *s, size_t begin,
+             size_t end)
 {
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     const struct ir_pipeline *ir = p->ir;
-    struct fp fp = { 0, 0 };
-    for (size_t i = 0; i < ir->n_flows; i++) {
-        char *s = ir_flow_to_ofctl(&ir->flows[i]);
+    for (size_t i = begin; i < end; i++) {
+        char *text = ir_flow_to_ofctl(&ir->flows[i]);
         struct fp one = { 0, 0 };
-        fp_str(&one, s);
+        fp_str(&one, text);
         uint64_t tag = (uint64_t) one.h1 << 32 | one.h2;
-        if (p->flows_fp) {
-            /* All flows', in order: folded from each flow's. */
-            fp_u32(&fp, one.h1);
-            fp_u32(&fp, one.h2);
-        }
         if (p->flow_fp) {
             p->flow_fp[i] = tag;
         }
         if (p->reuse && flow_in_running(p->reuse, tag)) {
             p->reuse->flow_reused[i] = true;
-            p->reuse->n_flows_reused++;
-            free(s);
+            p->n_flows_reused++;
+            free(text);
             continue;
         }
-        char *err = ofsync_add_flow_str_tagged(&p->base, s, p->ports, tag);
+        char *err = ofsync_add_flow_str_tagged(s, text, p->ports, tag);
         if (err) {
             /* Typically a port name the bridge does not have (yet). */
             const struct location *l = &ir->flows[i].loc;
@@ -231,14 +260,33 @@ build_flows(struct build_part *p)
             if (!p->quiet) {
                 VLOG_WARN_RL(&rl, "%s:%d:%d: flow not installable (%s): %s",
                              l->file ? l->file : "?", l->line, l->col, err,
-                             s);
+                             text);
             }
             free(err);
         }
-        free(s);
+        free(text);
     }
-    if (p->flows_fp) {
-        *p->flows_fp = (uint64_t) fp.h1 << 32 | fp.h2;
+}
+
+static void
+build_flows(struct build_part *p)
+{
+    size_t begin, end;
+    if (!p->groups) {
+        while (flow_queue_take(p->queue, false, &begin, &end)) {
+            decode_flows(p, &p->base, begin, end);
+        }
+    } else {
+        /* Chunks come last first: each is decoded on its own and merged
+         * as the older one, so that where two flows share a key the later
+         * stays, as in one pass over the IR. */
+        struct ofsync_state chunk;
+        ofsync_state_init(&chunk);
+        while (flow_queue_take(p->queue, true, &begin, &end)) {
+            decode_flows(p, &chunk, begin, end);
+            ofsync_state_move_older_flows(&p->base, &chunk);
+        }
+        ofsync_state_destroy(&chunk);
     }
     struct ofsync_flow *f;
     HMAP_FOR_EACH_SAFE (f, node, &p->base.flows) {
@@ -261,9 +309,8 @@ build_part_main(void *p_)
         if (p->prepare) {
             ofsync_state_prepare(&p->base);
         }
-    } else {
-        build_flows(p);
     }
+    build_flows(p);
     long long int t1 = time_msec();
     if (p->copy) {
         ofsync_state_copy(&p->desired, &p->base);
@@ -274,26 +321,28 @@ build_part_main(void *p_)
     return NULL;
 }
 
-/* Puts the groups of 'g' and the flows of 'f' into 'dst' (cleared). */
+/* Puts the groups and the later flows of 'g' and the earlier flows of 'f'
+ * into 'dst' (cleared). */
 static void
 join_parts(struct ofsync_state *dst, struct ofsync_state *g,
            struct ofsync_state *f)
 {
     ofsync_state_clear(dst);
     hmap_swap(&dst->groups, &g->groups);
-    hmap_swap(&dst->flows, &f->flows);
-    ofsync_state_changed(dst);
+    hmap_swap(&dst->flows, &g->flows);
+    ofsync_state_move_older_flows(dst, f);
     ofsync_state_changed(g);
-    ofsync_state_changed(f);
 }
 
-/* Decodes 'ir' into 'base' with the switch's 'ports' (may be NULL), the
- * groups in a second thread while this one does the flows; with
- * 'desired' nonnull, also makes it a copy of 'base' (in the same two
- * threads). 'prepare' computes the groups' encodings (for comparisons).
- * With 'fp' nonnull, puts there the fingerprint of each group of 'ir'.
- * Touches nothing else: runs in the reload thread too. Returns the number
- * of flows and groups that could not be decoded (logged unless 'quiet'). */
+/* Decodes 'ir' into 'base' with the switch's 'ports' (may be NULL), in two
+ * threads: the groups and then the last flows in a second thread, the
+ * first flows in this one. With 'desired' nonnull, also makes it a copy of
+ * 'base' (in the same two threads). 'prepare' computes the groups'
+ * encodings (for comparisons). With 'fp' nonnull, puts there the
+ * fingerprint of each group of 'ir', in 'flow_fp' (then nonnull) each
+ * flow's and in 'flows_fp' all flows'. Touches nothing else: runs in the
+ * reload thread too. Returns the number of flows and groups that could
+ * not be decoded (logged unless 'quiet'). */
 size_t
 build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
                 const struct ir_pipeline *ir,
@@ -301,6 +350,7 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
                 bool quiet, uint64_t *fp, uint64_t *flows_fp,
                 uint64_t *flow_fp, struct build_reuse *reuse)
 {
+    ovs_assert(!fp || flow_fp);
     if (reuse) {
         /* Both halves skip only what they can find again by fingerprint. */
         ovs_assert(fp && flow_fp);
@@ -310,6 +360,7 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
         memset(reuse->flow_reused, 0,
                ir->n_flows * sizeof *reuse->flow_reused);
     }
+    struct flow_queue queue = { PTHREAD_MUTEX_INITIALIZER, 0, ir->n_flows };
     struct build_part parts[2];
     for (int i = 0; i < 2; i++) {
         struct build_part *p = &parts[i];
@@ -317,12 +368,12 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
         p->ir = ir;
         p->ports = ports;
         p->groups = i == 0;
+        p->queue = &queue;
         p->quiet = quiet;
         p->prepare = prepare;
         p->copy = desired != NULL;
         p->fp = i == 0 ? fp : NULL;
-        p->flows_fp = i == 1 && fp ? flows_fp : NULL;
-        p->flow_fp = i == 1 ? flow_fp : NULL;
+        p->flow_fp = flow_fp;
         p->reuse = reuse;
         ofsync_state_init(&p->base);
         ofsync_state_init(&p->desired);
@@ -341,17 +392,34 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
     if (desired) {
         join_parts(desired, &parts[0].desired, &parts[1].desired);
     }
+    if (reuse) {
+        reuse->n_flows_reused = parts[0].n_flows_reused
+                                + parts[1].n_flows_reused;
+    }
+    if (fp && flows_fp) {
+        /* All flows', in order: folded from each flow's. */
+        struct fp all = { 0, 0 };
+        for (size_t i = 0; i < ir->n_flows; i++) {
+            fp_u32(&all, flow_fp[i] >> 32);
+            fp_u32(&all, flow_fp[i]);
+        }
+        *flows_fp = (uint64_t) all.h1 << 32 | all.h2;
+    }
     size_t n_errors = parts[0].n_errors + parts[1].n_errors;
-    VLOG_DBG("decoded %s: groups %lld ms (+%lld ms copy; %lld ms CPU), "
-             "flows %lld ms (+%lld ms copy; %lld ms CPU)%s",
+    VLOG_DBG("decoded %s: groups and %"PRIuSIZE" flows %lld ms (+%lld ms "
+             "copy; %lld ms CPU), %"PRIuSIZE" flows %lld ms (+%lld ms copy; "
+             "%lld ms CPU)%s",
              ports ? "with the ports" : "without ports",
+             ir->n_flows - queue.front,
              parts[0].ms_build, parts[0].ms_copy, parts[0].cpu_ms,
+             queue.front,
              parts[1].ms_build, parts[1].ms_copy, parts[1].cpu_ms,
              threaded ? "" : ", not in parallel");
     for (int i = 0; i < 2; i++) {
         ofsync_state_destroy(&parts[i].base);
         ofsync_state_destroy(&parts[i].desired);
     }
+    pthread_mutex_destroy(&queue.mutex);
     return n_errors;
 }
 

@@ -399,6 +399,23 @@ ofsync_state_move_into(struct ofsync_state *dst, struct ofsync_state *src)
     ofsync_state_changed(src);
 }
 
+void
+ofsync_state_move_older_flows(struct ofsync_state *dst,
+                              struct ofsync_state *src)
+{
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_POP (f, node, &src->flows) {
+        if (ofsync_find_flow(dst, f->table_id, f->priority, &f->match)) {
+            flow_free(f);
+        } else {
+            hmap_insert(&dst->flows, &f->node,
+                        flow_key_hash(f->table_id, f->priority, &f->match));
+        }
+    }
+    ofsync_state_changed(dst);
+    ofsync_state_changed(src);
+}
+
 /* Inserts a new group with a copy of 'props' and the buckets of 'buckets'
  * (moved: 'buckets' is left empty). Replaces a group with the same id. */
 static struct ofsync_group *

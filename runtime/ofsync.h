@@ -154,6 +154,10 @@ void ofsync_state_touched_since(const struct ofsync_state *, uint64_t since,
  * with the same keys ('src' is left empty). */
 void ofsync_state_move_into(struct ofsync_state *dst,
                             struct ofsync_state *src);
+/* Moves the flows of 'src' into 'dst', except those whose key 'dst'
+ * already has (those are freed): 'src' holds older entries. */
+void ofsync_state_move_older_flows(struct ofsync_state *dst,
+                                   struct ofsync_state *src);
 /* Whether two groups are the same (type, properties and buckets). */
 bool ofsync_groups_equal(const struct ofsync_group *,
                          const struct ofsync_group *);

@@ -501,6 +501,41 @@ test_move_into_replaces(void **state)
     ofsync_state_destroy(&pending);
 }
 
+/* Joining two halves decoded apart: where both have a flow with one key,
+ * the one already in the destination (the later one) stays. */
+static void
+test_move_older_flows_keeps_newer(void **state)
+{
+    struct fixture *f = *state;
+    struct ofsync_state older, newer;
+    ofsync_state_init(&older);
+    ofsync_state_init(&newer);
+    char *err = ofsync_add_flow_str(&older, "table=0,priority=5,"
+                                    "cookie=0xf10b000000000001,tcp,"
+                                    "actions=drop", NULL);
+    assert_null(err);
+    err = ofsync_add_flow_str(&older, "table=0,priority=6,"
+                              "cookie=0xf10b000000000001,udp,"
+                              "actions=drop", NULL);
+    assert_null(err);
+    err = ofsync_add_flow_str(&newer, "table=0,priority=5,"
+                              "cookie=0xf10b000000000002,tcp,"
+                              "actions=NORMAL", NULL);
+    assert_null(err);
+    ofsync_state_move_older_flows(&newer, &older);
+    assert_int_equal(ofsync_state_n_flows(&older), 0);
+    assert_int_equal(ofsync_state_n_flows(&newer), 2);
+    size_t n_newer = 0;
+    const struct ofsync_flow *fl;
+    HMAP_FOR_EACH (fl, node, &newer.flows) {
+        n_newer += fl->cookie == 0xf10b000000000002ULL;
+    }
+    assert_int_equal(n_newer, 1);
+    ofsync_state_destroy(&older);
+    ofsync_state_destroy(&newer);
+    (void) f;
+}
+
 /* A group built from parts equals the same group parsed whole. */
 static void
 test_group_builder_equals_parse(void **state)
@@ -645,6 +680,7 @@ main(void)
         T(test_put_group_is_tracked_alone),
         T(test_diff_groups_matches_full_diff),
         T(test_move_into_replaces),
+        T(test_move_older_flows_keeps_newer),
         T(test_group_builder_equals_parse),
         T(test_weight_change_is_remove_insert),
         T(test_all_buckets_changed_is_one_modify),
