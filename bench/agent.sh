@@ -265,7 +265,7 @@ bench_change() {
     # forwards by up to milliseconds when a reconcile reply passes through
     # it, so it only counts messages, in the second phase.
     log "realdown: flowlbd on $size, s0 checked every 100 ms (fall 1)"
-    ag_run change "$(hc_ns)" "$spec" "unix:$SB_DIR/br0.mgmt"
+    ag_run realdown "$(hc_ns)" "$spec" "unix:$SB_DIR/br0.mgmt"
     wait_log 'bundle 1 committed' 600 >/dev/null || sb_fail "flowlbd never installed $size"
     realdown_wait_up
     local reps=5 proxied=3
@@ -292,7 +292,7 @@ bench_change() {
     while [ ! -S "$WORK/proxy.sock" ]; do
         i=$((i + 1)); [ $i -lt 100 ] || sb_fail "ofproxy never listened"; sleep 0.05
     done
-    ag_run change "$(hc_ns)" "$spec" "unix:$WORK/proxy.sock"
+    ag_run realdown-proxied "$(hc_ns)" "$spec" "unix:$WORK/proxy.sock"
     wait_log 'full comparison' 600 >/dev/null || sb_fail "flowlbd never compared $size through the proxy"
     realdown_wait_up
     : >"$WORK/realdown-proxied.txt"

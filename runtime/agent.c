@@ -522,7 +522,8 @@ take_health_changes(struct agent *a)
 /* Logs and counts how long the switch took to hold the state that a health
  * verdict called for: the desired state built after the verdict, or any
  * later one, acknowledged (the bundle's barrier reply, or nothing to
- * send). */
+ * send). The end is when the barrier reply was read, not now: the loop
+ * runs the health checks between reading it and coming here. */
 static void
 check_failover_committed(struct agent *a, struct swconn *sc)
 {
@@ -531,7 +532,11 @@ check_failover_committed(struct agent *a, struct swconn *sc)
         || !swconn_is_synced(sc, a->desired_seqno)) {
         return;
     }
-    long long int took = time_usec() - a->verdict_usec;
+    long long int end = swconn_last_commit_usec(sc);
+    if (end <= a->verdict_usec) {
+        end = time_usec();      /* Nothing was sent for it. */
+    }
+    long long int took = end - a->verdict_usec;
 
     a->last_failover_usec = took;
     a->max_failover_usec = MAX(a->max_failover_usec, took);

@@ -1345,6 +1345,9 @@ process_msg(struct swconn *sc, struct rconn *from, struct ofpbuf *msg)
     case OFPTYPE_BARRIER_REPLY:
         if ((sc->state == SW_COMMITTING || sc->commit_in_dump)
             && oh->xid == sc->xid_barrier) {
+            if (!sc->commit_failed && sc->commit_replied) {
+                sc->c.last_commit_usec = time_usec();
+            }
             finish_commit(sc);
         }
         break;
@@ -1805,4 +1808,10 @@ swconn_get_counters(const struct swconn *sc, struct swconn_counters *c)
     *c = sc->c;
     c->n_installed_flows = ofsync_state_n_flows(&sc->installed);
     c->n_installed_groups = ofsync_state_n_groups(&sc->installed);
+}
+
+long long int
+swconn_last_commit_usec(const struct swconn *sc)
+{
+    return sc->c.last_commit_usec;
 }

@@ -108,8 +108,12 @@ struct swconn_counters {
     unsigned int n_ops;         /* Operations sent in bundles. */
     unsigned int n_empty_syncs; /* Comparisons that found nothing to do. */
     long long int last_commit;  /* time_wall_msec() of the last commit. */
+    long long int last_commit_usec; /* time_usec() when the last commit's
+                                     * barrier reply was read. */
     size_t n_installed_flows, n_installed_groups;
 };
 void swconn_get_counters(const struct swconn *, struct swconn_counters *);
+/* time_usec() when the last bundle's barrier reply was read (0: none). */
+long long int swconn_last_commit_usec(const struct swconn *);
 
 #endif /* FLOWLB_SWCONN_H */
