@@ -51,8 +51,8 @@ flow_queue_take(struct flow_queue *q, bool from_back, size_t *begin,
     return n > 0;
 }
 
-/* Half of the decoding of a pipeline: the groups and the first flows, or
- * the other flows. The two halves share nothing (each has its own parse
+/* Half of the decoding of a pipeline: the groups and then the last flows, or
+ * the first flows. The two halves share nothing (each has its own parse
  * caches and states), so they run in two threads: at 10,000 services x 32
  * reals each takes about half a second. */
 struct build_part {
