@@ -516,12 +516,8 @@ find_vip_mac_conflicts(const struct lb_spec *spec, const size_t *order,
 
 /* ---- reals shared between services ------------------------------------ */
 
+/* A real in the spec: a service's real, or its sorry server. */
 struct real_ref {
-    /* Sort key: family, then the address as two big-endian halves; the
-     * address is copied here so that sorting 300k references does not
-     * chase two pointers per comparison. */
-    uint64_t hi, lo;
-    int family;
     uint32_t svc;
     uint32_t real;              /* SORRY: the service's sorry server. */
 };
@@ -535,136 +531,205 @@ ref_real(const struct lb_spec *spec, const struct real_ref *ref)
     return ref->real == SORRY ? &svc->sorry : &svc->reals[ref->real];
 }
 
+/* One address seen among the reals: where it was first given, and where it
+ * was first given in the last service that had it. */
+struct addr_slot {
+    uint64_t hi, lo;            /* The address as two big-endian halves. */
+    int family;                 /* 0: empty slot. */
+    struct real_ref first;
+    struct real_ref svc_first;
+    /* The first real's forwarding, copied: comparing with it then reads no
+     * other part of the spec (a cache miss per real at 300k reals). */
+    bool has_mac;
+    bool port_inline;           /* 'port' holds the whole port text. */
+    struct lb_mac mac;
+    const char *port_text;      /* The first real's port, or NULL. */
+    char port[16];
+};
+
+/* Open addressing by address, grown at half full: one pass over 300k reals
+ * instead of sorting them (it was most of the checks' time at 10k x 32). */
+struct addr_table {
+    struct addr_slot *slots;
+    size_t mask, n;
+};
+
 static void
-ref_init(struct real_ref *ref, const struct lb_spec *spec, size_t svc,
-         uint32_t real)
+addr_key(const struct lb_addr *a, uint64_t *hi, uint64_t *lo)
 {
-    ref->svc = svc;
-    ref->real = real;
-    const struct lb_addr *a = &ref_real(spec, ref)->addr;
-    ref->family = a->family;
-    ref->hi = ref->lo = 0;
+    *hi = *lo = 0;
     if (a->family == AF_INET) {
-        ref->lo = ntohl(a->v4.s_addr);
+        *lo = ntohl(a->v4.s_addr);
     } else if (a->family == AF_INET6) {
         for (int i = 0; i < 8; i++) {
-            ref->hi = (ref->hi << 8) | a->v6.s6_addr[i];
-            ref->lo = (ref->lo << 8) | a->v6.s6_addr[i + 8];
+            *hi = (*hi << 8) | a->v6.s6_addr[i];
+            *lo = (*lo << 8) | a->v6.s6_addr[i + 8];
         }
     }
 }
 
+static size_t
+addr_hash(uint64_t hi, uint64_t lo, int family)
+{
+    uint64_t h = (hi * 0x9e3779b97f4a7c15ULL) ^ lo ^ (uint64_t) family;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t) h;
+}
+
+static struct addr_slot *
+addr_slot_find(struct addr_slot *slots, size_t mask, uint64_t hi,
+               uint64_t lo, int family)
+{
+    size_t i = addr_hash(hi, lo, family) & mask;
+    while (slots[i].family
+           && (slots[i].family != family || slots[i].hi != hi
+               || slots[i].lo != lo)) {
+        i = (i + 1) & mask;
+    }
+    return &slots[i];
+}
+
+/* The slot of the address (family never 0 here: see the caller); an
+ * empty one (family 0) if the address is new. */
+static struct addr_slot *
+addr_table_get(struct addr_table *t, uint64_t hi, uint64_t lo, int family)
+{
+    if (2 * (t->n + 1) > t->mask + 1) {
+        size_t mask = 2 * (t->mask + 1) - 1;
+        struct addr_slot *slots = calloc(mask + 1, sizeof *slots);
+        if (!slots) {
+            abort();
+        }
+        for (size_t i = 0; t->slots && i <= t->mask; i++) {
+            const struct addr_slot *old = &t->slots[i];
+            if (old->family) {
+                *addr_slot_find(slots, mask, old->hi, old->lo,
+                                old->family) = *old;
+            }
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->mask = mask;
+    }
+    return addr_slot_find(t->slots, t->mask, hi, lo, family);
+}
+
+/* Compares the real at 'ref' with the first one given with its address
+ * (in an earlier service). */
+static void
+check_same_forwarding(struct checker *c, const struct real_ref *ref,
+                      const struct real_ref *first_ref)
+{
+    const struct lb_spec *spec = c->spec;
+    const struct lb_real *real = ref_real(spec, ref);
+    const struct lb_real *first = ref_real(spec, first_ref);
+    const char *first_svc = name_of(&spec->services[first_ref->svc]);
+    const char *what = ref->real == SORRY ? "sorry server" : "real";
+    char buf[WHERE_LEN], addr[64], mac1[32], mac2[32];
+    if (real->has_mac && first->has_mac
+        && memcmp(&real->mac, &first->mac, sizeof real->mac)) {
+        lb_mac_format(&real->mac, mac1, sizeof mac1);
+        lb_mac_format(&first->mac, mac2, sizeof mac2);
+        lb_addr_format(&real->addr, addr, sizeof addr);
+        ERROR(c, &real->mac_loc,
+              "%s %s has mac %s here but mac %s in service '%s' "
+              "(at %s); one real has one forward flow, so its mac must "
+              "be the same in every service", what, addr, mac1, mac2,
+              first_svc, where(&first->mac_loc, buf, sizeof buf));
+    }
+    if (!ports_equal(real->port, first->port)) {
+        const struct location *loc = real->port ? &real->port_loc
+                                                : &real->loc;
+        const struct location *first_loc = first->port ? &first->port_loc
+                                                       : &first->loc;
+        lb_addr_format(&real->addr, addr, sizeof addr);
+        ERROR(c, loc,
+              "%s %s has port %s here but port %s in service '%s' "
+              "(at %s); one real has one forward flow, so its port must "
+              "be the same in every service", what, addr,
+              port_text(real->port),
+              port_text(first->port), first_svc,
+              where(first_loc, buf, sizeof buf));
+    }
+}
+
+/* Whether 'real' has the MAC and port of the first real with its address,
+ * as check_same_forwarding() sees it, from what 'slot' copied. */
 static bool
-same_addr(const struct real_ref *a, const struct real_ref *b)
+same_forwarding_as_first(const struct addr_slot *slot,
+                         const struct lb_real *real)
 {
-    return a->family == b->family && a->hi == b->hi && a->lo == b->lo;
+    if (real->has_mac && slot->has_mac
+        && memcmp(&real->mac, &slot->mac, sizeof real->mac)) {
+        return false;
+    }
+    if (!real->port || !slot->port_text) {
+        return !real->port && !slot->port_text;
+    }
+    return ((slot->port_inline && !strcmp(real->port, slot->port))
+            || ports_equal(real->port, slot->port_text));
 }
-
-static int
-compare_real_refs(const void *a_, const void *b_)
-{
-    const struct real_ref *a = a_, *b = b_;
-    if (a->family != b->family) {
-        return a->family < b->family ? -1 : 1;
-    }
-    if (a->hi != b->hi) {
-        return a->hi < b->hi ? -1 : 1;
-    }
-    if (a->lo != b->lo) {
-        return a->lo < b->lo ? -1 : 1;
-    }
-    if (a->svc != b->svc) {
-        return a->svc < b->svc ? -1 : 1;
-    }
-    return a->real < b->real ? -1 : a->real > b->real;
-}
-
 
 /* The same address is one real with one forward flow (keyed by its
  * conntrack mark), so it may appear once per service and must have the
  * same MAC and port in every service. A sorry server has a forward flow
  * too, so it takes part (that it is not one of its own service's reals is
- * check_service's). */
+ * check_service's). Each real is compared with the first one given with
+ * its address, in spec order; a service's sorry server comes after its
+ * reals. */
 static void
 check_shared_reals(struct checker *c)
 {
     const struct lb_spec *spec = c->spec;
-    size_t n = 0;
+    struct addr_table t = { .slots = NULL, .mask = 0, .n = 0 };
+    char buf[WHERE_LEN], addr[64];
     for (size_t s = 0; s < spec->n_services; s++) {
-        n += spec->services[s].n_reals + spec->services[s].has_sorry;
-    }
-    if (!n) {
-        return;
-    }
-    struct real_ref *refs = malloc(n * sizeof *refs);
-    if (!refs) {
-        abort();
-    }
-    n = 0;
-    for (size_t s = 0; s < spec->n_services; s++) {
-        for (size_t r = 0; r < spec->services[s].n_reals; r++) {
-            ref_init(&refs[n++], spec, s, r);
-        }
-        if (spec->services[s].has_sorry) {
-            ref_init(&refs[n++], spec, s, SORRY);
-        }
-    }
-    qsort(refs, n, sizeof *refs, compare_real_refs);
-
-    char buf[WHERE_LEN], addr[64], mac1[32], mac2[32];
-    size_t group_start = 0, svc_start = 0;
-    for (size_t k = 0; k < n; k++) {
-        const struct lb_real *real = ref_real(spec, &refs[k]);
-        if (k && !same_addr(&refs[k], &refs[k - 1])) {
-            group_start = svc_start = k;
-        } else if (k && refs[k].svc != refs[k - 1].svc) {
-            svc_start = k;
-        }
-        if (k == group_start) {
-            continue;
-        }
-        const struct lb_service *svc = &spec->services[refs[k].svc];
-        const char *what = refs[k].real == SORRY ? "sorry server" : "real";
-        if (k != svc_start) {
-            if (refs[k].real == SORRY) {
-                continue;       /* Sorts last; reported by check_service. */
+        const struct lb_service *svc = &spec->services[s];
+        size_t n = svc->n_reals + svc->has_sorry;
+        for (size_t r = 0; r < n; r++) {
+            struct real_ref ref = {
+                .svc = s, .real = r < svc->n_reals ? r : SORRY,
+            };
+            const struct lb_real *real = ref_real(spec, &ref);
+            uint64_t hi, lo;
+            addr_key(&real->addr, &hi, &lo);
+            /* Family 0 (unset) is keyed apart from the empty slots. */
+            int family = real->addr.family ? real->addr.family : -1;
+            struct addr_slot *slot = addr_table_get(&t, hi, lo, family);
+            if (!slot->family) {
+                *slot = (struct addr_slot) {
+                    .hi = hi, .lo = lo, .family = family,
+                    .first = ref, .svc_first = ref,
+                    .has_mac = real->has_mac, .mac = real->mac,
+                    .port_text = real->port,
+                };
+                if (real->port && strlen(real->port) < sizeof slot->port) {
+                    strcpy(slot->port, real->port);
+                    slot->port_inline = true;
+                }
+                t.n++;
+            } else if (slot->svc_first.svc == s) {
+                if (ref.real == SORRY) {
+                    continue;   /* Reported by check_service. */
+                }
+                const struct lb_real *first = ref_real(spec,
+                                                       &slot->svc_first);
+                lb_addr_format(&real->addr, addr, sizeof addr);
+                ERROR(c, &real->addr_loc,
+                      "real %s is listed twice in service '%s' (first at "
+                      "%s)", addr, name_of(svc),
+                      where(&first->addr_loc, buf, sizeof buf));
+            } else {
+                slot->svc_first = ref;
+                if (!same_forwarding_as_first(slot, real)) {
+                    check_same_forwarding(c, &ref, &slot->first);
+                }
             }
-            const struct lb_real *first = ref_real(spec, &refs[svc_start]);
-            lb_addr_format(&real->addr, addr, sizeof addr);
-            ERROR(c, &real->addr_loc,
-                  "real %s is listed twice in service '%s' (first at %s)",
-                  addr, name_of(svc), where(&first->addr_loc, buf, sizeof buf));
-            continue;
-        }
-        const struct lb_real *first = ref_real(spec, &refs[group_start]);
-        const char *first_svc = name_of(&spec->services[refs[group_start].svc]);
-        if (real->has_mac && first->has_mac
-            && memcmp(&real->mac, &first->mac, sizeof real->mac)) {
-            lb_mac_format(&real->mac, mac1, sizeof mac1);
-            lb_mac_format(&first->mac, mac2, sizeof mac2);
-            lb_addr_format(&real->addr, addr, sizeof addr);
-            ERROR(c, &real->mac_loc,
-                  "%s %s has mac %s here but mac %s in service '%s' "
-                  "(at %s); one real has one forward flow, so its mac must "
-                  "be the same in every service", what, addr, mac1, mac2,
-                  first_svc, where(&first->mac_loc, buf, sizeof buf));
-        }
-        if (!ports_equal(real->port, first->port)) {
-            const struct location *loc = real->port ? &real->port_loc
-                                                    : &real->loc;
-            const struct location *first_loc = first->port ? &first->port_loc
-                                                           : &first->loc;
-            lb_addr_format(&real->addr, addr, sizeof addr);
-            ERROR(c, loc,
-                  "%s %s has port %s here but port %s in service '%s' "
-                  "(at %s); one real has one forward flow, so its port must "
-                  "be the same in every service", what, addr,
-                  port_text(real->port),
-                  port_text(first->port), first_svc,
-                  where(first_loc, buf, sizeof buf));
         }
     }
-    free(refs);
+    free(t.slots);
 }
 
 /* ---- per service ------------------------------------------------------ */

@@ -153,6 +153,13 @@ struct mark_owner {
     const struct lb_real *real;     /* NULL: empty slot. */
     uint32_t mark;
     bool has_reg;
+    /* The real's forwarding, copied by mark_owner_set(): comparing each of
+     * 300k reals with it then reads nothing else (the real itself would
+     * be a cache miss for most of them). */
+    bool port_inline;               /* 'port' holds all of the port. */
+    struct lb_addr addr;
+    struct lb_mac mac;
+    char port[16];
 };
 
 struct mark_owners {
@@ -190,12 +197,30 @@ mark_owner_get(struct mark_owners *mo, uint32_t mark)
     return &mo->slots[i];       /* Caller sets 'real'. */
 }
 
-static bool
-same_forwarding(const struct lb_real *a, const struct lb_real *b)
+static void
+mark_owner_set(struct mark_owner *owner, const struct lb_real *real)
 {
-    return (lb_addr_equal(&a->addr, &b->addr)
-            && !memcmp(&a->mac, &b->mac, sizeof a->mac)
-            && (a->port ? b->port && !strcmp(a->port, b->port) : !b->port));
+    owner->real = real;
+    owner->addr = real->addr;
+    owner->mac = real->mac;
+    owner->port_inline = (real->port
+                          && strlen(real->port) < sizeof owner->port);
+    if (owner->port_inline) {
+        strcpy(owner->port, real->port);
+    }
+}
+
+/* Whether 'real' forwards as the owner does: same address, MAC and port
+ * (so its forward flow is the owner's). */
+static bool
+same_forwarding(const struct mark_owner *owner, const struct lb_real *real)
+{
+    if (!lb_addr_equal(&owner->addr, &real->addr)
+        || memcmp(&owner->mac, &real->mac, sizeof owner->mac)) {
+        return false;
+    }
+    const char *port = owner->port_inline ? owner->port : owner->real->port;
+    return port ? real->port && !strcmp(port, real->port) : !real->port;
 }
 
 struct lowering {
@@ -881,9 +906,9 @@ add_forward(struct lowering *l, size_t start, const struct lb_real *real,
     uint32_t mark = lower_real_mark(&real->addr);
     struct mark_owner *owner = mark_owner_get(&l->marks, mark);
     if (!owner->real) {
-        owner->real = real;
+        mark_owner_set(owner, real);
     } else if ((owner->has_reg || !by_reg)
-               && same_forwarding(owner->real, real)) {
+               && same_forwarding(owner, real)) {
         return;                 /* Its flows exist already. */
     }
     owner->has_reg = owner->has_reg || by_reg;

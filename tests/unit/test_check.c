@@ -515,6 +515,33 @@ test_real_disagrees_across_services(void **state)
               "service 'web' (at t.lb:5:52)");
 }
 
+/* What counts as the same forwarding: a port number written two ways, a
+ * port name longer than what the checker copies inline; each real is
+ * compared with the first one given with its address, also when a later
+ * service is the one that differs. */
+static void
+test_shared_real_same_forwarding_forms(void **state)
+{
+    struct t *t = *state;
+    good_web(t);                /* 10.0.0.11 mac 8e:.. no port; .12 port 3. */
+    struct lb_service *s = svc(t, "b", 10, "10.0.0.101", LB_PROTO_TCP, 80);
+    struct lb_real *r = real(t, s, 12, "10.0.0.12", "f6:5e:d3:b7:50:8a");
+    set_port(r, "03");
+    r = real(t, s, 13, "10.0.0.30", "02:00:00:00:00:30");
+    set_port(r, "a-port-name-of-24-chars");
+    s = svc(t, "c", 20, "10.0.0.102", LB_PROTO_TCP, 80);
+    r = real(t, s, 22, "10.0.0.30", "02:00:00:00:00:30");
+    set_port(r, "a-port-name-of-24-chars");
+    s = svc(t, "d", 30, "10.0.0.103", LB_PROTO_TCP, 80);
+    r = real(t, s, 32, "10.0.0.30", "02:00:00:00:00:30");
+    set_port(r, "a-port-name-of-24-charz");
+    assert_false(lb_check(&t->spec, &t->d));
+    expect_counts(t, 1, 0);
+    expect_at(t, 0, DIAG_ERROR, 32, 52,
+              "real 10.0.0.30 has port a-port-name-of-24-charz here but port "
+              "a-port-name-of-24-chars in service 'b' (at t.lb:13:52)");
+}
+
 static void
 test_weight_range(void **state)
 {
@@ -1051,6 +1078,7 @@ main(void)
         T(test_vip_macs),
         T(test_vip_mac_conflict),
         T(test_real_twice_in_service),
+        T(test_shared_real_same_forwarding_forms),
         T(test_real_disagrees_across_services),
         T(test_weight_range),
         T(test_bad_ofport),
