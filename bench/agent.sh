@@ -350,6 +350,7 @@ reload_one() {
     dt=$(calc "($tc - $t0) * 1000")
     dr=$(calc "($(log_epoch "$reloaded") - $t0) * 1000")
     log "reload ($label): $ops; command->committed ${dt} ms (spec re-read and compiled by ${dr} ms)"
+    log "  agent: ${reloaded#*|agent|INFO|}"
     res reload "$label: ops (msgs, bytes)" "$adds" "" "" "~ the change" \
         "$([ "$adds" -le 8 ] && echo met || echo MISSED) ($msgs msgs, $bytes B)"
     res reload "$label: ms (of which reading spec)" "$dt ($dr)" "" "" "report" "-"
