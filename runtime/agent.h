@@ -56,6 +56,9 @@ void agent_reload_start(struct agent *,
                         void (*cb)(bool ok, const char *errors, void *aux),
                         void *aux);
 bool agent_reload_running(const struct agent *);
+/* How many background reloads were taken into use by changing only what
+ * changed in the running state (the others rebuilt it around the change). */
+unsigned int agent_reloads_patched(const struct agent *);
 
 /* Takes health changes and port map changes into account; rebuilds the
  * desired state when needed, and queues on 'sc' the deletion of learned

@@ -50,6 +50,13 @@ struct reload_job {
                                      * spec: 'base' and 'desired' hold only
                                      * what changed. */
     struct build_reuse reuse;
+    unsigned int base_seqno;        /* Agent's 'base_seqno' at the start. */
+    /* With 'reusing': what of the running pipeline the new one does not
+     * have (see find_gone()). */
+    uint32_t *gone_groups;
+    size_t n_gone_groups;
+    uint64_t *gone_fps;             /* Sorted, distinct. */
+    size_t n_gone_fps;
     struct ds errors;
     long long int ms_load, ms_lower, ms_base;
     atomic_bool done;
@@ -72,6 +79,8 @@ tables_main(void *job_)
     sync_tables__(&j->reals, &j->services, j->c, true);
     return NULL;
 }
+
+static void find_gone(struct reload_job *);
 
 static void *
 reload_main(void *job_)
@@ -121,6 +130,9 @@ reload_main(void *job_)
             build_base_into(&j->base, &j->desired, &c->ir, &j->ports,
                             true, false, c->group_fp, &c->flows_fp,
                             c->flow_fp, r);
+        }
+        if (r) {
+            find_gone(j);
         }
     }
     j->ms_load = t1 - t0;
@@ -173,6 +185,7 @@ start_job(struct agent *a)
     j->started = time_msec();
     j->reusing = (a->cur && a->cur->group_fp && a->cur->flow_fp
                   && !a->base_dirty);
+    j->base_seqno = a->base_seqno;
     if (j->reusing) {
         snapshot_running(a, &j->reuse);
     }
@@ -204,6 +217,8 @@ job_free(struct reload_job *j)
         free(j->reuse.flows);
         free(j->reuse.group_reused);
         free(j->reuse.flow_reused);
+        free(j->gone_groups);
+        free(j->gone_fps);
         ofsync_state_destroy(&j->base);
         ofsync_state_destroy(&j->desired);
         tables_clear(&j->reals, &j->services);
@@ -300,6 +315,12 @@ agent_reload_running(const struct agent *a)
     return a->job != NULL;
 }
 
+unsigned int
+agent_reloads_patched(const struct agent *a)
+{
+    return a->n_reloads_patched;
+}
+
 /* Copies the administrative state of the reals and the runtime state of
  * the services (not their 'active' sets) from the agent's tables into
  * 'reals' and 'services', made for a new spec. */
@@ -363,6 +384,50 @@ compare_group_id(const void *key_, const void *g_)
     const uint32_t *key = key_;
     const struct ir_group *g = g_;
     return (*key > g->group_id) - (*key < g->group_id);
+}
+
+/* What of the running pipeline (the job's snapshot of it, sorted) the new
+ * one does not have: the groups whose id is gone, and the fingerprints of
+ * the flows that no entry taken from the running base carries (removed,
+ * or changed and decoded anew). In the reload's thread: the loop then
+ * patches its state with what changed only (patch_running()). */
+static void
+find_gone(struct reload_job *j)
+{
+    const struct compiled *c = j->c;
+    const struct build_reuse *r = &j->reuse;
+    j->gone_groups = xmalloc(MAX(r->n_groups, 1) * sizeof *j->gone_groups);
+    for (size_t i = 0; i < r->n_groups; i++) {
+        uint32_t id = r->groups[i].group_id;
+        if (!bsearch(&id, c->ir.groups, c->ir.n_groups,
+                     sizeof *c->ir.groups, compare_group_id)) {
+            j->gone_groups[j->n_gone_groups++] = id;
+        }
+    }
+    size_t n_kept = 0;
+    uint64_t *kept = xmalloc(MAX(r->n_flows_reused, 1) * sizeof *kept);
+    for (size_t i = 0; i < c->ir.n_flows; i++) {
+        if (r->flow_reused[i] && n_kept < r->n_flows_reused) {
+            kept[n_kept++] = c->flow_fp[i];
+        }
+    }
+    qsort(kept, n_kept, sizeof *kept, compare_fp);
+    j->gone_fps = xmalloc(MAX(r->n_flows, 1) * sizeof *j->gone_fps);
+    for (size_t i = 0; i < r->n_flows; i++) {
+        uint64_t fp = r->flows[i];
+        if ((!i || fp != r->flows[i - 1])
+            && !bsearch(&fp, kept, n_kept, sizeof *kept, compare_fp)) {
+            j->gone_fps[j->n_gone_fps++] = fp;
+        }
+    }
+    free(kept);
+}
+
+static bool
+is_gone_fp(const struct reload_job *j, uint64_t fp)
+{
+    return fp && bsearch(&fp, j->gone_fps, j->n_gone_fps, sizeof fp,
+                         compare_fp);
 }
 
 /* Whether the service of 'g' (group 'i' of the running spec) compiled to
@@ -559,6 +624,144 @@ complete_desired_flows(struct agent *a, struct ofsync_state *old_desired)
     ofsync_state_changed(old_desired);
 }
 
+/* Moves flow 'f' (removed from its state) into 's', replacing the flow
+ * with the same key. */
+static void
+move_flow_into(struct ofsync_state *s, struct ofsync_flow *f)
+{
+    struct ofsync_flow *old = ofsync_find_flow(s, f->table_id, f->priority,
+                                               &f->match);
+    if (old) {
+        ofsync_remove_flow(s, old);
+    }
+    hmap_insert(&s->flows, &f->node, f->node.hash);
+}
+
+/* Takes the job's result into use by changing only what changed in the
+ * running base and desired state, instead of rebuilding them around it:
+ * the gone flows and groups out, the decoded ones in, and the desired
+ * group of each service whose group or settings changed made again. The
+ * desired state records each change (ofsync change tracking), so that the
+ * switch connection compares those entries alone. The loop's work then
+ * follows the change, not the spec (at 10k x 32: 76-133 ms -> a few ms).
+ *
+ * Checks first, changes nothing unless it can do it all: returns false if
+ * the running base is not the one the job's snapshot was taken from (then
+ * the caller takes the general path). Else sets '*n_rebuilt'. Needs the
+ * services indexed on the new spec (index_services()). */
+static bool
+patch_running(struct agent *a, struct reload_job *j, struct swconn *sc,
+              size_t *n_rebuilt)
+{
+    const struct compiled *c = a->cur;
+    if (a->base_seqno != j->base_seqno) {
+        return false;
+    }
+
+    /* The running base's flows that go: found by the fingerprint each is
+     * tagged with. Every gone fingerprint must be there once. */
+    struct ofsync_flow **gone = xmalloc(MAX(j->n_gone_fps, 1)
+                                        * sizeof *gone);
+    size_t n_gone = 0;
+    bool ok = true;
+    if (j->n_gone_fps) {
+        struct ofsync_flow *f;
+        HMAP_FOR_EACH (f, node, &a->base.flows) {
+            if (is_gone_fp(j, f->tag)) {
+                if (n_gone == j->n_gone_fps) {
+                    ok = false;
+                    break;
+                }
+                gone[n_gone++] = f;
+            }
+        }
+    }
+    ok = ok && n_gone == j->n_gone_fps;
+    /* The desired state holds the base's flows (needs_whole_build() is
+     * false): each gone one must be there. */
+    for (size_t i = 0; ok && i < n_gone; i++) {
+        ok = ofsync_find_flow(&a->desired, gone[i]->table_id,
+                              gone[i]->priority, &gone[i]->match) != NULL;
+    }
+    /* A decoded flow may only replace a gone one, not one that stays (the
+     * IR's order would decide between them). */
+    const struct ofsync_flow *nf;
+    HMAP_FOR_EACH (nf, node, &j->base.flows) {
+        if (!ok) {
+            break;
+        }
+        const struct ofsync_flow *h = ofsync_find_flow(&a->base,
+                                                       nf->table_id,
+                                                       nf->priority,
+                                                       &nf->match);
+        ok = !h || is_gone_fp(j, h->tag);
+    }
+    for (size_t i = 0; ok && i < j->n_gone_groups; i++) {
+        ok = ofsync_find_group(&a->base, j->gone_groups[i]) != NULL;
+    }
+    if (!ok) {
+        free(gone);
+        return false;
+    }
+
+    /* Flows: the gone ones out of both states, the decoded ones in. */
+    for (size_t i = 0; i < n_gone; i++) {
+        struct ofsync_flow *d = ofsync_find_flow(&a->desired,
+                                                 gone[i]->table_id,
+                                                 gone[i]->priority,
+                                                 &gone[i]->match);
+        ofsync_state_delete_flow(&a->desired, d);
+        ofsync_remove_flow(&a->base, gone[i]);
+    }
+    free(gone);
+    struct ofsync_flow *f;
+    HMAP_FOR_EACH_POP (f, node, &j->base.flows) {
+        ofsync_state_put_flow(&a->desired, f);
+        move_flow_into(&a->base, f);
+    }
+    /* Groups: the gone ones out, the decoded ones into the base. */
+    for (size_t i = 0; i < j->n_gone_groups; i++) {
+        struct ofsync_group *g = ofsync_find_group(&a->base,
+                                                   j->gone_groups[i]);
+        hmap_remove(&a->base.groups, &g->node);
+        ofsync_group_free(g);
+        ofsync_state_delete_group(&a->desired, j->gone_groups[i]);
+    }
+    struct ofsync_group *g;
+    HMAP_FOR_EACH_POP (g, node, &j->base.groups) {
+        struct ofsync_group *old = ofsync_find_group(&a->base, g->group_id);
+        if (old) {
+            hmap_remove(&a->base.groups, &old->node);
+            ofsync_group_free(old);
+        }
+        hmap_insert(&a->base.groups, &g->node, g->node.hash);
+    }
+    ofsync_state_changed(&a->base);
+    ofsync_state_changed(&j->base);
+    a->base_seqno++;
+
+    /* The desired group of each service whose group was decoded anew or
+     * whose settings changed, as for a health change. */
+    size_t n = 0;
+    for (size_t i = 0; i < c->ir.n_groups; i++) {
+        const struct ir_group *ig = &c->ir.groups[i];
+        struct agent_service *as = ig->service ? find_service(a, ig->service)
+                                               : NULL;
+        if (j->reuse.group_reused[i]
+            && (!as || service_settings_same(as->prev_svc, as->svc))) {
+            continue;
+        }
+        const struct ofsync_group *bg = ofsync_find_group(&a->base,
+                                                          ig->group_id);
+        struct ofsync_group *ng = ofsync_group_clone(bg);
+        build_service_group(a, sc, ig, ng, as ? as->svc : NULL, as);
+        ofsync_state_put_group(&a->desired, ng);
+        n++;
+    }
+    *n_rebuilt = n;
+    return true;
+}
+
 /* Whether the desired state of 'old' or 'c' may hold more than the groups
  * made from the base (expire_nodest_conn flows, VIPs withdrawn by
  * quorum). */
@@ -647,6 +850,22 @@ install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
                                    && a->ports_seqno == j->ports_seqno);
     a->ports_free = ports_free;
     bool base_ok = !relowered && !a->base_dirty && ports_ok;
+    if (base_ok && reused && old->group_fp && c->group_fp
+        && !a->desired_dirty && !needs_whole_build(a, old, c)) {
+        index_services(a);
+        if (patch_running(a, j, sc, n_rebuilt)) {
+            a->desired_seqno++;
+            a->n_reloads_patched++;
+            VLOG_DBG("reload, in the loop: tables %lld ms, health targets "
+                     "%lld ms, state patched in %lld ms", t1 - t0, t2 - t1,
+                     time_msec() - t2);
+            j->c = old;         /* Freed with the job, out of the loop. */
+            return true;
+        }
+    }
+    if (base_ok) {
+        a->base_seqno++;        /* Taken from the job, or made again. */
+    }
     if (base_ok && reused && !take_reused(a, j, old)) {
         VLOG_WARN("reload: the running base changed under the reload; "
                   "decoding the whole pipeline again");

@@ -33,12 +33,23 @@ struct ofsync_touch {
     uint64_t gen;
 };
 
+/* A flow recorded by ofsync_state_put_flow() or ofsync_state_delete_flow():
+ * its key. */
+struct ofsync_flow_touch {
+    struct hmap_node node;      /* In ofsync_state 'touched_flows'. */
+    uint8_t table_id;
+    uint16_t priority;
+    struct minimatch match;
+    uint64_t gen;
+};
+
 void
 ofsync_state_init(struct ofsync_state *s)
 {
     hmap_init(&s->flows);
     hmap_init(&s->groups);
     hmap_init(&s->touched);
+    hmap_init(&s->touched_flows);
     s->gen = s->full_gen = 0;
 }
 
@@ -51,6 +62,14 @@ touched_clear(struct ofsync_state *s)
             free(t);
         }
         hmap_shrink(&s->touched);
+    }
+    if (!hmap_is_empty(&s->touched_flows)) {
+        struct ofsync_flow_touch *t;
+        HMAP_FOR_EACH_POP (t, node, &s->touched_flows) {
+            minimatch_destroy(&t->match);
+            free(t);
+        }
+        hmap_shrink(&s->touched_flows);
     }
 }
 
@@ -190,6 +209,7 @@ ofsync_state_destroy(struct ofsync_state *s)
         hmap_destroy(&s->flows);
         hmap_destroy(&s->groups);
         hmap_destroy(&s->touched);
+        hmap_destroy(&s->touched_flows);
     }
 }
 
@@ -244,14 +264,15 @@ ofsync_remove_flow(struct ofsync_state *s, struct ofsync_flow *f)
  * 'wire', its encoding, if nonnull; else it is computed). A flow with the
  * same key is replaced, as the switch itself would. */
 static struct ofsync_flow *
-insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
-            struct minimatch *match, uint64_t cookie,
-            const struct ofpact *ofpacts, size_t ofpacts_len,
-            const uint8_t *wire, size_t wire_len)
+insert_flow__(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
+              struct minimatch *match, uint64_t cookie,
+              const struct ofpact *ofpacts, size_t ofpacts_len,
+              const uint8_t *wire, size_t wire_len)
 {
     struct ofsync_flow *old = ofsync_find_flow(s, table_id, priority, match);
     if (old) {
-        ofsync_remove_flow(s, old);
+        hmap_remove(&s->flows, &old->node);
+        flow_free(old);
     }
     struct ofsync_flow *f = xzalloc(sizeof *f);
     f->table_id = table_id;
@@ -268,6 +289,19 @@ insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
     }
     hmap_insert(&s->flows, &f->node,
                 flow_key_hash(table_id, priority, &f->match));
+    return f;
+}
+
+/* insert_flow__(), counted as a change of the whole state. */
+static struct ofsync_flow *
+insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
+            struct minimatch *match, uint64_t cookie,
+            const struct ofpact *ofpacts, size_t ofpacts_len,
+            const uint8_t *wire, size_t wire_len)
+{
+    struct ofsync_flow *f = insert_flow__(s, table_id, priority, match,
+                                          cookie, ofpacts, ofpacts_len, wire,
+                                          wire_len);
     ofsync_state_changed(s);
     return f;
 }
@@ -321,23 +355,104 @@ ofsync_group_clone(const struct ofsync_group *src)
     return g;
 }
 
-void
-ofsync_state_put_group(struct ofsync_state *s, struct ofsync_group *g)
+/* Records group 'group_id' as changed at a new generation. */
+static void
+touch_group(struct ofsync_state *s, uint32_t group_id)
 {
-    state_insert_group(s, g);
     s->gen++;
     struct ofsync_touch *t;
-    HMAP_FOR_EACH_WITH_HASH (t, node, hash_int(g->group_id, 0),
-                             &s->touched) {
-        if (t->group_id == g->group_id) {
+    HMAP_FOR_EACH_WITH_HASH (t, node, hash_int(group_id, 0), &s->touched) {
+        if (t->group_id == group_id) {
             t->gen = s->gen;
             return;
         }
     }
     t = xmalloc(sizeof *t);
-    t->group_id = g->group_id;
+    t->group_id = group_id;
     t->gen = s->gen;
-    hmap_insert(&s->touched, &t->node, hash_int(g->group_id, 0));
+    hmap_insert(&s->touched, &t->node, hash_int(group_id, 0));
+}
+
+void
+ofsync_state_put_group(struct ofsync_state *s, struct ofsync_group *g)
+{
+    state_insert_group(s, g);
+    touch_group(s, g->group_id);
+}
+
+void
+ofsync_state_delete_group(struct ofsync_state *s, uint32_t group_id)
+{
+    struct ofsync_group *g = ofsync_find_group(s, group_id);
+    if (g) {
+        hmap_remove(&s->groups, &g->node);
+        ofsync_group_free(g);
+    }
+    touch_group(s, group_id);
+}
+
+/* Records the flow key (table_id, priority, match) as changed at a new
+ * generation. */
+static void
+touch_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
+           const struct minimatch *match)
+{
+    s->gen++;
+    uint32_t hash = flow_key_hash(table_id, priority, match);
+    struct ofsync_flow_touch *t;
+    HMAP_FOR_EACH_WITH_HASH (t, node, hash, &s->touched_flows) {
+        if (t->table_id == table_id && t->priority == priority
+            && minimatch_equal(&t->match, match)) {
+            t->gen = s->gen;
+            return;
+        }
+    }
+    t = xmalloc(sizeof *t);
+    t->table_id = table_id;
+    t->priority = priority;
+    minimatch_clone(&t->match, match);
+    t->gen = s->gen;
+    hmap_insert(&s->touched_flows, &t->node, hash);
+}
+
+void
+ofsync_state_put_flow(struct ofsync_state *s, const struct ofsync_flow *src)
+{
+    struct minimatch m;
+    minimatch_clone(&m, &src->match);
+    struct ofsync_flow *f = insert_flow__(s, src->table_id, src->priority,
+                                          &m, src->cookie, src->ofpacts,
+                                          src->ofpacts_len, src->wire,
+                                          src->wire_len);
+    f->tag = src->tag;
+    touch_flow(s, f->table_id, f->priority, &f->match);
+}
+
+void
+ofsync_state_delete_flow(struct ofsync_state *s, struct ofsync_flow *f)
+{
+    touch_flow(s, f->table_id, f->priority, &f->match);
+    hmap_remove(&s->flows, &f->node);
+    flow_free(f);
+}
+
+void
+ofsync_state_flows_touched_since(const struct ofsync_state *s,
+                                 uint64_t since,
+                                 void (*cb)(const struct ofsync_flow_key *,
+                                            void *aux),
+                                 void *aux)
+{
+    const struct ofsync_flow_touch *t;
+    HMAP_FOR_EACH (t, node, &s->touched_flows) {
+        if (t->gen > since) {
+            struct ofsync_flow_key key = {
+                .table_id = t->table_id, .priority = t->priority,
+                .match = &t->match,
+            };
+            cb(&key, aux);
+        }
+    }
 }
 
 void
@@ -901,13 +1016,42 @@ ofsync_diff_groups(const struct ofsync_state *desired,
                    const struct ofsync_state *installed,
                    const uint32_t *ids, size_t n, struct ofsync_diff *diff)
 {
-    struct ofsync_diff groups, removes, inserts, gdel;
+    ofsync_diff_subset(desired, installed, ids, n, NULL, 0, diff);
+}
+
+/* Appends to 'flows' what makes the flow 'h' of 'installed' into 'f' of
+ * 'desired' (either may be NULL: absent). */
+static void
+diff_flow(const struct ofsync_flow *f, const struct ofsync_flow *h,
+          struct ofsync_diff *flows)
+{
+    if (!f) {
+        if (h) {
+            add_op(flows, OFSYNC_FLOW_DELETE, h, NULL, 0);
+        }
+    } else if (!h || h->cookie != f->cookie) {
+        add_op(flows, OFSYNC_FLOW_ADD, f, NULL, 0);
+    } else if (f->wire_len != h->wire_len
+               || memcmp(f->wire, h->wire, f->wire_len)) {
+        add_op(flows, OFSYNC_FLOW_MODIFY, f, NULL, 0);
+    }
+}
+
+void
+ofsync_diff_subset(const struct ofsync_state *desired,
+                   const struct ofsync_state *installed,
+                   const uint32_t *ids, size_t n_ids,
+                   const struct ofsync_flow_key *keys, size_t n_keys,
+                   struct ofsync_diff *diff)
+{
+    struct ofsync_diff groups, removes, inserts, flows, gdel;
     ofsync_diff_init(&groups);
     ofsync_diff_init(&removes);
     ofsync_diff_init(&inserts);
+    ofsync_diff_init(&flows);
     ofsync_diff_init(&gdel);
     diff->n_ops = 0;
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < n_ids; k++) {
         const struct ofsync_group *g = ofsync_find_group(desired, ids[k]);
         const struct ofsync_group *h = ofsync_find_group(installed, ids[k]);
         if (g) {
@@ -916,9 +1060,18 @@ ofsync_diff_groups(const struct ofsync_state *desired,
             add_op(&gdel, OFSYNC_GROUP_DELETE, NULL, h, 0);
         }
     }
+    for (size_t k = 0; k < n_keys; k++) {
+        const struct ofsync_flow_key *key = &keys[k];
+        diff_flow(ofsync_find_flow(desired, key->table_id, key->priority,
+                                   key->match),
+                  ofsync_find_flow(installed, key->table_id, key->priority,
+                                   key->match),
+                  &flows);
+    }
     append_ops(diff, &groups);
     append_ops(diff, &removes);
     append_ops(diff, &inserts);
+    append_ops(diff, &flows);
     append_ops(diff, &gdel);
     if (diff->n_ops) {
         qsort(diff->ops, diff->n_ops, sizeof *diff->ops, compare_ops);
@@ -926,6 +1079,7 @@ ofsync_diff_groups(const struct ofsync_state *desired,
     ofsync_diff_destroy(&groups);
     ofsync_diff_destroy(&removes);
     ofsync_diff_destroy(&inserts);
+    ofsync_diff_destroy(&flows);
     ofsync_diff_destroy(&gdel);
 }
 
@@ -961,12 +1115,7 @@ ofsync_diff(const struct ofsync_state *desired,
     HMAP_FOR_EACH (f, node, &desired->flows) {
         const struct ofsync_flow *h = ofsync_find_flow(installed, f->table_id,
                                                        f->priority, &f->match);
-        if (!h || h->cookie != f->cookie) {
-            add_op(&flows, OFSYNC_FLOW_ADD, f, NULL, 0);
-        } else if (f->wire_len != h->wire_len
-                   || memcmp(f->wire, h->wire, f->wire_len)) {
-            add_op(&flows, OFSYNC_FLOW_MODIFY, f, NULL, 0);
-        }
+        diff_flow(f, h, &flows);
     }
 
     append_ops(diff, &groups);

@@ -71,16 +71,19 @@ struct ofsync_group {
  *
  * Change tracking, for incremental comparison: every change made through
  * this API counts as a change of the whole state ('full_gen' = 'gen'),
- * except ofsync_state_put_group(), which records only that group's id
- * with the generation of the change. A comparison made against
- * generation G then needs, as long as 'full_gen' <= G, to look only at
- * the groups recorded with a generation above G. */
+ * except ofsync_state_put_group(), ofsync_state_delete_group(),
+ * ofsync_state_put_flow() and ofsync_state_delete_flow(), which record
+ * only that group's id or that flow's key with the generation of the
+ * change. A comparison made against generation G then needs, as long as
+ * 'full_gen' <= G, to look only at the groups and flows recorded with a
+ * generation above G. */
 struct ofsync_state {
     struct hmap flows;          /* struct ofsync_flow. */
     struct hmap groups;         /* struct ofsync_group. */
     uint64_t gen;               /* Bumped by every change. */
     uint64_t full_gen;          /* 'gen' of the last untracked change. */
     struct hmap touched;        /* struct ofsync_touch, by group id. */
+    struct hmap touched_flows;  /* struct ofsync_flow_touch, by key. */
 };
 
 void ofsync_state_init(struct ofsync_state *);
@@ -136,6 +139,14 @@ struct ofsync_group *ofsync_group_clone(const struct ofsync_group *);
  * replacing the group with the same id, and records only that group as
  * changed (see change tracking above). */
 void ofsync_state_put_group(struct ofsync_state *, struct ofsync_group *g);
+/* Removes group 'group_id' from 's', if there, and records it as changed
+ * (see change tracking above). */
+void ofsync_state_delete_group(struct ofsync_state *, uint32_t group_id);
+/* Puts a copy of 'f' (from another state) into 's', replacing the flow
+ * with the same key, and records only that key as changed. */
+void ofsync_state_put_flow(struct ofsync_state *, const struct ofsync_flow *f);
+/* Removes 'f' (in 's') and records only its key as changed. */
+void ofsync_state_delete_flow(struct ofsync_state *, struct ofsync_flow *f);
 /* Exchanges the contents of two states (both marked changed). */
 void ofsync_state_swap(struct ofsync_state *, struct ofsync_state *);
 /* Computes every group's cached encoding now (e.g. off the main thread),
@@ -150,6 +161,19 @@ void ofsync_state_changed(struct ofsync_state *);
 void ofsync_state_touched_since(const struct ofsync_state *, uint64_t since,
                                 void (*cb)(uint32_t group_id, void *aux),
                                 void *aux);
+/* The key of a flow: what the switch tells flows apart by. */
+struct ofsync_flow_key {
+    uint8_t table_id;
+    uint16_t priority;
+    const struct minimatch *match;
+};
+/* Calls 'cb' with the key of every flow put or deleted with a generation
+ * above 'since' (the key is valid until 's' changes next). */
+void ofsync_state_flows_touched_since(const struct ofsync_state *,
+                                      uint64_t since,
+                                      void (*cb)(const struct ofsync_flow_key *,
+                                                 void *aux),
+                                      void *aux);
 /* Moves every flow and group of 'src' into 'dst', replacing the entries
  * with the same keys ('src' is left empty). */
 void ofsync_state_move_into(struct ofsync_state *dst,
@@ -228,6 +252,14 @@ void ofsync_diff(const struct ofsync_state *desired,
 void ofsync_diff_groups(const struct ofsync_state *desired,
                         const struct ofsync_state *installed,
                         const uint32_t *ids, size_t n,
+                        struct ofsync_diff *diff);
+/* Like ofsync_diff(), restricted to the groups with the 'n_ids' ids in
+ * 'ids' and the flows with the 'n_keys' keys in 'keys' (each key at most
+ * once). */
+void ofsync_diff_subset(const struct ofsync_state *desired,
+                        const struct ofsync_state *installed,
+                        const uint32_t *ids, size_t n_ids,
+                        const struct ofsync_flow_key *keys, size_t n_keys,
                         struct ofsync_diff *diff);
 
 /* Counts ops of 'type' in 'diff' (for tests and logs). */

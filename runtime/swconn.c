@@ -69,7 +69,8 @@ enum sw_state {
  * service, a group in flowlb's range the agent never had; in a table with
  * many shared flows, the shared flows that do not match the slicing field)
  * is read by the full dumps: on every (re)connection, after an error and
- * after drift. */
+ * after drift. A round during which a bundle changed flows (a reload)
+ * judges none of its flows: the next round does. */
 #define SW_SHARED_SMALL 256     /* Shared flows of a table read at once. */
 #define SW_SLICE_FLOWS 96       /* Flows per slice, about. */
 #define SW_INFLIGHT_COST 300    /* us of switch work per batch, about. */
@@ -168,6 +169,11 @@ struct swconn {
     size_t sl_covered;          /* Installed flows the round reads. */
     size_t sl_matched;          /* Of those, read back equal. */
     size_t sl_drift;            /* Differences found. */
+    bool sl_flows_changed;      /* A bundle changed flows during the round:
+                                 * the switch may answer for them from
+                                 * before or after it (dumps and bundles go
+                                 * on different connections), so the
+                                 * round's flows are not judged. */
     long long int dump_started; /* time_msec(). */
     struct ofsync_state scratch;
 
@@ -201,11 +207,13 @@ struct swconn {
     struct ofsync_state pending_del;    /* Copies of the flows deleted. */
     uint32_t *pending_gdel;
     size_t n_pending_gdel;
-    /* A bundle may also go out during a dump (only the groups changed
-     * since the last comparison): a health change must not wait for a
-     * dump of the whole pipeline. The switch answers the dump requests
-     * before it sees the bundle, so the dump shows the state before it;
-     * what such bundles changed is replayed on the dump's result. */
+    /* A bundle may also go out during a dump (only the groups and flows
+     * changed since the last comparison, as tracked by the desired
+     * state): a health change or a reload must not wait for a dump of the
+     * whole pipeline. The switch may answer the dump requests from before
+     * or after the bundle; what such bundles changed is replayed on the
+     * dump's result, and a sliced round does not judge what they touched
+     * (the groups they changed; all flows, if they changed any). */
     bool commit_in_dump;        /* That bundle is in flight (state stays
                                  * DUMPING). */
     struct ofsync_state replay, replay_del;
@@ -770,6 +778,7 @@ start_dump(struct swconn *sc)
     sc->next_req = 0;
     sc->sl_matched = 0;
     sc->sl_drift = 0;
+    sc->sl_flows_changed = false;
     sc->dump_via = rconn_is_connected(sc->dconn) ? sc->dconn : sc->rconn;
     sc->dump_started = time_msec();
 
@@ -870,7 +879,12 @@ finish_dump(struct swconn *sc)
 static void
 finish_sliced(struct swconn *sc)
 {
-    if (!sc->sl_drift && sc->sl_matched != sc->sl_covered) {
+    if (sc->sl_flows_changed) {
+        /* Its flows were not judged; the next round reads them. Groups
+         * were (those the bundles touched excepted). */
+        VLOG_DBG("%s: flows changed during the sliced round: its flows are "
+                 "read again next round", sc->target);
+    } else if (!sc->sl_drift && sc->sl_matched != sc->sl_covered) {
         VLOG_INFO("%s: drift: %"PRIuSIZE" of the %"PRIuSIZE" installed "
                   "flows read back", sc->target, sc->sl_matched,
                   sc->sl_covered);
@@ -1092,6 +1106,10 @@ sliced_flows(struct swconn *sc, const struct sw_req *r,
              const struct ofp_header *oh)
 {
     add_pipeline_flows(sc, oh, &sc->scratch);
+    if (sc->sl_flows_changed) {
+        ofsync_state_clear(&sc->scratch);
+        return;
+    }
 
     const struct ofsync_flow *f;
     HMAP_FOR_EACH (f, node, &sc->scratch.flows) {
@@ -1475,6 +1493,22 @@ add_id(uint32_t id, void *ids_)
     ids->ids[ids->n++] = id;
 }
 
+struct sw_keys {
+    struct ofsync_flow_key *keys;
+    size_t n, allocated;
+};
+
+static void
+add_key(const struct ofsync_flow_key *key, void *keys_)
+{
+    struct sw_keys *keys = keys_;
+    if (keys->n >= keys->allocated) {
+        keys->keys = x2nrealloc(keys->keys, &keys->allocated,
+                                sizeof *keys->keys);
+    }
+    keys->keys[keys->n++] = *key;
+}
+
 /* What the installed view becomes when the bundle commits: copies of the
  * desired entries it adds or changes, and the deletions. Started for a
  * bundle of 'n_ops' operations, then record_op() for each. */
@@ -1562,11 +1596,19 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     struct ofsync_diff diff;
     ofsync_diff_init(&diff);
     if (inc) {
-        /* Only the groups changed since the last comparison. */
+        /* Only the groups and flows changed since the last comparison. */
         struct sw_ids ids = { .ids = NULL };
+        struct sw_keys keys = { .keys = NULL };
         ofsync_state_touched_since(desired, sc->inc_gen, add_id, &ids);
-        ofsync_diff_groups(desired, &sc->installed, ids.ids, ids.n, &diff);
+        ofsync_state_flows_touched_since(desired, sc->inc_gen, add_key,
+                                         &keys);
+        ofsync_diff_subset(desired, &sc->installed, ids.ids, ids.n,
+                           keys.keys, keys.n, &diff);
+        if (dumping && sc->sliced && keys.n) {
+            sc->sl_flows_changed = true;
+        }
         free(ids.ids);
+        free(keys.keys);
     } else {
         long long int t0 = time_msec();
         ofsync_diff(desired, &sc->installed, &diff);

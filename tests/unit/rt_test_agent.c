@@ -546,6 +546,100 @@ test_background_reload_keeps_health(void **state)
     ds_destroy(&err);
 }
 
+/* Reloads 'tmpl' in the background, which must be taken into use by
+ * patching the running state; then reloads the same file in the loop,
+ * which rebuilds the whole desired state from scratch, and checks that the
+ * two desired states are the same. */
+static void
+reload_patched_as_rebuilt(struct fx *f, const char *tmpl)
+{
+    unsigned int patched = agent_reloads_patched(f->agent);
+    reload_bg(f, tmpl);
+    assert_int_equal(agent_reloads_patched(f->agent), patched + 1);
+    struct ofsync_state before;
+    ofsync_state_init(&before);
+    ofsync_state_copy(&before, agent_desired(f->agent));
+
+    struct ds err = DS_EMPTY_INITIALIZER;
+    assert_true(agent_reload(f->agent, &err));
+    ds_destroy(&err);
+    settle(f, 50);
+    struct ofsync_diff d;
+    ofsync_diff_init(&d);
+    ofsync_diff(agent_desired(f->agent), &before, &d);
+    for (size_t i = 0; i < d.n_ops; i++) {
+        char *s = ofsync_op_to_string(&d.ops[i], NULL);
+        print_message("patched state differs: %s\n", s);
+        free(s);
+    }
+    assert_int_equal(d.n_ops, 0);
+    assert_int_equal(ofsync_state_n_flows(&before),
+                     ofsync_state_n_flows(agent_desired(f->agent)));
+    assert_int_equal(ofsync_state_n_groups(&before),
+                     ofsync_state_n_groups(agent_desired(f->agent)));
+    ofsync_diff_destroy(&d);
+    ofsync_state_destroy(&before);
+}
+
+#define EXTRA_OTHER_MAC \
+    "service extra {\n" \
+    "    vip 10.0.0.102 tcp 80;\n" \
+    "    vip-mac 02:00:00:00:01:03;\n" \
+    "    real 10.0.0.16 mac 02:00:00:00:00:16;\n}\n"
+#define EXTRA_OTHER_VIP \
+    "service extra {\n" \
+    "    vip 10.0.0.103 udp 53;\n" \
+    "    vip-mac 02:00:00:00:01:03;\n" \
+    "    real 10.0.0.17 mac 02:00:00:00:00:17;\n}\n"
+
+/* Each kind of change a background reload patches into the running state
+ * (groups, flows added, changed, replaced and removed, a real's forward
+ * flow appearing and going), with a real down meanwhile: the result is
+ * what a rebuild from scratch makes. */
+static void
+test_background_reload_patch_matches_rebuild(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n" API_HEAD R4 ";\n" R5 ";\n}\n",
+          false);
+    settle(f, 300);
+    set_down(f, "10.0.0.11", true);
+    settle(f, 500);
+    assert_int_equal(any_weight_of(f, M1), -1);
+
+    /* A weight: one group. */
+    reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n"
+                              API_HEAD R4 " weight 3;\n" R5 ";\n}\n");
+    /* A service added: its flows, its group, a new real's forward flow. */
+    reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n"
+                              API_HEAD R4 " weight 3;\n" R5 ";\n}\n" EXTRA);
+    /* Its vip-mac: the responder's actions change (same key). */
+    reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n"
+                              API_HEAD R4 " weight 3;\n" R5 ";\n}\n"
+                              EXTRA_OTHER_MAC);
+    /* Its VIP, protocol and real: every flow of it replaced. */
+    reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n"
+                              API_HEAD R4 " weight 3;\n" R5 ";\n}\n"
+                              EXTRA_OTHER_VIP);
+    /* A real added to web (the down one stays out of its group). */
+    reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R2 ";\n" R3 ";\n}\n"
+                              API_HEAD R4 " weight 3;\n" R5 ";\n}\n"
+                              EXTRA_OTHER_VIP);
+    assert_int_equal(any_weight_of(f, M1), -1);
+    assert_true(any_weight_of(f, M3) > 0);
+    /* A service removed, and a real removed from another. */
+    reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R3 ";\n}\n"
+                              API_HEAD R4 " weight 3;\n" R5 ";\n}\n");
+    assert_int_equal(ofsync_state_n_groups(agent_desired(f->agent)), 2);
+    assert_int_equal(any_weight_of(f, M2), -1);
+    assert_int_equal(any_weight_of(f, 0x0a000011U), -1);
+
+    /* Health still reaches the patched groups. */
+    set_down(f, "10.0.0.11", false);
+    settle(f, 500);
+    assert_true(any_weight_of(f, M1) > 0);
+}
+
 int
 main(void)
 {
@@ -561,6 +655,7 @@ main(void)
         T(test_admin_commands),
         T(test_broken_reload_keeps_state),
         T(test_background_reload_keeps_health),
+        T(test_background_reload_patch_matches_rebuild),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

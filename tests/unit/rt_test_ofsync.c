@@ -476,6 +476,81 @@ test_diff_groups_matches_full_diff(void **state)
     ofsync_diff_destroy(&d2);
 }
 
+static void
+collect_key(const struct ofsync_flow_key *key, void *aux)
+{
+    struct ofsync_flow_key *keys = aux;
+    keys[keys[0].priority++ + 1] = *key;
+}
+
+/* ofsync_state_put_flow() and ofsync_state_delete_flow() record only their
+ * flow's key, and the diff restricted to those keys gives what the whole
+ * diff gives: an add, a modify and a delete. */
+static void
+test_tracked_flows_diff_as_full(void **state)
+{
+    struct fixture *f = *state;
+    add_desired_flows(&f->desired, base_flows);
+    add_desired_groups(&f->desired, base_groups);
+    add_installed_flows(&f->installed, canon_flows);
+    add_installed_groups(&f->installed, base_groups);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 0);
+    uint64_t g0 = f->desired.gen;
+
+    struct ofsync_state other;
+    ofsync_state_init(&other);
+    static const char *const changed[] = {
+        /* New (another VIP). */
+        "table=0,priority=200," C "tcp,nw_dst=10.0.0.101,tp_dst=80,"
+        "actions=ct(zone=64000,table=1)",
+        /* Same key as one installed, other actions. */
+        "table=0,priority=0,cookie=0xf10b000000000000,actions=drop",
+        NULL
+    };
+    add_desired_flows(&other, changed);
+    const struct ofsync_flow *of;
+    HMAP_FOR_EACH (of, node, &other.flows) {
+        ofsync_state_put_flow(&f->desired, of);
+    }
+    struct ofsync_flow *gone = NULL, *df;
+    HMAP_FOR_EACH (df, node, &f->desired.flows) {
+        if (df->table_id == 1) {
+            gone = df;
+        }
+    }
+    assert_non_null(gone);
+    ofsync_state_delete_flow(&f->desired, gone);
+    assert_int_equal(f->desired.full_gen, g0);     /* Tracked, not whole. */
+
+    struct ofsync_flow_key keys[8];
+    keys[0].priority = 0;
+    ofsync_state_flows_touched_since(&f->desired, g0, collect_key, keys);
+    assert_int_equal(keys[0].priority, 3);
+    struct ofsync_diff sub;
+    ofsync_diff_init(&sub);
+    ofsync_diff_subset(&f->desired, &f->installed, NULL, 0, keys + 1, 3,
+                       &sub);
+    ofsync_diff(&f->desired, &f->installed, &f->diff);
+    assert_int_equal(f->diff.n_ops, 3);
+    assert_int_equal(sub.n_ops, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(sub.ops[i].type, f->diff.ops[i].type);
+        assert_ptr_equal(sub.ops[i].flow, f->diff.ops[i].flow);
+    }
+    assert_int_equal(ofsync_diff_count(&sub, OFSYNC_FLOW_ADD), 1);
+    assert_int_equal(ofsync_diff_count(&sub, OFSYNC_FLOW_MODIFY), 1);
+    assert_int_equal(ofsync_diff_count(&sub, OFSYNC_FLOW_DELETE), 1);
+    ofsync_diff_destroy(&sub);
+
+    /* A whole-state change forgets the keys. */
+    ofsync_state_changed(&f->desired);
+    keys[0].priority = 0;
+    ofsync_state_flows_touched_since(&f->desired, g0, collect_key, keys);
+    assert_int_equal(keys[0].priority, 0);
+    ofsync_state_destroy(&other);
+}
+
 /* Applying a commit by moving the changed entries in. */
 static void
 test_move_into_replaces(void **state)
@@ -679,6 +754,7 @@ main(void)
         T(test_bucket_order_does_not_matter),
         T(test_put_group_is_tracked_alone),
         T(test_diff_groups_matches_full_diff),
+        T(test_tracked_flows_diff_as_full),
         T(test_move_into_replaces),
         T(test_move_older_flows_keeps_newer),
         T(test_group_builder_equals_parse),
