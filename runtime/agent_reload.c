@@ -919,14 +919,16 @@ finish_job(struct agent *a, struct swconn *sc)
     long long int t0 = time_msec();
     struct ds errors = DS_EMPTY_INITIALIZER;
     size_t n_rebuilt;
+    unsigned int n_patched = a->n_reloads_patched;
     bool ok = install_job(a, j, sc, &errors, &n_rebuilt);
     if (ok) {
-        char rebuilt[64];
+        char rebuilt[80];
         if (n_rebuilt == SIZE_MAX) {
             snprintf(rebuilt, sizeof rebuilt, "whole desired state next");
         } else {
-            snprintf(rebuilt, sizeof rebuilt, "%"PRIuSIZE" group(s) made "
-                     "again", n_rebuilt);
+            snprintf(rebuilt, sizeof rebuilt, "%s%"PRIuSIZE" group(s) made "
+                     "again", a->n_reloads_patched != n_patched
+                     ? "running state patched, " : "", n_rebuilt);
         }
         VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
                   PRIuSIZE" groups (in the background: read and checked in "

@@ -103,6 +103,9 @@ echo "$r" | sed 's/.*reloaded/reloaded/'
 n_flows=$(echo "$r" | sed -n 's/.* services, \([0-9]*\) flows,.*/\1/p')
 echo "$r" | grep -q "decoded in [0-9]* ms, $n_flows flows and 0 groups unchanged and not decoded" ||
     sb_fail "the weight reload decoded unchanged flows again: $r"
+# ...and the loop changed only that in its running state.
+echo "$r" | grep -q "running state patched, 1 group(s) made again" ||
+    sb_fail "the weight reload was not patched into the running state: $r"
 
 # --- 3. a new service -----------------------------------------------------
 cp "$SPEC" "$SB_DIR/spec2.lb"
@@ -133,6 +136,8 @@ r=$(tail -n +"$lines0" "$AG_LOG" | grep 'reloaded ')
 echo "$r" | sed 's/.*reloaded/reloaded/'
 echo "$r" | grep -q "decoded in [0-9]* ms, $n_flows flows and 1 groups unchanged and not decoded" ||
     sb_fail "adding a service decoded the running ones again: $r"
+echo "$r" | grep -q "running state patched, 1 group(s) made again" ||
+    sb_fail "the new service was not patched into the running state: $r"
 ag_ctl flowlb/show --json | "$SB_PY" -c 'import json,sys; s=json.load(sys.stdin); assert [v["name"] for v in s["services"]] == ["demo", "extra"], s' ||
     sb_fail "flowlb/show --json does not list both services"
 
@@ -143,6 +148,14 @@ wait_until 10 bash -c "[ \$(ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -c gr
     sb_fail "removing the service did not delete its group"
 ag_wait_synced 10
 [ "$(ag_flows | wc -l)" = "$flows_before" ] || sb_fail "flows of the removed service left behind"
+tail -n 1 <(grep 'reloaded ' "$AG_LOG") | grep -q "running state patched, 0 group(s) made again" ||
+    sb_fail "the service's removal was not patched into the running state"
+# The reconcile rounds (every second) read the switch as the reloads left
+# it: no drift, so no full re-read.
+sleep 2.5
+if grep -q 'reading everything' "$AG_LOG"; then
+    sb_fail "a reconcile round found drift after the reloads: $(grep -m1 drift "$AG_LOG")"
+fi
 
 # --- 4. the long connection ----------------------------------------------
 sleep 1
