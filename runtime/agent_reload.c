@@ -448,6 +448,20 @@ group_unchanged(struct agent *a, const struct compiled *old, size_t i)
             && service_settings_same(as->prev_svc, as->svc));
 }
 
+/* Makes the desired group of 'g' again from its base group and the reals'
+ * health, and puts it into the desired state as a tracked change. */
+static void
+remake_desired_group(struct agent *a, struct swconn *sc,
+                     const struct ir_group *g)
+{
+    struct agent_service *as = g->service ? find_service(a, g->service)
+                                          : NULL;
+    const struct ofsync_group *bg = ofsync_find_group(&a->base, g->group_id);
+    struct ofsync_group *ng = ofsync_group_clone(bg);
+    build_service_group(a, sc, g, ng, as ? as->svc : NULL, as);
+    ofsync_state_put_group(&a->desired, ng);
+}
+
 /* After a reload that left every flow as it was and removed no group:
  * the desired state stays, and only the groups of services that changed
  * are made again, as for a health change (the switch connection then
@@ -481,14 +495,7 @@ update_groups(struct agent *a, struct swconn *sc, const struct compiled *old)
         if (group_unchanged(a, old, i)) {
             continue;
         }
-        const struct ir_group *g = &c->ir.groups[i];
-        struct agent_service *as = g->service ? find_service(a, g->service)
-                                              : NULL;
-        const struct ofsync_group *bg = ofsync_find_group(&a->base,
-                                                          g->group_id);
-        struct ofsync_group *ng = ofsync_group_clone(bg);
-        build_service_group(a, sc, g, ng, as ? as->svc : NULL, as);
-        ofsync_state_put_group(&a->desired, ng);
+        remake_desired_group(a, sc, &c->ir.groups[i]);
         n_rebuilt++;
     }
     return n_rebuilt;
@@ -751,11 +758,7 @@ patch_running(struct agent *a, struct reload_job *j, struct swconn *sc,
             && (!as || service_settings_same(as->prev_svc, as->svc))) {
             continue;
         }
-        const struct ofsync_group *bg = ofsync_find_group(&a->base,
-                                                          ig->group_id);
-        struct ofsync_group *ng = ofsync_group_clone(bg);
-        build_service_group(a, sc, ig, ng, as ? as->svc : NULL, as);
-        ofsync_state_put_group(&a->desired, ng);
+        remake_desired_group(a, sc, ig);
         n++;
     }
     *n_rebuilt = n;
