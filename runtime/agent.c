@@ -451,7 +451,6 @@ agent_create(const char *spec_path, const struct agent_options *opts,
      * switch has; else it is made again once they are known. */
     c->group_fp = xcalloc(MAX(c->ir.n_groups, 1), sizeof *c->group_fp);
     c->flow_fp = xcalloc(MAX(c->ir.n_flows, 1), sizeof *c->flow_fp);
-    a->base_seqno++;
     size_t n_errors = build_base_into(&a->base, &a->desired, &c->ir, NULL,
                                       false, true, c->group_fp,
                                       &c->flows_fp, c->flow_fp, NULL);
@@ -655,7 +654,6 @@ reweigh_group(struct agent *a, const struct lb_service *svc)
         }
         char *str = ir_group_to_ofctl(&full);
         free(full.buckets);
-        a->base_seqno++;
         char *err = ofsync_add_group_str(&a->base, str, a->ports);
         free(str);
         if (err) {

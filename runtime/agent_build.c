@@ -433,7 +433,6 @@ build_base(struct agent *a, const struct ofputil_port_map *ports)
     if (!c->flow_fp) {
         c->flow_fp = xcalloc(MAX(c->ir.n_flows, 1), sizeof *c->flow_fp);
     }
-    a->base_seqno++;
     build_base_into(&a->base, NULL, &c->ir, a->ports_free ? NULL : ports,
                     false, false, c->group_fp, &c->flows_fp, c->flow_fp,
                     NULL);

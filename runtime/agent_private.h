@@ -105,9 +105,6 @@ struct agent {
     unsigned int desired_seqno;
     unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
     unsigned int n_reloads_patched; /* See agent_reloads_patched(). */
-    unsigned int base_seqno;    /* Bumped whenever 'base' changes: a reload
-                                 * patches it in place only if it is the
-                                 * one the reload started from. */
     const struct ofputil_port_map *ports; /* swconn's, for 'base'. */
     bool base_dirty;            /* IR changed since 'base' was built. */
     bool ports_free;            /* The IR names no port: 'base' does not

@@ -306,16 +306,25 @@ insert_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
     return f;
 }
 
-void
-ofsync_add_flow_copy(struct ofsync_state *s, const struct ofsync_flow *src)
+/* Inserts a copy of 'src' (from another state), tracking nothing. */
+static struct ofsync_flow *
+insert_flow_copy(struct ofsync_state *s, const struct ofsync_flow *src)
 {
     struct minimatch m;
     minimatch_clone(&m, &src->match);
-    struct ofsync_flow *f = insert_flow(s, src->table_id, src->priority, &m,
-                                        src->cookie, src->ofpacts,
-                                        src->ofpacts_len, src->wire,
-                                        src->wire_len);
+    struct ofsync_flow *f = insert_flow__(s, src->table_id, src->priority,
+                                          &m, src->cookie, src->ofpacts,
+                                          src->ofpacts_len, src->wire,
+                                          src->wire_len);
     f->tag = src->tag;
+    return f;
+}
+
+void
+ofsync_add_flow_copy(struct ofsync_state *s, const struct ofsync_flow *src)
+{
+    insert_flow_copy(s, src);
+    ofsync_state_changed(s);
 }
 
 static struct ofputil_bucket *
@@ -418,13 +427,7 @@ touch_flow(struct ofsync_state *s, uint8_t table_id, uint16_t priority,
 void
 ofsync_state_put_flow(struct ofsync_state *s, const struct ofsync_flow *src)
 {
-    struct minimatch m;
-    minimatch_clone(&m, &src->match);
-    struct ofsync_flow *f = insert_flow__(s, src->table_id, src->priority,
-                                          &m, src->cookie, src->ofpacts,
-                                          src->ofpacts_len, src->wire,
-                                          src->wire_len);
-    f->tag = src->tag;
+    struct ofsync_flow *f = insert_flow_copy(s, src);
     touch_flow(s, f->table_id, f->priority, &f->match);
 }
 
