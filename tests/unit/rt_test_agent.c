@@ -484,16 +484,23 @@ reload_bg(struct fx *f, const char *tmpl)
     settle(f, 50);
 }
 
+/* web (r1, r2) and api (r4, r5), with r1 down and out of web's group. */
 static void
-test_background_reload_keeps_health(void **state)
+start_web_api_r1_down(struct fx *f)
 {
-    struct fx *f = *state;
     start(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n" API_HEAD R4 ";\n" R5 ";\n}\n",
           false);
     settle(f, 300);
     set_down(f, "10.0.0.11", true);
     settle(f, 500);
     assert_int_equal(any_weight_of(f, M1), -1);
+}
+
+static void
+test_background_reload_keeps_health(void **state)
+{
+    struct fx *f = *state;
+    start_web_api_r1_down(f);
     int w2 = any_weight_of(f, M2);
     assert_true(w2 > 0);
     assert_int_equal(any_weight_of(f, M4), any_weight_of(f, M5));
@@ -600,12 +607,7 @@ static void
 test_background_reload_patch_matches_rebuild(void **state)
 {
     struct fx *f = *state;
-    start(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n" API_HEAD R4 ";\n" R5 ";\n}\n",
-          false);
-    settle(f, 300);
-    set_down(f, "10.0.0.11", true);
-    settle(f, 500);
-    assert_int_equal(any_weight_of(f, M1), -1);
+    start_web_api_r1_down(f);
 
     /* A weight: one group. */
     reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n"

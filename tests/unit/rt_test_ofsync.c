@@ -214,14 +214,22 @@ test_identical_is_empty(void **state)
     assert_int_equal(f->diff.n_ops, 0);
 }
 
+/* The base pipeline on both sides: as given (desired) and as the switch
+ * reports it back (installed). */
 static void
-test_canonical_forms_are_empty(void **state)
+load_base_pipeline(struct fixture *f)
 {
-    struct fixture *f = *state;
     add_desired_flows(&f->desired, base_flows);
     add_desired_groups(&f->desired, base_groups);
     add_installed_flows(&f->installed, canon_flows);
     add_installed_groups(&f->installed, base_groups);
+}
+
+static void
+test_canonical_forms_are_empty(void **state)
+{
+    struct fixture *f = *state;
+    load_base_pipeline(f);
     ofsync_diff(&f->desired, &f->installed, &f->diff);
     for (size_t i = 0; i < f->diff.n_ops; i++) {
         char *s = ofsync_op_to_string(&f->diff.ops[i], NULL);
@@ -442,10 +450,7 @@ static void
 test_diff_groups_matches_full_diff(void **state)
 {
     struct fixture *f = *state;
-    add_desired_flows(&f->desired, base_flows);
-    add_desired_groups(&f->desired, base_groups);
-    add_installed_flows(&f->installed, canon_flows);
-    add_installed_groups(&f->installed, base_groups);
+    load_base_pipeline(f);
     ofsync_diff(&f->desired, &f->installed, &f->diff);
     assert_int_equal(f->diff.n_ops, 0);     /* Caches now computed. */
 
@@ -490,10 +495,7 @@ static void
 test_tracked_flows_diff_as_full(void **state)
 {
     struct fixture *f = *state;
-    add_desired_flows(&f->desired, base_flows);
-    add_desired_groups(&f->desired, base_groups);
-    add_installed_flows(&f->installed, canon_flows);
-    add_installed_groups(&f->installed, base_groups);
+    load_base_pipeline(f);
     ofsync_diff(&f->desired, &f->installed, &f->diff);
     assert_int_equal(f->diff.n_ops, 0);
     uint64_t g0 = f->desired.gen;
