@@ -20,9 +20,9 @@
 #define this_module (*VLM_agent)    /* Logs as "agent" (see agent.c). */
 
 /* The flows of the IR not yet decoded, [front, back): one half takes
- * chunks from the front, the other (once done with the groups) from the
- * back, so that they finish together whatever each flow costs, and each
- * half holds a contiguous run of flows. */
+ * chunks from the front, the other from the back (each once done with its
+ * share of the groups), so that they finish together whatever each flow
+ * costs, and each half holds a contiguous run of flows. */
 struct flow_queue {
     pthread_mutex_t mutex;
     size_t front, back;
@@ -51,15 +51,17 @@ flow_queue_take(struct flow_queue *q, bool from_back, size_t *begin,
     return n > 0;
 }
 
-/* Half of the decoding of a pipeline: the groups and then the last flows, or
- * the first flows. The two halves share nothing (each has its own parse
- * caches and states), so they run in two threads: at 10,000 services x 32
- * reals each takes about half a second. */
+/* Half of the decoding of a pipeline: the later groups and then the last
+ * flows, or the earlier groups and then the first flows. The two halves
+ * share nothing (each has its own parse caches and states), so they run in
+ * two threads: at 10,000 services x 32 reals each takes about half a
+ * second. */
 struct build_part {
     const struct ir_pipeline *ir;
     const struct ofputil_port_map *ports;
-    bool groups;                /* The groups, then flows from the back;
-                                 * else flows from the front. */
+    size_t groups_begin, groups_end;    /* Its groups of the IR. */
+    bool later;                 /* The later groups and flows from the
+                                 * back; else from the front. */
     struct flow_queue *queue;   /* The flows not yet taken by a half. */
     bool quiet;                 /* Log no error (made without the switch's
                                  * ports: errors only mean "rebuild with
@@ -72,7 +74,7 @@ struct build_part {
                                  * has (the groups' or the flows' half). */
     struct ofsync_state base, desired;
     size_t n_errors;
-    size_t n_flows_reused;
+    size_t n_flows_reused, n_groups_reused;
     long long int ms_build, ms_copy;
     long long int cpu_ms;       /* CPU time of the thread for it. */
 };
@@ -183,14 +185,14 @@ build_groups(struct build_part *p)
      * not once per group and bucket. */
     struct ofsync_group_builder *gb = ofsync_group_builder_create(p->ports);
     struct ds props = DS_EMPTY_INITIALIZER;
-    for (size_t i = 0; i < ir->n_groups; i++) {
+    for (size_t i = p->groups_begin; i < p->groups_end; i++) {
         const struct ir_group *g = &ir->groups[i];
         if (p->fp) {
             p->fp[i] = group_fp(g);
             if (p->reuse && group_in_running(p->reuse, g->group_id,
                                              p->fp[i])) {
                 p->reuse->group_reused[i] = true;
-                p->reuse->n_groups_reused++;
+                p->n_groups_reused++;
                 continue;
             }
         }
@@ -252,7 +254,11 @@ decode_flows(struct build_part *p, struct ofsync_state *s, size_t begin,
             free(text);
             continue;
         }
-        char *err = ofsync_add_flow_str_tagged(s, text, p->ports, tag);
+        const struct ir_flow *irf = &ir->flows[i];
+        char *err = ofsync_add_flow_parts_tagged(s, irf->table, irf->priority,
+                                                 irf->cookie, irf->match,
+                                                 irf->actions, text, p->ports,
+                                                 tag);
         if (err) {
             /* Typically a port name the bridge does not have (yet). */
             const struct location *l = &ir->flows[i].loc;
@@ -272,7 +278,7 @@ static void
 build_flows(struct build_part *p)
 {
     size_t begin, end;
-    if (!p->groups) {
+    if (!p->later) {
         while (flow_queue_take(p->queue, false, &begin, &end)) {
             decode_flows(p, &p->base, begin, end);
         }
@@ -284,7 +290,7 @@ build_flows(struct build_part *p)
         ofsync_state_init(&chunk);
         while (flow_queue_take(p->queue, true, &begin, &end)) {
             decode_flows(p, &chunk, begin, end);
-            ofsync_state_move_older_flows(&p->base, &chunk);
+            ofsync_state_move_older(&p->base, &chunk);
         }
         ofsync_state_destroy(&chunk);
     }
@@ -304,7 +310,7 @@ build_part_main(void *p_)
     struct build_part *p = p_;
     long long int t0 = time_msec();
     long long int c0 = thread_cpu_msec();
-    if (p->groups) {
+    if (p->groups_end > p->groups_begin) {
         build_groups(p);
         if (p->prepare) {
             ofsync_state_prepare(&p->base);
@@ -321,8 +327,8 @@ build_part_main(void *p_)
     return NULL;
 }
 
-/* Puts the groups and the later flows of 'g' and the earlier flows of 'f'
- * into 'dst' (cleared). */
+/* Puts the later groups and flows of 'g' and the earlier ones of 'f' into
+ * 'dst' (cleared). */
 static void
 join_parts(struct ofsync_state *dst, struct ofsync_state *g,
            struct ofsync_state *f)
@@ -330,13 +336,13 @@ join_parts(struct ofsync_state *dst, struct ofsync_state *g,
     ofsync_state_clear(dst);
     hmap_swap(&dst->groups, &g->groups);
     hmap_swap(&dst->flows, &g->flows);
-    ofsync_state_move_older_flows(dst, f);
+    ofsync_state_move_older(dst, f);
     ofsync_state_changed(g);
 }
 
 /* Decodes 'ir' into 'base' with the switch's 'ports' (may be NULL), in two
- * threads: the groups and then the last flows in a second thread, the
- * first flows in this one. With 'desired' nonnull, also makes it a copy of
+ * threads: the later half of the groups and then the last flows in a
+ * second thread, the earlier groups and the first flows in this one. With 'desired' nonnull, also makes it a copy of
  * 'base' (in the same two threads). 'prepare' computes the groups'
  * encodings (for comparisons). With 'fp' nonnull, puts there the
  * fingerprint of each group of 'ir', in 'flow_fp' (then nonnull) each
@@ -367,12 +373,14 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
         memset(p, 0, sizeof *p);
         p->ir = ir;
         p->ports = ports;
-        p->groups = i == 0;
+        p->later = i == 0;
+        p->groups_begin = i == 0 ? ir->n_groups / 2 : 0;
+        p->groups_end = i == 0 ? ir->n_groups : ir->n_groups / 2;
         p->queue = &queue;
         p->quiet = quiet;
         p->prepare = prepare;
         p->copy = desired != NULL;
-        p->fp = i == 0 ? fp : NULL;
+        p->fp = fp;
         p->flow_fp = flow_fp;
         p->reuse = reuse;
         ofsync_state_init(&p->base);
@@ -395,6 +403,8 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
     if (reuse) {
         reuse->n_flows_reused = parts[0].n_flows_reused
                                 + parts[1].n_flows_reused;
+        reuse->n_groups_reused = parts[0].n_groups_reused
+                                 + parts[1].n_groups_reused;
     }
     if (fp && flows_fp) {
         /* All flows', in order: folded from each flow's. */
@@ -406,13 +416,14 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
         *flows_fp = (uint64_t) all.h1 << 32 | all.h2;
     }
     size_t n_errors = parts[0].n_errors + parts[1].n_errors;
-    VLOG_DBG("decoded %s: groups and %"PRIuSIZE" flows %lld ms (+%lld ms "
-             "copy; %lld ms CPU), %"PRIuSIZE" flows %lld ms (+%lld ms copy; "
-             "%lld ms CPU)%s",
+    VLOG_DBG("decoded %s: %"PRIuSIZE" groups and %"PRIuSIZE" flows %lld ms "
+             "(+%lld ms copy; %lld ms CPU), %"PRIuSIZE" groups and %"PRIuSIZE
+             " flows %lld ms (+%lld ms copy; %lld ms CPU)%s",
              ports ? "with the ports" : "without ports",
+             parts[0].groups_end - parts[0].groups_begin,
              ir->n_flows - queue.front,
              parts[0].ms_build, parts[0].ms_copy, parts[0].cpu_ms,
-             queue.front,
+             parts[1].groups_end - parts[1].groups_begin, queue.front,
              parts[1].ms_build, parts[1].ms_copy, parts[1].cpu_ms,
              threaded ? "" : ", not in parallel");
     for (int i = 0; i < 2; i++) {

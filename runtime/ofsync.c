@@ -5,6 +5,7 @@
 #include <string.h>
 #include "bitmap.h"
 #include "byte-order.h"
+#include "flow_fast.h"
 #include "hash.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-actions.h"
@@ -518,8 +519,7 @@ ofsync_state_move_into(struct ofsync_state *dst, struct ofsync_state *src)
 }
 
 void
-ofsync_state_move_older_flows(struct ofsync_state *dst,
-                              struct ofsync_state *src)
+ofsync_state_move_older(struct ofsync_state *dst, struct ofsync_state *src)
 {
     struct ofsync_flow *f;
     HMAP_FOR_EACH_POP (f, node, &src->flows) {
@@ -528,6 +528,14 @@ ofsync_state_move_older_flows(struct ofsync_state *dst,
         } else {
             hmap_insert(&dst->flows, &f->node,
                         flow_key_hash(f->table_id, f->priority, &f->match));
+        }
+    }
+    struct ofsync_group *g;
+    HMAP_FOR_EACH_POP (g, node, &src->groups) {
+        if (ofsync_find_group(dst, g->group_id)) {
+            ofsync_group_free(g);
+        } else {
+            hmap_insert(&dst->groups, &g->node, hash_int(g->group_id, 0));
         }
     }
     ofsync_state_changed(dst);
@@ -590,29 +598,24 @@ ofsync_add_flow_str(struct ofsync_state *s, const char *str,
     return ofsync_add_flow_str_tagged(s, str, port_map, 0);
 }
 
-char *
-ofsync_add_flow_str_tagged(struct ofsync_state *s, const char *str,
-                           const struct ofputil_port_map *port_map,
-                           uint64_t tag)
+/* Adds the parsed or built flow 'fm' (usable with 'usable'; 'str' names it
+ * in errors) the way the switch will give it back, and frees its match and
+ * actions. */
+static char *
+add_flow_mod(struct ofsync_state *s, struct ofputil_flow_mod *fm,
+             enum ofputil_protocol usable, const char *str, uint64_t tag)
 {
-    struct ofputil_flow_mod fm;
-    enum ofputil_protocol usable;
-    char *error = parse_ofp_flow_mod_str(&fm, str, port_map, NULL, OFPFC_ADD,
-                                         &usable);
-    if (error) {
-        return error;
-    }
     if (!(usable & OFSYNC_PROTOCOL)) {
-        minimatch_destroy(&fm.match);
-        free(fm.ofpacts);
+        minimatch_destroy(&fm->match);
+        free(fm->ofpacts);
         return xasprintf("flow not expressible in OpenFlow 1.5: %s", str);
     }
 
     /* Round trip through the wire format: the switch's dump replies decode
      * to exactly this form, so the comparison sees no spurious change. */
-    struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, OFSYNC_PROTOCOL);
-    minimatch_destroy(&fm.match);
-    free(fm.ofpacts);
+    struct ofpbuf *msg = ofputil_encode_flow_mod(fm, OFSYNC_PROTOCOL);
+    minimatch_destroy(&fm->match);
+    free(fm->ofpacts);
 
     struct ofputil_flow_mod dec;
     struct ofpbuf ofpacts;
@@ -630,6 +633,50 @@ ofsync_add_flow_str_tagged(struct ofsync_state *s, const char *str,
                                         &dec.match, ntohll(dec.new_cookie),
                                         ofpacts.data, ofpacts.size, NULL, 0);
     f->tag = tag;
+    ofpbuf_uninit(&ofpacts);
+    return NULL;
+}
+
+char *
+ofsync_add_flow_str_tagged(struct ofsync_state *s, const char *str,
+                           const struct ofputil_port_map *port_map,
+                           uint64_t tag)
+{
+    struct ofputil_flow_mod fm;
+    enum ofputil_protocol usable;
+    char *error = parse_ofp_flow_mod_str(&fm, str, port_map, NULL, OFPFC_ADD,
+                                         &usable);
+    if (error) {
+        return error;
+    }
+    return add_flow_mod(s, &fm, usable, str, tag);
+}
+
+char *
+ofsync_add_flow_parts_tagged(struct ofsync_state *s, uint8_t table_id,
+                             uint16_t priority, uint64_t cookie,
+                             const char *match, const char *actions,
+                             const char *str,
+                             const struct ofputil_port_map *port_map,
+                             uint64_t tag)
+{
+    struct match m;
+    struct ofpbuf ofpacts;
+    enum ofputil_protocol usable;
+    ofpbuf_init(&ofpacts, 64);
+    if (!flow_fast_build(match, actions, table_id, port_map, &m, &ofpacts,
+                         &usable)
+        || !(usable & OFSYNC_PROTOCOL)) {
+        ofpbuf_uninit(&ofpacts);
+        return ofsync_add_flow_str_tagged(s, str, port_map, tag);
+    }
+    /* Built in the form the switch gives back already (no round trip
+     * through the wire format needed: rt_test_flow_fast compares). */
+    struct minimatch mm;
+    minimatch_init(&mm, &m);
+    struct ofsync_flow *f = insert_flow(s, table_id, priority, &mm, cookie,
+                                        ofpacts.data, ofpacts.size, NULL, 0);
+    f->tag = tag;               /* 'mm' moved into 'f'. */
     ofpbuf_uninit(&ofpacts);
     return NULL;
 }

@@ -108,6 +108,17 @@ char *ofsync_add_flow_str_tagged(struct ofsync_state *, const char *s,
                                  const struct ofputil_port_map *port_map,
                                  uint64_t tag)
     OVS_WARN_UNUSED_RESULT;
+/* The same for a flow given in parts (its text 'str' as a whole too): the
+ * shapes flow_fast.h handles are built without the parser and without the
+ * round trip through the wire format; the parser takes the rest and gives
+ * the errors. The result is the same either way. */
+char *ofsync_add_flow_parts_tagged(struct ofsync_state *, uint8_t table_id,
+                                   uint16_t priority, uint64_t cookie,
+                                   const char *match, const char *actions,
+                                   const char *str,
+                                   const struct ofputil_port_map *port_map,
+                                   uint64_t tag)
+    OVS_WARN_UNUSED_RESULT;
 char *ofsync_add_group_str(struct ofsync_state *, const char *s,
                            const struct ofputil_port_map *port_map)
     OVS_WARN_UNUSED_RESULT;
@@ -178,10 +189,10 @@ void ofsync_state_flows_touched_since(const struct ofsync_state *,
  * with the same keys ('src' is left empty). */
 void ofsync_state_move_into(struct ofsync_state *dst,
                             struct ofsync_state *src);
-/* Moves the flows of 'src' into 'dst', except those whose key 'dst'
- * already has (those are freed): 'src' holds older entries. */
-void ofsync_state_move_older_flows(struct ofsync_state *dst,
-                                   struct ofsync_state *src);
+/* Moves the flows and groups of 'src' into 'dst', except those whose key
+ * 'dst' already has (those are freed): 'src' holds older entries. */
+void ofsync_state_move_older(struct ofsync_state *dst,
+                             struct ofsync_state *src);
 /* Whether two groups are the same (type, properties and buckets). */
 bool ofsync_groups_equal(const struct ofsync_group *,
                          const struct ofsync_group *);

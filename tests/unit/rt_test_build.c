@@ -114,8 +114,11 @@ test_two_threads_decode_what_one_pass_does(void **state)
         decode_in_one_pass(&c.ir, &want);
         assert_same(&base, &want);
         assert_same(&desired, &want);
-        /* Every flow has its fingerprint, and the fingerprint of them all
-         * is the same again. */
+        /* Every group and flow has its fingerprint (both threads decode
+         * groups), and the fingerprint of all flows is the same again. */
+        for (size_t i = 0; i < c.ir.n_groups; i++) {
+            assert_true(fp[i] != 0);
+        }
         for (size_t i = 0; i < c.ir.n_flows; i++) {
             assert_true(flow_fp[i] != 0);
         }
@@ -134,8 +137,8 @@ test_two_threads_decode_what_one_pass_does(void **state)
     }
 }
 
-/* A reload skips the flows the running base has: both threads count and
- * mark what they skip. */
+/* A reload skips the flows and groups the running base has: both threads
+ * count and mark what they skip. */
 static void
 test_reuse_is_counted_across_threads(void **state)
 {
@@ -158,8 +161,12 @@ test_reuse_is_counted_across_threads(void **state)
     for (size_t i = 0; i < n_flows; i += 3) {
         r.flows[r.n_flows++] = flow_fp[i];
     }
-    r.groups = xmalloc(sizeof *r.groups);
-    r.n_groups = 0;
+    /* The "running" groups: every fifth one (in both threads' halves). */
+    r.groups = xmalloc(n_groups * sizeof *r.groups);
+    for (size_t i = 0; i < n_groups; i += 5) {
+        r.groups[r.n_groups].group_id = c.ir.groups[i].group_id;
+        r.groups[r.n_groups++].fp = fp[i];
+    }
     build_reuse_sort(&r);
     r.group_reused = xcalloc(n_groups, sizeof *r.group_reused);
     r.flow_reused = xcalloc(n_flows, sizeof *r.flow_reused);
@@ -167,12 +174,15 @@ test_reuse_is_counted_across_threads(void **state)
     build_base_into(&base, NULL, &c.ir, NULL, false, false, fp, &flows_fp,
                     flow_fp, &r);
     assert_int_equal(r.n_flows_reused, r.n_flows);
-    assert_int_equal(r.n_groups_reused, 0);
+    assert_int_equal(r.n_groups_reused, r.n_groups);
     for (size_t i = 0; i < n_flows; i++) {
         assert_int_equal(r.flow_reused[i], i % 3 == 0);
     }
+    for (size_t i = 0; i < n_groups; i++) {
+        assert_int_equal(r.group_reused[i], i % 5 == 0);
+    }
     assert_int_equal(ofsync_state_n_flows(&base), n_flows - r.n_flows);
-    assert_int_equal(ofsync_state_n_groups(&base), n_groups);
+    assert_int_equal(ofsync_state_n_groups(&base), n_groups - r.n_groups);
 
     ofsync_state_destroy(&base);
     free(r.flows);

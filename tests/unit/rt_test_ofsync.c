@@ -578,10 +578,11 @@ test_move_into_replaces(void **state)
     ofsync_state_destroy(&pending);
 }
 
-/* Joining two halves decoded apart: where both have a flow with one key,
- * the one already in the destination (the later one) stays. */
+/* Joining two halves decoded apart: where both have a flow with one key
+ * or a group with one id, the one already in the destination (the later
+ * one) stays; the others move over. */
 static void
-test_move_older_flows_keeps_newer(void **state)
+test_move_older_keeps_newer(void **state)
 {
     struct fixture *f = *state;
     struct ofsync_state older, newer;
@@ -599,7 +600,16 @@ test_move_older_flows_keeps_newer(void **state)
                               "cookie=0xf10b000000000002,tcp,"
                               "actions=NORMAL", NULL);
     assert_null(err);
-    ofsync_state_move_older_flows(&newer, &older);
+    err = ofsync_add_group_str(&older, "group_id=1,type=select,"
+                               "bucket=bucket_id:1,actions=drop", NULL);
+    assert_null(err);
+    err = ofsync_add_group_str(&older, "group_id=2,type=select,"
+                               "bucket=bucket_id:1,actions=drop", NULL);
+    assert_null(err);
+    err = ofsync_add_group_str(&newer, "group_id=1,type=select,"
+                               "bucket=bucket_id:7,actions=drop", NULL);
+    assert_null(err);
+    ofsync_state_move_older(&newer, &older);
     assert_int_equal(ofsync_state_n_flows(&older), 0);
     assert_int_equal(ofsync_state_n_flows(&newer), 2);
     size_t n_newer = 0;
@@ -608,6 +618,13 @@ test_move_older_flows_keeps_newer(void **state)
         n_newer += fl->cookie == 0xf10b000000000002ULL;
     }
     assert_int_equal(n_newer, 1);
+    assert_int_equal(ofsync_state_n_groups(&older), 0);
+    assert_int_equal(ofsync_state_n_groups(&newer), 2);
+    const struct ofsync_group *g1 = ofsync_find_group(&newer, 1);
+    assert_non_null(g1);
+    const struct ofputil_bucket *b = ofputil_bucket_find(&g1->buckets, 7);
+    assert_non_null(b);
+    assert_non_null(ofsync_find_group(&newer, 2));
     ofsync_state_destroy(&older);
     ofsync_state_destroy(&newer);
     (void) f;
@@ -758,7 +775,7 @@ main(void)
         T(test_diff_groups_matches_full_diff),
         T(test_tracked_flows_diff_as_full),
         T(test_move_into_replaces),
-        T(test_move_older_flows_keeps_newer),
+        T(test_move_older_keeps_newer),
         T(test_group_builder_equals_parse),
         T(test_weight_change_is_remove_insert),
         T(test_all_buckets_changed_is_one_modify),
