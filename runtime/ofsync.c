@@ -1232,7 +1232,17 @@ encode_flow_op(const struct ofsync_op *op)
     default:
         OVS_NOT_REACHED();
     }
-    return ofputil_encode_flow_mod(&fm, OFSYNC_PROTOCOL);
+    if (!fm.ofpacts_len || !f->wire) {
+        return ofputil_encode_flow_mod(&fm, OFSYNC_PROTOCOL);
+    }
+    /* The instructions come last in an OpenFlow 1.5 flow_mod, and 'wire'
+     * holds them already encoded: append it rather than encode again. */
+    fm.ofpacts = NULL;
+    fm.ofpacts_len = 0;
+    struct ofpbuf *msg = ofputil_encode_flow_mod(&fm, OFSYNC_PROTOCOL);
+    ofpbuf_put(msg, f->wire, f->wire_len);
+    ofpmsg_update_length(msg);
+    return msg;
 }
 
 static struct ofpbuf *

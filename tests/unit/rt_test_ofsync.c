@@ -578,6 +578,78 @@ test_move_into_replaces(void **state)
     ofsync_state_destroy(&pending);
 }
 
+/* A flow operation appends the flow's instructions encoded once ('wire')
+ * to the flow_mod instead of encoding them again: the bytes must be what
+ * OVS's encoder gives for the whole flow_mod, for each kind of operation. */
+static void
+test_flow_ops_encode_as_ovs_does(void **state OVS_UNUSED)
+{
+    static const char *const flows[] = {
+        "table=0,priority=300," C "arp,arp_op=1,arp_tpa=172.16.0.1,"
+        "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+        "set_field:02:f1:ac:10:00:01->eth_src,set_field:2->arp_op,IN_PORT",
+        "table=0,priority=200," C "tcp,nw_dst=172.16.0.1,tp_dst=80,"
+        "actions=ct(zone=64000,table=1)",
+        "table=1,priority=200," C "ct_state=+trk-inv,ct_mark=0,tcp,"
+        "nw_dst=172.16.0.1,tp_dst=80,actions=group:4054955830",
+        "table=1,priority=100," C "ct_state=+trk-inv,actions=goto_table:2",
+        "table=2,priority=100," C "ct_mark=0xa400001,"
+        "actions=set_field:02:0a:0a:40:00:01->eth_dst,output:1",
+        "table=4,priority=0," C "actions=drop",
+        NULL,
+    };
+    struct ofsync_state s;
+    ofsync_state_init(&s);
+    add_desired_flows(&s, flows);
+    static const enum ofsync_op_type types[] = {
+        OFSYNC_FLOW_ADD, OFSYNC_FLOW_MODIFY, OFSYNC_FLOW_DELETE,
+    };
+    size_t n = 0;
+    const struct ofsync_flow *f;
+    HMAP_FOR_EACH (f, node, &s.flows) {
+        for (size_t t = 0; t < ARRAY_SIZE(types); t++) {
+            struct ofsync_op op = { .type = types[t], .flow = f };
+            struct ofpbuf *got = ofsync_op_encode(&op);
+            struct ofputil_flow_mod fm = {
+                .priority = f->priority,
+                .table_id = f->table_id,
+                .buffer_id = UINT32_MAX,
+                .out_port = OFPP_ANY,
+                .out_group = OFPG_ANY,
+                .ofpacts = f->ofpacts,
+                .ofpacts_len = f->ofpacts_len,
+                .new_cookie = OVS_BE64_MAX,
+                .match = f->match,
+            };
+            if (types[t] == OFSYNC_FLOW_ADD) {
+                fm.command = OFPFC_ADD;
+                fm.new_cookie = htonll(f->cookie);
+            } else {
+                fm.command = (types[t] == OFSYNC_FLOW_MODIFY
+                              ? OFPFC_MODIFY_STRICT : OFPFC_DELETE_STRICT);
+                fm.cookie = htonll(f->cookie);
+                fm.cookie_mask = OVS_BE64_MAX;
+                if (types[t] == OFSYNC_FLOW_DELETE) {
+                    fm.ofpacts = NULL;
+                    fm.ofpacts_len = 0;
+                }
+            }
+            struct ofpbuf *want = ofputil_encode_flow_mod(&fm,
+                                                          OFPUTIL_P_OF15_OXM);
+            /* Transaction ids aside. */
+            ((struct ofp_header *) got->data)->xid = 0;
+            ((struct ofp_header *) want->data)->xid = 0;
+            assert_int_equal(got->size, want->size);
+            assert_memory_equal(got->data, want->data, want->size);
+            ofpbuf_delete(got);
+            ofpbuf_delete(want);
+            n++;
+        }
+    }
+    assert_int_equal(n, 3 * 6);
+    ofsync_state_destroy(&s);
+}
+
 /* Joining two halves decoded apart: where both have a flow with one key
  * or a group with one id, the one already in the destination (the later
  * one) stays; the others move over. */
@@ -776,6 +848,7 @@ main(void)
         T(test_tracked_flows_diff_as_full),
         T(test_move_into_replaces),
         T(test_move_older_keeps_newer),
+        T(test_flow_ops_encode_as_ovs_does),
         T(test_group_builder_equals_parse),
         T(test_weight_change_is_remove_insert),
         T(test_all_buckets_changed_is_one_modify),
