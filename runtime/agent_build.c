@@ -135,6 +135,21 @@ group_fp(const struct ir_group *g)
     return (uint64_t) fp.h1 << 32 | fp.h2;
 }
 
+/* A fingerprint of everything a flow is decoded from (the base's flows
+ * are tagged with it: a reload finds the unchanged ones by it). */
+static uint64_t
+flow_fp(const struct ir_flow *f)
+{
+    struct fp fp = { 0, 0 };
+    fp_u32(&fp, f->table);
+    fp_u32(&fp, f->priority);
+    fp_u32(&fp, f->cookie >> 32);
+    fp_u32(&fp, f->cookie);
+    fp_str(&fp, f->match);
+    fp_str(&fp, f->actions);
+    return (uint64_t) fp.h1 << 32 | fp.h2;
+}
+
 static int
 compare_reuse_group(const void *a_, const void *b_)
 {
@@ -241,36 +256,32 @@ decode_flows(struct build_part *p, struct ofsync_state *s, size_t begin,
     static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     const struct ir_pipeline *ir = p->ir;
     for (size_t i = begin; i < end; i++) {
-        char *text = ir_flow_to_ofctl(&ir->flows[i]);
-        struct fp one = { 0, 0 };
-        fp_str(&one, text);
-        uint64_t tag = (uint64_t) one.h1 << 32 | one.h2;
+        const struct ir_flow *f = &ir->flows[i];
+        uint64_t tag = flow_fp(f);
         if (p->flow_fp) {
             p->flow_fp[i] = tag;
         }
         if (p->reuse && flow_in_running(p->reuse, tag)) {
             p->reuse->flow_reused[i] = true;
             p->n_flows_reused++;
-            free(text);
             continue;
         }
-        const struct ir_flow *irf = &ir->flows[i];
-        char *err = ofsync_add_flow_parts_tagged(s, irf->table, irf->priority,
-                                                 irf->cookie, irf->match,
-                                                 irf->actions, text, p->ports,
-                                                 tag);
+        char *err = ofsync_add_flow_parts_tagged(s, f->table, f->priority,
+                                                 f->cookie, f->match,
+                                                 f->actions, p->ports, tag);
         if (err) {
             /* Typically a port name the bridge does not have (yet). */
-            const struct location *l = &ir->flows[i].loc;
+            const struct location *l = &f->loc;
             p->n_errors++;
             if (!p->quiet) {
+                char *text = ir_flow_to_ofctl(f);
                 VLOG_WARN_RL(&rl, "%s:%d:%d: flow not installable (%s): %s",
                              l->file ? l->file : "?", l->line, l->col, err,
                              text);
+                free(text);
             }
             free(err);
         }
-        free(text);
     }
 }
 

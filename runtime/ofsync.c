@@ -656,7 +656,6 @@ char *
 ofsync_add_flow_parts_tagged(struct ofsync_state *s, uint8_t table_id,
                              uint16_t priority, uint64_t cookie,
                              const char *match, const char *actions,
-                             const char *str,
                              const struct ofputil_port_map *port_map,
                              uint64_t tag)
 {
@@ -668,7 +667,12 @@ ofsync_add_flow_parts_tagged(struct ofsync_state *s, uint8_t table_id,
                          &usable)
         || !(usable & OFSYNC_PROTOCOL)) {
         ofpbuf_uninit(&ofpacts);
-        return ofsync_add_flow_str_tagged(s, str, port_map, tag);
+        char *str = xasprintf("table=%u,priority=%u,cookie=%#"PRIx64"%s%s,"
+                              "actions=%s", table_id, priority, cookie,
+                              *match ? "," : "", match, actions);
+        char *error = ofsync_add_flow_str_tagged(s, str, port_map, tag);
+        free(str);
+        return error;
     }
     /* Built in the form the switch gives back already (no round trip
      * through the wire format needed: rt_test_flow_fast compares). */

@@ -108,14 +108,14 @@ char *ofsync_add_flow_str_tagged(struct ofsync_state *, const char *s,
                                  const struct ofputil_port_map *port_map,
                                  uint64_t tag)
     OVS_WARN_UNUSED_RESULT;
-/* The same for a flow given in parts (its text 'str' as a whole too): the
- * shapes flow_fast.h handles are built without the parser and without the
- * round trip through the wire format; the parser takes the rest and gives
- * the errors. The result is the same either way. */
+/* The same for a flow given in parts: the shapes flow_fast.h handles are
+ * built without the parser and without the round trip through the wire
+ * format; the parser takes the rest (as "table=T,priority=P,cookie=C,
+ * MATCH,actions=ACTIONS") and gives the errors. The result is the same
+ * either way. */
 char *ofsync_add_flow_parts_tagged(struct ofsync_state *, uint8_t table_id,
                                    uint16_t priority, uint64_t cookie,
                                    const char *match, const char *actions,
-                                   const char *str,
                                    const struct ofputil_port_map *port_map,
                                    uint64_t tag)
     OVS_WARN_UNUSED_RESULT;
