@@ -41,12 +41,13 @@ next_token(char **s)
 }
 
 /* A decimal number below 2^32 and nothing else (what lowering writes for
- * group ids, tables, zones and port numbers). */
+ * group ids, tables, zones and port numbers). A leading zero is refused:
+ * OVS's parser reads "010" as octal. */
 static bool
 parse_decimal(const char *s, uint32_t *out)
 {
     uint64_t v = 0;
-    if (!*s) {
+    if (!*s || (s[0] == '0' && s[1])) {
         return false;
     }
     for (; *s; s++) {

@@ -263,6 +263,8 @@ test_declined_go_to_the_parser(void **state OVS_UNUSED)
         { "", "output:uplink" },
         { "", "NORMAL,drop" },
         { "", "goto_table:2,NORMAL" },
+        { "", "group:010" },
+        { "tcp,nw_dst=1.2.3.4", "ct(zone=010,table=2)" },
         { "tcp", "set_field:2->arp_op" },
         { "tcp,no_such_field=1", "drop" },
         { "tcp,ip_dscp=8", "drop" },
