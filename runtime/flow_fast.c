@@ -3,6 +3,7 @@
 #include <config.h>
 #include "flow_fast.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include "nx-match.h"
 #include "openvswitch/match.h"
@@ -10,7 +11,6 @@
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-parse.h"
 #include "openvswitch/ofp-port.h"
-#include "openvswitch/ofp-table.h"
 #include "openvswitch/ofpbuf.h"
 #include "packets.h"
 #include "util.h"
