@@ -71,7 +71,7 @@ struct build_part {
     uint64_t *fp;               /* Nonnull: the groups' fingerprints. */
     uint64_t *flow_fp;          /* Nonnull: each flow's fingerprint. */
     struct build_reuse *reuse;  /* Nonnull: skip what the running base
-                                 * has (the groups' or the flows' half). */
+                                 * has (of this half's groups and flows). */
     struct ofsync_state base, desired;
     size_t n_errors;
     size_t n_flows_reused, n_groups_reused;
@@ -353,8 +353,9 @@ join_parts(struct ofsync_state *dst, struct ofsync_state *g,
 
 /* Decodes 'ir' into 'base' with the switch's 'ports' (may be NULL), in two
  * threads: the later half of the groups and then the last flows in a
- * second thread, the earlier groups and the first flows in this one. With 'desired' nonnull, also makes it a copy of
- * 'base' (in the same two threads). 'prepare' computes the groups'
+ * second thread, the earlier groups and the first flows in this one. With
+ * 'desired' nonnull, also makes it a copy of 'base' (in the same two
+ * threads). 'prepare' computes the groups'
  * encodings (for comparisons). With 'fp' nonnull, puts there the
  * fingerprint of each group of 'ir', in 'flow_fp' (then nonnull) each
  * flow's and in 'flows_fp' all flows'. Touches nothing else: runs in the
