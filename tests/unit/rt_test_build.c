@@ -15,6 +15,7 @@
 #include "check.h"
 #include "diag.h"
 #include "ir.h"
+#include "ir_test_util.h"
 #include "lower.h"
 #include "ofsync.h"
 #include "openvswitch/dynamic-string.h"
@@ -23,12 +24,6 @@
 
 /* N services of 4 reals from a shared pool of 64: many chunks of flows
  * (the forward flows are shared by every service of a real). */
-struct compiled_fx {
-    struct diag d;
-    struct lb_spec spec;        /* The IR points into it (names). */
-    struct ir_pipeline ir;
-};
-
 static void
 compile(struct compiled_fx *c, int n)
 {
@@ -45,24 +40,10 @@ compile(struct compiled_fx *c, int n)
         }
         ds_put_cstr(&text, "}\n");
     }
-    diag_init(&c->d);
-    lb_spec_init(&c->spec);
-    assert_true(lb_dsl_parse("t.lb", ds_cstr(&text), text.length, &c->spec,
-                             &c->d));
-    assert_true(lb_check(&c->spec, &c->d));
     struct lower_options lo;
     lower_options_init(&lo);
-    ir_init(&c->ir);
-    assert_true(lower_spec(&c->spec, &lo, &c->ir, &c->d));
+    compiled_fx_from_text(c, ds_cstr(&text), &lo);
     ds_destroy(&text);
-}
-
-static void
-compiled_fx_destroy(struct compiled_fx *c)
-{
-    ir_destroy(&c->ir);
-    lb_spec_destroy(&c->spec);
-    diag_destroy(&c->d);
 }
 
 /* The state one pass over the IR, in order, decodes to. */

@@ -18,6 +18,7 @@
 #include "flow.h"
 #include "flow_fast.h"
 #include "ir.h"
+#include "ir_test_util.h"
 #include "lower.h"
 #include "ofsync.h"
 #include "openvswitch/dynamic-string.h"
@@ -125,44 +126,6 @@ compare_pipeline(const struct ir_pipeline *ir,
     return n_fast;
 }
 
-struct compiled_fx {
-    struct diag d;
-    struct lb_spec spec;
-    struct ir_pipeline ir;
-};
-
-static void
-compile_text(struct compiled_fx *c, const char *text,
-             const struct lower_options *lo)
-{
-    diag_init(&c->d);
-    lb_spec_init(&c->spec);
-    assert_true(lb_dsl_parse("t.lb", text, strlen(text), &c->spec, &c->d));
-    assert_true(lb_check(&c->spec, &c->d));
-    ir_init(&c->ir);
-    assert_true(lower_spec(&c->spec, lo, &c->ir, &c->d));
-}
-
-static void
-compile_file(struct compiled_fx *c, const char *path,
-             const struct lower_options *lo)
-{
-    diag_init(&c->d);
-    lb_spec_init(&c->spec);
-    assert_true(lb_spec_load(path, &c->spec, &c->d));
-    assert_true(lb_check(&c->spec, &c->d));
-    ir_init(&c->ir);
-    assert_true(lower_spec(&c->spec, lo, &c->ir, &c->d));
-}
-
-static void
-compiled_fx_destroy(struct compiled_fx *c)
-{
-    ir_destroy(&c->ir);
-    lb_spec_destroy(&c->spec);
-    diag_destroy(&c->d);
-}
-
 /* A pipeline shaped like bench/gen-spec's: IPv4 services with and without
  * a responder, several schedulers and protocols, a port range, reals on
  * numbered ports and on NORMAL, shared between services. Every one of its
@@ -198,7 +161,7 @@ test_generated_pipeline_all_built(void **state OVS_UNUSED)
     struct lower_options lo;
     lower_options_init(&lo);
     struct compiled_fx c;
-    compile_text(&c, ds_cstr(&text), &lo);
+    compiled_fx_from_text(&c, ds_cstr(&text), &lo);
     size_t n = compare_pipeline(&c.ir, NULL, "generated");
     assert_int_equal(n, c.ir.n_flows);
     compiled_fx_destroy(&c);
@@ -207,7 +170,7 @@ test_generated_pipeline_all_built(void **state OVS_UNUSED)
     lo.table_base = 20;
     lo.ct_zone = 7;
     lo.next_table = 60;
-    compile_text(&c, ds_cstr(&text), &lo);
+    compiled_fx_from_text(&c, ds_cstr(&text), &lo);
     n = compare_pipeline(&c.ir, NULL, "generated, table base 20");
     assert_true(n > 0 && n < c.ir.n_flows);
     compiled_fx_destroy(&c);
@@ -237,7 +200,7 @@ test_examples_same_as_parser(void **state OVS_UNUSED)
                 lo.next_table = 40;
             }
             struct compiled_fx c;
-            compile_file(&c, path, &lo);
+            compiled_fx_from_file(&c, path, &lo);
             size_t n = compare_pipeline(&c.ir, &ports, files[i]);
             /* Every example has table-miss flows at least. */
             assert_true(n > 0);
