@@ -1,5 +1,6 @@
 /* flowlb: the compiler's command line. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -65,35 +66,102 @@ parse_number_option(const char *name, const char *arg, uint32_t max,
     return true;
 }
 
-/* Writes 'data' to 'path' through a temporary file and rename(), so that a
- * reader never sees a partial pipeline. */
+/* Writes all of 'data' to 'fd'. */
 static bool
-write_atomically(const char *path, const char *data, size_t len)
+write_all(int fd, const char *data, size_t len)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "flowlb: %s: %s\n", path, strerror(errno));
-        free(tmp);
-        return false;
-    }
-    bool ok = true;
     for (size_t done = 0; done < len;) {
         ssize_t n = write(fd, data + done, len - done);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            ok = false;
-            break;
+            return false;
         }
         done += n;
     }
+    return true;
+}
+
+/* 'path' with its symbolic links followed (at most 40), malloc'd, or NULL
+ * (errno set). The last one may point to a file that does not exist yet. */
+static char *
+follow_links(const char *path)
+{
+    char *cur = strdup(path);
+    for (int i = 0; cur && i < 40; i++) {
+        struct stat st;
+        if (lstat(cur, &st) || !S_ISLNK(st.st_mode)) {
+            return cur;         /* Not there yet, or not a link. */
+        }
+        char link[PATH_MAX];
+        ssize_t n = readlink(cur, link, sizeof link - 1);
+        if (n < 0) {
+            free(cur);
+            return NULL;
+        }
+        link[n] = '\0';
+        const char *slash = strrchr(cur, '/');
+        char *next;
+        if (link[0] == '/' || !slash) {
+            next = strdup(link);
+        } else {
+            int dir_len = (int) (slash - cur);
+            size_t size = dir_len + 1 + strlen(link) + 1;
+            next = malloc(size);
+            if (next) {
+                snprintf(next, size, "%.*s/%s", dir_len, cur, link);
+            }
+        }
+        free(cur);
+        cur = next;
+    }
+    if (cur) {
+        free(cur);
+        errno = ELOOP;
+    }
+    return NULL;
+}
+
+/* Writes 'data' to 'path' so that a reader never sees a partial pipeline: a
+ * regular file (or a new one) through a temporary file beside it and
+ * rename(); a symbolic link's target the same way (the link stays). What is
+ * neither (/dev/null, a FIFO, a terminal) is written as it is: renaming
+ * over it would replace the device itself (as root, -o /dev/null made
+ * /dev/null a regular file). */
+static bool
+write_atomically(const char *path, const char *data, size_t len)
+{
+    struct stat st;
+    if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        bool ok = fd >= 0 && write_all(fd, data, len);
+        ok = fd >= 0 && !close(fd) && ok;
+        if (!ok) {
+            fprintf(stderr, "flowlb: %s: %s\n", path, strerror(errno));
+        }
+        return ok;
+    }
+
+    char *target = follow_links(path);
+    if (!target) {
+        fprintf(stderr, "flowlb: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    size_t plen = strlen(target);
+    char *tmp = malloc(plen + 16);
+    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", target);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "flowlb: %s: %s\n", path, strerror(errno));
+        free(tmp);
+        free(target);
+        return false;
+    }
+    bool ok = write_all(fd, data, len);
     ok = !fchmod(fd, 0644) && ok;
     ok = !close(fd) && ok;
-    if (ok && rename(tmp, path)) {
+    if (ok && rename(tmp, target)) {
         ok = false;
     }
     if (!ok) {
@@ -101,6 +169,7 @@ write_atomically(const char *path, const char *data, size_t len)
         unlink(tmp);
     }
     free(tmp);
+    free(target);
     return ok;
 }
 
