@@ -222,8 +222,7 @@ lower_plain(const struct lower_options *lo, struct compiled *c,
         diag_to_ds(&c->diag, errors);
         return false;
     }
-    ir_sort(&c->ir);
-    return true;
+    return true;                /* lower_spec() sorted the IR already. */
 }
 
 /* Lowers 'c' with the administrative weights applied. */

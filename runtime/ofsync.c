@@ -1262,14 +1262,22 @@ encode_group_op(const struct ofsync_op *op)
 
     switch (op->type) {
     case OFSYNC_GROUP_ADD:
-    case OFSYNC_GROUP_MODIFY:
+    case OFSYNC_GROUP_MODIFY: {
         gm.command = op->type == OFSYNC_GROUP_ADD ? OFPGC11_ADD
                                                   : OFPGC11_MODIFY;
         /* The switch accepts the selection method property only here; a
-         * bucket insert or remove keeps the group's own. */
-        ofputil_group_properties_copy(&gm.props, &g->props);
-        ofputil_bucket_clone_list(&gm.buckets, &g->buckets, NULL);
-        break;
+         * bucket insert or remove keeps the group's own. The encoder only
+         * reads the properties and the buckets: it is given the group's
+         * own, the bucket list borrowed and put back (copying 320,000
+         * buckets took a third of the encoding of a 10k x 32 push). */
+        struct ofsync_group *mg = CONST_CAST(struct ofsync_group *, g);
+        gm.props = g->props;
+        ovs_list_move(&gm.buckets, &mg->buckets);
+        struct ofpbuf *msg = ofputil_encode_group_mod(OFP15_VERSION, &gm,
+                                                      NULL, -1);
+        ovs_list_move(&mg->buckets, &gm.buckets);
+        return msg;
+    }
     case OFSYNC_GROUP_DELETE:
         gm.command = OFPGC11_DELETE;
         break;

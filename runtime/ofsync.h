@@ -276,7 +276,9 @@ void ofsync_diff_subset(const struct ofsync_state *desired,
 /* Counts ops of 'type' in 'diff' (for tests and logs). */
 size_t ofsync_diff_count(const struct ofsync_diff *, enum ofsync_op_type);
 
-/* Encodes 'op' as an OpenFlow 1.5 message (flow_mod or group_mod). */
+/* Encodes 'op' as an OpenFlow 1.5 message (flow_mod or group_mod). A
+ * group's bucket list is borrowed while it runs (nothing else may read
+ * that group meanwhile) and left as it was. */
 struct ofpbuf *ofsync_op_encode(const struct ofsync_op *);
 
 /* Short description of 'op' for logs ("add flow table=1 prio=200 ..."),
