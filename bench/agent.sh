@@ -171,6 +171,9 @@ hc_setup() {
     ip netns exec "$ns" sysctl -qw net.core.somaxconn=8192 2>/dev/null || true
 }
 
+# slash16s FILE: the /16s of the IPv4 addresses listed in FILE, once each.
+slash16s() { awk -F. '{ print $1 "." $2 ".0.0/16" }' "$1" | sort -u; }
+
 # hc_addrs FILE: put every address listed in FILE on lo in the hc namespace.
 hc_addrs() {
     sed 's|.*|address replace &/32 dev lo|' "$1" | ip -n "$(hc_ns)" -batch - ||
@@ -384,7 +387,7 @@ bench_health() {
         # By hand: the reals' /16s as local routes on lo ("AnyIP") instead
         # of 10,000 addresses, so that the listener's route lookup for its
         # SYN-ACK does not walk them (see docs/performance.md, item 7).
-        awk -F. '{ print $1 "." $2 ".0.0/16" }' "$WORK/health.reals" | sort -u |
+        slash16s "$WORK/health.reals" |
             sed 's|.*|route replace local & dev lo|' | ip -n "$(hc_ns)" -batch - ||
             sb_fail "cannot route the reals' addresses to lo"
     else
@@ -476,7 +479,7 @@ hr_setup() {
         sb_fail "cannot steer the listener side to CPU 1"
     sed 's|.*|address replace &/32 dev lo|' "$1" | ip -n "$l" -batch - ||
         sb_fail "cannot add the reals' addresses"
-    awk -F. '{ print $1 "." $2 ".0.0/16" }' "$1" | sort -u |
+    slash16s "$1" |
         sed 's|.*|route replace & via 192.168.250.2|' | ip -n "$c" -batch - ||
         sb_fail "cannot route to the reals"
     ip netns exec "$l" "$OUT/tcpbench" serve 80 4 >>"$WORK/hr-listen.log" 2>&1 &
