@@ -38,7 +38,11 @@ VLOG_DEFINE_THIS_MODULE(swconn);
 #define SW_REPLY_TIMEOUT_MS 30000
 /* Operations described individually in error messages up to this many. */
 #define SW_MAX_DESCRIBED_OPS 4096
-#define SW_FLUSH_EVERY 256     /* Bundle messages queued between sends. */
+/* Bundle messages queued between sends. A Unix socket holds about 200 kB,
+ * some 100 group_mods of 32 buckets, which the switch takes in within a
+ * millisecond or two: sent every 256 (about 1.5 ms of encoding), the
+ * socket ran dry and the switch waited. */
+#define SW_FLUSH_EVERY 16
 
 enum sw_state {
     SW_DOWN,                    /* Not connected (or before first dump). */
@@ -1674,6 +1678,12 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     record_pending_start(sc, diff.n_ops);
     for (size_t i = 0; i < diff.n_ops; i++) {
         record_op(sc, desired, &diff.ops[i]);
+        if (i % SW_FLUSH_EVERY == SW_FLUSH_EVERY - 1) {
+            /* Most of a large bundle is still queued here (the switch
+             * takes it in slower than it is encoded): keep the socket
+             * full, or the switch waits for this loop to end. */
+            rconn_run(sc->rconn);
+        }
     }
 
     VLOG_INFO("%s: bundle %"PRIu32": %"PRIuSIZE" changes (groups +%"PRIuSIZE
