@@ -2,10 +2,13 @@
  * source line and a caret. */
 #include "diag.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void *
 xrealloc(void *p, size_t size)
@@ -144,6 +147,28 @@ struct source_reader {
 
 #define DIAG_MAX_READERS 8
 
+/* 'file' opened for quoting if it is a regular file, else NULL. A spec
+ * read from a FIFO or a pipe was consumed by the read: opening it again
+ * would wait for a writer that never comes (without O_NONBLOCK) or read
+ * something else. */
+static FILE *
+open_regular(const char *file)
+{
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return NULL;
+    }
+    struct stat st;
+    FILE *f = NULL;
+    if (!fstat(fd, &st) && S_ISREG(st.st_mode)) {
+        f = fdopen(fd, "rb");
+    }
+    if (!f) {
+        close(fd);
+    }
+    return f;
+}
+
 static struct source_reader *
 source_reader_get(struct source_reader *readers, size_t *n, const char *file)
 {
@@ -161,7 +186,7 @@ source_reader_get(struct source_reader *readers, size_t *n, const char *file)
     }
     struct source_reader *r = &readers[(*n)++];
     r->file = file;
-    r->f = fopen(file, "rb");
+    r->f = open_regular(file);
     r->line = 1;
     return r;
 }
