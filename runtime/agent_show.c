@@ -47,6 +47,7 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
 
     struct json *top = json_object_create();
     json_object_put_string(top, "spec", a->spec_path);
+    json_object_put(top, "starting", json_boolean_create(false));
     char *loaded = format_time(c->loaded);
     json_object_put_string(top, "loaded", loaded);
     json_object_put_string(top, "bridge", swconn_target(sc));

@@ -8,12 +8,58 @@
 #include <string.h>
 #include "agent.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/json.h"
 #include "openvswitch/vlog.h"
 #include "swconn.h"
 #include "timeval.h"
 #include "unixctl.h"
+#include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(control);
+
+/* While the daemon starts there is no agent yet: refuses the command on
+ * 'conn' and returns true. */
+static bool
+refuse_while_starting(struct unixctl_conn *conn,
+                      const struct control_ctx *ctx)
+{
+    if (ctx->agent) {
+        return false;
+    }
+    char *msg = xasprintf("flowlbd is starting (loading %s for %lld ms): "
+                          "try again once it has started", ctx->spec,
+                          time_msec() - ctx->start_msec);
+    unixctl_command_reply_error(conn, msg);
+    free(msg);
+    return true;
+}
+
+/* flowlb/show before the agent exists: the spec being loaded and the
+ * switch connection, in the shape of the full reply's first lines. */
+static void
+show_starting(const struct control_ctx *ctx, bool json, struct ds *out)
+{
+    long long int ms = time_msec() - ctx->start_msec;
+    const char *state = swconn_state_name(ctx->swconn);
+    if (json) {
+        struct json *top = json_object_create();
+        json_object_put_string(top, "spec", ctx->spec);
+        json_object_put(top, "starting", json_boolean_create(true));
+        json_object_put(top, "starting_ms", json_integer_create(ms));
+        json_object_put_string(top, "bridge", swconn_target(ctx->swconn));
+        json_object_put_string(top, "connection", state);
+        json_object_put(top, "synced", json_boolean_create(false));
+        char *text = json_to_string(top, 0);
+        ds_put_cstr(out, text);
+        free(text);
+        json_destroy(top);
+    } else {
+        ds_put_format(out, "spec %s (starting: loading it for %lld ms)\n",
+                      ctx->spec, ms);
+        ds_put_format(out, "bridge %s: %s, not synced\n",
+                      swconn_target(ctx->swconn), state);
+    }
+}
 
 static void
 show(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
@@ -29,6 +75,12 @@ show(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
         }
     }
     struct ds out = DS_EMPTY_INITIALIZER;
+    if (!ctx->agent) {
+        show_starting(ctx, json, &out);
+        unixctl_command_reply(conn, ds_cstr(&out));
+        ds_destroy(&out);
+        return;
+    }
     agent_show(ctx->agent, ctx->swconn, json, &out);
     /* Counters are as of the last dump; ask for a fresh one so that the
      * next show (and the drift check) sees current numbers, but not more
@@ -70,6 +122,9 @@ set_weight(struct unixctl_conn *conn, int argc, const char *argv[],
            void *ctx_)
 {
     struct control_ctx *ctx = ctx_;
+    if (refuse_while_starting(conn, ctx)) {
+        return;
+    }
     uint32_t w;
     if (!parse_weight(argv[3], &w)) {
         unixctl_command_reply_error(conn, "weight must be an integer from "
@@ -86,6 +141,9 @@ static void
 drain(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
 {
     struct control_ctx *ctx = ctx_;
+    if (refuse_while_starting(conn, ctx)) {
+        return;
+    }
     struct ds err = DS_EMPTY_INITIALIZER;
     bool ok = agent_set_weight(ctx->agent, argv[1], argv[2], 0, &err);
     reply_result(conn, ok, &err, NULL);
@@ -96,6 +154,9 @@ static void
 enable(struct unixctl_conn *conn, int argc, const char *argv[], void *ctx_)
 {
     struct control_ctx *ctx = ctx_;
+    if (refuse_while_starting(conn, ctx)) {
+        return;
+    }
     struct ds err = DS_EMPTY_INITIALIZER;
     bool ok = agent_enable(ctx->agent, argv[1], argv[2], &err);
     reply_result(conn, ok, &err, NULL);
@@ -120,6 +181,9 @@ reload(struct unixctl_conn *conn, int argc OVS_UNUSED,
        const char *argv[] OVS_UNUSED, void *ctx_)
 {
     struct control_ctx *ctx = ctx_;
+    if (refuse_while_starting(conn, ctx)) {
+        return;
+    }
     agent_reload_start(ctx->agent, reload_done, conn);
 }
 

@@ -332,7 +332,7 @@ create_main(void *job_)
 static struct agent *
 create_while_connecting(const char *spec, const struct agent_options *opts,
                         struct health_monitor *hm, struct swconn *sc,
-                        struct ds *errors)
+                        struct unixctl_server *unixctl, struct ds *errors)
 {
     struct create_job job = { .spec = spec, .opts = opts, .hm = hm,
                               .errors = errors };
@@ -345,7 +345,9 @@ create_while_connecting(const char *spec, const struct agent_options *opts,
     }
     while (!latch_is_set(&job.done)) {
         swconn_run(sc);
+        unixctl_server_run(unixctl);
         swconn_wait(sc);
+        unixctl_server_wait(unixctl);
         latch_wait(&job.done);
         poll_block();
     }
@@ -373,27 +375,32 @@ main(int argc, char *argv[])
     struct health_monitor *hm = o.no_checks ? NULL : health_monitor_create();
     struct ds errors = DS_EMPTY_INITIALIZER;
     struct swconn *sc = swconn_create(o.bridge, o.reconcile_ms);
-    struct agent *agent = create_while_connecting(o.spec, &o.agent, hm, sc,
-                                                  &errors);
-    if (!agent) {
-        swconn_destroy(sc);
-        fputs(ds_cstr(&errors), stderr);
-        VLOG_ERR("%s: not loaded, exiting", o.spec);
-        exit(EXIT_FAILURE);
-    }
-    ds_destroy(&errors);
-
+    /* The control socket answers while the spec loads (seconds at 10,000
+     * services): flowlb/show says the daemon is starting. A SIGHUP
+     * meanwhile reloads once it has started. */
+    sighup_init();
     struct unixctl_server *unixctl;
     int error = unixctl_server_create(o.unixctl_path, &unixctl);
     if (error) {
         ovs_fatal(error, "failed to create unixctl server");
     }
     struct control_ctx ctx = {
-        .agent = agent,
         .swconn = sc,
+        .spec = o.spec,
+        .start_msec = time_msec(),
     };
     control_register(&ctx);
-    sighup_init();
+    struct agent *agent = create_while_connecting(o.spec, &o.agent, hm, sc,
+                                                  unixctl, &errors);
+    if (!agent) {
+        unixctl_server_destroy(unixctl);
+        swconn_destroy(sc);
+        fputs(ds_cstr(&errors), stderr);
+        VLOG_ERR("%s: not loaded, exiting", o.spec);
+        exit(EXIT_FAILURE);
+    }
+    ds_destroy(&errors);
+    ctx.agent = agent;
     struct cttimeout *ctt = NULL;
     if (strcmp(o.ovsdb, "none")) {
         char *br = bridge_name_of(o.bridge);
