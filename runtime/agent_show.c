@@ -3,10 +3,12 @@
 #include <config.h>
 #include "agent.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "agent_private.h"
 #include "check.h"
+#include "foreign_flows.h"
 #include "health.h"
 #include "ir.h"
 #include "openvswitch/dynamic-string.h"
@@ -74,6 +76,18 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                     json_real_create(a->last_failover_usec / 1000.0));
     json_object_put(top, "failover_max_ms",
                     json_real_create(a->max_failover_usec / 1000.0));
+    /* Flows of others in flowlb's tables (see foreign_flows.h), by
+     * table: none, an empty object. */
+    const struct foreign_flows *ff = swconn_foreign_flows(sc);
+    struct json *foreign = json_object_create();
+    for (int t = 0; t < 256; t++) {
+        if (ff->n[t]) {
+            char key[4];
+            snprintf(key, sizeof key, "%d", t);
+            json_object_put(foreign, key, json_integer_create(ff->n[t]));
+        }
+    }
+    json_object_put(top, "foreign_flows", foreign);
 
     if (!json) {
         ds_put_format(out, "spec %s (loaded %s)\n", a->spec_path, loaded);
@@ -84,6 +98,15 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                       synced ? "" : " (not synced)",
                       cnt.n_connects, cnt.n_bundles, cnt.n_bundle_errors,
                       cnt.n_installed_flows, cnt.n_installed_groups);
+        if (foreign_flows_total(ff)) {
+            ds_put_cstr(out, "flows not flowlb's in its tables:");
+            for (int t = 0; t < 256; t++) {
+                if (ff->n[t]) {
+                    ds_put_format(out, " table %d: %"PRIu32, t, ff->n[t]);
+                }
+            }
+            ds_put_cstr(out, " (they can shadow flowlb's)\n");
+        }
         if (a->n_failovers) {
             ds_put_format(out, "%llu health changes in the switch, verdict "
                           "to acknowledgement: last %.3f ms, max %.3f ms\n",

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "byte-order.h"
 #include "flow.h"
+#include "foreign_flows.h"
 #include "hash.h"
 #include "ir.h"
 #include "ofsync.h"
@@ -22,6 +23,7 @@
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/ofp-print.h"
 #include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofp-table.h"
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
@@ -178,6 +180,15 @@ struct swconn {
                                  * round's flows are not judged. */
     long long int dump_started; /* time_msec(). */
     struct ofsync_state scratch;
+    /* Table statistics asked for with each round, judged against the
+     * installed view (see foreign_flows.h) if no bundle was in flight when
+     * they were asked for nor sent since. */
+    ovs_be32 xid_tstats;
+    bool tstats_judgeable;
+    uint32_t tstats_bundle_id;  /* 'bundle_id' when asked for. */
+    struct ofputil_table_stats *tstats;
+    size_t n_tstats, allocated_tstats;
+    struct foreign_flows foreign;
 
     /* Result of the last complete dump (and of commits since). */
     struct ofsync_state installed;
@@ -467,6 +478,7 @@ swconn_destroy(struct swconn *sc)
     clear_sent(sc);
     ofsync_state_destroy(&sc->dumped);
     ofsync_state_destroy(&sc->installed);
+    free(sc->tstats);
     ofsync_state_destroy(&sc->pending);
     ofsync_state_destroy(&sc->pending_del);
     ofsync_state_destroy(&sc->replay);
@@ -786,6 +798,13 @@ start_dump(struct swconn *sc)
 
     sc->xid_ports = send_via(sc, sc->dump_via, ofputil_encode_port_desc_stats_request(
                                  OFP15_VERSION, OFPP_ANY));
+    sc->n_tstats = 0;
+    sc->tstats_judgeable = sc->installed_valid && !sc->commit_in_dump
+                           && sc->state != SW_COMMITTING;
+    sc->tstats_bundle_id = sc->bundle_id;
+    sc->xid_tstats = send_via(sc, sc->dump_via, ofpraw_alloc(
+                                  OFPRAW_OFPST_TABLE_REQUEST, OFP15_VERSION,
+                                  0));
 
     sc->sliced = sc->installed_valid && !sc->force_full;
     sw_set_state(sc, SW_DUMPING);
@@ -907,6 +926,35 @@ finish_sliced(struct swconn *sc)
              sc->dumps_done + 1, sc->n_reqs, sc->sl_matched,
              time_msec() - sc->dump_started);
     round_done(sc);
+}
+
+/* A part of the table statistics asked for at the start of the round; with
+ * the last, judges them (see foreign_flows.h). */
+static void
+process_table_stats(struct swconn *sc, const struct ofp_header *oh)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    for (;;) {
+        struct ofputil_table_stats ts;
+        struct ofputil_table_features tf;
+        if (ofputil_decode_table_stats_reply(&b, &ts, &tf)) {
+            break;
+        }
+        if (sc->n_tstats >= sc->allocated_tstats) {
+            sc->tstats = x2nrealloc(sc->tstats, &sc->allocated_tstats,
+                                    sizeof *sc->tstats);
+        }
+        sc->tstats[sc->n_tstats++] = ts;
+    }
+    if (ofpmp_more(oh)) {
+        return;
+    }
+    if (sc->tstats_judgeable && sc->installed_valid
+        && sc->bundle_id == sc->tstats_bundle_id) {
+        foreign_flows_judge(&sc->foreign, &sc->installed, sc->tstats,
+                            sc->n_tstats, sc->target);
+    }
+    sc->xid_tstats = 0;
 }
 
 static void
@@ -1328,6 +1376,11 @@ process_msg(struct swconn *sc, struct rconn *from, struct ofpbuf *msg)
     case OFPTYPE_PORT_DESC_STATS_REPLY:
         if (sc->state == SW_DUMPING && oh->xid == sc->xid_ports) {
             process_port_desc(sc, oh);
+        }
+        break;
+    case OFPTYPE_TABLE_STATS_REPLY:
+        if (sc->xid_tstats && oh->xid == sc->xid_tstats) {
+            process_table_stats(sc, oh);
         }
         break;
     case OFPTYPE_FLOW_STATS_REPLY:
@@ -1839,6 +1892,12 @@ swconn_get_counters(const struct swconn *sc, struct swconn_counters *c)
     *c = sc->c;
     c->n_installed_flows = ofsync_state_n_flows(&sc->installed);
     c->n_installed_groups = ofsync_state_n_groups(&sc->installed);
+}
+
+const struct foreign_flows *
+swconn_foreign_flows(const struct swconn *sc)
+{
+    return &sc->foreign;
 }
 
 long long int

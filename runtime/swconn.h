@@ -115,5 +115,9 @@ struct swconn_counters {
 void swconn_get_counters(const struct swconn *, struct swconn_counters *);
 /* time_usec() when the last bundle's barrier reply was read (0: none). */
 long long int swconn_last_commit_usec(const struct swconn *);
+/* Flows in flowlb's tables that are not flowlb's, as of the last round
+ * that could tell (see foreign_flows.h). */
+struct foreign_flows;
+const struct foreign_flows *swconn_foreign_flows(const struct swconn *);
 
 #endif /* FLOWLB_SWCONN_H */

@@ -175,6 +175,9 @@ wait_until 10 bash -c "[ \$(ovs-appctl -t '$AG_CTL' flowlb/show --json | '$SB_PY
 [ "$(entries "$mark")" = "$n" ] || sb_fail "reconciliation touched the learned persistence entries"
 [ "$(ag_json 's["bundles"]')" = "$b0" ] || sb_fail "reconciliation sent a bundle over learned entries"
 echo "  3 reconcile rounds left the $n learned entries alone"
+# ... nor count them as flows of others in flowlb's tables.
+[ "$(ag_json 's["foreign_flows"]')" = "{}" ] ||
+    sb_fail "learned entries reported as foreign flows: $(ag_json 's["foreign_flows"]')"
 others() { local m n=0; for m in 0xa00000b 0xa00000c 0xa00000d; do [ "$m" = "$mark" ] || n=$((n + $(entries $m))); done; echo $n; }
 # Another real's entry, to see that only the dead real's entries go: a
 # client from another address.

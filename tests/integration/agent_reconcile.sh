@@ -2,7 +2,8 @@
 # flowlbd keeps its pipeline in the switch, and only its own:
 #  1. it installs examples/demo.lb (exactly what `flowlb compile` gives) and
 #     traffic through the VIP works;
-#  2. a foreign flow and a foreign group are left alone throughout;
+#  2. a foreign flow and a foreign group are left alone throughout; the
+#     flow is reported (flowlb/show, log) while it is there;
 #  3. flowlb's flows deleted with ovs-ofctl behind its back are repaired
 #     within the reconcile interval (+ a measured bound), without duplicates;
 #  4. a flow modified behind its back is put back;
@@ -64,6 +65,16 @@ foreign_present() {
         ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -q 'group_id=7,'
 }
 foreign_present || sb_fail "could not add the foreign flow/group"
+# ... and reported: flowlb/show counts it in table 0 (from the switch's
+# table statistics, read with each round) and the log names the table.
+foreign_in_table0() { [ "$(ag_json 's["foreign_flows"].get("0", 0)')" = "$1" ]; }
+t=$(wait_until 5 foreign_in_table0 1) ||
+    sb_fail "the foreign flow is not reported: $(ag_ctl flowlb/show --json | head -c 600)"
+echo "foreign flow reported after ${t} ms"
+grep -q "table 0 holds 1 flow that is not flowlb's" "$AG_LOG" ||
+    sb_fail "no warning about the foreign flow in the log"
+ag_ctl flowlb/show | grep -q "^flows not flowlb's in its tables: table 0: 1 " ||
+    sb_fail "flowlb/show does not list the foreign flow: $(ag_ctl flowlb/show | head -3)"
 
 # --- 3. deleted behind its back ------------------------------------------
 bundles0=$(ag_json 's["bundles"]')
@@ -106,6 +117,13 @@ diff -u "$SB_DIR/by_ofctl" "$SB_DIR/after_mod" || sb_fail "pipeline differs afte
 grep -q 'flows +0 ~1 -0' "$AG_LOG" || sb_fail "a changed action should be repaired by one modify"
 echo "modified flow repaired with one modify_strict"
 foreign_present || sb_fail "the foreign flow or group was touched"
+# The foreign flow goes: reported gone, and nothing else counted (the
+# repairs above left no flow of flowlb's uncounted).
+ovs-ofctl -O OpenFlow15 del-flows br0 "cookie=0x1234/-1"
+wait_until 5 foreign_in_table0 0 >/dev/null || sb_fail "the deleted foreign flow is still reported"
+[ "$(ag_json 's["foreign_flows"]')" = "{}" ] || sb_fail "foreign flows reported: $(ag_json 's["foreign_flows"]')"
+grep -q "table 0 holds only flowlb's flows again" "$AG_LOG" || sb_fail "no log line for the foreign flow's removal"
+ovs-ofctl -O OpenFlow15 add-flow br0 "$foreign_flow"
 
 # --- 5. ovs-vswitchd restarted on the same database ---------------------
 pid=$(cat "$SB_DIR/ovs-vswitchd.pid")
