@@ -6,17 +6,8 @@
 #    (the text was consumed by the read), and the command exits. Quoting
 #    used to open a FIFO again and wait for a writer for ever;
 #  - a FIFO holding a good spec compiles to the same bytes as the file.
-set -u
-[ $# = 2 ] || { echo "usage: $0 FLOWLB SRCDIR" >&2; exit 2; }
-flowlb=$1
-good=$2/examples/demo.lb
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
+. "$(dirname "$0")/lib.sh"
+good=$src/examples/demo.lb
 
 printf 'service a {\n    vip 10.0.0.1 tcp 80;\n    bogus;\n}\n' >"$tmp/bad.lb"
 printf 'services:\n  - name: a\n    vip: 10.0.0.1\n    protocol: tcp\n    port: 80\n    bogus: 1\n' >"$tmp/bad.yaml"
@@ -77,8 +68,4 @@ wait
 [ $rc = 0 ] || fail "good spec through a FIFO: exit status $rc: $(cat "$tmp/err")"
 cmp -s "$tmp/want" "$tmp/out" || fail "good spec through a FIFO: output differs from the file's"
 
-if [ $fails -gt 0 ]; then
-    echo "$fails check(s) failed" >&2
-    exit 1
-fi
-echo "PASS: input"
+cli_done input

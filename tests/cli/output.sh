@@ -6,17 +6,8 @@
 #  - /dev/null and a FIFO: written as they are, still a device and a FIFO
 #    afterwards (renaming over /dev/null, as root, made it a regular file);
 #  - a spec with errors: the existing output left as it was.
-set -u
-[ $# = 2 ] || { echo "usage: $0 FLOWLB SRCDIR" >&2; exit 2; }
-flowlb=$1
-spec=$2/examples/demo.lb
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
+. "$(dirname "$0")/lib.sh"
+spec=$src/examples/demo.lb
 
 "$flowlb" compile "$spec" >"$tmp/want" || { echo "FAIL: compile to stdout" >&2; exit 1; }
 [ -s "$tmp/want" ] || { echo "FAIL: empty output" >&2; exit 1; }
@@ -72,5 +63,4 @@ if "$flowlb" compile "$tmp/bad.lb" -o "$tmp/plain.ofctl" 2>/dev/null; then
 fi
 cmp -s "$tmp/want" "$tmp/plain.ofctl" || fail "a failed compile changed the existing output"
 
-[ $fails = 0 ] || exit 1
-echo "output paths: all cases passed"
+cli_done "output paths"
