@@ -62,12 +62,14 @@ lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
         }
         len += n;
     }
+    int read_errno = ferror(f) ? errno : 0;  /* fread's read(2) set it. */
     bool read_error = ferror(f);
     if (f != stdin) {
         fclose(f);
     }
     if (read_error) {
-        diag_error(d, &at_file, "read error");
+        diag_error(d, &at_file, "read error: %s",
+                   read_errno ? strerror(read_errno) : "unknown");
         free(text);
         return false;
     }

@@ -59,6 +59,11 @@ timeout 10 "$flowlb" check - <"$tmp/bad.lb" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 expect_error "stdin" "-:3:5" no
 
+# A directory: the reason, not just "read error".
+run check "$tmp"
+[ $rc = 1 ] && grep -q "^$tmp: error: read error: Is a directory$" "$tmp/err" ||
+    fail "a directory as the spec: status $rc, $(cat "$tmp/err")"
+
 # A good spec through a FIFO: the same output as from the file.
 "$flowlb" compile "$good" >"$tmp/want" || fail "compile $good"
 mkfifo "$tmp/good.lb"
