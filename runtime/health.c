@@ -439,25 +439,28 @@ target_next_run(struct htarget *t, long long int now)
 }
 
 /* A probe that could not even start for want of a local resource (out of
- * file descriptors or memory, fork refused) says nothing about the real;
- * nor does one this host has no way to send: its configured source address
- * is gone (EADDRNOTAVAIL) or it has no route to the real (ENETUNREACH:
- * direct-routing reals are on a link of this host, so that is the host's
- * own addressing, e.g. a bridge re-created without its address). Judging
- * them would take every real out while the data path, which needs no
- * address of the host, still reaches them. */
+ * file descriptors or memory, fork refused) says nothing about the real. */
 static bool
-verdict_is_local_failure(const struct health_verdict *v)
+verdict_is_local_shortage(const struct health_verdict *v)
 {
-    if (v->ok) {
-        return false;
-    }
-    if (v->reason == HEALTH_R_INTERNAL) {
-        return (v->detail == EMFILE || v->detail == ENFILE
+    return (!v->ok && v->reason == HEALTH_R_INTERNAL
+            && (v->detail == EMFILE || v->detail == ENFILE
                 || v->detail == ENOBUFS || v->detail == ENOMEM
-                || v->detail == EAGAIN || v->detail == EADDRNOTAVAIL);
-    }
-    return v->reason == HEALTH_R_CONNECT_ERROR && v->detail == ENETUNREACH;
+                || v->detail == EAGAIN));
+}
+
+/* A probe this host has no way to send: its configured source address is
+ * gone (EADDRNOTAVAIL) or it has no route to the real (ENETUNREACH).
+ * Direct-routing reals are on a link of this host, so that is the host's
+ * own addressing (e.g. a bridge re-created without its address), and the
+ * data path, which needs no address of the host, still reaches them. */
+static bool
+verdict_is_unsendable(const struct health_verdict *v)
+{
+    return (!v->ok
+            && ((v->reason == HEALTH_R_INTERNAL && v->detail == EADDRNOTAVAIL)
+                || (v->reason == HEALTH_R_CONNECT_ERROR
+                    && v->detail == ENETUNREACH)));
 }
 
 /* The one place where a probe's verdict is applied: counters, state,
@@ -473,7 +476,12 @@ target_done(struct htarget *t, const struct health_verdict *v)
     target_uncount(t);
     t->in_flight = false;
     t->probe.priv = NULL;
-    if (verdict_is_local_failure(v)) {
+    /* An unsendable probe keeps a real's known state: judging it took
+     * every real out while the host lacked its address. A real not judged
+     * yet is judged by it, so that a source address or a route this host
+     * never had shows as reals down, not as reals never checked. */
+    if (verdict_is_local_shortage(v)
+        || (verdict_is_unsendable(v) && t->sm.state != HEALTH_UNKNOWN)) {
         /* The checker's own failure: keep the real's state and counters,
          * try again at the next interval. */
         static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);

@@ -9,7 +9,9 @@
 #    sent; the log says "probe not run" with the reason (Network is
 #    unreachable; Cannot assign requested address for the source);
 #  - the address back, checks judge again: a real whose server then stops
-#    is out within interval x fall + 1.5 s.
+#    is out within interval x fall + 1.5 s;
+#  - flowlbd started while the address is missing: reals never judged are
+#    judged by such probes (all down), and come up once it is back.
 # Before, every real went down 3 s after the address went, and every
 # group was emptied.
 set -eu
@@ -62,4 +64,23 @@ run_case source "check tcp interval 1s timeout 500ms rise 2 fall 3 source ${AG_H
     "Cannot assign requested address"
 run_case halfopen "check tcp-half-open interval 1s timeout 500ms rise 2 fall 3" \
     "Network is unreachable"
+# A real never judged is judged by such a probe: started while the address
+# is missing, flowlbd takes every real out (a source or a route this host
+# never had shows as reals down, not as reals never checked); once the
+# address is there, they come up.
+echo "== started without the address"
+ip -n "$SB_NS" addr del "$AG_HOST_ADDR" dev "$SB_BR"
+ip -n "$SB_NS" link set "$SB_BR" up
+ip netns exec "$SB_NS" "$FLOWLBD" --bridge "unix:$SB_DIR/$SB_BR.mgmt" --unixctl "$AG_CTL" \
+    --pidfile="$AG_PIDFILE" --detach --no-chdir --log-file="$AG_LOG" \
+    -vconsole:off "$SB_DIR/spec.tcp.lb" || sb_fail "flowlbd did not start"
+AG_PID=$(cat "$AG_PIDFILE")
+echo "$AG_PID" >>"$SB_DIR/pids"
+all_down() { [ "$(ag_json 'all(r["health"] == "down" for v in s["services"] for r in v["reals"])')" = true ]; }
+t=$(wait_until 10 all_down) || sb_fail "reals never checked were not taken out: $(ag_ctl flowlb/show | tail -4)"
+echo "  every real down ${t} ms after the start"
+ag_host_addr
+t=$(wait_until 10 ag_all_up) || sb_fail "the reals did not come up once the address was back"
+echo "  every real up ${t} ms after the address came back"
+ag_stop
 echo "PASS: fault_noaddr"
