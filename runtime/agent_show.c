@@ -196,6 +196,14 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                                        st.last.reason == HEALTH_R_NONE
                                        ? "none" : st.last.text);
             }
+            /* Its health kept, unchecked: say so, and why. */
+            char *not_run_since = format_time(checked ? st.not_run_since
+                                                      : 0);
+            if (checked && st.not_run_since) {
+                json_object_put_string(jr, "probe_not_run", st.not_run.text);
+                json_object_put_string(jr, "probe_not_run_since",
+                                       not_run_since);
+            }
             json_object_put(jr, "configured_weight",
                             json_integer_create(ar ? ar->configured
                                                    : real->weight));
@@ -253,9 +261,14 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                     && !st.last.ok) {
                     ds_put_format(out, " last check: %s", st.last.text);
                 }
+                if (checked && st.not_run_since) {
+                    ds_put_format(out, " probes not run since %s: %s",
+                                  not_run_since, st.not_run.text);
+                }
                 ds_put_char(out, '\n');
             }
             free(since);
+            free(not_run_since);
         }
         json_object_put(js, "reals", reals);
         json_array_add(services, js);

@@ -184,6 +184,10 @@ struct htarget {
     long long int since;        /* Wall ms of entering sm.state. */
     struct health_verdict last;
     long long int last_when;    /* Wall ms, 0 if none. */
+    /* Probes that could not run, the real's state kept (see target_done()):
+     * the latest, and since when they have not run (0: the last ran). */
+    struct health_verdict not_run;
+    long long int not_run_since;
     uint64_t n_probes;
 
     /* Schedule (monotonic ms). */
@@ -487,6 +491,10 @@ target_done(struct htarget *t, const struct health_verdict *v)
         static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
         char name[256];
 
+        if (!t->not_run_since) {
+            t->not_run_since = wall;
+        }
+        t->not_run = *v;
         format_target(t, name, sizeof name);
         VLOG_WARN_RL(&rl, "%s: probe not run (%s); the health checker is "
                      "short of resources, or this host has no route or "
@@ -497,6 +505,7 @@ target_done(struct htarget *t, const struct health_verdict *v)
     }
     t->last = *v;
     t->last_when = wall;
+    t->not_run_since = 0;
     t->n_probes++;
 
     if (health_sm_update(&t->sm, v->ok, t->check.rise, t->check.fall)) {
@@ -892,6 +901,8 @@ health_monitor_get(const struct health_monitor *hm, const char *service,
     st->since = t->since;
     st->last = t->last;
     st->last_when = t->last_when;
+    st->not_run = t->not_run;
+    st->not_run_since = t->not_run_since;
     st->successes = t->sm.successes;
     st->failures = t->sm.failures;
     st->n_probes = t->n_probes;

@@ -145,6 +145,11 @@ struct health_status {
     struct health_verdict last; /* Last probe verdict (reason NONE before
                                  * the first one). */
     long long int last_when;    /* Wall ms of 'last', 0 if none. */
+    /* Since when probes have not run (wall ms; 0: the last one ran), the
+     * state kept meanwhile, and the latest one's reason: the checker short
+     * of resources, or this host without a route or source address. */
+    long long int not_run_since;
+    struct health_verdict not_run;
     uint32_t successes;         /* Current consecutive successes. */
     uint32_t failures;          /* Current consecutive failures. */
     uint64_t n_probes;          /* Probes finished since added. */

@@ -7,7 +7,8 @@
 # `check tcp-half-open` (interval 1 s, fall 3), asserted:
 #  - for 6 s (twice interval x fall) no real goes down and no bundle is
 #    sent; the log says "probe not run" with the reason (Network is
-#    unreachable; Cannot assign requested address for the source);
+#    unreachable; Cannot assign requested address for the source), and so
+#    does flowlb/show for each real (probe_not_run, probe_not_run_since);
 #  - the address back, checks judge again: a real whose server then stops
 #    is out within interval x fall + 1.5 s;
 #  - flowlbd started while the address is missing: reals never judged are
@@ -45,9 +46,15 @@ run_case() {
     *) sb_fail "$label: '$said', want the reason '$reason'" ;;
     esac
     echo "  6 s without the address: every real up, no bundle; $said"
+    # flowlb/show says which reals are kept unchecked, and why.
+    [ "$(ag_json 'all("'"$reason"'" in r.get("probe_not_run", "") and r["probe_not_run_since"] != "-" for v in s["services"] for r in v["reals"])')" = true ] ||
+        sb_fail "$label: flowlb/show does not say the probes are not run: $(ag_ctl flowlb/show --json | head -c 800)"
+    ag_ctl flowlb/show | grep -q "probes not run since .*: .*$reason" ||
+        sb_fail "$label: flowlb/show (text) does not say the probes are not run"
 
     ag_host_addr
-    sleep 1
+    not_run_gone() { [ "$(ag_json 'any("probe_not_run" in r for v in s["services"] for r in v["reals"])')" = false ]; }
+    wait_until 5 not_run_gone >/dev/null || sb_fail "$label: probes still reported as not run once the address is back"
     kill "$(cat "$SB_DIR/server.r2.pid")"
     local t
     t=$(wait_until 10 sh -c "[ \"\$(ovs-ofctl -O OpenFlow15 dump-groups $SB_BR | grep -o 'bucket_id:' | wc -l)\" = 2 ]") ||
