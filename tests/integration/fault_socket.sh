@@ -84,7 +84,14 @@ ovs-ofctl -O OpenFlow15 del-flows br0
 ovs-ofctl -O OpenFlow15 del-groups br0
 lines0=$(wc -l <"$AG_LOG")
 ag_start --reconcile-interval 1s "$SPEC"
+# ovs-vswitchd is frozen (SIGSTOP) as soon as flowlbd has compared and
+# starts sending, so that it is still taking the bundle in when killed:
+# waiting for the bundle to be sent was not enough once flowlbd kept the
+# socket fed (the switch had committed 26,000 operations by then).
+compared() { tail -n +"$lines0" "$AG_LOG" | grep -q 'full comparison'; }
 inflight() { tail -n +"$lines0" "$AG_LOG" | grep -q 'bundle 1: [0-9]* changes'; }
+wait_until 30 compared >/dev/null || sb_fail "flowlbd never compared with the switch"
+kill -STOP "$(cat "$SB_DIR/ovs-vswitchd.pid")"
 wait_until 30 inflight >/dev/null || sb_fail "the first bundle was never sent"
 vswitchd_stop KILL
 sent=$(tail -n +"$lines0" "$AG_LOG" | grep 'bundle 1: [0-9]* changes' | sed 's/.*bundle 1: //')
