@@ -62,8 +62,8 @@ lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
         }
         len += n;
     }
-    int read_errno = ferror(f) ? errno : 0;  /* fread's read(2) set it. */
     bool read_error = ferror(f);
+    int read_errno = read_error ? errno : 0;  /* fread's read(2) set it. */
     if (f != stdin) {
         fclose(f);
     }

@@ -197,9 +197,9 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                                        ? "none" : st.last.text);
             }
             /* Its health kept, unchecked: say so, and why. */
-            char *not_run_since = format_time(checked ? st.not_run_since
-                                                      : 0);
-            if (checked && st.not_run_since) {
+            char *not_run_since = checked && st.not_run_since
+                                  ? format_time(st.not_run_since) : NULL;
+            if (not_run_since) {
                 json_object_put_string(jr, "probe_not_run", st.not_run.text);
                 json_object_put_string(jr, "probe_not_run_since",
                                        not_run_since);
@@ -261,7 +261,7 @@ agent_show(const struct agent *a, const struct swconn *sc, bool json,
                     && !st.last.ok) {
                     ds_put_format(out, " last check: %s", st.last.text);
                 }
-                if (checked && st.not_run_since) {
+                if (not_run_since) {
                     ds_put_format(out, " probes not run since %s: %s",
                                   not_run_since, st.not_run.text);
                 }

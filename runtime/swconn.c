@@ -1564,6 +1564,19 @@ add_key(const struct ofsync_flow_key *key, void *keys_)
     keys->keys[keys->n++] = *key;
 }
 
+/* Called with each operation 'i' of a bundle being sent and then recorded:
+ * flushes the connection every SW_FLUSH_EVERY. The switch decodes each
+ * message of a bundle as it arrives, and takes them in slower than they
+ * are encoded, so most of a large bundle is still queued while it is
+ * recorded: both loops keep the socket full, or the switch waits. */
+static void
+flush_every(struct swconn *sc, size_t i)
+{
+    if (i % SW_FLUSH_EVERY == SW_FLUSH_EVERY - 1) {
+        rconn_run(sc->rconn);
+    }
+}
+
 /* What the installed view becomes when the bundle commits: copies of the
  * desired entries it adds or changes, and the deletions. Started for a
  * bundle of 'n_ops' operations, then record_op() for each. */
@@ -1689,12 +1702,7 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
             VLOG_DBG("%s: bundle %"PRIu32": %s", sc->target, sc->bundle_id,
                      sc->op_descs[i]);
         }
-        if (i % SW_FLUSH_EVERY == SW_FLUSH_EVERY - 1) {
-            /* The switch decodes each message of a bundle as it arrives:
-             * let it take them in while the rest are encoded, instead of
-             * queueing the whole bundle for the next poll loop. */
-            rconn_run(sc->rconn);
-        }
+        flush_every(sc, i);
     }
     sc->n_sent = diff.n_ops;
     /* Learned entries of reals that left, after the group changes that
@@ -1731,12 +1739,7 @@ swconn_sync(struct swconn *sc, const struct ofsync_state *desired,
     record_pending_start(sc, diff.n_ops);
     for (size_t i = 0; i < diff.n_ops; i++) {
         record_op(sc, desired, &diff.ops[i]);
-        if (i % SW_FLUSH_EVERY == SW_FLUSH_EVERY - 1) {
-            /* Most of a large bundle is still queued here (the switch
-             * takes it in slower than it is encoded): keep the socket
-             * full, or the switch waits for this loop to end. */
-            rconn_run(sc->rconn);
-        }
+        flush_every(sc, i);
     }
 
     VLOG_INFO("%s: bundle %"PRIu32": %"PRIuSIZE" changes (groups +%"PRIuSIZE

@@ -78,11 +78,7 @@ run_case halfopen "check tcp-half-open interval 1s timeout 500ms rise 2 fall 3" 
 echo "== started without the address"
 ip -n "$SB_NS" addr del "$AG_HOST_ADDR" dev "$SB_BR"
 ip -n "$SB_NS" link set "$SB_BR" up
-ip netns exec "$SB_NS" "$FLOWLBD" --bridge "unix:$SB_DIR/$SB_BR.mgmt" --unixctl "$AG_CTL" \
-    --pidfile="$AG_PIDFILE" --detach --no-chdir --log-file="$AG_LOG" \
-    -vconsole:off "$SB_DIR/spec.tcp.lb" || sb_fail "flowlbd did not start"
-AG_PID=$(cat "$AG_PIDFILE")
-echo "$AG_PID" >>"$SB_DIR/pids"
+ag_launch "$SB_DIR/spec.tcp.lb"
 all_down() { [ "$(ag_json 'all(r["health"] == "down" for v in s["services"] for r in v["reals"])')" = true ]; }
 t=$(wait_until 10 all_down) || sb_fail "reals never checked were not taken out: $(ag_ctl flowlb/show | tail -4)"
 echo "  every real down ${t} ms after the start"

@@ -4,6 +4,7 @@
 #   ag_start [OPTIONS...] SPEC   start flowlbd in the OVS namespace
 #                                (detached, pidfile, log and control socket
 #                                in $SB_DIR); AG_PID is set
+#   ag_launch [OPTIONS...] SPEC  the same, leaving br0's addresses as they are
 #   ag_host_addr                 (re)give br0 the health-check source address
 #   ag_stop                      ask it to exit, wait for the pid to go
 #   ag_kill9                     SIGKILL it (by pid)
@@ -44,6 +45,11 @@ ag_host_addr() {
 #   AG_WRAPPER="valgrind -q --log-file=/tmp/vg.%p --error-exitcode=99"
 ag_start() {
     ag_host_addr
+    ag_launch "$@"
+}
+
+# ag_launch: ag_start without (re)giving br0 the health-check address.
+ag_launch() {
     ip netns exec "$SB_NS" ${AG_WRAPPER:-} "$FLOWLBD" --bridge "unix:$SB_DIR/$SB_BR.mgmt" --unixctl "$AG_CTL" \
         --pidfile="$AG_PIDFILE" --detach --no-chdir --log-file="$AG_LOG" \
         -vconsole:off -vswconn:file:dbg -vagent:file:dbg "$@" || sb_fail "flowlbd did not start: $(tail -5 "$AG_LOG" 2>/dev/null)"
