@@ -75,11 +75,14 @@ EOF
 all_up() { [ "$(ag_health_of 10.0.0.11)" = up ] && [ "$(ag_health_of 10.0.0.12)" = up ]; }
 # The conntrack marks of the reals (their addresses as numbers).
 MARK1=0xa00000b MARK2=0xa00000c
+# query SPORT: each query from a source port of its own, so that none
+# repeats an earlier query's 5-tuple (and its conntrack entry's real).
 query() {
     sb_exec client "$SB_PY" -c "
-import socket
+import socket,sys
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(2)
-s.sendto(b'q',('$VIP',53)); print(s.recvfrom(100)[0].decode().split()[0])"
+s.bind(('0.0.0.0',int(sys.argv[1])))
+s.sendto(b'q',('$VIP',53)); print(s.recvfrom(100)[0].decode().split()[0])" "$1"
 }
 
 ag_start --reconcile-interval 5s "$SPEC"
@@ -90,7 +93,7 @@ wait_until 10 all_up >/dev/null || sb_fail "reals not all up: $(ag_ctl flowlb/sh
 ag_mark_installed "$MARK1" && ag_mark_installed "$MARK2" ||
     sb_fail "buckets missing with both reals up: $(ag_groups)"
 echo "both reals up: $(ag_last_check_of 10.0.0.12)"
-a=$(query) || sb_fail "UDP query through the VIP failed"
+a=$(query 25000) || sb_fail "UDP query through the VIP failed"
 echo "query through the VIP answered by $a"
 
 # --- 2. r2's server stopped ------------------------------------------------
@@ -108,7 +111,7 @@ case $last in *unreachable*) ;; *) sb_fail "r2's last check says '$last', not po
 echo "r2 down: $last"
 ag_mark_installed "$MARK1" || sb_fail "r1's bucket went too"
 for i in $(seq 1 10); do
-    a=$(query) || sb_fail "query $i through the VIP failed while r2 is down"
+    a=$(query $((25000 + i))) || sb_fail "query $i through the VIP failed while r2 is down"
     [ "$a" = pong-r1 ] || sb_fail "query $i answered by '$a' while r2 is down"
 done
 echo "10 queries through the VIP all answered by r1"

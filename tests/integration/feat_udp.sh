@@ -37,17 +37,22 @@ while True:
     s.sendto(sys.argv[1].encode() + b" " + data, peer)
 EOF
 cat >"$SB_DIR/query.py" <<'EOF'
-# query.py VIP PORT NEW|SAME N: N queries, each from a new socket (NEW) or
-# all from one socket (SAME); prints one answering name per line.
+# query.py VIP PORT NEW:BASE|SAME N: N queries, each from a new socket bound
+# to source port BASE+i (NEW) or all from one socket (SAME); prints one
+# answering name per line. NEW flows get source ports of their own: an
+# ephemeral port could repeat an earlier query's 5-tuple, whose conntrack
+# entry (30 s for UDP) would still name that query's real.
 import socket, sys
 vip, port, mode, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 s = None
 for i in range(n):
-    if s is None or mode == "NEW":
+    if s is None or mode != "SAME":
         if s:
             s.close()
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(2)
+        if mode != "SAME":
+            s.bind(("0.0.0.0", int(mode.split(":")[1]) + i))
     s.sendto(b"q%d" % i, (vip, port))
     data, _ = s.recvfrom(2048)
     name, echo = data.decode().split(" ", 1)
@@ -72,7 +77,7 @@ sleep 0.5
 query() { sb_exec client "$SB_PY" "$SB_DIR/query.py" "$VIP" 53 "$@"; }
 
 # --- 1. new flows spread -----------------------------------------------------
-out=$(query NEW 40) || sb_fail "UDP queries through the VIP failed"
+out=$(query NEW:21000 40) || sb_fail "UDP queries through the VIP failed"
 n1=$(echo "$out" | grep -c '^r1$' || true)
 n2=$(echo "$out" | grep -c '^r2$' || true)
 echo "40 UDP flows: r1=$n1 r2=$n2"
@@ -92,7 +97,7 @@ touch "$SB_DIR/first.go"
 wait "$qpid" || sb_fail "the one-socket client failed: $(cat "$SB_DIR/same.out")"
 [ "$(sort -u "$SB_DIR/same.out")" = "$real" ] || sb_fail "one 5-tuple moved: $(sort "$SB_DIR/same.out" | uniq -c)"
 echo "one UDP 5-tuple: 20 answers, all from $real, 19 of them after its bucket was removed"
-out=$(query NEW 10) || sb_fail "queries after the bucket removal failed"
+out=$(query NEW:22000 10) || sb_fail "queries after the bucket removal failed"
 echo "$out" | grep -q "^$real$" && sb_fail "a new UDP flow reached the removed real $real"
 echo "10 new UDP flows avoided $real"
 
@@ -116,19 +121,19 @@ s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(2)
 s.bind(('0.0.0.0',int(sys.argv[1]))); s.sendto(b'x',('$VIP',53)); s.recvfrom(100)" "$1" ||
         sb_fail "probe from port $1 failed"
 }
-probe 40001
+probe 24001
 sleep 6
-[ "$(ct_entries 40001)" = 1 ] || sb_fail "without the policy the entry should live 30 s, gone after 6 s"
+[ "$(ct_entries 24001)" = 1 ] || sb_fail "without the policy the entry should live 30 s, gone after 6 s"
 ovs-vsctl -- --id=@d create Datapath datapath_version=0 -- set Open_vSwitch . datapaths:netdev=@d >/dev/null ||
     sb_fail "cannot create the netdev Datapath record"
 $cmd || sb_fail "$cmd failed"
 sleep 1
-probe 40002
+probe 24002
 sleep 1
-[ "$(ct_entries 40002)" = 1 ] || sb_fail "no entry for the probe after 1 s"
+[ "$(ct_entries 24002)" = 1 ] || sb_fail "no entry for the probe after 1 s"
 gone=""
 for i in $(seq 1 16); do
-    [ "$(ct_entries 40002)" = 0 ] && { gone=$i; break; }
+    [ "$(ct_entries 24002)" = 0 ] && { gone=$i; break; }
     sleep 0.5
 done
 [ -n "$gone" ] || sb_fail "with udp timeout 3 s the entry still lives 9 s later"
