@@ -594,6 +594,7 @@ target_set_definition(struct htarget *t, const struct health_target *ht)
     t->port = ht->check.port ? ht->check.port : ht->port;
     t->source = ht->source;
     t->kind = kind_of(ht->check.type);
+    t->probe.route_src_expires = 0;
 }
 
 static bool

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include "health.h"
 
@@ -29,6 +30,15 @@ struct health_probe {
     void *priv;                     /* Kind's per-probe data. */
     int fd;                         /* Socket kinds: the probe's socket
                                      * while in flight, else -1. */
+
+    /* Kept from one probe of the target to the next (zeroed when the
+     * target is made or redefined), for a kind to cache what it looks up
+     * per target: here, not in a table of its own, because a table
+     * lookup per probe costs a cache miss or two at 10,000 targets.
+     * tcp-half-open: the IPv4 source routing chooses for 'addr', trusted
+     * until 'route_src_expires' (0: none). */
+    struct in_addr route_src;
+    long long int route_src_expires;
 };
 
 struct health_kind {
