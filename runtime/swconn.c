@@ -30,6 +30,7 @@
 #include "openvswitch/rconn.h"
 #include "openvswitch/vconn.h"
 #include "openvswitch/vlog.h"
+#include "reply_bytes.h"
 #include "socket-util.h"
 #include "timeval.h"
 
@@ -164,6 +165,10 @@ struct swconn {
      * only groups' buckets change (health), as planning reads every
      * installed flow (about 10 ms at 10k x 32). */
     bool plan_valid;
+    struct flow_bytes_index *plan_flows; /* The installed flows by their
+                                          * bytes, made with the plan. */
+    size_t sl_by_bytes;         /* Flows the round found by their bytes. */
+    size_t sl_groups_by_bytes;  /* Group replies found by their bytes. */
     struct sw_req *reqs;
     size_t n_reqs, next_req;
     struct sw_inflight inflight[SW_MAX_INFLIGHT];
@@ -478,6 +483,7 @@ swconn_destroy(struct swconn *sc)
     clear_sent(sc);
     ofsync_state_destroy(&sc->dumped);
     ofsync_state_destroy(&sc->installed);
+    flow_bytes_index_destroy(sc->plan_flows);
     free(sc->tstats);
     ofsync_state_destroy(&sc->pending);
     ofsync_state_destroy(&sc->pending_del);
@@ -595,6 +601,15 @@ add_req(struct swconn *sc, size_t *allocated, enum sw_req_kind kind)
     return r;
 }
 
+/* The installed flows change: the plan and its index of them go. */
+static void
+plan_invalidate(struct swconn *sc)
+{
+    sc->plan_valid = false;
+    flow_bytes_index_destroy(sc->plan_flows);
+    sc->plan_flows = NULL;
+}
+
 /* Plans a sliced round from the installed view (see the top of this
  * file): per group, its flows, description and counters; per other
  * cookie, its flows; shared flows per table, sliced where many. */
@@ -683,6 +698,8 @@ plan_sliced(struct swconn *sc)
     free(n_shared);
     free(n_field);
     sc->sl_covered = hmap_count(&sc->installed.flows) - uncovered;
+    flow_bytes_index_destroy(sc->plan_flows);
+    sc->plan_flows = flow_bytes_index_create(&sc->installed);
     sc->plan_valid = true;
     VLOG_DBG("%s: sliced round: %"PRIuSIZE" requests for %"PRIuSIZE
              " flows (%"PRIuSIZE" left to full dumps) and %"PRIuSIZE
@@ -791,6 +808,8 @@ start_dump(struct swconn *sc)
     sc->n_inflight = 0;
     sc->next_req = 0;
     sc->sl_matched = 0;
+    sc->sl_by_bytes = 0;
+    sc->sl_groups_by_bytes = 0;
     sc->sl_drift = 0;
     sc->sl_flows_changed = false;
     sc->dump_via = rconn_is_connected(sc->dconn) ? sc->dconn : sc->rconn;
@@ -886,7 +905,7 @@ finish_dump(struct swconn *sc)
     sc->installed_gen++;
     sc->inc_valid = false;      /* Compare everything with the dump. */
     sc->force_full = false;
-    sc->plan_valid = false;
+    plan_invalidate(sc);
 
     take_ports_and_stats(sc);
     VLOG_DBG("%s: dump %u: %"PRIuSIZE" flows, %"PRIuSIZE" groups installed "
@@ -922,9 +941,10 @@ finish_sliced(struct swconn *sc)
     }
     take_ports_and_stats(sc);
     VLOG_DBG("%s: dump %u: sliced, %"PRIuSIZE" requests, %"PRIuSIZE
-             " flows and the groups as installed (%lld ms)", sc->target,
-             sc->dumps_done + 1, sc->n_reqs, sc->sl_matched,
-             time_msec() - sc->dump_started);
+             " flows and the groups as installed (as their bytes: %"PRIuSIZE
+             " flows, %"PRIuSIZE" group replies) (%lld ms)", sc->target,
+             sc->dumps_done + 1, sc->n_reqs, sc->sl_matched, sc->sl_by_bytes,
+             sc->sl_groups_by_bytes, time_msec() - sc->dump_started);
     round_done(sc);
 }
 
@@ -979,6 +999,16 @@ process_port_desc(struct swconn *sc, const struct ofp_header *oh)
 }
 
 /* Adds the pipeline flows of flow stats reply 'oh' to 'dst'. */
+/* Flows the switch learned (persistence, learn-mode stickiness) carry
+ * flowlb's magic too but are runtime state, not pipeline: never compared,
+ * never deleted by the difference. */
+static bool
+is_pipeline_cookie(uint64_t cookie)
+{
+    return ((cookie & FLOWLB_COOKIE_MASK) == FLOWLB_COOKIE_MAGIC
+            && !flowlb_cookie_is_learned(cookie));
+}
+
 static void
 add_pipeline_flows(struct swconn *sc, const struct ofp_header *oh,
                    struct ofsync_state *dst)
@@ -997,13 +1027,8 @@ add_pipeline_flows(struct swconn *sc, const struct ofp_header *oh,
             }
             break;
         }
-        /* The request already filtered by cookie; check again anyway.
-         * Flows the switch learned (persistence, learn-mode stickiness)
-         * carry flowlb's magic too but are runtime state, not pipeline:
-         * never compared, never deleted by the difference. */
-        uint64_t cookie = ntohll(fs.cookie);
-        if ((cookie & FLOWLB_COOKIE_MASK) == FLOWLB_COOKIE_MAGIC
-            && !flowlb_cookie_is_learned(cookie)) {
+        /* The request already filtered by cookie; check again anyway. */
+        if (is_pipeline_cookie(ntohll(fs.cookie))) {
             ofsync_add_flow_stats(dst, &fs);
         }
     }
@@ -1151,15 +1176,40 @@ group_touched(const struct swconn *sc, uint32_t id)
 
 /* A flow stats reply of a sliced round: every flow must be in the
  * installed view, the same; those the request covers are counted. */
+struct sliced_count {
+    const struct sw_req *r;
+    size_t n_covered;           /* Flows the request covers. */
+    size_t n_flows;
+};
+
+static void
+count_sliced(const struct ofsync_flow *f, void *c_)
+{
+    struct sliced_count *c = c_;
+    c->n_flows++;
+    if (c->r->kind != SWR_SLICE || first_exact_field(f) == c->r->field) {
+        c->n_covered++;
+    }
+}
+
 static void
 sliced_flows(struct swconn *sc, const struct sw_req *r,
              const struct ofp_header *oh)
 {
-    add_pipeline_flows(sc, oh, &sc->scratch);
     if (sc->sl_flows_changed) {
-        ofsync_state_clear(&sc->scratch);
         return;
     }
+    /* Most replies are what was installed, byte for byte: no decoding
+     * (reply_bytes.h). Anything else is decoded and compared. */
+    struct sliced_count c = { .r = r };
+    if (sc->plan_valid
+        && flow_bytes_match_reply(sc->plan_flows, oh, is_pipeline_cookie,
+                                  count_sliced, &c)) {
+        sc->sl_matched += c.n_covered;
+        sc->sl_by_bytes += c.n_flows;
+        return;
+    }
+    add_pipeline_flows(sc, oh, &sc->scratch);
 
     const struct ofsync_flow *f;
     HMAP_FOR_EACH (f, node, &sc->scratch.flows) {
@@ -1202,9 +1252,25 @@ sliced_group(struct swconn *sc, struct ofputil_group_desc *gd, void *in_)
 }
 
 static void
+note_group_seen(const struct ofsync_group *g OVS_UNUSED, void *in_)
+{
+    struct sw_inflight *in = in_;
+    in->seen = true;
+}
+
+static void
 sliced_group_desc(struct swconn *sc, struct sw_inflight *in,
                   const struct ofp_header *oh)
 {
+    /* As installed, byte for byte (reply_bytes.h): nothing to decode,
+     * unless the round reads counters (their bucket ids come from the
+     * decoded buckets). */
+    if (!sc->round_stats
+        && group_bytes_match_reply(&sc->installed, oh, flowlb_group,
+                                   note_group_seen, in)) {
+        sc->sl_groups_by_bytes++;
+        return;
+    }
     for_each_group_desc(sc, oh, sliced_group, in);
 }
 
@@ -1318,12 +1384,12 @@ finish_commit(struct swconn *sc)
         /* The flows or the set of groups change: plan rounds anew. */
         if (hmap_count(&sc->pending.flows) || hmap_count(&sc->pending_del.flows)
             || sc->n_pending_gdel) {
-            sc->plan_valid = false;
+            plan_invalidate(sc);
         }
         const struct ofsync_group *pg;
         HMAP_FOR_EACH (pg, node, &sc->pending.groups) {
             if (!ofsync_find_group(&sc->installed, pg->group_id)) {
-                sc->plan_valid = false;
+                plan_invalidate(sc);
                 break;
             }
         }

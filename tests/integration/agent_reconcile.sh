@@ -52,6 +52,19 @@ sleep 1.5
 [ "$(ag_json 's["bundles"]')" = 0 ] ||
     sb_fail "flowlbd sent a bundle although the pipeline was already there: $(grep bundle "$AG_LOG")"
 echo "started on an identical pipeline: 0 bundles sent"
+# Its reconcile rounds read every flow and group back as the bytes it
+# expects (reply_bytes.h), without decoding: the switch's encoding of what
+# it installed is what flowlbd computes from its view.
+for i in $(seq 1 50); do grep -q ': sliced, ' "$AG_LOG" && break; sleep 0.1; done
+line=$(grep ': sliced, ' "$AG_LOG" | tail -1)
+matched=$(echo "$line" | sed -n 's/.* requests, \([0-9]*\) flows and the groups.*/\1/p')
+read -r by_bytes groups_by_bytes < <(echo "$line" |
+    sed -n 's/.*as their bytes: \([0-9]*\) flows, \([0-9]*\) group replies.*/\1 \2/p')
+ngroups=$(ag_groups | wc -l)
+[ -n "$matched" ] && [ "$matched" -gt 0 ] && [ "${by_bytes:-0}" -ge "$matched" ] &&
+    [ "${groups_by_bytes:-}" = "$ngroups" ] ||
+    sb_fail "a reconcile round decoded what it should have found as bytes: $line"
+echo "reconcile round: $matched flows compared, $by_bytes and $groups_by_bytes group(s) as their bytes"
 for i in 1 2 3; do
     a=$(vip_get) || sb_fail "curl through the VIP failed"
 done
