@@ -998,7 +998,6 @@ process_port_desc(struct swconn *sc, const struct ofp_header *oh)
     }
 }
 
-/* Adds the pipeline flows of flow stats reply 'oh' to 'dst'. */
 /* Flows the switch learned (persistence, learn-mode stickiness) carry
  * flowlb's magic too but are runtime state, not pipeline: never compared,
  * never deleted by the difference. */
@@ -1009,6 +1008,7 @@ is_pipeline_cookie(uint64_t cookie)
             && !flowlb_cookie_is_learned(cookie));
 }
 
+/* Adds the pipeline flows of flow stats reply 'oh' to 'dst'. */
 static void
 add_pipeline_flows(struct swconn *sc, const struct ofp_header *oh,
                    struct ofsync_state *dst)
@@ -1174,8 +1174,6 @@ group_touched(const struct swconn *sc, uint32_t id)
     return false;
 }
 
-/* A flow stats reply of a sliced round: every flow must be in the
- * installed view, the same; those the request covers are counted. */
 struct sliced_count {
     const struct sw_req *r;
     size_t n_covered;           /* Flows the request covers. */
@@ -1192,6 +1190,8 @@ count_sliced(const struct ofsync_flow *f, void *c_)
     }
 }
 
+/* A flow stats reply of a sliced round: every flow must be in the
+ * installed view, the same; those the request covers are counted. */
 static void
 sliced_flows(struct swconn *sc, const struct sw_req *r,
              const struct ofp_header *oh)
@@ -1268,7 +1268,7 @@ sliced_group_desc(struct swconn *sc, struct sw_inflight *in,
     if (!sc->round_stats
         && group_bytes_match_reply(&sc->installed, oh, flowlb_group,
                                    note_group_seen, in)) {
-        sc->sl_groups_by_bytes++;
+        sc->sl_groups_by_bytes += in->seen;
         return;
     }
     for_each_group_desc(sc, oh, sliced_group, in);
