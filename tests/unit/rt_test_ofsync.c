@@ -24,111 +24,43 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "../../runtime/ofsync.h"
+#include "ofsync_test_util.h"
 
-#define C "cookie=0xf10b0000f1b00001,"
-#define G1 "group_id=0xf1b00001,type=select,selection_method=hash," \
-           "fields(ip_src,ip_dst,tcp_src,tcp_dst)"
-#define B(ID, W, MARK) ",bucket=bucket_id:" #ID ",weight:" #W \
-    ",actions=ct(commit,zone=64000,exec(set_field:" #MARK "->ct_mark),table=2)"
-
-static void
-add_desired_flows(struct ofsync_state *s, const char *const *flows)
-{
-    for (; *flows; flows++) {
-        char *err = ofsync_add_flow_str(s, *flows, NULL);
-        if (err) {
-            fail_msg("%s", err);
-        }
-    }
-}
-
-static void
-add_desired_groups(struct ofsync_state *s, const char *const *groups)
-{
-    for (; *groups; groups++) {
-        char *err = ofsync_add_group_str(s, *groups, NULL);
-        if (err) {
-            fail_msg("%s", err);
-        }
-    }
-}
-
-/* Builds the installed side: each flow as the switch would report it in an
- * OF1.5 flow stats reply, decoded back. */
+/* Builds the installed side: the flows as the switch would report them in
+ * an OF1.5 flow stats reply, decoded back. */
 static void
 add_installed_flows(struct ofsync_state *s, const char *const *flows)
 {
-    for (; *flows; flows++) {
-        struct ofputil_flow_mod fm;
-        enum ofputil_protocol usable;
-        char *err = parse_ofp_flow_mod_str(&fm, *flows, NULL, NULL,
-                                           OFPFC_ADD, &usable);
-        assert_null(err);
-
-        struct ofputil_flow_stats_request fsr = {
-            .out_port = OFPP_ANY, .out_group = OFPG_ANY, .table_id = 0xff,
-        };
-        match_init_catchall(&fsr.match);
-        struct ofpbuf *req = ofputil_encode_flow_stats_request(
-            &fsr, OFPUTIL_P_OF15_OXM);
-        struct ovs_list replies;
-        ofpmp_init(&replies, req->data);
-
-        struct ofputil_flow_stats fs;
-        memset(&fs, 0, sizeof fs);
-        minimatch_expand(&fm.match, &fs.match);
-        fs.cookie = fm.new_cookie;
-        fs.table_id = fm.table_id;
-        fs.priority = fm.priority;
-        fs.idle_age = fs.hard_age = -1;
-        fs.ofpacts = fm.ofpacts;
-        fs.ofpacts_len = fm.ofpacts_len;
-        ofputil_append_flow_stats_reply(&fs, &replies, NULL);
-
-        struct ofpbuf *reply = ofpbuf_from_list(ovs_list_front(&replies));
-        reply->header = NULL;   /* As received: decoding pulls it. */
-        struct ofpbuf ofpacts;
-        ofpbuf_init(&ofpacts, 64);
+    struct ofpbuf *reply = switch_flow_reply(flows);
+    reply->header = NULL;       /* As received: decoding pulls it. */
+    struct ofpbuf ofpacts;
+    ofpbuf_init(&ofpacts, 64);
+    for (;;) {
         struct ofputil_flow_stats dec;
-        assert_int_equal(ofputil_decode_flow_stats_reply(&dec, reply, false,
-                                                         &ofpacts), 0);
+        int retval = ofputil_decode_flow_stats_reply(&dec, reply, false,
+                                                     &ofpacts);
+        if (retval == EOF) {
+            break;
+        }
+        assert_int_equal(retval, 0);
         ofsync_add_flow_stats(s, &dec);
-        ofpbuf_uninit(&ofpacts);
-        ofpbuf_list_delete(&replies);
-        ofpbuf_delete(req);
-        minimatch_destroy(&fm.match);
-        free(fm.ofpacts);
     }
+    ofpbuf_uninit(&ofpacts);
+    ofpbuf_delete(reply);
 }
 
 static void
 add_installed_groups(struct ofsync_state *s, const char *const *groups)
 {
     for (; *groups; groups++) {
-        struct ofputil_group_mod gm;
-        enum ofputil_protocol usable;
-        char *err = parse_ofp_group_mod_str(&gm, OFPGC11_ADD, *groups, NULL,
-                                            NULL, &usable);
-        assert_null(err);
-        struct ofpbuf *req = ofputil_encode_group_desc_request(OFP15_VERSION,
-                                                               OFPG_ALL);
-        struct ovs_list replies;
-        ofpmp_init(&replies, req->data);
-        struct ofputil_group_desc gd = {
-            .type = gm.type, .group_id = gm.group_id, .props = gm.props,
-        };
-        ofputil_append_group_desc_reply(&gd, &gm.buckets, &replies);
-
-        struct ofpbuf *reply = ofpbuf_from_list(ovs_list_front(&replies));
+        struct ofpbuf *reply = switch_group_reply(*groups);
         reply->header = NULL;   /* As received: decoding pulls it. */
         struct ofputil_group_desc dec;
         assert_int_equal(ofputil_decode_group_desc_reply(&dec, reply,
                                                          OFP15_VERSION), 0);
         ofsync_add_group_desc(s, &dec);
         ofputil_uninit_group_desc(&dec);
-        ofpbuf_list_delete(&replies);
-        ofpbuf_delete(req);
-        ofputil_uninit_group_mod(&gm);
+        ofpbuf_delete(reply);
     }
 }
 
@@ -158,24 +90,6 @@ teardown(void **state)
     free(f);
     return 0;
 }
-
-static const char *const base_flows[] = {
-    "table=0,priority=300," C "arp,arp_op=1,arp_tpa=10.0.0.100,"
-    "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-    "mod_dl_src:02:00:00:00:00:64,load:0x2->NXM_OF_ARP_OP[],"
-    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-    "load:0x020000000064->NXM_NX_ARP_SHA[],"
-    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-    "load:0x0a000064->NXM_OF_ARP_SPA[],IN_PORT",
-    "table=0,priority=200," C "tcp,nw_dst=10.0.0.100,tp_dst=80,"
-    "actions=ct(zone=64000,table=1)",
-    "table=0,priority=0,cookie=0xf10b000000000000,actions=NORMAL",
-    "table=1,priority=200," C "ct_state=+trk-inv,ct_mark=0,tcp,"
-    "nw_dst=10.0.0.100,tp_dst=80,actions=group:0xf1b00001",
-    "table=2,priority=100,cookie=0xf10b000000000000,ct_mark=0x0a000001,"
-    "actions=mod_dl_dst:02:00:00:00:00:01,output:1",
-    NULL
-};
 
 static const char *const base_groups[] = {
     G1 B(0, 100, 0x0a000001) B(1, 100, 0x0a000002) B(2, 50, 0x0a000003),

@@ -12,124 +12,15 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "openvswitch/list.h"
-#include "openvswitch/match.h"
-#include "openvswitch/ofp-flow.h"
-#include "openvswitch/ofp-group.h"
-#include "openvswitch/ofp-msgs.h"
-#include "openvswitch/ofp-port.h"
-#include "openvswitch/ofp-protocol.h"
-#include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "../../runtime/ofsync.h"
 #include "../../runtime/reply_bytes.h"
-
-#define C "cookie=0xf10b0000f1b00001,"
-#define G1 "group_id=0xf1b00001,type=select,selection_method=hash," \
-           "fields(ip_src,ip_dst,tcp_src,tcp_dst)"
-#define B(ID, W, MARK) ",bucket=bucket_id:" #ID ",weight:" #W \
-    ",actions=ct(commit,zone=64000,exec(set_field:" #MARK "->ct_mark),table=2)"
-
-static const char *const flows[] = {
-    "table=0,priority=300," C "arp,arp_op=1,arp_tpa=10.0.0.100,"
-    "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-    "mod_dl_src:02:00:00:00:00:64,load:0x2->NXM_OF_ARP_OP[],"
-    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-    "load:0x020000000064->NXM_NX_ARP_SHA[],"
-    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-    "load:0x0a000064->NXM_OF_ARP_SPA[],IN_PORT",
-    "table=0,priority=200," C "tcp,nw_dst=10.0.0.100,tp_dst=80,"
-    "actions=ct(zone=64000,table=1)",
-    "table=0,priority=0,cookie=0xf10b000000000000,actions=NORMAL",
-    "table=1,priority=200," C "ct_state=+trk-inv,ct_mark=0,tcp,"
-    "nw_dst=10.0.0.100,tp_dst=80,actions=group:0xf1b00001",
-    "table=2,priority=100,cookie=0xf10b000000000000,ct_mark=0x0a000001,"
-    "actions=mod_dl_dst:02:00:00:00:00:01,output:1",
-    NULL
-};
+#include "ofsync_test_util.h"
 
 static void
-add_flows(struct ofsync_state *s, const char *const *v)
+add_one_group(struct ofsync_state *s, const char *g)
 {
-    for (; *v; v++) {
-        char *err = ofsync_add_flow_str(s, *v, NULL);
-        if (err) {
-            fail_msg("%s", err);
-        }
-    }
-}
-
-static void
-add_group(struct ofsync_state *s, const char *g)
-{
-    char *err = ofsync_add_group_str(s, g, NULL);
-    if (err) {
-        fail_msg("%s", err);
-    }
-}
-
-/* One OF1.5 flow stats reply holding 'v' as the switch encodes them. */
-static struct ofpbuf *
-flow_reply(const char *const *v)
-{
-    struct ofputil_flow_stats_request fsr = {
-        .out_port = OFPP_ANY, .out_group = OFPG_ANY, .table_id = 0xff,
-    };
-    match_init_catchall(&fsr.match);
-    struct ofpbuf *req = ofputil_encode_flow_stats_request(
-        &fsr, OFPUTIL_P_OF15_OXM);
-    struct ovs_list replies;
-    ofpmp_init(&replies, req->data);
-    ofpbuf_delete(req);
-    for (; *v; v++) {
-        struct ofputil_flow_mod fm;
-        enum ofputil_protocol usable;
-        char *err = parse_ofp_flow_mod_str(&fm, *v, NULL, NULL, OFPFC_ADD,
-                                           &usable);
-        assert_null(err);
-        struct ofputil_flow_stats fs;
-        memset(&fs, 0, sizeof fs);
-        minimatch_expand(&fm.match, &fs.match);
-        fs.cookie = fm.new_cookie;
-        fs.table_id = fm.table_id;
-        fs.priority = fm.priority;
-        fs.idle_age = fs.hard_age = -1;
-        fs.duration_sec = 42;
-        fs.packet_count = 7;
-        fs.ofpacts = fm.ofpacts;
-        fs.ofpacts_len = fm.ofpacts_len;
-        ofputil_append_flow_stats_reply(&fs, &replies, NULL);
-        minimatch_destroy(&fm.match);
-        free(fm.ofpacts);
-    }
-    assert_true(ovs_list_is_singleton(&replies));
-    struct ofpbuf *reply = ofpbuf_from_list(ovs_list_pop_front(&replies));
-    ofpmsg_update_length(reply);    /* As sent. */
-    return reply;
-}
-
-/* One OF1.5 group description reply holding the group 'g' as written. */
-static struct ofpbuf *
-group_reply(const char *g)
-{
-    struct ofputil_group_mod gm;
-    enum ofputil_protocol usable;
-    char *err = parse_ofp_group_mod_str(&gm, OFPGC11_ADD, g, NULL, NULL,
-                                        &usable);
-    assert_null(err);
-    struct ofpbuf *req = ofputil_encode_group_desc_request(OFP15_VERSION,
-                                                           OFPG_ALL);
-    struct ovs_list replies;
-    ofpmp_init(&replies, req->data);
-    ofpbuf_delete(req);
-    struct ofputil_group_desc gd = {
-        .type = gm.type, .group_id = gm.group_id, .props = gm.props,
-    };
-    ofputil_append_group_desc_reply(&gd, &gm.buckets, &replies);
-    ofputil_uninit_group_mod(&gm);
-    struct ofpbuf *reply = ofpbuf_from_list(ovs_list_pop_front(&replies));
-    ofpmsg_update_length(reply);    /* As sent. */
-    return reply;
+    add_desired_groups(s, (const char *const[]) { g, NULL });
 }
 
 static bool
@@ -170,7 +61,7 @@ flows_found(const char *const *installed, const struct ofpbuf *reply,
 {
     struct ofsync_state s;
     ofsync_state_init(&s);
-    add_flows(&s, installed);
+    add_desired_flows(&s, installed);
     struct flow_bytes_index *ix = flow_bytes_index_create(&s);
     assert_int_equal(flow_bytes_index_count(ix), ofsync_state_n_flows(&s));
     *n = 0;
@@ -184,9 +75,9 @@ flows_found(const char *const *installed, const struct ofpbuf *reply,
 static void
 test_flows_as_installed(void **state OVS_UNUSED)
 {
-    struct ofpbuf *reply = flow_reply(flows);
+    struct ofpbuf *reply = switch_flow_reply(base_flows);
     size_t n;
-    assert_true(flows_found(flows, reply, &n));
+    assert_true(flows_found(base_flows, reply, &n));
     assert_int_equal(n, 5);
     ofpbuf_delete(reply);
 }
@@ -214,10 +105,10 @@ test_any_difference_gives_up(void **state OVS_UNUSED)
         NULL
     };
     for (const char *const *c = changed; *c; c++) {
-        const char *v[] = { flows[0], flows[1], *c, NULL };
-        struct ofpbuf *reply = flow_reply(v);
+        const char *v[] = { base_flows[0], base_flows[1], *c, NULL };
+        struct ofpbuf *reply = switch_flow_reply(v);
         size_t n;
-        assert_false(flows_found(flows, reply, &n));
+        assert_false(flows_found(base_flows, reply, &n));
         ofpbuf_delete(reply);
     }
 }
@@ -231,10 +122,10 @@ test_unwanted_entries_skipped(void **state OVS_UNUSED)
         "actions=load:0xa00000b->NXM_NX_REG13[]",
         NULL
     };
-    struct ofpbuf *reply = flow_reply(learned);
+    struct ofpbuf *reply = switch_flow_reply(learned);
     struct ofsync_state s;
     ofsync_state_init(&s);
-    add_flows(&s, flows);
+    add_desired_flows(&s, base_flows);
     struct flow_bytes_index *ix = flow_bytes_index_create(&s);
     size_t n = 0;
     assert_false(flow_bytes_match_reply(ix, reply->data, any_cookie,
@@ -253,13 +144,13 @@ test_unreadable_gives_up(void **state OVS_UNUSED)
 {
     struct ofsync_state s;
     ofsync_state_init(&s);
-    add_flows(&s, flows);
+    add_desired_flows(&s, base_flows);
     struct flow_bytes_index *ix = flow_bytes_index_create(&s);
-    struct ofpbuf *greply = group_reply(G1 B(0, 100, 0x0a000001));
+    struct ofpbuf *greply = switch_group_reply(G1 B(0, 100, 0x0a000001));
     size_t n = 0;
     assert_false(flow_bytes_match_reply(ix, greply->data, any_cookie,
                                         count_flow, &n));
-    struct ofpbuf *reply = flow_reply(flows);
+    struct ofpbuf *reply = switch_flow_reply(base_flows);
     struct ofp_header *oh = reply->data;
     oh->length = htons(ntohs(oh->length) - 8);
     assert_false(flow_bytes_match_reply(ix, oh, any_cookie, count_flow, &n));
@@ -276,8 +167,8 @@ group_found(const char *installed, const char *replied)
 {
     struct ofsync_state s;
     ofsync_state_init(&s);
-    add_group(&s, installed);
-    struct ofpbuf *reply = group_reply(replied);
+    add_one_group(&s, installed);
+    struct ofpbuf *reply = switch_group_reply(replied);
     size_t n = 0;
     bool found = group_bytes_match_reply(&s, reply->data, any_group,
                                          count_group, &n);
@@ -317,11 +208,11 @@ test_groups(void **state OVS_UNUSED)
     /* Twice (the encoder's scratch reply is reused): still equal. */
     struct ofsync_state s;
     ofsync_state_init(&s);
-    add_group(&s, g);
-    add_group(&s, "group_id=0xf1b00002,type=select,selection_method=hash,"
+    add_one_group(&s, g);
+    add_one_group(&s, "group_id=0xf1b00002,type=select,selection_method=hash,"
               "fields(ip_src)" B(0, 1, 0x0a000004));
-    struct ofpbuf *r1 = group_reply(g);
-    struct ofpbuf *r2 = group_reply("group_id=0xf1b00002,type=select,"
+    struct ofpbuf *r1 = switch_group_reply(g);
+    struct ofpbuf *r2 = switch_group_reply("group_id=0xf1b00002,type=select,"
                                     "selection_method=hash,fields(ip_src)"
                                     B(0, 1, 0x0a000004));
     /* Both entries in one reply. */
