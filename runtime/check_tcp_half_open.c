@@ -397,6 +397,26 @@ send_syn(struct half_open_ctx *ctx, struct health_probe *probe,
     return sendmsg(hf->raw, &msg, 0) < 0 ? errno : 0;
 }
 
+/* A probe's record: a spare one if there is one. */
+static struct half_open_probe *
+record_take(struct half_open_ctx *ctx)
+{
+    struct half_open_probe *hp = ctx->spares;
+
+    if (hp) {
+        ctx->spares = hp->next_spare;
+        return hp;
+    }
+    return xmalloc(sizeof *hp);
+}
+
+static void
+record_put(struct half_open_ctx *ctx, struct half_open_probe *hp)
+{
+    hp->next_spare = ctx->spares;
+    ctx->spares = hp;
+}
+
 static bool
 half_open_start(void *ctx_, struct health_probe *probe,
                 struct health_verdict *v)
@@ -441,12 +461,7 @@ half_open_start(void *ctx_, struct health_probe *probe,
         return health_kind_tcp.start(ctx->connect_ctx, probe, v);
     }
 
-    hp = ctx->spares;
-    if (hp) {
-        ctx->spares = hp->next_spare;
-    } else {
-        hp = xmalloc(sizeof *hp);
-    }
+    hp = record_take(ctx);
     hp->fam = fam;
     hp->addr = addr;
     hp->dport = probe->port;
@@ -455,8 +470,7 @@ half_open_start(void *ctx_, struct health_probe *probe,
     hp->probe = probe;
     error = send_syn(ctx, probe, hp);
     if (error) {
-        hp->next_spare = ctx->spares;
-        ctx->spares = hp;
+        record_put(ctx, hp);
         health_verdict_connect_error(v, error);
         return false;
     }
@@ -472,8 +486,7 @@ probe_release(struct half_open_ctx *ctx, struct health_probe *probe)
     struct half_open_probe *hp = probe->priv;
 
     hmap_remove(&ctx->in_flight, &hp->node);
-    hp->next_spare = ctx->spares;
-    ctx->spares = hp;
+    record_put(ctx, hp);
     probe->priv = NULL;
 }
 
