@@ -123,3 +123,76 @@ lb_check_type_name(enum lb_check_type t)
     }
     return "?";
 }
+
+static void
+move_location(struct location *loc, const char *file, int line_delta)
+{
+    if (loc->line) {            /* Line 0: not given; stays so. */
+        loc->file = file;
+        loc->line += line_delta;
+    }
+}
+
+static char *
+dup_or_null(const char *s)
+{
+    if (!s) {
+        return NULL;
+    }
+    char *copy = strdup(s);
+    if (!copy) {
+        abort();
+    }
+    return copy;
+}
+
+static void
+clone_real(struct lb_real *dst, const struct lb_real *src, const char *file,
+           int line_delta)
+{
+    *dst = *src;
+    dst->port = dup_or_null(src->port);
+    move_location(&dst->loc, file, line_delta);
+    move_location(&dst->addr_loc, file, line_delta);
+    move_location(&dst->mac_loc, file, line_delta);
+    move_location(&dst->port_loc, file, line_delta);
+    move_location(&dst->weight_loc, file, line_delta);
+}
+
+void
+lb_service_clone(struct lb_service *dst, const struct lb_service *src,
+                 const char *file, int line_delta)
+{
+    *dst = *src;
+    dst->name = dup_or_null(src->name);
+    dst->reals = malloc((src->n_reals ? src->n_reals : 1)
+                        * sizeof *dst->reals);
+    if (!dst->reals) {
+        abort();
+    }
+    dst->allocated_reals = src->n_reals ? src->n_reals : 1;
+    for (size_t i = 0; i < src->n_reals; i++) {
+        clone_real(&dst->reals[i], &src->reals[i], file, line_delta);
+    }
+    clone_real(&dst->sorry, &src->sorry, file, line_delta);
+
+    struct lb_check *c = &dst->check;
+    c->path = dup_or_null(src->check.path);
+    c->expect_body = dup_or_null(src->check.expect_body);
+    c->command = dup_or_null(src->check.command);
+    c->send = dup_or_null(src->check.send);
+    c->expect_reply = dup_or_null(src->check.expect_reply);
+    move_location(&c->loc, file, line_delta);
+    move_location(&c->source_loc, file, line_delta);
+
+    struct location *locs[] = {
+        &dst->loc, &dst->vip_loc, &dst->vip_mac_loc, &dst->scheduler_loc,
+        &dst->persistence_loc, &dst->persistence_prefix_loc,
+        &dst->stickiness_loc, &dst->sticky_idle_loc, &dst->udp_timeout_loc,
+        &dst->quorum_loc, &dst->hysteresis_loc, &dst->inhibit_loc,
+        &dst->expire_nodest_loc,
+    };
+    for (size_t i = 0; i < sizeof locs / sizeof *locs; i++) {
+        move_location(locs[i], file, line_delta);
+    }
+}

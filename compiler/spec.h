@@ -158,6 +158,13 @@ void lb_spec_destroy(struct lb_spec *);
 struct lb_service *lb_spec_add_service(struct lb_spec *);
 struct lb_real *lb_service_add_real(struct lb_service *);
 
+/* Makes 'dst' (owning nothing yet) a deep copy of 'src' whose locations
+ * name 'file' and lie 'line_delta' lines further down ("not given"
+ * locations, line 0, stay so): a service taken over from an earlier parse
+ * of the same text at another place in the file. */
+void lb_service_clone(struct lb_service *dst, const struct lb_service *src,
+                      const char *file, int line_delta);
+
 const char *lb_proto_name(enum lb_proto);
 const char *lb_scheduler_name(enum lb_scheduler);
 const char *lb_check_type_name(enum lb_check_type);
@@ -173,5 +180,53 @@ bool lb_dsl_parse(const char *file, const char *text, size_t len,
                   struct lb_spec *spec, struct diag *d);
 bool lb_yaml_parse(const char *file, const char *text, size_t len,
                    struct lb_spec *spec, struct diag *d);
+
+/* Reloading a large DSL spec after a small edit (dsl_reuse.c).
+ *
+ * A clean parse records, for each service, the hash, length and first line
+ * of the text it was parsed from (the file cut where each service starts).
+ * The next parse of the same file then takes every service whose text is
+ * byte for byte that of an earlier one from the earlier spec, its locations
+ * moved, and parses only the pieces that changed, each on its own. Anything
+ * that piece-wise parsing reports sends the text to a whole parse, so the
+ * diagnostics are always those of a whole parse. */
+struct lb_text_piece {
+    uint64_t hash;
+    size_t len;
+    int line;                   /* Where it starts in the file. */
+};
+
+struct lb_text_memo {
+    struct lb_text_piece *pieces;   /* One per service, in spec order. */
+    size_t n;                       /* 0: nothing recorded. */
+};
+
+/* An earlier parse a new one may take services from. */
+struct lb_spec_lender {
+    const struct lb_spec *spec;
+    const struct lb_text_memo *memo;    /* What 'spec' was parsed from. */
+    const uint32_t *weights;    /* Each real's weight as parsed, in spec
+                                 * order, or NULL: the spec's own (a user of
+                                 * the spec may have changed those). */
+    void *mutex;                /* A pthread_mutex_t held while reading
+                                 * 'spec', or NULL. */
+};
+
+void lb_text_memo_destroy(struct lb_text_memo *);
+
+/* Like lb_dsl_parse() into the empty 'spec', taking what it can from
+ * 'lender' (may be NULL) and recording into 'memo' (emptied first) what
+ * the next parse may take. '*n_reused' is the number of services taken
+ * over rather than parsed. */
+bool lb_dsl_parse_reusing(const char *file, const char *text, size_t len,
+                          struct lb_spec *spec, struct diag *d,
+                          const struct lb_spec_lender *lender,
+                          struct lb_text_memo *memo, size_t *n_reused);
+
+/* Like lb_spec_load() with lb_dsl_parse_reusing() for the DSL; a YAML spec
+ * is loaded whole and records nothing. */
+bool lb_spec_load_reusing(const char *path, struct lb_spec *spec,
+                          struct diag *d, const struct lb_spec_lender *,
+                          struct lb_text_memo *memo, size_t *n_reused);
 
 #endif /* FLOWLB_SPEC_H */

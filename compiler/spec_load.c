@@ -17,10 +17,12 @@ has_suffix(const char *s, const char *suffix)
     return ls >= lx && !strcmp(s + ls - lx, suffix);
 }
 
-bool
-lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
+/* Reads all of 'path' ("-": standard input) into '*textp' (NUL-terminated,
+ * '*lenp' bytes, malloc'd). */
+static bool
+read_text(const char *path, const char *file, struct diag *d, char **textp,
+          size_t *lenp)
 {
-    const char *file = diag_intern_file(d, path);
     struct location at_file = { file, 0, 0 };
 
     FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
@@ -74,10 +76,49 @@ lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
         return false;
     }
     text[len] = '\0';
+    *textp = text;
+    *lenp = len;
+    return true;
+}
 
-    bool ok = has_suffix(path, ".yaml") || has_suffix(path, ".yml")
+static bool
+is_yaml(const char *path)
+{
+    return has_suffix(path, ".yaml") || has_suffix(path, ".yml");
+}
+
+bool
+lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
+{
+    const char *file = diag_intern_file(d, path);
+    char *text;
+    size_t len;
+    if (!read_text(path, file, d, &text, &len)) {
+        return false;
+    }
+    bool ok = is_yaml(path) ? lb_yaml_parse(file, text, len, spec, d)
+                            : lb_dsl_parse(file, text, len, spec, d);
+    free(text);
+    return ok && !diag_has_errors(d);
+}
+
+bool
+lb_spec_load_reusing(const char *path, struct lb_spec *spec, struct diag *d,
+                     const struct lb_spec_lender *lender,
+                     struct lb_text_memo *memo, size_t *n_reused)
+{
+    *n_reused = 0;
+    lb_text_memo_destroy(memo);
+    const char *file = diag_intern_file(d, path);
+    char *text;
+    size_t len;
+    if (!read_text(path, file, d, &text, &len)) {
+        return false;
+    }
+    bool ok = is_yaml(path)
               ? lb_yaml_parse(file, text, len, spec, d)
-              : lb_dsl_parse(file, text, len, spec, d);
+              : lb_dsl_parse_reusing(file, text, len, spec, d, lender, memo,
+                                     n_reused);
     free(text);
     return ok && !diag_has_errors(d);
 }

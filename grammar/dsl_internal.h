@@ -100,4 +100,17 @@ bool dsl_run(struct dsl_state *, const char *text, size_t len);
  * none or the text before it is not clean enough to tell (dsl_split.c). */
 size_t dsl_split_point(const char *text, size_t len, size_t want, int *line);
 
+/* Calls 'at' with the offset and line of each line of 'text' that starts
+ * a service at the top level, in order, until it returns false. Returns
+ * true if it stopped there or scanned all of 'text' cleanly (braces
+ * balanced), false if it met something it cannot judge (dsl_split.c). */
+bool dsl_scan_service_starts(const char *text, size_t len,
+                             bool (*at)(void *aux, size_t offset, int line),
+                             void *aux);
+
+/* Sets up 'st' for a parse of text that starts at 'line' of 'file'
+ * (interned in 'd'), reporting into 'd' (dsl_parse.c). */
+void dsl_state_init(struct dsl_state *st, struct diag *d, const char *file,
+                    int line);
+
 #endif /* FLOWLB_DSL_INTERNAL_H */

@@ -934,10 +934,9 @@ struct half {
     bool ran;
 };
 
-/* A parse of text that starts at 'line' of 'file' (interned in some
- * diag), reporting into 'd'. */
-static void
-state_init(struct dsl_state *st, struct diag *d, const char *file, int line)
+void
+dsl_state_init(struct dsl_state *st, struct diag *d, const char *file,
+               int line)
 {
     memset(st, 0, sizeof *st);
     st->d = d;
@@ -954,7 +953,7 @@ half_init(struct half *h, const char *file, const char *text, size_t len,
 {
     memset(h, 0, sizeof *h);
     diag_init(&h->d);
-    state_init(&h->st, &h->d, file, line);
+    dsl_state_init(&h->st, &h->d, file, line);
     h->text = text;
     h->len = len;
 }
@@ -1031,7 +1030,7 @@ lb_dsl_parse(const char *file, const char *text, size_t len,
     }
 
     struct dsl_state st;
-    state_init(&st, d, file, 1);
+    dsl_state_init(&st, d, file, 1);
     bool ok = dsl_run(&st, text, len) && !st.n_errors;
     if (ok) {
         move_services(spec, &st.spec);

@@ -92,6 +92,8 @@ compiled_destroy(struct compiled *c)
 {
     if (c) {
         ir_destroy(&c->ir);
+        lb_text_memo_destroy(&c->memo);
+        pthread_mutex_destroy(&c->spec_mutex);
         free(c->group_fp);
         free(c->flow_fp);
         free(c->configured);
@@ -147,6 +149,9 @@ apply_admin_weights(struct agent *a, struct compiled *c)
     }
     c->admin_applied = any;
     struct lb_spec *spec = &c->spec;
+    if (any) {
+        pthread_mutex_lock(&c->spec_mutex);    /* A reload may be copying. */
+    }
     for (size_t i = 0; any && i < spec->n_services; i++) {
         struct lb_service *svc = &spec->services[i];
         for (size_t j = 0; j < svc->n_reals; j++) {
@@ -159,19 +164,35 @@ apply_admin_weights(struct agent *a, struct compiled *c)
             }
         }
     }
+    if (any) {
+        pthread_mutex_unlock(&c->spec_mutex);
+    }
 }
 
-/* Loads and checks 'a->spec_path'. Returns NULL with diagnostics in
- * 'errors' if the spec has errors. Does not lower (see relower()). */
+/* Loads and checks 'spec_path', taking the services whose text did not
+ * change from 'prev' (may be NULL; must stay until this returns; another
+ * thread may only change its spec's weights, under its 'spec_mutex').
+ * Returns NULL with diagnostics in 'errors' if the spec has errors. Does
+ * not lower (see relower()). */
 struct compiled *
-load_spec_path(const char *spec_path, struct ds *errors)
+load_spec_path(const char *spec_path, struct ds *errors,
+               struct compiled *prev)
 {
     struct compiled *c = xzalloc(sizeof *c);
     diag_init(&c->diag);
     lb_spec_init(&c->spec);
     ir_init(&c->ir);
+    pthread_mutex_init(&c->spec_mutex, NULL);
     c->loaded = time_wall_msec();
-    bool ok = lb_spec_load(spec_path, &c->spec, &c->diag)
+    struct lb_spec_lender lender = {
+        .spec = prev ? &prev->spec : NULL,
+        .memo = prev ? &prev->memo : NULL,
+        .weights = prev ? prev->configured : NULL,
+        .mutex = prev ? &prev->spec_mutex : NULL,
+    };
+    bool ok = lb_spec_load_reusing(spec_path, &c->spec, &c->diag,
+                                   prev && prev->memo.n ? &lender : NULL,
+                                   &c->memo, &c->n_services_reused)
               && lb_check(&c->spec, &c->diag);
     if (!ok || diag_has_errors(&c->diag)) {
         diag_to_ds(&c->diag, errors);
@@ -202,7 +223,7 @@ load_spec_path(const char *spec_path, struct ds *errors)
 struct compiled *
 load_spec(struct agent *a, struct ds *errors)
 {
-    return load_spec_path(a->spec_path, errors);
+    return load_spec_path(a->spec_path, errors, a->cur);
 }
 
 /* Lowers 'c' as it is (touches nothing else: runs in the reload thread). */

@@ -54,6 +54,12 @@ struct compiled {
                                  * from the running base). */
     bool uses_lc;               /* Some service is lc or wlc (set at load:
                                  * the loop asks every iteration). */
+    struct lb_text_memo memo;   /* What 'spec' was parsed from, for the
+                                 * next reload (see spec.h). */
+    size_t n_services_reused;   /* Taken over from the previous spec. */
+    pthread_mutex_t spec_mutex; /* Held while a reload copies services from
+                                 * 'spec' and while administrative weights
+                                 * are written into it. */
 };
 
 /* Administrative state and configured weight of one (service, real). */
@@ -160,7 +166,8 @@ const struct ir_group *service_group(const struct ir_pipeline *,
 
 /* Loading and lowering a spec (load_spec_path() and lower_plain() touch
  * nothing else: the reload thread runs them). */
-struct compiled *load_spec_path(const char *spec_path, struct ds *errors);
+struct compiled *load_spec_path(const char *spec_path, struct ds *errors,
+                                 struct compiled *prev);
 struct compiled *load_spec(struct agent *, struct ds *errors);
 bool lower_plain(const struct lower_options *, struct compiled *,
                  struct ds *errors);

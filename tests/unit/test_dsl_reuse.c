@@ -1,0 +1,356 @@
+/* Unit tests of reparsing a DSL text after an edit (grammar/dsl_reuse.c):
+ * whatever is taken over from the earlier parse, the model (locations
+ * included) and the diagnostics are those of a whole parse of the new
+ * text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "diag.h"
+#include "spec.h"
+
+/* A spec of 'n' services using most statements, each service a few lines
+ * long, with comments between some of them. */
+static char *
+make_spec(size_t n)
+{
+    size_t size = 4096 + n * 1024, len = 0;
+    char *s = malloc(size);
+    len += snprintf(s + len, size - len, "# header comment\n\n");
+    for (size_t i = 0; i < n; i++) {
+        len += snprintf(s + len, size - len,
+            "service s%zu {\n"
+            "    vip 172.16.%zu.%zu tcp %zu;\n"
+            "    vip-mac 02:00:00:00:%02zx:%02zx;\n"
+            "    scheduler %s;\n"
+            "    real 10.1.%zu.1 mac 02:00:00:01:%02zx:01 weight %zu;\n"
+            "    real 10.1.%zu.2 mac 02:00:00:01:%02zx:02 port p%zu;\n"
+            "%s"
+            "    check http path \"/h%zu\" interval 2s timeout 1s;\n"
+            "}\n%s",
+            i, i / 200, i % 200 + 1, 80 + i % 3, i / 256, i % 256,
+            i % 2 ? "sh" : "fo", i % 250, i % 256, i % 7 + 1,
+            i % 250, i % 256, i,
+            i % 3 ? "" : "    sorry 10.9.0.1 mac 02:00:00:00:99:99;\n"
+                         "    quorum 1;\n",
+            i, i % 5 ? "" : "# between services\n\n");
+    }
+    return s;
+}
+
+struct result {
+    struct lb_spec spec;
+    struct diag d;
+    struct lb_text_memo memo;
+    size_t n_reused;
+    bool ok;
+};
+
+static void
+result_free(struct result *r)
+{
+    lb_spec_destroy(&r->spec);
+    diag_destroy(&r->d);
+    lb_text_memo_destroy(&r->memo);
+}
+
+static void
+parse_reusing(struct result *r, const char *text,
+              const struct lb_spec_lender *lender)
+{
+    memset(r, 0, sizeof *r);
+    diag_init(&r->d);
+    r->ok = lb_dsl_parse_reusing("t.lb", text, strlen(text), &r->spec, &r->d,
+                                 lender, &r->memo, &r->n_reused);
+}
+
+static void
+assert_same_string(const char *a, const char *b)
+{
+    if (a || b) {
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(a, b);
+    }
+}
+
+/* The two reals are equal in every byte once their owned pointers (which
+ * must point to equal strings) are set aside. */
+static void
+assert_same_real(const struct lb_real *a, const struct lb_real *b)
+{
+    assert_same_string(a->port, b->port);
+    struct lb_real x = *a, y = *b;
+    x.port = y.port = NULL;
+    assert_memory_equal(&x, &y, sizeof x);
+}
+
+static void
+assert_same_service(const struct lb_service *a, const struct lb_service *b)
+{
+    assert_same_string(a->name, b->name);
+    assert_int_equal(a->n_reals, b->n_reals);
+    for (size_t j = 0; j < a->n_reals; j++) {
+        assert_same_real(&a->reals[j], &b->reals[j]);
+    }
+    assert_same_real(&a->sorry, &b->sorry);
+    const struct lb_check *ca = &a->check, *cb = &b->check;
+    assert_same_string(ca->path, cb->path);
+    assert_same_string(ca->expect_body, cb->expect_body);
+    assert_same_string(ca->command, cb->command);
+    assert_same_string(ca->send, cb->send);
+    assert_same_string(ca->expect_reply, cb->expect_reply);
+    struct lb_service x = *a, y = *b;
+    x.name = y.name = NULL;
+    x.reals = y.reals = NULL;
+    x.allocated_reals = y.allocated_reals = 0;
+    x.sorry.port = y.sorry.port = NULL;
+    x.check.path = y.check.path = NULL;
+    x.check.expect_body = y.check.expect_body = NULL;
+    x.check.command = y.check.command = NULL;
+    x.check.send = y.check.send = NULL;
+    x.check.expect_reply = y.check.expect_reply = NULL;
+    assert_memory_equal(&x, &y, sizeof x);
+}
+
+static size_t last_memo_n;
+
+/* Parses 'text' reusing 'prev', and as a whole into the same diag (so that
+ * the file names of the locations are the same pointer: a location not
+ * moved to the new parse's file would differ), and compares. Returns the
+ * number of services taken over. */
+static size_t
+check_against_whole(const char *text, const struct result *prev,
+                    const uint32_t *weights)
+{
+    struct lb_spec_lender lender = {
+        .spec = &prev->spec, .memo = &prev->memo, .weights = weights,
+    };
+    struct result r;
+    parse_reusing(&r, text, &lender);
+    struct lb_spec whole;
+    lb_spec_init(&whole);
+    size_t n_records = r.d.n_records;
+    bool ok = lb_dsl_parse("t.lb", text, strlen(text), &whole, &r.d);
+    assert_int_equal(r.ok, ok);
+    assert_int_equal(r.d.n_records, 2 * n_records);
+    assert_int_equal(r.spec.n_services, whole.n_services);
+    for (size_t i = 0; i < whole.n_services; i++) {
+        assert_same_service(&r.spec.services[i], &whole.services[i]);
+    }
+    /* Recorded for the next time, one piece per service, or nothing. */
+    last_memo_n = r.memo.n;
+    assert_true(!r.memo.n || (ok && r.memo.n == r.spec.n_services));
+    size_t n_reused = r.n_reused;
+    lb_spec_destroy(&whole);
+    result_free(&r);
+    return n_reused;
+}
+
+/* Replaces the first 'old' at or after 'from' in 'text' by 'new'. */
+static char *
+edit(const char *text, const char *from, const char *old, const char *new)
+{
+    const char *start = strstr(text, from);
+    assert_non_null(start);
+    const char *at = strstr(start, old);
+    assert_non_null(at);
+    size_t len = strlen(text) + strlen(new) + 1;
+    char *s = malloc(len);
+    snprintf(s, len, "%.*s%s%s", (int) (at - text), text, new,
+             at + strlen(old));
+    return s;
+}
+
+static struct result base;
+static char *base_text;
+
+static int
+setup(void **state)
+{
+    (void) state;
+    base_text = make_spec(40);
+    parse_reusing(&base, base_text, NULL);
+    return base.ok && base.memo.n == 40 && !base.n_reused ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    result_free(&base);
+    free(base_text);
+    return 0;
+}
+
+static void
+test_unchanged(void **state)
+{
+    (void) state;
+    assert_int_equal(check_against_whole(base_text, &base, NULL), 40);
+    assert_int_equal(last_memo_n, 40);
+}
+
+static void
+test_one_weight(void **state)
+{
+    (void) state;
+    char *t = edit(base_text, "service s17 ", "weight 4", "weight 9");
+    assert_int_equal(check_against_whole(t, &base, NULL), 39);
+    free(t);
+}
+
+/* A service added at the top moves every other one down: all are taken
+ * over, with their lines moved. */
+static void
+test_service_added_first(void **state)
+{
+    (void) state;
+    char *t = edit(base_text, "", "service s0 ",
+                   "service new {\n    vip 172.31.0.1 udp 53;\n"
+                   "    real 10.2.0.1 mac 02:00:00:02:00:01;\n}\n\n"
+                   "service s0 ");
+    assert_int_equal(check_against_whole(t, &base, NULL), 40);
+    assert_int_equal(last_memo_n, 41);
+    free(t);
+}
+
+/* A service renamed (parsed again) and one removed. */
+static void
+test_service_renamed_and_removed(void **state)
+{
+    (void) state;
+    char *t = edit(base_text, "service s3 ", "service s3 ", "service gone ");
+    char *u = edit(t, "service gone ", "service s4 ", "# s4 was here\n"
+                   "service s4 ");
+    /* The comment joins the end of the renamed piece: s4's is unchanged. */
+    assert_int_equal(check_against_whole(u, &base, NULL), 39);
+    const char *from = strstr(base_text, "service s6 ");
+    const char *to = strstr(base_text, "service s7 ");
+    size_t len = strlen(base_text);
+    char *v = malloc(len + 1);
+    snprintf(v, len + 1, "%.*s%s", (int) (from - base_text), base_text, to);
+    assert_int_equal(check_against_whole(v, &base, NULL), 39);
+    free(t);
+    free(u);
+    free(v);
+}
+
+/* Lines added inside one service move the services after it. */
+static void
+test_lines_added_inside(void **state)
+{
+    (void) state;
+    char *t = edit(base_text, "service s5 ", "    check",
+                   "    # two\n    # more lines\n    check");
+    assert_int_equal(check_against_whole(t, &base, NULL), 39);
+    free(t);
+}
+
+/* An error in a changed piece: the whole parse's diagnostics, nothing
+ * taken over. */
+static void
+test_error_in_changed_piece(void **state)
+{
+    (void) state;
+    char *t = edit(base_text, "service s20 ", "weight 7", "weight x7");
+    assert_int_equal(check_against_whole(t, &base, NULL), 0);
+    char *u = edit(base_text, "service s21 ", "}\n", "");   /* No '}'. */
+    assert_int_equal(check_against_whole(u, &base, NULL), 0);
+    char *v = edit(base_text, "service s22 ", "}\n", "}\njunk;\n");
+    assert_int_equal(check_against_whole(v, &base, NULL), 0);
+    free(t);
+    free(u);
+    free(v);
+}
+
+/* Two services on one line are one piece: parsed as a whole, nothing
+ * recorded. */
+static void
+test_two_services_one_line(void **state)
+{
+    (void) state;
+    char *t = edit(base_text, "service s9 ", "}\nservice s10 ",
+                   "} service s10 ");
+    assert_int_equal(check_against_whole(t, &base, NULL), 0);
+    assert_int_equal(last_memo_n, 0);
+    free(t);
+}
+
+/* Much changed: parsed as a whole (faster than piece by piece). */
+static void
+test_much_changed(void **state)
+{
+    (void) state;
+    char *t = strdup(base_text);
+    for (int i = 0; i < 15; i++) {
+        char from[32];
+        snprintf(from, sizeof from, "service s%d ", i);
+        char *u = edit(t, from, "timeout 1s", "timeout 900ms");
+        free(t);
+        t = u;
+    }
+    assert_int_equal(check_against_whole(t, &base, NULL), 0);
+    free(t);
+}
+
+/* The lender's weights changed by its user (administrative weights): the
+ * weights given with it are the ones taken. */
+static void
+test_lender_weights(void **state)
+{
+    (void) state;
+    struct result lent;
+    parse_reusing(&lent, base_text, NULL);
+    size_t n = 0;
+    for (size_t i = 0; i < lent.spec.n_services; i++) {
+        n += lent.spec.services[i].n_reals;
+    }
+    uint32_t *weights = malloc(n * sizeof *weights);
+    n = 0;
+    for (size_t i = 0; i < lent.spec.n_services; i++) {
+        struct lb_service *svc = &lent.spec.services[i];
+        for (size_t j = 0; j < svc->n_reals; j++) {
+            weights[n++] = svc->reals[j].weight;
+            svc->reals[j].weight = 0;
+        }
+    }
+    assert_int_equal(check_against_whole(base_text, &lent, weights), 40);
+    free(weights);
+    result_free(&lent);
+}
+
+static void
+test_byte_order_mark(void **state)
+{
+    (void) state;
+    size_t len = strlen(base_text);
+    char *t = malloc(len + 4);
+    memcpy(t, "\xef\xbb\xbf", 3);
+    memcpy(t + 3, base_text, len + 1);
+    assert_int_equal(check_against_whole(t, &base, NULL), 40);
+    free(t);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unchanged),
+        cmocka_unit_test(test_one_weight),
+        cmocka_unit_test(test_service_added_first),
+        cmocka_unit_test(test_service_renamed_and_removed),
+        cmocka_unit_test(test_lines_added_inside),
+        cmocka_unit_test(test_error_in_changed_piece),
+        cmocka_unit_test(test_two_services_one_line),
+        cmocka_unit_test(test_much_changed),
+        cmocka_unit_test(test_lender_weights),
+        cmocka_unit_test(test_byte_order_mark),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
