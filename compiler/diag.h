@@ -21,6 +21,17 @@ struct location {
     int col;
 };
 
+/* The same place in a copy of its text that starts 'line_delta' lines
+ * further down in 'file'. An unknown location stays unknown. */
+static inline void
+location_move(struct location *loc, const char *file, int line_delta)
+{
+    if (loc->line) {
+        loc->file = file;
+        loc->line += line_delta;
+    }
+}
+
 enum diag_severity { DIAG_ERROR, DIAG_WARNING };
 
 struct diag_record {

@@ -111,6 +111,48 @@ ir_group_add_bucket(struct ir_group *g, uint32_t bucket_id, uint16_t weight,
     return b;
 }
 
+struct ir_flow *
+ir_copy_flow(struct ir_pipeline *p, const struct ir_flow *src,
+             const char *service, const char *file, int line_delta)
+{
+    p->flows = grow(p->flows, &p->allocated_flows, p->n_flows,
+                    sizeof *p->flows);
+    struct ir_flow *f = &p->flows[p->n_flows++];
+    *f = *src;
+    f->match = xstrdup(src->match);
+    f->actions = xstrdup(src->actions);
+    f->service = service;
+    f->shared_by = NULL;        /* Names in another spec: not copied. */
+    f->n_shared_by = 0;
+    location_move(&f->loc, file, line_delta);
+    return f;
+}
+
+struct ir_group *
+ir_copy_group(struct ir_pipeline *p, const struct ir_group *src,
+              const char *service, const char *file, int line_delta)
+{
+    p->groups = grow(p->groups, &p->allocated_groups, p->n_groups,
+                     sizeof *p->groups);
+    struct ir_group *g = &p->groups[p->n_groups++];
+    *g = *src;
+    g->selection = xstrdup(src->selection);
+    g->service = service;
+    location_move(&g->loc, file, line_delta);
+    g->allocated_buckets = src->n_buckets ? src->n_buckets : 1;
+    g->buckets = malloc(g->allocated_buckets * sizeof *g->buckets);
+    if (!g->buckets) {
+        abort();
+    }
+    for (size_t i = 0; i < src->n_buckets; i++) {
+        struct ir_bucket *b = &g->buckets[i];
+        *b = src->buckets[i];
+        b->actions = xstrdup(src->buckets[i].actions);
+        location_move(&b->loc, file, line_delta);
+    }
+    return g;
+}
+
 static int
 compare_flows(const void *a_, const void *b_)
 {

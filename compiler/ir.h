@@ -195,6 +195,17 @@ struct ir_group *ir_add_group(struct ir_pipeline *, uint32_t group_id,
 struct ir_bucket *ir_group_add_bucket(struct ir_group *, uint32_t bucket_id,
                                       uint16_t weight, const char *actions);
 
+/* Append a copy of a flow or group of another pipeline, made for service
+ * 'service' (a name in this pipeline's spec) from the same text
+ * 'line_delta' lines further down in 'file' (see location_move()). A
+ * flow's sharers are not copied (copy flows of one service only). */
+struct ir_flow *ir_copy_flow(struct ir_pipeline *, const struct ir_flow *,
+                             const char *service, const char *file,
+                             int line_delta);
+struct ir_group *ir_copy_group(struct ir_pipeline *, const struct ir_group *,
+                               const char *service, const char *file,
+                               int line_delta);
+
 /* Sorts flows by (table, priority descending, match) and groups by id, so
  * that output never depends on the order in which lowering produced them. */
 void ir_sort(struct ir_pipeline *);

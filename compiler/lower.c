@@ -234,6 +234,11 @@ struct lowering {
     struct ds_buf match, actions, scratch;
     struct flow_index responders, forwards;
     struct mark_owners marks;
+    /* Copying unchanged services from an earlier pipeline: */
+    const struct lower_lender *lender;  /* NULL: lower every service. */
+    size_t *lent_flows;         /* Its per-service flows, by cookie. */
+    size_t n_lent_flows;
+    size_t n_copied;            /* Services copied rather than lowered. */
 };
 
 static uint8_t
@@ -792,6 +797,94 @@ add_service_flow(struct lowering *l, size_t i, int t, uint16_t prio,
     return f;
 }
 
+/* What a service's flows and group are made of besides its text and id
+ * (see lower_spec_reusing()): */
+static bool
+is_service_flow(const struct ir_flow *f)
+{
+    return (f->role == IR_ROLE_CLASSIFY || f->role == IR_ROLE_REPLY
+            || f->role == IR_ROLE_DISPATCH || f->role == IR_ROLE_LOOKUP
+            || f->role == IR_ROLE_ASSIGN);
+}
+
+static int
+compare_lent_flows(const void *a_, const void *b_, void *ir_)
+{
+    const struct ir_pipeline *ir = ir_;
+    uint64_t a = ir->flows[*(const size_t *) a_].cookie;
+    uint64_t b = ir->flows[*(const size_t *) b_].cookie;
+    return (a > b) - (a < b);
+}
+
+static void
+index_lent_flows(struct lowering *l)
+{
+    const struct ir_pipeline *ir = l->lender->ir;
+    l->lent_flows = malloc((ir->n_flows + 1) * sizeof *l->lent_flows);
+    if (!l->lent_flows) {
+        abort();
+    }
+    for (size_t i = 0; i < ir->n_flows; i++) {
+        if (is_service_flow(&ir->flows[i])) {
+            l->lent_flows[l->n_lent_flows++] = i;
+        }
+    }
+    qsort_r(l->lent_flows, l->n_lent_flows, sizeof *l->lent_flows,
+            compare_lent_flows, (void *) ir);
+}
+
+static int
+compare_group_ids(const void *key_, const void *g_)
+{
+    uint32_t key = *(const uint32_t *) key_;
+    const struct ir_group *g = g_;
+    return (key > g->group_id) - (key < g->group_id);
+}
+
+/* Copies service 'i''s group and flows from the lender's pipeline if the
+ * service's text is unchanged there and it has the same id (so the same
+ * cookie and group). */
+static bool
+copy_service(struct lowering *l, size_t i)
+{
+    const struct lower_lender *ln = l->lender;
+    size_t k = ln ? ln->taken_from[i] : SIZE_MAX;
+    if (k == SIZE_MAX) {
+        return false;
+    }
+    const struct lb_service *svc = &l->spec->services[i];
+    const struct lb_service *old = &ln->spec->services[k];
+    uint32_t gid = group_id(l, i);
+    const struct ir_group *og = bsearch(&gid, ln->ir->groups,
+                                        ln->ir->n_groups,
+                                        sizeof *ln->ir->groups,
+                                        compare_group_ids);
+    if (!og || !og->service || strcmp(og->service, old->name)) {
+        return false;           /* Its id changed (a name now collides). */
+    }
+    int delta = svc->loc.line - old->loc.line;
+    const char *file = svc->loc.file;
+    uint64_t cookie = service_cookie(l, i);
+    const struct ir_pipeline *oir = ln->ir;
+    size_t lo = 0, hi = l->n_lent_flows;
+    while (lo < hi) {           /* The first of its flows. */
+        size_t mid = lo + (hi - lo) / 2;
+        if (oir->flows[l->lent_flows[mid]].cookie < cookie) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    for (; lo < l->n_lent_flows
+           && oir->flows[l->lent_flows[lo]].cookie == cookie; lo++) {
+        ir_copy_flow(l->ir, &oir->flows[l->lent_flows[lo]], svc->name, file,
+                     delta);
+    }
+    ir_copy_group(l->ir, og, svc->name, file, delta);
+    l->n_copied++;
+    return true;
+}
+
 static void
 add_service(struct lowering *l, size_t i)
 {
@@ -800,6 +893,7 @@ add_service(struct lowering *l, size_t i)
     uint32_t sid = l->service_ids[i];
     struct ir_flow *f;
 
+    /* What is shared with other services first: always made here. */
     if (svc->has_vip_mac) {
         add_responder(l, i);
     }
@@ -817,6 +911,9 @@ add_service(struct lowering *l, size_t i)
                          svc->udp_timeout_s);
         }
         l->ir->udp_timeout_s = svc->udp_timeout_s;
+    }
+    if (copy_service(l, i)) {
+        return;
     }
 
     struct port_chunk chunks[MAX_PORT_CHUNKS];
@@ -1032,10 +1129,24 @@ bool
 lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
            struct ir_pipeline *ir, struct diag *d)
 {
+    size_t n_copied;
+    return lower_spec_reusing(spec, opts, ir, d, NULL, &n_copied);
+}
+
+bool
+lower_spec_reusing(const struct lb_spec *spec,
+                   const struct lower_options *opts, struct ir_pipeline *ir,
+                   struct diag *d, const struct lower_lender *lender,
+                   size_t *n_copied)
+{
     struct lowering l = {
         .spec = spec, .opts = opts, .ir = ir, .d = d,
         .service_ids = calloc(spec->n_services + 1, sizeof(uint32_t)),
+        .lender = lender && lender->taken_from ? lender : NULL,
     };
+    if (l.lender) {
+        index_lent_flows(&l);
+    }
     size_t errors_before = d->n_errors;
     struct location none = { 0 };
     ir->ct_zone = opts->ct_zone;
@@ -1071,6 +1182,8 @@ lower_spec(const struct lb_spec *spec, const struct lower_options *opts,
         add_fixed_flows(&l);
         ir_sort(ir);
     }
+    *n_copied = l.n_copied;
+    free(l.lent_flows);
     free(l.service_ids);
     free(l.responders.slots);
     free(l.forwards.slots);

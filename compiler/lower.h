@@ -43,6 +43,24 @@ void lower_options_init(struct lower_options *);
 bool lower_spec(const struct lb_spec *spec, const struct lower_options *,
                 struct ir_pipeline *out, struct diag *d);
 
+/* An earlier pipeline a lowering may copy unchanged services from: a
+ * service whose text is that of one of the earlier spec (lb_text_memo's
+ * 'taken_from') and whose id did not change gets the group and flows it
+ * had, their locations moved, instead of being lowered again. */
+struct lower_lender {
+    const struct lb_spec *spec;     /* The earlier spec, as parsed. */
+    const struct ir_pipeline *ir;   /* It lowered with the same options. */
+    const size_t *taken_from;       /* Per service being lowered: the
+                                     * index of the same text in 'spec', or
+                                     * SIZE_MAX; NULL: nothing to copy. */
+};
+
+/* lower_spec() with services copied from 'lender' (may be NULL) where it
+ * can; '*n_copied' says how many. The result is that of lower_spec(). */
+bool lower_spec_reusing(const struct lb_spec *, const struct lower_options *,
+                        struct ir_pipeline *out, struct diag *,
+                        const struct lower_lender *lender, size_t *n_copied);
+
 /* Identifier of a service (stable across reloads: derived from its name) and
  * the conntrack mark of a real (derived from its address). Exposed for the
  * agent and tests. */

@@ -124,15 +124,6 @@ lb_check_type_name(enum lb_check_type t)
     return "?";
 }
 
-static void
-move_location(struct location *loc, const char *file, int line_delta)
-{
-    if (loc->line) {            /* Line 0: not given; stays so. */
-        loc->file = file;
-        loc->line += line_delta;
-    }
-}
-
 static char *
 dup_or_null(const char *s)
 {
@@ -152,11 +143,11 @@ clone_real(struct lb_real *dst, const struct lb_real *src, const char *file,
 {
     *dst = *src;
     dst->port = dup_or_null(src->port);
-    move_location(&dst->loc, file, line_delta);
-    move_location(&dst->addr_loc, file, line_delta);
-    move_location(&dst->mac_loc, file, line_delta);
-    move_location(&dst->port_loc, file, line_delta);
-    move_location(&dst->weight_loc, file, line_delta);
+    location_move(&dst->loc, file, line_delta);
+    location_move(&dst->addr_loc, file, line_delta);
+    location_move(&dst->mac_loc, file, line_delta);
+    location_move(&dst->port_loc, file, line_delta);
+    location_move(&dst->weight_loc, file, line_delta);
 }
 
 void
@@ -182,8 +173,8 @@ lb_service_clone(struct lb_service *dst, const struct lb_service *src,
     c->command = dup_or_null(src->check.command);
     c->send = dup_or_null(src->check.send);
     c->expect_reply = dup_or_null(src->check.expect_reply);
-    move_location(&c->loc, file, line_delta);
-    move_location(&c->source_loc, file, line_delta);
+    location_move(&c->loc, file, line_delta);
+    location_move(&c->source_loc, file, line_delta);
 
     struct location *locs[] = {
         &dst->loc, &dst->vip_loc, &dst->vip_mac_loc, &dst->scheduler_loc,
@@ -193,6 +184,6 @@ lb_service_clone(struct lb_service *dst, const struct lb_service *src,
         &dst->expire_nodest_loc,
     };
     for (size_t i = 0; i < sizeof locs / sizeof *locs; i++) {
-        move_location(locs[i], file, line_delta);
+        location_move(locs[i], file, line_delta);
     }
 }

@@ -199,6 +199,10 @@ struct lb_text_piece {
 struct lb_text_memo {
     struct lb_text_piece *pieces;   /* One per service, in spec order. */
     size_t n;                       /* 0: nothing recorded. */
+    size_t *taken_from;             /* Per service: the index of the
+                                     * lender's service it was copied from,
+                                     * or SIZE_MAX (parsed); NULL if this
+                                     * parse took nothing. */
 };
 
 /* An earlier parse a new one may take services from. */

@@ -46,8 +46,8 @@ void
 lb_text_memo_destroy(struct lb_text_memo *memo)
 {
     free(memo->pieces);
-    memo->pieces = NULL;
-    memo->n = 0;
+    free(memo->taken_from);
+    memset(memo, 0, sizeof *memo);
 }
 
 /* Where each service starts, then its piece of the text. */
@@ -179,7 +179,7 @@ parse_piece(const char *file, const char *text, size_t len, int line,
 static bool
 assemble(const char *file, const char *text, const struct cuts *c,
          const struct lb_spec_lender *lender, struct lb_spec *spec,
-         size_t *n_reused)
+         size_t **taken_from, size_t *n_reused)
 {
     const struct lb_text_memo *memo = lender->memo;
     struct piece_index pi;
@@ -248,7 +248,7 @@ assemble(const char *file, const char *text, const struct cuts *c,
         pthread_mutex_unlock(lender->mutex);
     }
     free(first_real);
-    free(from);
+    *taken_from = from;
     spec->services = svcs;
     spec->n_services = spec->allocated_services = c->n;
     *n_reused = c->n - n_parsed;
@@ -272,16 +272,21 @@ lb_dsl_parse_reusing(const char *file, const char *text, size_t len,
         n -= 3;
     }
     struct cuts c = { 0 };
+    size_t *taken_from = NULL;
     bool cut = cut_text(t, n, &c);
     bool done = (cut && lender && lender->memo->n
                  && lender->memo->n == lender->spec->n_services
-                 && assemble(file, t, &c, lender, spec, n_reused));
+                 && assemble(file, t, &c, lender, spec, &taken_from,
+                             n_reused));
     bool ok = done || lb_dsl_parse(file, text, len, spec, d);
     if (ok && cut && spec->n_services == c.n) {
         memo->pieces = c.pieces;    /* One service per piece: recorded. */
         memo->n = c.n;
+        memo->taken_from = taken_from;
         c.pieces = NULL;
+        taken_from = NULL;
     }
+    free(taken_from);
     free(c.pieces);
     free(c.offsets);
     return ok;

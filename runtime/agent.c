@@ -149,9 +149,6 @@ apply_admin_weights(struct agent *a, struct compiled *c)
     }
     c->admin_applied = any;
     struct lb_spec *spec = &c->spec;
-    if (any) {
-        pthread_mutex_lock(&c->spec_mutex);    /* A reload may be copying. */
-    }
     for (size_t i = 0; any && i < spec->n_services; i++) {
         struct lb_service *svc = &spec->services[i];
         for (size_t j = 0; j < svc->n_reals; j++) {
@@ -163,9 +160,6 @@ apply_admin_weights(struct agent *a, struct compiled *c)
                                                   : admin_weight(r);
             }
         }
-    }
-    if (any) {
-        pthread_mutex_unlock(&c->spec_mutex);
     }
 }
 
@@ -226,10 +220,13 @@ load_spec(struct agent *a, struct ds *errors)
     return load_spec_path(a->spec_path, errors, a->cur);
 }
 
-/* Lowers 'c' as it is (touches nothing else: runs in the reload thread). */
+/* Lowers 'c' as it is (touches nothing else: runs in the reload thread),
+ * copying from 'prev' (may be NULL; another thread may only lower it
+ * again, under its 'spec_mutex') the services 'c' took from it unchanged,
+ * unless administrative weights made its pipeline differ from its spec. */
 bool
-lower_plain(const struct lower_options *lo, struct compiled *c,
-            struct ds *errors)
+lower_plain_reusing(const struct lower_options *lo, struct compiled *c,
+                    struct compiled *prev, struct ds *errors)
 {
     ir_destroy(&c->ir);
     ir_init(&c->ir);
@@ -238,23 +235,49 @@ lower_plain(const struct lower_options *lo, struct compiled *c,
     free(c->flow_fp);
     c->flow_fp = NULL;
     size_t n_errors = c->diag.n_errors;
-    if (!lower_spec(&c->spec, lo, &c->ir, &c->diag)
-        || c->diag.n_errors > n_errors) {
+    struct lower_lender lender = {
+        .spec = prev ? &prev->spec : NULL,
+        .ir = prev ? &prev->ir : NULL,
+        .taken_from = c->memo.taken_from,
+    };
+    bool lend = prev && c->memo.taken_from;
+    if (lend) {
+        pthread_mutex_lock(&prev->spec_mutex);
+        lend = !prev->admin_applied;
+    }
+    bool ok = lower_spec_reusing(&c->spec, lo, &c->ir, &c->diag,
+                                 lend ? &lender : NULL,
+                                 &c->n_services_copied);
+    if (prev && c->memo.taken_from) {
+        pthread_mutex_unlock(&prev->spec_mutex);
+    }
+    if (!ok || c->diag.n_errors > n_errors) {
         diag_to_ds(&c->diag, errors);
         return false;
     }
     return true;                /* lower_spec() sorted the IR already. */
 }
 
+bool
+lower_plain(const struct lower_options *lo, struct compiled *c,
+            struct ds *errors)
+{
+    return lower_plain_reusing(lo, c, NULL, errors);
+}
+
 /* Lowers 'c' with the administrative weights applied. */
 bool
 lower(struct agent *a, struct compiled *c, struct ds *errors)
 {
+    /* A reload may be copying from 'c' (see lower_plain_reusing()). */
+    pthread_mutex_lock(&c->spec_mutex);
     apply_admin_weights(a, c);
     if (c == a->cur) {
         a->index_stale = true;
     }
-    return lower_plain(&a->opts.lower, c, errors);
+    bool ok = lower_plain(&a->opts.lower, c, errors);
+    pthread_mutex_unlock(&c->spec_mutex);
+    return ok;
 }
 
 static void

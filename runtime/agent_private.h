@@ -57,6 +57,8 @@ struct compiled {
     struct lb_text_memo memo;   /* What 'spec' was parsed from, for the
                                  * next reload (see spec.h). */
     size_t n_services_reused;   /* Taken over from the previous spec. */
+    size_t n_services_copied;   /* Groups and flows copied from the
+                                 * previous pipeline. */
     pthread_mutex_t spec_mutex; /* Held while a reload copies services from
                                  * 'spec' and while administrative weights
                                  * are written into it. */
@@ -169,6 +171,8 @@ const struct ir_group *service_group(const struct ir_pipeline *,
 struct compiled *load_spec_path(const char *spec_path, struct ds *errors,
                                  struct compiled *prev);
 struct compiled *load_spec(struct agent *, struct ds *errors);
+bool lower_plain_reusing(const struct lower_options *, struct compiled *,
+                         struct compiled *prev, struct ds *errors);
 bool lower_plain(const struct lower_options *, struct compiled *,
                  struct ds *errors);
 bool lower(struct agent *, struct compiled *, struct ds *errors);

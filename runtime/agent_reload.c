@@ -101,7 +101,8 @@ reload_main(void *job_)
         if (!threaded) {
             tables_main(j);
         }
-        bool ok = lower_plain(&j->lopts, j->c, &j->errors);
+        bool ok = lower_plain_reusing(&j->lopts, j->c, j->lender,
+                                      &j->errors);
         if (threaded) {
             pthread_join(tables, NULL);
         }
@@ -909,12 +910,14 @@ finish_job(struct agent *a, struct swconn *sc)
         VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
                   PRIuSIZE" groups (in the background: read and checked in "
                   "%lld ms, %"PRIuSIZE" services' text unchanged and not "
-                  "parsed, lowered in %lld ms, decoded in %lld ms, %"PRIuSIZE
+                  "parsed, lowered in %lld ms, %"PRIuSIZE" services copied, "
+                  "decoded in %lld ms, %"PRIuSIZE
                   " flows and %"PRIuSIZE" groups unchanged and not decoded; "
                   "then %lld ms in the loop, %s)", a->spec_path,
                   a->cur->spec.n_services, a->cur->ir.n_flows,
                   a->cur->ir.n_groups, j->ms_load,
-                  a->cur->n_services_reused, j->ms_lower, j->ms_base,
+                  a->cur->n_services_reused, j->ms_lower,
+                  a->cur->n_services_copied, j->ms_base,
                   j->reusing ? j->reuse.n_flows_reused : 0,
                   j->reusing ? j->reuse.n_groups_reused : 0,
                   time_msec() - t0, rebuilt);

@@ -1,0 +1,297 @@
+/* Unit tests of lowering with services copied from an earlier pipeline
+ * (lower_spec_reusing()): after any edit, the pipeline is element for
+ * element, locations included, the one lower_spec() makes of the new text;
+ * and services are copied only where their text and id are unchanged. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "diag.h"
+#include "ir.h"
+#include "lower.h"
+#include "spec.h"
+
+/* A text parsed (reusing 'lender' if not NULL), checked and lowered. */
+struct lowered {
+    struct diag d;
+    struct lb_spec spec;
+    struct lb_text_memo memo;
+    struct ir_pipeline ir;
+    size_t n_copied;
+};
+
+static void
+lowered_make(struct lowered *x, const char *text, const struct lowered *prev,
+             const struct lower_options *lo)
+{
+    diag_init(&x->d);
+    lb_spec_init(&x->spec);
+    memset(&x->memo, 0, sizeof x->memo);
+    ir_init(&x->ir);
+    struct lb_spec_lender sl = { .spec = prev ? &prev->spec : NULL,
+                                 .memo = prev ? &prev->memo : NULL };
+    size_t n_reused;
+    assert_true(lb_dsl_parse_reusing("t.lb", text, strlen(text), &x->spec,
+                                     &x->d, prev ? &sl : NULL, &x->memo,
+                                     &n_reused));
+    assert_true(lb_check(&x->spec, &x->d));
+    struct lower_lender ll = { .spec = prev ? &prev->spec : NULL,
+                               .ir = prev ? &prev->ir : NULL,
+                               .taken_from = x->memo.taken_from };
+    assert_true(lower_spec_reusing(&x->spec, lo, &x->ir, &x->d,
+                                   prev ? &ll : NULL, &x->n_copied));
+}
+
+static void
+lowered_destroy(struct lowered *x)
+{
+    ir_destroy(&x->ir);
+    lb_text_memo_destroy(&x->memo);
+    lb_spec_destroy(&x->spec);
+    diag_destroy(&x->d);
+}
+
+static void
+assert_same_loc(const struct location *a, const struct location *b)
+{
+    assert_int_equal(a->line, b->line);
+    assert_int_equal(a->col, b->col);
+    if (a->line) {
+        assert_string_equal(a->file, b->file);
+    }
+}
+
+static void
+assert_same_name(const char *a, const char *b)
+{
+    if (a || b) {
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(a, b);
+    }
+}
+
+static void
+assert_same_ir(const struct ir_pipeline *a, const struct ir_pipeline *b)
+{
+    assert_int_equal(a->n_tables, b->n_tables);
+    for (size_t i = 0; i < a->n_tables; i++) {
+        assert_int_equal(a->tables[i].id, b->tables[i].id);
+    }
+    assert_int_equal(a->ct_zone, b->ct_zone);
+    assert_int_equal(a->udp_timeout_s, b->udp_timeout_s);
+    assert_int_equal(a->n_flows, b->n_flows);
+    for (size_t i = 0; i < a->n_flows; i++) {
+        const struct ir_flow *x = &a->flows[i], *y = &b->flows[i];
+        assert_int_equal(x->table, y->table);
+        assert_int_equal(x->priority, y->priority);
+        assert_int_equal(x->cookie, y->cookie);
+        assert_string_equal(x->match, y->match);
+        assert_string_equal(x->actions, y->actions);
+        assert_int_equal(x->role, y->role);
+        assert_same_name(x->service, y->service);
+        assert_same_loc(&x->loc, &y->loc);
+        assert_int_equal(x->vip_answer, y->vip_answer);
+        assert_int_equal(x->n_shared_by, y->n_shared_by);
+        for (size_t j = 0; j < x->n_shared_by; j++) {
+            assert_string_equal(x->shared_by[j], y->shared_by[j]);
+        }
+        assert_int_equal(x->mark, y->mark);
+    }
+    assert_int_equal(a->n_groups, b->n_groups);
+    for (size_t i = 0; i < a->n_groups; i++) {
+        const struct ir_group *x = &a->groups[i], *y = &b->groups[i];
+        assert_int_equal(x->group_id, y->group_id);
+        assert_string_equal(x->selection, y->selection);
+        assert_same_name(x->service, y->service);
+        assert_same_loc(&x->loc, &y->loc);
+        assert_int_equal(x->service_id, y->service_id);
+        assert_int_equal(x->cookie, y->cookie);
+        assert_int_equal(x->failover, y->failover);
+        assert_int_equal(x->has_sorry, y->has_sorry);
+        assert_int_equal(x->persistence_s, y->persistence_s);
+        assert_int_equal(x->learn_mode, y->learn_mode);
+        assert_int_equal(x->sticky_idle_s, y->sticky_idle_s);
+        assert_int_equal(x->n_buckets, y->n_buckets);
+        for (size_t j = 0; j < x->n_buckets; j++) {
+            const struct ir_bucket *p = &x->buckets[j], *q = &y->buckets[j];
+            assert_int_equal(p->bucket_id, q->bucket_id);
+            assert_int_equal(p->weight, q->weight);
+            assert_string_equal(p->actions, q->actions);
+            assert_string_equal(p->real, q->real);
+            assert_same_loc(&p->loc, &q->loc);
+            assert_int_equal(p->mark, q->mark);
+            assert_int_equal(p->spec_weight, q->spec_weight);
+            assert_int_equal(p->standby, q->standby);
+            assert_int_equal(p->sorry, q->sorry);
+        }
+    }
+}
+
+/* Lowers 'next' reusing the pipeline of 'prev' and as a whole, compares
+ * them, and returns how many services were copied. */
+static size_t
+check_edit(const char *prev, const char *next, const struct lower_options *lo)
+{
+    struct lowered a, b, whole;
+    lowered_make(&a, prev, NULL, lo);
+    assert_int_equal(a.n_copied, 0);
+    lowered_make(&b, next, &a, lo);
+    lowered_make(&whole, next, NULL, lo);
+    assert_same_ir(&b.ir, &whole.ir);
+    size_t n = b.n_copied;
+    lowered_destroy(&a);
+    lowered_destroy(&b);
+    lowered_destroy(&whole);
+    return n;
+}
+
+static char *
+read_example(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/%s", SOURCE_DIR, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *text = calloc(1, 1 << 20);
+    size_t n = fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    assert_true(n > 0);
+    return text;
+}
+
+static size_t
+count_services(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, "\nservice ")); p++) {
+        n++;
+    }
+    return n + !strncmp(text, "service ", 8);
+}
+
+static const char *const examples[] = {
+    "demo.lb", "failover.lb", "fwmark.lb", "ipv6.lb", "multi.lb",
+    "persistence.lb", "udp.lb", "web.lb",
+};
+
+/* Every example, unchanged and with lines added at the top (every service
+ * moves down): all its services copied, the pipeline the same. */
+static void
+test_examples_unchanged_and_moved(void **state)
+{
+    (void) state;
+    struct lower_options lo;
+    lower_options_init(&lo);
+    for (size_t i = 0; i < sizeof examples / sizeof *examples; i++) {
+        char *text = read_example(examples[i]);
+        size_t n = count_services(text);
+        assert_int_equal(check_edit(text, text, &lo), n);
+        size_t len = strlen(text) + 256;
+        char *moved = malloc(len);
+        snprintf(moved, len, "# Three lines\n# more\n\n%s", text);
+        assert_int_equal(check_edit(text, moved, &lo), n);
+        /* Other tables, zone and miss: the same options both times. */
+        struct lower_options other = lo;
+        other.table_base = 10;
+        other.next_table = 30;
+        other.ct_zone = 7;
+        assert_int_equal(check_edit(text, moved, &other), n);
+        free(moved);
+        free(text);
+    }
+}
+
+/* A service added at the top of the largest example (all others move
+ * down): all of them copied. */
+static void
+test_service_added(void **state)
+{
+    (void) state;
+    struct lower_options lo;
+    lower_options_init(&lo);
+    char *text = read_example("multi.lb");
+    size_t len = strlen(text) + 256;
+    char *next = malloc(len);
+    snprintf(next, len, "service added {\n    vip 198.51.100.1 tcp 8;\n"
+             "    real 10.77.0.1 mac 02:00:00:77:00:01;\n}\n\n%s", text);
+    assert_int_equal(check_edit(text, next, &lo), count_services(text));
+    free(next);
+    free(text);
+}
+
+/* A weight changed: that service lowered again, the others copied. */
+static void
+test_weight_changed(void **state)
+{
+    (void) state;
+    struct lower_options lo;
+    lower_options_init(&lo);
+    char *text = read_example("multi.lb");
+    char *at = strstr(text, "weight 3;");
+    assert_non_null(at);
+    char *next = strdup(text);
+    next[at - text + 7] = '5';
+    assert_int_equal(check_edit(text, next, &lo), count_services(text) - 1);
+    free(next);
+    free(text);
+}
+
+/* Two names whose ids collide: the one that sorts first takes the hashed
+ * id. Adding it moves the other to the next id: the other's text is
+ * unchanged but it is lowered again (its cookie and group changed). */
+static void
+test_id_moved_by_collision(void **state)
+{
+    (void) state;
+    /* FNV-1a of the name, as lower.c derives ids. */
+    enum { SPAN = 1 << 20 };
+    uint32_t *seen = calloc(SPAN, sizeof *seen);
+    char a[16] = "", b[16] = "";
+    for (uint32_t n = 1; !a[0]; n++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%u", n);
+        uint32_t h = 2166136261u;
+        for (const char *p = name; *p; p++) {
+            h = (h ^ (uint8_t) *p) * 16777619u;
+        }
+        h &= SPAN - 1;
+        if (seen[h]) {
+            snprintf(a, sizeof a, "c%u", seen[h]);
+            snprintf(b, sizeof b, "%s", name);
+        }
+        seen[h] = n;
+    }
+    free(seen);
+    /* 'first' sorts before 'second'. */
+    const char *first = strcmp(a, b) < 0 ? a : b;
+    const char *second = first == a ? b : a;
+    char prev[512], next[1024];
+    snprintf(prev, sizeof prev,
+             "service %s {\n    vip 198.51.100.2 tcp 80;\n"
+             "    real 10.77.0.2 mac 02:00:00:77:00:02;\n}\n", second);
+    snprintf(next, sizeof next,
+             "service %s {\n    vip 198.51.100.3 tcp 80;\n"
+             "    real 10.77.0.3 mac 02:00:00:77:00:03;\n}\n%s", first, prev);
+    struct lower_options lo;
+    lower_options_init(&lo);
+    assert_int_equal(check_edit(prev, next, &lo), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_examples_unchanged_and_moved),
+        cmocka_unit_test(test_service_added),
+        cmocka_unit_test(test_weight_changed),
+        cmocka_unit_test(test_id_moved_by_collision),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
