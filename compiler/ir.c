@@ -307,3 +307,93 @@ ir_group_to_ofctl(const struct ir_group *g)
     }
     return s;
 }
+
+static bool
+same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool
+same_loc(const struct location *a, const struct location *b)
+{
+    return (a->line == b->line && a->col == b->col
+            && (!a->line || same_text(a->file, b->file)));
+}
+
+static bool
+flow_equal(const struct ir_flow *x, const struct ir_flow *y)
+{
+    if (x->table != y->table || x->priority != y->priority
+        || x->cookie != y->cookie || strcmp(x->match, y->match)
+        || strcmp(x->actions, y->actions) || x->role != y->role
+        || !same_text(x->service, y->service) || !same_loc(&x->loc, &y->loc)
+        || x->vip_answer != y->vip_answer
+        || x->n_shared_by != y->n_shared_by || x->mark != y->mark) {
+        return false;
+    }
+    for (size_t i = 0; i < x->n_shared_by; i++) {
+        if (!same_text(x->shared_by[i], y->shared_by[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+bucket_equal(const struct ir_bucket *p, const struct ir_bucket *q)
+{
+    return (p->bucket_id == q->bucket_id && p->weight == q->weight
+            && !strcmp(p->actions, q->actions) && !strcmp(p->real, q->real)
+            && same_loc(&p->loc, &q->loc) && p->mark == q->mark
+            && p->spec_weight == q->spec_weight && p->standby == q->standby
+            && p->sorry == q->sorry);
+}
+
+static bool
+group_equal(const struct ir_group *x, const struct ir_group *y)
+{
+    if (x->group_id != y->group_id || strcmp(x->selection, y->selection)
+        || !same_text(x->service, y->service) || !same_loc(&x->loc, &y->loc)
+        || x->service_id != y->service_id || x->cookie != y->cookie
+        || x->failover != y->failover || x->has_sorry != y->has_sorry
+        || x->persistence_s != y->persistence_s
+        || x->learn_mode != y->learn_mode
+        || x->sticky_idle_s != y->sticky_idle_s
+        || x->n_buckets != y->n_buckets) {
+        return false;
+    }
+    for (size_t i = 0; i < x->n_buckets; i++) {
+        if (!bucket_equal(&x->buckets[i], &y->buckets[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+ir_pipeline_equal(const struct ir_pipeline *a, const struct ir_pipeline *b)
+{
+    if (a->n_tables != b->n_tables || a->n_flows != b->n_flows
+        || a->n_groups != b->n_groups || a->ct_zone != b->ct_zone
+        || a->udp_timeout_s != b->udp_timeout_s) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_tables; i++) {
+        if (a->tables[i].id != b->tables[i].id
+            || !same_text(a->tables[i].name, b->tables[i].name)) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->n_flows; i++) {
+        if (!flow_equal(&a->flows[i], &b->flows[i])) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a->n_groups; i++) {
+        if (!group_equal(&a->groups[i], &b->groups[i])) {
+            return false;
+        }
+    }
+    return true;
+}

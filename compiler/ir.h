@@ -206,6 +206,11 @@ struct ir_group *ir_copy_group(struct ir_pipeline *, const struct ir_group *,
                                const char *service, const char *file,
                                int line_delta);
 
+/* Whether the two pipelines hold the same tables, flows and groups, field
+ * by field (names and locations' files compared as text). Tests and
+ * fuzzing compare a lowering that copied services with a whole one. */
+bool ir_pipeline_equal(const struct ir_pipeline *, const struct ir_pipeline *);
+
 /* Sorts flows by (table, priority descending, match) and groups by id, so
  * that output never depends on the order in which lowering produced them. */
 void ir_sort(struct ir_pipeline *);

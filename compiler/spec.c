@@ -141,7 +141,7 @@ static void
 clone_real(struct lb_real *dst, const struct lb_real *src, const char *file,
            int line_delta)
 {
-    *dst = *src;
+    memcpy(dst, src, sizeof *dst);  /* Padding too: see lb_service_equal. */
     dst->port = dup_or_null(src->port);
     location_move(&dst->loc, file, line_delta);
     location_move(&dst->addr_loc, file, line_delta);
@@ -154,7 +154,7 @@ void
 lb_service_clone(struct lb_service *dst, const struct lb_service *src,
                  const char *file, int line_delta)
 {
-    *dst = *src;
+    memcpy(dst, src, sizeof *dst);
     dst->name = dup_or_null(src->name);
     dst->reals = malloc((src->n_reals ? src->n_reals : 1)
                         * sizeof *dst->reals);
@@ -186,4 +186,61 @@ lb_service_clone(struct lb_service *dst, const struct lb_service *src,
     for (size_t i = 0; i < sizeof locs / sizeof *locs; i++) {
         location_move(locs[i], file, line_delta);
     }
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The real with its owned pointer set aside (compared by the caller). */
+static struct lb_real
+bare_real(const struct lb_real *r)
+{
+    struct lb_real x;
+    memcpy(&x, r, sizeof x);    /* Padding included: memcmp'd below. */
+    x.port = NULL;
+    return x;
+}
+
+static bool
+real_equal(const struct lb_real *a, const struct lb_real *b)
+{
+    struct lb_real x = bare_real(a), y = bare_real(b);
+    return same_string(a->port, b->port) && !memcmp(&x, &y, sizeof x);
+}
+
+bool
+lb_service_equal(const struct lb_service *a, const struct lb_service *b)
+{
+    if (!same_string(a->name, b->name) || a->n_reals != b->n_reals
+        || !real_equal(&a->sorry, &b->sorry)
+        || !same_string(a->check.path, b->check.path)
+        || !same_string(a->check.expect_body, b->check.expect_body)
+        || !same_string(a->check.command, b->check.command)
+        || !same_string(a->check.send, b->check.send)
+        || !same_string(a->check.expect_reply, b->check.expect_reply)) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_reals; i++) {
+        if (!real_equal(&a->reals[i], &b->reals[i])) {
+            return false;
+        }
+    }
+    /* Everything else, byte for byte, with the pointers set aside. */
+    struct lb_service x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    struct lb_service *both[] = { &x, &y };
+    for (size_t i = 0; i < 2; i++) {
+        struct lb_service *s = both[i];
+        s->name = NULL;
+        s->reals = NULL;
+        s->allocated_reals = 0;
+        s->sorry.port = NULL;
+        s->check.path = s->check.expect_body = s->check.command = NULL;
+        s->check.send = s->check.expect_reply = NULL;
+    }
+    return !memcmp(&x, &y, sizeof x);
 }

@@ -165,6 +165,11 @@ struct lb_real *lb_service_add_real(struct lb_service *);
 void lb_service_clone(struct lb_service *dst, const struct lb_service *src,
                       const char *file, int line_delta);
 
+/* Whether 'a' and 'b' are the same in every field, locations included
+ * (their file names compared as pointers: parse both into one diag).
+ * Tests and fuzzing compare a reparse with a whole parse with it. */
+bool lb_service_equal(const struct lb_service *a, const struct lb_service *b);
+
 const char *lb_proto_name(enum lb_proto);
 const char *lb_scheduler_name(enum lb_scheduler);
 const char *lb_check_type_name(enum lb_check_type);

@@ -21,7 +21,7 @@ set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 bin=${FLOWLB_FUZZ_BIN:-$PWD/fuzz}
 work=${FLOWLB_FUZZ_WORK:-$bin/../fuzz-work}
-ALL_TARGETS="fuzz_dsl fuzz_yaml fuzz_unixctl fuzz_ipvsadm fuzz_keepalived"
+ALL_TARGETS="fuzz_dsl fuzz_reparse fuzz_yaml fuzz_unixctl fuzz_ipvsadm fuzz_keepalived"
 
 usage() {
     echo "usage: $0 TARGET SECONDS | --regress | --list" >&2
@@ -41,6 +41,7 @@ seeds() {
     shopt -s nullglob
     local files=("$src/fuzz/corpus/$t"/*)
     case $t in
+        fuzz_reparse) files+=("$src"/examples/*.lb) ;;
         fuzz_dsl) files+=("$src"/examples/*.lb "$src"/tests/bad/*.lb
                           "$src"/tests/golden/*.lb) ;;
         fuzz_yaml) files+=("$src"/examples/*.yaml "$src"/examples/*.yml

@@ -165,7 +165,7 @@ parse_piece(const char *file, const char *text, size_t len, int line,
     bool ok = (dsl_run(&st, text, len) && !st.n_errors && !d.n_records
                && st.spec.n_services == 1);
     if (ok) {
-        *svc = st.spec.services[0];
+        memcpy(svc, &st.spec.services[0], sizeof *svc);
         st.spec.n_services = 0;     /* Moved to 'svc'. */
     }
     lb_spec_destroy(&st.spec);

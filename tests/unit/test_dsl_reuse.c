@@ -69,55 +69,6 @@ parse_reusing(struct result *r, const char *text,
                                  lender, &r->memo, &r->n_reused);
 }
 
-static void
-assert_same_string(const char *a, const char *b)
-{
-    if (a || b) {
-        assert_non_null(a);
-        assert_non_null(b);
-        assert_string_equal(a, b);
-    }
-}
-
-/* The two reals are equal in every byte once their owned pointers (which
- * must point to equal strings) are set aside. */
-static void
-assert_same_real(const struct lb_real *a, const struct lb_real *b)
-{
-    assert_same_string(a->port, b->port);
-    struct lb_real x = *a, y = *b;
-    x.port = y.port = NULL;
-    assert_memory_equal(&x, &y, sizeof x);
-}
-
-static void
-assert_same_service(const struct lb_service *a, const struct lb_service *b)
-{
-    assert_same_string(a->name, b->name);
-    assert_int_equal(a->n_reals, b->n_reals);
-    for (size_t j = 0; j < a->n_reals; j++) {
-        assert_same_real(&a->reals[j], &b->reals[j]);
-    }
-    assert_same_real(&a->sorry, &b->sorry);
-    const struct lb_check *ca = &a->check, *cb = &b->check;
-    assert_same_string(ca->path, cb->path);
-    assert_same_string(ca->expect_body, cb->expect_body);
-    assert_same_string(ca->command, cb->command);
-    assert_same_string(ca->send, cb->send);
-    assert_same_string(ca->expect_reply, cb->expect_reply);
-    struct lb_service x = *a, y = *b;
-    x.name = y.name = NULL;
-    x.reals = y.reals = NULL;
-    x.allocated_reals = y.allocated_reals = 0;
-    x.sorry.port = y.sorry.port = NULL;
-    x.check.path = y.check.path = NULL;
-    x.check.expect_body = y.check.expect_body = NULL;
-    x.check.command = y.check.command = NULL;
-    x.check.send = y.check.send = NULL;
-    x.check.expect_reply = y.check.expect_reply = NULL;
-    assert_memory_equal(&x, &y, sizeof x);
-}
-
 static size_t last_memo_n;
 
 /* Parses 'text' reusing 'prev', and as a whole into the same diag (so that
@@ -141,7 +92,8 @@ check_against_whole(const char *text, const struct result *prev,
     assert_int_equal(r.d.n_records, 2 * n_records);
     assert_int_equal(r.spec.n_services, whole.n_services);
     for (size_t i = 0; i < whole.n_services; i++) {
-        assert_same_service(&r.spec.services[i], &whole.services[i]);
+        assert_true(lb_service_equal(&r.spec.services[i],
+                                     &whole.services[i]));
     }
     /* Recorded for the next time, one piece per service, or nothing. */
     last_memo_n = r.memo.n;

@@ -1,0 +1,170 @@
+/* libFuzzer target: a reload's reparse and relowering (grammar/dsl_reuse.c,
+ * lower_spec_reusing()) against a whole parse and lowering of the same
+ * text. The input is two DSL texts separated by a form feed (no form
+ * feed: the same text twice): the first is the running spec, the second
+ * the edited one. Aborts if the reparse's result, its diagnostics, or the
+ * lowered pipeline differ in anything from the whole one's. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "diag.h"
+#include "ir.h"
+#include "lower.h"
+#include "spec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char *
+text_of(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text) {
+        abort();
+    }
+    if (size) {
+        memcpy(text, data, size);
+    }
+    text[size] = '\0';
+    return text;
+}
+
+static void
+fail(const char *what)
+{
+    fprintf(stderr, "fuzz_reparse: %s\n", what);
+    abort();
+}
+
+static bool
+same_record(const struct diag_record *a, const struct diag_record *b)
+{
+    return (a->severity == b->severity && a->loc.file == b->loc.file
+            && a->loc.line == b->loc.line && a->loc.col == b->loc.col
+            && !strcmp(a->message, b->message));
+}
+
+/* The running spec: parsed, checked and lowered as flowlbd does. */
+struct running {
+    struct diag d;
+    struct lb_spec spec;
+    struct lb_text_memo memo;
+    struct ir_pipeline ir;
+    bool lowered;
+};
+
+static bool
+running_init(struct running *r, const char *text, size_t len,
+             const struct lower_options *lo)
+{
+    size_t n_reused;
+    diag_init(&r->d);
+    lb_spec_init(&r->spec);
+    memset(&r->memo, 0, sizeof r->memo);
+    ir_init(&r->ir);
+    bool ok = lb_dsl_parse_reusing("f.lb", text, len, &r->spec, &r->d, NULL,
+                                   &r->memo, &n_reused);
+    r->lowered = (ok && lb_check(&r->spec, &r->d)
+                  && !diag_has_errors(&r->d)
+                  && lower_spec(&r->spec, lo, &r->ir, &r->d)
+                  && !diag_has_errors(&r->d));
+    return ok;
+}
+
+static void
+running_destroy(struct running *r)
+{
+    ir_destroy(&r->ir);
+    lb_text_memo_destroy(&r->memo);
+    lb_spec_destroy(&r->spec);
+    diag_destroy(&r->d);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *ff = memchr(data, '\f', size);
+    size_t prev_len = ff ? (size_t) (ff - data) : size;
+    const uint8_t *next_data = ff ? ff + 1 : data;
+    size_t next_len = ff ? size - prev_len - 1 : size;
+    char *prev_text = text_of(data, prev_len);
+    char *next_text = text_of(next_data, next_len);
+    struct lower_options lo;
+    lower_options_init(&lo);
+
+    struct running run;
+    if (running_init(&run, prev_text, prev_len, &lo)) {
+        /* The edited text, reparsed and then parsed whole, into one diag
+         * (so that locations name the same interned file). */
+        struct diag d;
+        struct lb_spec re, whole;
+        struct lb_text_memo memo = { 0 };
+        size_t n_reused;
+        diag_init(&d);
+        lb_spec_init(&re);
+        lb_spec_init(&whole);
+        struct lb_spec_lender lender = { .spec = &run.spec,
+                                         .memo = &run.memo };
+        bool ok_re = lb_dsl_parse_reusing("f.lb", next_text, next_len, &re,
+                                          &d, &lender, &memo, &n_reused);
+        size_t n_re = d.n_records;
+        bool ok_whole = lb_dsl_parse("f.lb", next_text, next_len, &whole,
+                                     &d);
+        if (ok_re != ok_whole || d.n_records != 2 * n_re) {
+            fail("the reparse's verdict or diagnostics differ");
+        }
+        for (size_t i = 0; i < n_re; i++) {
+            if (!same_record(&d.records[i], &d.records[n_re + i])) {
+                fail("a diagnostic of the reparse differs");
+            }
+        }
+        if (re.n_services != whole.n_services) {
+            fail("the reparse has another number of services");
+        }
+        for (size_t i = 0; i < re.n_services; i++) {
+            if (!lb_service_equal(&re.services[i], &whole.services[i])) {
+                fail("a service of the reparse differs");
+            }
+        }
+        if (memo.n && memo.n != re.n_services) {
+            fail("the memo does not have one piece per service");
+        }
+
+        /* Lowered with copies from the running pipeline, and whole. */
+        if (ok_re && run.lowered && lb_check(&whole, &d)
+            && !diag_has_errors(&d)) {
+            struct ir_pipeline a, b;
+            struct diag da, db;
+            size_t n_copied;
+            ir_init(&a);
+            ir_init(&b);
+            diag_init(&da);
+            diag_init(&db);
+            struct lower_lender ll = { .spec = &run.spec, .ir = &run.ir,
+                                       .taken_from = memo.taken_from };
+            bool la = lower_spec_reusing(&re, &lo, &a, &da, &ll, &n_copied);
+            bool lb = lower_spec(&whole, &lo, &b, &db);
+            if (la != lb || da.n_records != db.n_records) {
+                fail("the lowering with copies reports otherwise");
+            }
+            if (la && !ir_pipeline_equal(&a, &b)) {
+                fail("the lowering with copies differs");
+            }
+            ir_destroy(&a);
+            ir_destroy(&b);
+            diag_destroy(&da);
+            diag_destroy(&db);
+        }
+        lb_text_memo_destroy(&memo);
+        lb_spec_destroy(&re);
+        lb_spec_destroy(&whole);
+        diag_destroy(&d);
+    }
+    running_destroy(&run);
+    free(prev_text);
+    free(next_text);
+    return 0;
+}
