@@ -74,31 +74,43 @@ add_cut(void *cuts_, size_t offset, int line)
     return true;
 }
 
-/* Whether the text before the first service is only blanks and comments
- * (else a whole parse has something to say about it). */
+/* Parses a piece of text that starts at 'line' on its own. True if the
+ * parse reported nothing and made 'n_services' services; then the first
+ * one, if any, is moved to '*svc'. */
 static bool
-is_blank(const char *p, size_t n)
+parse_piece(const char *file, const char *text, size_t len, int line,
+            size_t n_services, struct lb_service *svc)
 {
-    for (const char *end = p + n; p < end; p++) {
-        if (*p == '#') {
-            p = memchr(p, '\n', end - p);
-            if (!p) {
-                return true;
-            }
-        } else if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            return false;
-        }
+    struct diag d;
+    struct dsl_state st;
+    diag_init(&d);
+    dsl_state_init(&st, &d, file, line);
+    bool ok = (dsl_run(&st, text, len) && !st.n_errors && !d.n_records
+               && st.spec.n_services == n_services);
+    if (ok && n_services) {
+        memcpy(svc, &st.spec.services[0], sizeof *svc);
+        st.spec.n_services = 0;     /* Moved to 'svc'. */
     }
-    return true;
+    lb_spec_destroy(&st.spec);
+    diag_destroy(&d);
+    return ok;
+}
+
+/* Whether the text before the first service is clean on its own (blanks
+ * and comments, as the scanner sees them: valid UTF-8, no NUL...). */
+static bool
+prelude_clean(const char *file, const char *text, size_t len)
+{
+    return parse_piece(file, text, len, 1, 0, NULL);
 }
 
 /* Cuts 'text' into one piece per service and hashes each. False if it
  * cannot be cut cleanly. */
 static bool
-cut_text(const char *text, size_t len, struct cuts *c)
+cut_text(const char *file, const char *text, size_t len, struct cuts *c)
 {
     if (!dsl_scan_service_starts(text, len, add_cut, c) || !c->n
-        || !is_blank(text, c->offsets[0])) {
+        || !prelude_clean(file, text, c->offsets[0])) {
         return false;
     }
     for (size_t i = 0; i < c->n; i++) {
@@ -152,27 +164,6 @@ piece_index_find(const struct piece_index *pi, const struct lb_text_memo *memo,
     return SIZE_MAX;
 }
 
-/* Parses one piece on its own into '*svc'; false if the parse reported
- * anything or did not make exactly one service. */
-static bool
-parse_piece(const char *file, const char *text, size_t len, int line,
-            struct lb_service *svc)
-{
-    struct diag d;
-    struct dsl_state st;
-    diag_init(&d);
-    dsl_state_init(&st, &d, file, line);
-    bool ok = (dsl_run(&st, text, len) && !st.n_errors && !d.n_records
-               && st.spec.n_services == 1);
-    if (ok) {
-        memcpy(svc, &st.spec.services[0], sizeof *svc);
-        st.spec.n_services = 0;     /* Moved to 'svc'. */
-    }
-    lb_spec_destroy(&st.spec);
-    diag_destroy(&d);
-    return ok;
-}
-
 /* Builds the services of 'c' into 'spec' from the lender and from parses
  * of the pieces that changed. False (with 'spec' left empty) if too much
  * changed or a piece reported anything. */
@@ -206,7 +197,7 @@ assemble(const char *file, const char *text, const struct cuts *c,
             size_t end = i + 1 < c->n ? c->offsets[i + 1]
                                       : c->offsets[i] + c->pieces[i].len;
             ok = parse_piece(file, text + c->offsets[i], end - c->offsets[i],
-                             c->pieces[i].line, &svcs[i]);
+                             c->pieces[i].line, 1, &svcs[i]);
             n_parsed += ok;
         }
     }
@@ -273,7 +264,7 @@ lb_dsl_parse_reusing(const char *file, const char *text, size_t len,
     }
     struct cuts c = { 0 };
     size_t *taken_from = NULL;
-    bool cut = cut_text(t, n, &c);
+    bool cut = cut_text(file, t, n, &c);
     bool done = (cut && lender && lender->memo->n
                  && lender->memo->n == lender->spec->n_services
                  && assemble(file, t, &c, lender, spec, &taken_from,

@@ -216,9 +216,17 @@ test_error_in_changed_piece(void **state)
     assert_int_equal(check_against_whole(u, &base, NULL), 0);
     char *v = edit(base_text, "service s22 ", "}\n", "}\njunk;\n");
     assert_int_equal(check_against_whole(v, &base, NULL), 0);
+    /* Before the first service: the scanner's rules apply there too
+     * (found by fuzz_reparse). */
+    char *w = edit(base_text, "", "header", "head\xff\xff" "er");
+    assert_int_equal(check_against_whole(w, &base, NULL), 0);
+    char *x = edit(base_text, "", "# header", "junk");
+    assert_int_equal(check_against_whole(x, &base, NULL), 0);
     free(t);
     free(u);
     free(v);
+    free(w);
+    free(x);
 }
 
 /* Two services on one line are one piece: parsed as a whole, nothing
