@@ -109,6 +109,10 @@ struct ir_flow {
     size_t n_shared_by;
     uint32_t mark;              /* Forward and assign flows: the real's
                                  * mark; 0 otherwise. */
+    uint64_t fingerprint;       /* A user's fingerprint of the flow (the
+                                 * agent's), or 0: not known. Set only on
+                                 * copies (lower_lender), which are made
+                                 * of the same content. */
 };
 
 struct ir_bucket {
@@ -151,6 +155,7 @@ struct ir_group {
     bool learn_mode;            /* Stickiness by learned flows (table
                                  * sticky, cookie kind STICKY), no ct. */
     uint32_t sticky_idle_s;     /* learn_mode: idle timeout of entries. */
+    uint64_t fingerprint;       /* As ir_flow's. */
 };
 
 struct ir_table {

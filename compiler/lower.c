@@ -877,10 +877,17 @@ copy_service(struct lowering *l, size_t i)
     }
     for (; lo < l->n_lent_flows
            && oir->flows[l->lent_flows[lo]].cookie == cookie; lo++) {
-        ir_copy_flow(l->ir, &oir->flows[l->lent_flows[lo]], svc->name, file,
-                     delta);
+        size_t k = l->lent_flows[lo];
+        struct ir_flow *f = ir_copy_flow(l->ir, &oir->flows[k], svc->name,
+                                         file, delta);
+        if (ln->flow_fp) {
+            f->fingerprint = ln->flow_fp[k];
+        }
     }
-    ir_copy_group(l->ir, og, svc->name, file, delta);
+    struct ir_group *g = ir_copy_group(l->ir, og, svc->name, file, delta);
+    if (ln->group_fp) {
+        g->fingerprint = ln->group_fp[og - oir->groups];
+    }
     l->n_copied++;
     return true;
 }

@@ -53,6 +53,9 @@ struct lower_lender {
     const size_t *taken_from;       /* Per service being lowered: the
                                      * index of the same text in 'spec', or
                                      * SIZE_MAX; NULL: nothing to copy. */
+    /* The user's fingerprints of the groups and flows of 'ir' (same
+     * index), or NULL: the copies get them in their 'fingerprint'. */
+    const uint64_t *group_fp, *flow_fp;
 };
 
 /* lower_spec() with services copied from 'lender' (may be NULL) where it

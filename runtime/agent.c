@@ -223,10 +223,13 @@ load_spec(struct agent *a, struct ds *errors)
 /* Lowers 'c' as it is (touches nothing else: runs in the reload thread),
  * copying from 'prev' (may be NULL; another thread may only lower it
  * again, under its 'spec_mutex') the services 'c' took from it unchanged,
- * unless administrative weights made its pipeline differ from its spec. */
+ * unless administrative weights made its pipeline differ from its spec.
+ * 'prev_group_fp' and 'prev_flow_fp' (may be NULL) are the fingerprints of
+ * prev's groups and flows: the copies carry them (not computed again). */
 bool
 lower_plain_reusing(const struct lower_options *lo, struct compiled *c,
-                    struct compiled *prev, struct ds *errors)
+                    struct compiled *prev, const uint64_t *prev_group_fp,
+                    const uint64_t *prev_flow_fp, struct ds *errors)
 {
     ir_destroy(&c->ir);
     ir_init(&c->ir);
@@ -239,6 +242,8 @@ lower_plain_reusing(const struct lower_options *lo, struct compiled *c,
         .spec = prev ? &prev->spec : NULL,
         .ir = prev ? &prev->ir : NULL,
         .taken_from = c->memo.taken_from,
+        .group_fp = prev_group_fp,
+        .flow_fp = prev_flow_fp,
     };
     bool lend = prev && c->memo.taken_from;
     if (lend) {
@@ -262,7 +267,7 @@ bool
 lower_plain(const struct lower_options *lo, struct compiled *c,
             struct ds *errors)
 {
-    return lower_plain_reusing(lo, c, NULL, errors);
+    return lower_plain_reusing(lo, c, NULL, NULL, NULL, errors);
 }
 
 /* Lowers 'c' with the administrative weights applied. */

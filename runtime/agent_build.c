@@ -203,7 +203,7 @@ build_groups(struct build_part *p)
     for (size_t i = p->groups_begin; i < p->groups_end; i++) {
         const struct ir_group *g = &ir->groups[i];
         if (p->fp) {
-            p->fp[i] = group_fp(g);
+            p->fp[i] = g->fingerprint ? g->fingerprint : group_fp(g);
             if (p->reuse && group_in_running(p->reuse, g->group_id,
                                              p->fp[i])) {
                 p->reuse->group_reused[i] = true;
@@ -257,7 +257,7 @@ decode_flows(struct build_part *p, struct ofsync_state *s, size_t begin,
     const struct ir_pipeline *ir = p->ir;
     for (size_t i = begin; i < end; i++) {
         const struct ir_flow *f = &ir->flows[i];
-        uint64_t tag = flow_fp(f);
+        uint64_t tag = f->fingerprint ? f->fingerprint : flow_fp(f);
         if (p->flow_fp) {
             p->flow_fp[i] = tag;
         }

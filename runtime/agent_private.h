@@ -172,7 +172,8 @@ struct compiled *load_spec_path(const char *spec_path, struct ds *errors,
                                  struct compiled *prev);
 struct compiled *load_spec(struct agent *, struct ds *errors);
 bool lower_plain_reusing(const struct lower_options *, struct compiled *,
-                         struct compiled *prev, struct ds *errors);
+                         struct compiled *prev, const uint64_t *prev_group_fp,
+                         const uint64_t *prev_flow_fp, struct ds *errors);
 bool lower_plain(const struct lower_options *, struct compiled *,
                  struct ds *errors);
 bool lower(struct agent *, struct compiled *, struct ds *errors);

@@ -101,8 +101,21 @@ reload_main(void *job_)
         if (!threaded) {
             tables_main(j);
         }
+        /* The running pipeline's fingerprints, from the snapshot (in IR
+         * order until build_reuse_sort() below). */
+        uint64_t *lent_group_fp = NULL;
+        if (j->reusing) {
+            lent_group_fp = xmalloc(MAX(j->reuse.n_groups, 1)
+                                    * sizeof *lent_group_fp);
+            for (size_t i = 0; i < j->reuse.n_groups; i++) {
+                lent_group_fp[i] = j->reuse.groups[i].fp;
+            }
+        }
         bool ok = lower_plain_reusing(&j->lopts, j->c, j->lender,
+                                      lent_group_fp,
+                                      j->reusing ? j->reuse.flows : NULL,
                                       &j->errors);
+        free(lent_group_fp);
         if (threaded) {
             pthread_join(tables, NULL);
         }
