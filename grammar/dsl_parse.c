@@ -922,10 +922,6 @@ move_services(struct lb_spec *to, struct lb_spec *from)
     lb_spec_init(from);
 }
 
-/* A text this large is parsed in two halves at once, on two CPUs: at
- * 10,000 services x 32 reals, parsing is a third of compiling. */
-#define DSL_PARALLEL_MIN (1u << 20)
-
 struct half {
     struct dsl_state st;
     struct diag d;              /* Its own: discarded unless clean. */

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* More changed pieces than 1 in this many: a whole parse (on two CPUs) is
- * faster than parsing them one by one. */
+/* More changed pieces than 1 in this many of a text parsed in two halves
+ * (DSL_PARALLEL_MIN): a whole parse, on two CPUs, is faster than parsing
+ * them one by one. */
 #define REUSE_MIN_SHARE 4
 
 /* 64-bit hash of a piece of text, 8 bytes at a step (MurmurHash64A's
@@ -168,14 +169,17 @@ piece_index_find(const struct piece_index *pi, const struct lb_text_memo *memo,
  * of the pieces that changed. False (with 'spec' left empty) if too much
  * changed or a piece reported anything. */
 static bool
-assemble(const char *file, const char *text, const struct cuts *c,
-         const struct lb_spec_lender *lender, struct lb_spec *spec,
-         size_t **taken_from, size_t *n_reused)
+assemble(const char *file, const char *text, size_t len,
+         const struct cuts *c, const struct lb_spec_lender *lender,
+         struct lb_spec *spec, size_t **taken_from, size_t *n_reused)
 {
     const struct lb_text_memo *memo = lender->memo;
     struct piece_index pi;
     piece_index_build(&pi, memo);
     size_t *from = malloc(c->n * sizeof *from);
+    if (!from) {
+        abort();
+    }
     size_t n_changed = 0;
     for (size_t i = 0; i < c->n; i++) {
         from[i] = piece_index_find(&pi, memo, &c->pieces[i]);
@@ -183,7 +187,8 @@ assemble(const char *file, const char *text, const struct cuts *c,
     }
     free(pi.slots);
     struct lb_service *svcs = NULL;
-    bool ok = n_changed * REUSE_MIN_SHARE <= c->n;
+    bool ok = (len < DSL_PARALLEL_MIN
+               || n_changed * REUSE_MIN_SHARE <= c->n);
     if (ok) {
         svcs = calloc(c->n, sizeof *svcs);
         if (!svcs) {
@@ -194,9 +199,7 @@ assemble(const char *file, const char *text, const struct cuts *c,
     size_t n_parsed = 0;
     for (size_t i = 0; ok && i < c->n; i++) {
         if (from[i] == SIZE_MAX) {
-            size_t end = i + 1 < c->n ? c->offsets[i + 1]
-                                      : c->offsets[i] + c->pieces[i].len;
-            ok = parse_piece(file, text + c->offsets[i], end - c->offsets[i],
+            ok = parse_piece(file, text + c->offsets[i], c->pieces[i].len,
                              c->pieces[i].line, 1, &svcs[i]);
             n_parsed += ok;
         }
@@ -215,6 +218,9 @@ assemble(const char *file, const char *text, const struct cuts *c,
     size_t *first_real = NULL;
     if (lender->weights) {
         first_real = malloc((ls->n_services + 1) * sizeof *first_real);
+        if (!first_real) {
+            abort();
+        }
         first_real[0] = 0;
         for (size_t k = 0; k < ls->n_services; k++) {
             first_real[k + 1] = first_real[k] + ls->services[k].n_reals;
@@ -267,7 +273,7 @@ lb_dsl_parse_reusing(const char *file, const char *text, size_t len,
     bool cut = cut_text(file, t, n, &c);
     bool done = (cut && lender && lender->memo->n
                  && lender->memo->n == lender->spec->n_services
-                 && assemble(file, t, &c, lender, spec, &taken_from,
+                 && assemble(file, t, n, &c, lender, spec, &taken_from,
                              n_reused));
     bool ok = done || lb_dsl_parse(file, text, len, spec, d);
     if (ok && cut && spec->n_services == c.n) {

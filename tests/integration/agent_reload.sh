@@ -138,6 +138,9 @@ echo "$r" | grep -q "decoded in [0-9]* ms, $n_flows flows and 1 groups unchanged
     sb_fail "adding a service decoded the running ones again: $r"
 echo "$r" | grep -q "running state patched, 1 group(s) made again" ||
     sb_fail "the new service was not patched into the running state: $r"
+# The running service's text did not change: copied, not parsed or lowered.
+echo "$r" | grep -q "1 services' text unchanged and not parsed, lowered in [0-9]* ms, 1 services copied" ||
+    sb_fail "the unchanged service was parsed or lowered again: $r"
 ag_ctl flowlb/show --json | "$SB_PY" -c 'import json,sys; s=json.load(sys.stdin); assert [v["name"] for v in s["services"]] == ["demo", "extra"], s' ||
     sb_fail "flowlb/show --json does not list both services"
 
@@ -150,6 +153,8 @@ ag_wait_synced 10
 [ "$(ag_flows | wc -l)" = "$flows_before" ] || sb_fail "flows of the removed service left behind"
 tail -n 1 <(grep 'reloaded ' "$AG_LOG") | grep -q "running state patched, 0 group(s) made again" ||
     sb_fail "the service's removal was not patched into the running state"
+tail -n 1 <(grep 'reloaded ' "$AG_LOG") | grep -q "1 services' text unchanged and not parsed, lowered in [0-9]* ms, 1 services copied" ||
+    sb_fail "the remaining service was parsed or lowered again"
 # The reconcile rounds (every second) read the switch as the reloads left
 # it: no drift, so no full re-read.
 sleep 2.5

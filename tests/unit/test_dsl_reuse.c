@@ -242,7 +242,8 @@ test_two_services_one_line(void **state)
     free(t);
 }
 
-/* Much changed: parsed as a whole (faster than piece by piece). */
+/* Much of a small text changed: still taken piece by piece. Much of a
+ * large one (parsed in two halves): parsed as a whole, faster. */
 static void
 test_much_changed(void **state)
 {
@@ -255,8 +256,27 @@ test_much_changed(void **state)
         free(t);
         t = u;
     }
-    assert_int_equal(check_against_whole(t, &base, NULL), 0);
+    assert_int_equal(check_against_whole(t, &base, NULL), 25);
     free(t);
+
+    char *big = make_spec(5000);
+    assert_true(strlen(big) > (1u << 20));
+    struct result big_base;
+    parse_reusing(&big_base, big, NULL);
+    assert_true(big_base.ok);
+    char *one = edit(big, "service s4000 ", "timeout 1s", "timeout 9s");
+    assert_int_equal(check_against_whole(one, &big_base, NULL), 4999);
+    /* Every other service changed: a whole parse. */
+    int k = 0;
+    for (char *p = big; (p = strstr(p, "timeout 1s")); p++) {
+        if (k++ % 2) {
+            memcpy(p, "timeout 2s", 10);
+        }
+    }
+    assert_int_equal(check_against_whole(big, &big_base, NULL), 0);
+    free(one);
+    free(big);
+    result_free(&big_base);
 }
 
 /* The lender's weights changed by its user (administrative weights): the
