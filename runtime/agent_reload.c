@@ -116,6 +116,9 @@ reload_main(void *job_)
                                       j->reusing ? j->reuse.flows : NULL,
                                       &j->errors);
         free(lent_group_fp);
+        /* Indexes into the running spec: of no use once it is replaced. */
+        free(j->c->memo.taken_from);
+        j->c->memo.taken_from = NULL;
         if (threaded) {
             pthread_join(tables, NULL);
         }
