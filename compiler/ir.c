@@ -308,6 +308,21 @@ ir_group_to_ofctl(const struct ir_group *g)
     return s;
 }
 
+static int
+compare_group_id(const void *key_, const void *g_)
+{
+    uint32_t key = *(const uint32_t *) key_;
+    const struct ir_group *g = g_;
+    return (key > g->group_id) - (key < g->group_id);
+}
+
+const struct ir_group *
+ir_find_group(const struct ir_pipeline *p, uint32_t group_id)
+{
+    return bsearch(&group_id, p->groups, p->n_groups, sizeof *p->groups,
+                   compare_group_id);
+}
+
 static bool
 same_text(const char *a, const char *b)
 {

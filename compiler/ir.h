@@ -211,6 +211,10 @@ struct ir_group *ir_copy_group(struct ir_pipeline *, const struct ir_group *,
                                const char *service, const char *file,
                                int line_delta);
 
+/* The group 'group_id' of 'p' (sorted by ir_sort()), or NULL. */
+const struct ir_group *ir_find_group(const struct ir_pipeline *p,
+                                     uint32_t group_id);
+
 /* Whether the two pipelines hold the same tables, flows and groups, field
  * by field (names and locations' files compared as text). Tests and
  * fuzzing compare a lowering that copied services with a whole one. */

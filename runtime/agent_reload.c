@@ -399,14 +399,6 @@ service_settings_same(const struct lb_service *a, const struct lb_service *b)
             && a->quorum_hysteresis == b->quorum_hysteresis);
 }
 
-static int
-compare_group_id(const void *key_, const void *g_)
-{
-    const uint32_t *key = key_;
-    const struct ir_group *g = g_;
-    return (*key > g->group_id) - (*key < g->group_id);
-}
-
 /* What of the running pipeline (the job's snapshot of it, sorted) the new
  * one does not have: the groups whose id is gone, and the fingerprints of
  * the flows that no entry taken from the running base carries (removed,
@@ -420,8 +412,7 @@ find_gone(struct reload_job *j)
     j->gone_groups = xmalloc(MAX(r->n_groups, 1) * sizeof *j->gone_groups);
     for (size_t i = 0; i < r->n_groups; i++) {
         uint32_t id = r->groups[i].group_id;
-        if (!bsearch(&id, c->ir.groups, c->ir.n_groups,
-                     sizeof *c->ir.groups, compare_group_id)) {
+        if (!ir_find_group(&c->ir, id)) {
             j->gone_groups[j->n_gone_groups++] = id;
         }
     }
@@ -460,10 +451,7 @@ group_unchanged(struct agent *a, const struct compiled *old, size_t i)
     const struct ir_group *g = &c->ir.groups[i];
     const struct agent_service *as = g->service ? find_service(a, g->service)
                                                 : NULL;
-    const struct ir_group *og = bsearch(&g->group_id, old->ir.groups,
-                                        old->ir.n_groups,
-                                        sizeof *old->ir.groups,
-                                        compare_group_id);
+    const struct ir_group *og = ir_find_group(&old->ir, g->group_id);
     return (as && og
             && old->group_fp[og - old->ir.groups] == c->group_fp[i]
             && service_settings_same(as->prev_svc, as->svc));
@@ -504,8 +492,7 @@ update_groups(struct agent *a, struct swconn *sc, const struct compiled *old)
         if (!ofsync_find_group(&a->base, id)) {
             return SIZE_MAX;
         }
-        n_old += bsearch(&id, old->ir.groups, old->ir.n_groups,
-                         sizeof *old->ir.groups, compare_group_id) != NULL;
+        n_old += ir_find_group(&old->ir, id) != NULL;
     }
     if (n_old != old->ir.n_groups
         || ofsync_state_n_groups(&a->desired) != old->ir.n_groups) {
@@ -541,10 +528,7 @@ reuse_groups(struct agent *a, struct swconn *sc, const struct compiled *old,
                                               : NULL;
         struct ofsync_group *dg = ofsync_find_group(&a->desired,
                                                     g->group_id);
-        const struct ir_group *og = bsearch(&g->group_id, old->ir.groups,
-                                            old->ir.n_groups,
-                                            sizeof *old->ir.groups,
-                                            compare_group_id);
+        const struct ir_group *og = ir_find_group(&old->ir, g->group_id);
         struct ofsync_group *odg = NULL;
         if (og && group_unchanged(a, old, i)) {
             odg = ofsync_find_group(old_desired, g->group_id);
@@ -589,10 +573,7 @@ take_reused(struct agent *a, struct reload_job *j,
             continue;
         }
         uint32_t id = c->ir.groups[i].group_id;
-        const struct ir_group *og = bsearch(&id, old->ir.groups,
-                                            old->ir.n_groups,
-                                            sizeof *old->ir.groups,
-                                            compare_group_id);
+        const struct ir_group *og = ir_find_group(&old->ir, id);
         struct ofsync_group *bg = ofsync_find_group(&a->base, id);
         if (!og || !old->group_fp || !bg
             || old->group_fp[og - old->ir.groups] != c->group_fp[i]) {
