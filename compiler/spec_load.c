@@ -87,8 +87,13 @@ is_yaml(const char *path)
     return has_suffix(path, ".yaml") || has_suffix(path, ".yml");
 }
 
-bool
-lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
+/* Reads 'path' and parses it with the front end its name asks for; a DSL
+ * text with lb_dsl_parse_reusing() if 'memo' is nonnull, else (the
+ * compiler: nothing to record) lb_dsl_parse(). */
+static bool
+load(const char *path, struct lb_spec *spec, struct diag *d,
+     const struct lb_spec_lender *lender, struct lb_text_memo *memo,
+     size_t *n_reused)
 {
     const char *file = diag_intern_file(d, path);
     char *text;
@@ -96,10 +101,18 @@ lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
     if (!read_text(path, file, d, &text, &len)) {
         return false;
     }
-    bool ok = is_yaml(path) ? lb_yaml_parse(file, text, len, spec, d)
-                            : lb_dsl_parse(file, text, len, spec, d);
+    bool ok = (is_yaml(path) ? lb_yaml_parse(file, text, len, spec, d)
+               : memo ? lb_dsl_parse_reusing(file, text, len, spec, d, lender,
+                                             memo, n_reused)
+               : lb_dsl_parse(file, text, len, spec, d));
     free(text);
     return ok && !diag_has_errors(d);
+}
+
+bool
+lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
+{
+    return load(path, spec, d, NULL, NULL, NULL);
 }
 
 bool
@@ -109,16 +122,5 @@ lb_spec_load_reusing(const char *path, struct lb_spec *spec, struct diag *d,
 {
     *n_reused = 0;
     lb_text_memo_destroy(memo);
-    const char *file = diag_intern_file(d, path);
-    char *text;
-    size_t len;
-    if (!read_text(path, file, d, &text, &len)) {
-        return false;
-    }
-    bool ok = is_yaml(path)
-              ? lb_yaml_parse(file, text, len, spec, d)
-              : lb_dsl_parse_reusing(file, text, len, spec, d, lender, memo,
-                                     n_reused);
-    free(text);
-    return ok && !diag_has_errors(d);
+    return load(path, spec, d, lender, memo, n_reused);
 }
