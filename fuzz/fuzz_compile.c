@@ -65,11 +65,9 @@ assert_located(const struct diag *d, const char *file)
     }
 }
 
-void
-fuzz_compile(fuzz_front_end *parse, const char *suffix, const uint8_t *data,
-             size_t size)
+char *
+fuzz_text(const uint8_t *data, size_t size)
 {
-    const char *path = spec_file(suffix, data, size);
     char *text = malloc(size + 1);
     if (!text) {
         abort();
@@ -78,6 +76,15 @@ fuzz_compile(fuzz_front_end *parse, const char *suffix, const uint8_t *data,
         memcpy(text, data, size);
     }
     text[size] = '\0';
+    return text;
+}
+
+void
+fuzz_compile(fuzz_front_end *parse, const char *suffix, const uint8_t *data,
+             size_t size)
+{
+    const char *path = spec_file(suffix, data, size);
+    char *text = fuzz_text(data, size);
 
     struct diag d;
     struct lb_spec spec;

@@ -14,6 +14,10 @@ struct diag;
 typedef bool fuzz_front_end(const char *file, const char *text, size_t len,
                             struct lb_spec *, struct diag *);
 
+/* 'data' copied into a NUL-terminated buffer (malloc'd), as lb_spec_load
+ * hands a file's text to a front end. */
+char *fuzz_text(const uint8_t *data, size_t size);
+
 /* Runs 'parse' over 'data' (copied into a NUL-terminated buffer, as
  * lb_spec_load hands it over) and, if that succeeds, the rest of the
  * compiler. Aborts if the compiler's own contracts are broken: a failure

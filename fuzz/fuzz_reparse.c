@@ -12,25 +12,12 @@
 #include <string.h>
 #include "check.h"
 #include "diag.h"
+#include "fuzz_compile.h"
 #include "ir.h"
 #include "lower.h"
 #include "spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char *
-text_of(const uint8_t *data, size_t size)
-{
-    char *text = malloc(size + 1);
-    if (!text) {
-        abort();
-    }
-    if (size) {
-        memcpy(text, data, size);
-    }
-    text[size] = '\0';
-    return text;
-}
 
 static void
 fail(const char *what)
@@ -92,8 +79,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t prev_len = ff ? (size_t) (ff - data) : size;
     const uint8_t *next_data = ff ? ff + 1 : data;
     size_t next_len = ff ? size - prev_len - 1 : size;
-    char *prev_text = text_of(data, prev_len);
-    char *next_text = text_of(next_data, next_len);
+    char *prev_text = fuzz_text(data, prev_len);
+    char *next_text = fuzz_text(next_data, next_len);
     struct lower_options lo;
     lower_options_init(&lo);
 
