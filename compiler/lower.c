@@ -833,14 +833,6 @@ index_lent_flows(struct lowering *l)
             compare_lent_flows, (void *) ir);
 }
 
-static int
-compare_group_ids(const void *key_, const void *g_)
-{
-    uint32_t key = *(const uint32_t *) key_;
-    const struct ir_group *g = g_;
-    return (key > g->group_id) - (key < g->group_id);
-}
-
 /* Copies service 'i''s group and flows from the lender's pipeline if the
  * service's text is unchanged there and it has the same id (so the same
  * cookie and group). */
@@ -854,11 +846,7 @@ copy_service(struct lowering *l, size_t i)
     }
     const struct lb_service *svc = &l->spec->services[i];
     const struct lb_service *old = &ln->spec->services[k];
-    uint32_t gid = group_id(l, i);
-    const struct ir_group *og = bsearch(&gid, ln->ir->groups,
-                                        ln->ir->n_groups,
-                                        sizeof *ln->ir->groups,
-                                        compare_group_ids);
+    const struct ir_group *og = ir_find_group(ln->ir, group_id(l, i));
     if (!og || !og->service || strcmp(og->service, old->name)) {
         return false;           /* Its id changed (a name now collides). */
     }
@@ -877,11 +865,11 @@ copy_service(struct lowering *l, size_t i)
     }
     for (; lo < l->n_lent_flows
            && oir->flows[l->lent_flows[lo]].cookie == cookie; lo++) {
-        size_t k = l->lent_flows[lo];
-        struct ir_flow *f = ir_copy_flow(l->ir, &oir->flows[k], svc->name,
+        size_t of = l->lent_flows[lo];
+        struct ir_flow *f = ir_copy_flow(l->ir, &oir->flows[of], svc->name,
                                          file, delta);
         if (ln->flow_fp) {
-            f->fingerprint = ln->flow_fp[k];
+            f->fingerprint = ln->flow_fp[of];
         }
     }
     struct ir_group *g = ir_copy_group(l->ir, og, svc->name, file, delta);

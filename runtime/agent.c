@@ -245,15 +245,15 @@ lower_plain_reusing(const struct lower_options *lo, struct compiled *c,
         .group_fp = prev_group_fp,
         .flow_fp = prev_flow_fp,
     };
-    bool lend = prev && c->memo.taken_from;
-    if (lend) {
+    bool locked = prev && c->memo.taken_from;
+    if (locked) {
         pthread_mutex_lock(&prev->spec_mutex);
-        lend = !prev->admin_applied;
     }
+    bool lend = locked && !prev->admin_applied;
     bool ok = lower_spec_reusing(&c->spec, lo, &c->ir, &c->diag,
                                  lend ? &lender : NULL,
                                  &c->n_services_copied);
-    if (prev && c->memo.taken_from) {
+    if (locked) {
         pthread_mutex_unlock(&prev->spec_mutex);
     }
     if (!ok || c->diag.n_errors > n_errors) {
