@@ -880,13 +880,12 @@ copy_service(struct lowering *l, size_t i)
     return true;
 }
 
+static void add_service_own(struct lowering *, size_t i);
+
 static void
 add_service(struct lowering *l, size_t i)
 {
     const struct lb_service *svc = &l->spec->services[i];
-    uint16_t prio = service_priority(svc);
-    uint32_t sid = l->service_ids[i];
-    struct ir_flow *f;
 
     /* What is shared with other services first: always made here. */
     if (svc->has_vip_mac) {
@@ -907,9 +906,19 @@ add_service(struct lowering *l, size_t i)
         }
         l->ir->udp_timeout_s = svc->udp_timeout_s;
     }
-    if (copy_service(l, i)) {
-        return;
+    if (!copy_service(l, i)) {
+        add_service_own(l, i);
     }
+}
+
+/* Service 'i''s own flows (its cookie) and its group. */
+static void
+add_service_own(struct lowering *l, size_t i)
+{
+    const struct lb_service *svc = &l->spec->services[i];
+    uint16_t prio = service_priority(svc);
+    uint32_t sid = l->service_ids[i];
+    struct ir_flow *f;
 
     struct port_chunk chunks[MAX_PORT_CHUNKS];
     size_t n_chunks = port_chunks(svc, chunks);
@@ -1118,6 +1127,29 @@ add_fixed_flows(struct lowering *l)
         ir_add_flow(l->ir, table(l, LOWER_T_ASSIGN), PRIO_MISS, cookie,
                     IR_ROLE_DEFAULT, "", "drop");
     }
+}
+
+bool
+lower_service_alone(const struct lb_spec *spec, size_t i,
+                    uint32_t service_id, const struct lower_options *opts,
+                    struct ir_pipeline *ir, struct diag *d)
+{
+    struct lowering l = {
+        .spec = spec, .opts = opts, .ir = ir, .d = d,
+        .service_ids = calloc(spec->n_services + 1, sizeof(uint32_t)),
+    };
+    if (!l.service_ids) {
+        abort();
+    }
+    size_t errors_before = d->n_errors;
+    l.service_ids[i] = service_id;
+    add_service_own(&l, i);
+    ir_sort(ir);
+    free(l.service_ids);
+    free(l.match.s);
+    free(l.actions.s);
+    free(l.scratch.s);
+    return d->n_errors == errors_before;
 }
 
 bool

@@ -64,6 +64,18 @@ bool lower_spec_reusing(const struct lb_spec *, const struct lower_options *,
                         struct ir_pipeline *out, struct diag *,
                         const struct lower_lender *lender, size_t *n_copied);
 
+/* Lowers service 'i' of 'spec' alone, with the id 'service_id' that a
+ * whole lowering of 'spec' gave it (its group id's low bits): its group and
+ * its own flows (role classify, reply, dispatch, lookup or assign; they
+ * carry its cookie) into 'out' (initialized, empty), sorted, as
+ * lower_spec() makes them. Responders, forward flows and the fixed flows
+ * are shared with other services and not made. A change to a real's
+ * weight changes only what this makes, so an agent re-lowers the one
+ * service an administrative weight changed. Returns false on errors. */
+bool lower_service_alone(const struct lb_spec *, size_t i,
+                         uint32_t service_id, const struct lower_options *,
+                         struct ir_pipeline *out, struct diag *d);
+
 /* Identifier of a service (stable across reloads: derived from its name) and
  * the conntrack mark of a real (derived from its address). Exposed for the
  * agent and tests. */

@@ -211,6 +211,119 @@ test_id_moved_by_collision(void **state)
     assert_int_equal(check_edit(prev, next, &lo), 0);
 }
 
+static bool
+is_own_flow(const struct ir_flow *f, uint64_t cookie)
+{
+    return f->cookie == cookie
+           && (f->role == IR_ROLE_CLASSIFY || f->role == IR_ROLE_REPLY
+               || f->role == IR_ROLE_DISPATCH || f->role == IR_ROLE_LOOKUP
+               || f->role == IR_ROLE_ASSIGN);
+}
+
+/* Copies of the flows and groups of 'ir' that are service 'g''s own
+ * ('own') or not ('!own'). */
+static void
+split_pipeline(const struct ir_pipeline *ir, const struct ir_group *g,
+               bool own, struct ir_pipeline *out)
+{
+    ir_init(out);
+    for (size_t k = 0; k < ir->n_flows; k++) {
+        const struct ir_flow *f = &ir->flows[k];
+        if (is_own_flow(f, g->cookie) == own) {
+            struct ir_flow *c = ir_copy_flow(out, f, f->service,
+                                             f->loc.file, 0);
+            for (size_t s = 0; s < f->n_shared_by; s++) {
+                c->shared_by = realloc(c->shared_by,
+                                       (s + 1) * sizeof *c->shared_by);
+                c->shared_by[c->n_shared_by++] = f->shared_by[s];
+            }
+        }
+    }
+    for (size_t k = 0; k < ir->n_groups; k++) {
+        if ((&ir->groups[k] == g) == own) {
+            ir_copy_group(out, &ir->groups[k], ir->groups[k].service,
+                          ir->groups[k].loc.file, 0);
+        }
+    }
+}
+
+/* One service lowered alone (lower_service_alone()) after its weights
+ * changed (a real drained, a weight raised, or none) is what a whole
+ * lowering makes of it; and the rest of the whole pipeline is what it was
+ * before the change: an agent re-lowers one service for an
+ * administrative weight. */
+static void
+test_service_alone(void **state)
+{
+    (void) state;
+    struct lower_options lo;
+    lower_options_init(&lo);
+    size_t n_checked = 0;
+    for (size_t e = 0; e < sizeof examples / sizeof *examples; e++) {
+        char *text = read_example(examples[e]);
+        struct lowered x;
+        lowered_make(&x, text, NULL, &lo);
+        for (size_t i = 0; i < x.spec.n_services; i++) {
+            struct lb_service *svc = &x.spec.services[i];
+            for (int variant = 0; variant < 3 && svc->n_reals; variant++) {
+                uint32_t saved = svc->reals[0].weight;
+                svc->reals[0].weight = variant == 0 ? saved
+                                       : variant == 1 ? 0 : saved * 3 + 1;
+                struct diag d;
+                diag_init(&d);
+                struct ir_pipeline whole, alone;
+                ir_init(&whole);
+                ir_init(&alone);
+                assert_true(lower_spec(&x.spec, &lo, &whole, &d));
+                const struct ir_group *g = NULL;
+                for (size_t k = 0; k < whole.n_groups; k++) {
+                    if (!strcmp(whole.groups[k].service, svc->name)) {
+                        g = &whole.groups[k];
+                    }
+                }
+                assert_non_null(g);
+                assert_true(lower_service_alone(&x.spec, i, g->service_id,
+                                                &lo, &alone, &d));
+                const struct ir_group *g0 = NULL;
+                for (size_t k = 0; k < x.ir.n_groups; k++) {
+                    if (!strcmp(x.ir.groups[k].service, svc->name)) {
+                        g0 = &x.ir.groups[k];
+                    }
+                }
+                assert_non_null(g0);
+                struct ir_pipeline own, rest, rest0;
+                split_pipeline(&whole, g, true, &own);
+                split_pipeline(&whole, g, false, &rest);
+                split_pipeline(&x.ir, g0, false, &rest0);
+                if (!ir_pipeline_equal(&own, &alone)) {
+                    ir_print(&own, stderr);
+                    ir_print(&alone, stderr);
+                    fail_msg("%s, service %s, variant %d: lowered alone, it "
+                             "differs from the whole lowering", examples[e],
+                             svc->name, variant);
+                }
+                if (!ir_pipeline_equal(&rest, &rest0)) {
+                    fail_msg("%s, service %s, variant %d: a weight changed "
+                             "more than the service's own flows and group",
+                             examples[e], svc->name, variant);
+                }
+                assert_true(alone.n_groups == 1);
+                n_checked++;
+                ir_destroy(&own);
+                ir_destroy(&rest);
+                ir_destroy(&rest0);
+                ir_destroy(&whole);
+                ir_destroy(&alone);
+                diag_destroy(&d);
+                svc->reals[0].weight = saved;
+            }
+        }
+        lowered_destroy(&x);
+        free(text);
+    }
+    assert_true(n_checked >= 3 * 10);
+}
+
 int
 main(void)
 {
@@ -219,6 +332,7 @@ main(void)
         cmocka_unit_test(test_service_added),
         cmocka_unit_test(test_weight_changed),
         cmocka_unit_test(test_id_moved_by_collision),
+        cmocka_unit_test(test_service_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
