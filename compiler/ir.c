@@ -194,6 +194,53 @@ ir_sort(struct ir_pipeline *p)
     }
 }
 
+void
+ir_splice_flows(struct ir_pipeline *p, const size_t *gone, size_t n_gone,
+                struct ir_pipeline *add, uint64_t **aux,
+                const uint64_t *add_aux)
+{
+    size_t n = p->n_flows - n_gone + add->n_flows;
+    struct ir_flow *flows = malloc((n + 1) * sizeof *flows);
+    uint64_t *fps = aux ? malloc((n + 1) * sizeof *fps) : NULL;
+    if (!flows || (aux && !fps)) {
+        abort();
+    }
+    size_t i = 0, j = 0, k = 0, g = 0;
+    while (i < p->n_flows || j < add->n_flows) {
+        if (i < p->n_flows && g < n_gone && gone[g] == i) {
+            free(p->flows[i].match);
+            free(p->flows[i].actions);
+            free(p->flows[i].shared_by);
+            i++;
+            g++;
+            continue;
+        }
+        bool take_old = (j == add->n_flows
+                         || (i < p->n_flows
+                             && compare_flows(&p->flows[i],
+                                              &add->flows[j]) < 0));
+        if (take_old) {
+            if (fps) {
+                fps[k] = (*aux)[i];
+            }
+            flows[k++] = p->flows[i++];
+        } else {
+            if (fps) {
+                fps[k] = add_aux ? add_aux[j] : 0;
+            }
+            flows[k++] = add->flows[j++];
+        }
+    }
+    free(p->flows);
+    p->flows = flows;
+    p->n_flows = p->allocated_flows = n;
+    add->n_flows = 0;           /* Its flows moved. */
+    if (aux) {
+        free(*aux);
+        *aux = fps;
+    }
+}
+
 const char *
 ir_role_name(enum ir_flow_role role)
 {

@@ -224,6 +224,17 @@ bool ir_pipeline_equal(const struct ir_pipeline *, const struct ir_pipeline *);
  * that output never depends on the order in which lowering produced them. */
 void ir_sort(struct ir_pipeline *);
 
+/* Replaces the flows of 'p' at the ascending indexes gone[0 .. n_gone)
+ * with those of 'add' (sorted by ir_sort(), moved out of it: 'add' is left
+ * with none), so that 'p' stays sorted. If 'aux' is nonnull, '*aux' is an
+ * array of a value per flow of 'p', rearranged the same way (reallocated);
+ * the added flows' values are those of 'add_aux' (0 if it is NULL). An
+ * agent puts a service's own flows, lowered again, in place of its old
+ * ones this way. */
+void ir_splice_flows(struct ir_pipeline *p, const size_t *gone,
+                     size_t n_gone, struct ir_pipeline *add, uint64_t **aux,
+                     const uint64_t *add_aux);
+
 const char *ir_role_name(enum ir_flow_role);
 
 /* Readable dump (flowlb compile --emit ir). */

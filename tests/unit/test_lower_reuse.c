@@ -324,6 +324,83 @@ test_service_alone(void **state)
     assert_true(n_checked >= 3 * 10);
 }
 
+/* A persistent service's real drained: its group and own flows lowered
+ * alone and spliced into the pipeline from before (ir_splice_flows(), as
+ * the agent does) give the whole lowering of the changed spec. */
+static void
+test_splice_drained_persistent(void **state)
+{
+    (void) state;
+    struct lower_options lo;
+    lower_options_init(&lo);
+    char *text = read_example("persistence.lb");
+    struct lowered x;
+    lowered_make(&x, text, NULL, &lo);
+    for (size_t i = 0; i < x.spec.n_services; i++) {
+        struct lb_service *svc = &x.spec.services[i];
+        struct ir_pipeline spliced, whole, alone;
+        struct diag d;
+        diag_init(&d);
+        ir_init(&spliced);
+        assert_true(lower_spec(&x.spec, &lo, &spliced, &d));
+        uint32_t saved = svc->reals[0].weight;
+        svc->reals[0].weight = 0;
+        ir_init(&whole);
+        ir_init(&alone);
+        assert_true(lower_spec(&x.spec, &lo, &whole, &d));
+        struct ir_group *g = NULL;
+        for (size_t k = 0; k < spliced.n_groups; k++) {
+            if (!strcmp(spliced.groups[k].service, svc->name)) {
+                g = &spliced.groups[k];
+            }
+        }
+        assert_non_null(g);
+        assert_true(lower_service_alone(&x.spec, i, g->service_id, &lo,
+                                        &alone, &d));
+        size_t gone[64], n_gone = 0;
+        for (size_t k = 0; k < spliced.n_flows; k++) {
+            if (is_own_flow(&spliced.flows[k], g->cookie)) {
+                gone[n_gone++] = k;
+            }
+        }
+        assert_true(n_gone > alone.n_flows);   /* An assign flow went. */
+        uint64_t *aux = calloc(spliced.n_flows, sizeof *aux);
+        for (size_t k = 0; k < spliced.n_flows; k++) {
+            aux[k] = k + 1;
+        }
+        size_t n_before = spliced.n_flows;
+        ir_splice_flows(&spliced, gone, n_gone, &alone, &aux, NULL);
+        assert_int_equal(alone.n_flows, 0);
+        assert_int_equal(spliced.n_flows, whole.n_flows);
+        /* The values followed their flows; the new ones have 0. */
+        size_t n_zero = 0;
+        for (size_t k = 0; k < spliced.n_flows; k++) {
+            n_zero += !aux[k];
+            if (aux[k]) {
+                assert_true(k == 0 || !aux[k - 1] || aux[k - 1] < aux[k]);
+            }
+        }
+        assert_int_equal(n_zero, spliced.n_flows - (n_before - n_gone));
+        free(aux);
+        /* The group, as the agent swaps it. */
+        struct ir_group t = *g;
+        *g = alone.groups[0];
+        alone.groups[0] = t;
+        if (!ir_pipeline_equal(&spliced, &whole)) {
+            ir_print(&spliced, stderr);
+            ir_print(&whole, stderr);
+            fail_msg("service %s: spliced pipeline differs", svc->name);
+        }
+        svc->reals[0].weight = saved;
+        ir_destroy(&spliced);
+        ir_destroy(&whole);
+        ir_destroy(&alone);
+        diag_destroy(&d);
+    }
+    lowered_destroy(&x);
+    free(text);
+}
+
 int
 main(void)
 {
@@ -333,6 +410,7 @@ main(void)
         cmocka_unit_test(test_weight_changed),
         cmocka_unit_test(test_id_moved_by_collision),
         cmocka_unit_test(test_service_alone),
+        cmocka_unit_test(test_splice_drained_persistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
