@@ -357,7 +357,37 @@ bench_change() {
         "$spec" >"$WORK/agent.new"
     cmp -s "$spec" "$WORK/agent.new" && sb_fail "weight edit did nothing"
     reload_one "one weight changed" "$WORK/agent.new"
+    # Administrative changes of one real (no spec change): drained, a
+    # reload while it is drained (its weight then differs from the
+    # file's), enabled again.
+    local s1real
+    s1real=$(awk '/^service s1 /{ins=1} ins && $1 == "real" { print $2; exit }' "$spec")
+    admin_one "drain one real" flowlb/drain s1 "$s1real"
+    awk '/^service s2 /{ins=1} ins && $1 == "real" { sub(/weight [0-9]+;/, "weight 12345;"); ins=0 } { print }' \
+        "$spec" >"$WORK/agent.new"
+    reload_one "one weight changed, a real drained" "$WORK/agent.new"
+    admin_one "enable it again" flowlb/enable s1 "$s1real"
     ag_exit
+}
+
+# admin_one LABEL COMMAND ARGS...: an administrative command through
+# flowlbd's control socket: what it sends and the time from the command to
+# the switch's barrier reply.
+admin_one() {
+    local label=$1 after t0 line dt msgs bytes adds flows w0 w1 ops
+    shift
+    after=$(loglines)
+    t0=$(now)
+    ovs-appctl -t "$AG_CTL" "$@" >/dev/null || sb_fail "$* failed"
+    line=$(wait_log 'committed' 120 "$after") || sb_fail "no bundle after $* ($label)"
+    dt=$(calc "($(log_epoch "$line") - $t0) * 1000")
+    sleep 0.2
+    read -r msgs bytes adds flows w0 w1 < <(proxy_window "$t0")
+    ops=$(tail -n +$((after + 1)) "$AG_LOG" | grep -o 'bundle [0-9]*: [0-9]* changes ([^)]*)' | head -1)
+    log "admin ($label): $ops; command->committed ${dt} ms"
+    res reload "$label: ops (msgs, bytes)" "$adds" "" "" "~ the change" \
+        "$([ "$adds" -le 8 ] && echo met || echo MISSED) ($msgs msgs, $bytes B)"
+    res reload "$label: ms" "$dt" "" "" "report" "-"
 }
 
 # reload_one LABEL NEWSPEC: copy NEWSPEC over the agent's spec, reload, and

@@ -29,7 +29,6 @@
 #include "timeval.h"
 #include "util.h"
 #include "values.h"
-#include "weights.h"
 
 VLOG_DEFINE_THIS_MODULE(agent);
 
@@ -80,7 +79,7 @@ admin_weight(const struct agent_real *r)
 
 /* The weight the real is lowered with: lc/wlc replace a nonzero
  * administrative weight by one derived from connection counts. */
-static uint32_t
+uint32_t
 effective_admin_weight(const struct agent_real *r)
 {
     uint32_t w = admin_weight(r);
@@ -97,6 +96,7 @@ compiled_destroy(struct compiled *c)
         free(c->group_fp);
         free(c->flow_fp);
         free(c->configured);
+        free(c->admin_lowered);
         lb_spec_destroy(&c->spec);
         diag_destroy(&c->diag);
         free(c);
@@ -119,18 +119,9 @@ diag_to_ds(const struct diag *d, struct ds *out)
 }
 
 bool
-any_admin_weights(const struct agent *a)
+has_admin_weight(const struct agent_real *r)
 {
-    if (!a->admin_used) {
-        return false;
-    }
-    const struct agent_real *ar;
-    HMAP_FOR_EACH (ar, node, &a->reals) {
-        if (ar->has_override || ar->drained || ar->has_dyn) {
-            return true;
-        }
-    }
-    return false;
+    return r->has_override || r->drained || r->has_dyn;
 }
 
 /* Sets each real's weight in 'spec' to its administrative weight. */
@@ -138,27 +129,16 @@ static void
 apply_admin_weights(struct agent *a, struct compiled *c)
 {
     /* Usually nothing to do: no override, drain or lc weight anywhere,
-     * and the spec's weights never changed from what the file says. */
-    bool any = c->admin_applied;
-    const struct agent_real *ar;
-    HMAP_FOR_EACH (ar, node, &a->reals) {
-        if (any) {
-            break;
-        }
-        any = ar->has_override || ar->drained || ar->has_dyn;
-    }
+     * and the spec's weights never changed from what the file says. Only
+     * the services of 'admin_services' ever had their weights changed. */
+    bool any = c->admin_applied || !sset_is_empty(&a->admin_services);
     c->admin_applied = any;
     struct lb_spec *spec = &c->spec;
     for (size_t i = 0; any && i < spec->n_services; i++) {
         struct lb_service *svc = &spec->services[i];
-        for (size_t j = 0; j < svc->n_reals; j++) {
-            char addr[INET6_ADDRSTRLEN];
-            lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
-            const struct agent_real *r = find_real(a, svc->name, addr);
-            if (r) {
-                svc->reals[j].weight = is_lc(svc) ? effective_admin_weight(r)
-                                                  : admin_weight(r);
-            }
+        if (sset_contains(&a->admin_services, svc->name)
+            && set_service_admin_weights(a, svc)) {
+            mark_admin_lowered(c, i);
         }
     }
 }
@@ -199,6 +179,8 @@ load_spec_path(const char *spec_path, struct ds *errors,
         c->uses_lc |= is_lc(&c->spec.services[i]);
     }
     c->configured = xcalloc(MAX(n, 1), sizeof *c->configured);
+    c->admin_lowered = xcalloc(MAX(c->spec.n_services, 1),
+                               sizeof *c->admin_lowered);
     n = 0;
     for (size_t i = 0; i < c->spec.n_services; i++) {
         for (size_t j = 0; j < c->spec.services[i].n_reals; j++) {
@@ -249,13 +231,25 @@ lower_plain_reusing(const struct lower_options *lo, struct compiled *c,
     if (locked) {
         pthread_mutex_lock(&prev->spec_mutex);
     }
-    bool lend = locked && !prev->admin_applied;
+    /* Services lowered there with administrative weights are lowered
+     * here from the file's (the agent applies its weights afterwards). */
+    size_t *taken_from = NULL;
+    if (locked && prev->n_admin_lowered) {
+        taken_from = xmalloc(MAX(c->spec.n_services, 1) * sizeof *taken_from);
+        for (size_t i = 0; i < c->spec.n_services; i++) {
+            size_t k = c->memo.taken_from[i];
+            taken_from[i] = (k != SIZE_MAX && k < prev->spec.n_services
+                             && prev->admin_lowered[k]) ? SIZE_MAX : k;
+        }
+        lender.taken_from = taken_from;
+    }
     bool ok = lower_spec_reusing(&c->spec, lo, &c->ir, &c->diag,
-                                 lend ? &lender : NULL,
+                                 locked ? &lender : NULL,
                                  &c->n_services_copied);
     if (locked) {
         pthread_mutex_unlock(&prev->spec_mutex);
     }
+    free(taken_from);
     if (!ok || c->diag.n_errors > n_errors) {
         diag_to_ds(&c->diag, errors);
         return false;
@@ -276,6 +270,7 @@ lower(struct agent *a, struct compiled *c, struct ds *errors)
 {
     /* A reload may be copying from 'c' (see lower_plain_reusing()). */
     pthread_mutex_lock(&c->spec_mutex);
+    a->n_relowered_whole++;
     apply_admin_weights(a, c);
     if (c == a->cur) {
         a->index_stale = true;
@@ -462,6 +457,7 @@ agent_create(const char *spec_path, const struct agent_options *opts,
     ofsync_state_init(&a->base);
     ofsync_state_init(&a->desired);
     sset_init(&a->dirty_services);
+    sset_init(&a->admin_services);
 
     long long int t0 = time_msec();
     struct compiled *c = load_spec(a, errors);
@@ -531,6 +527,7 @@ agent_destroy(struct agent *a)
     ofsync_state_destroy(&a->base);
     ofsync_state_destroy(&a->desired);
     sset_destroy(&a->dirty_services);
+    sset_destroy(&a->admin_services);
     free(a->spec_path);
     free(a);
 }
@@ -659,65 +656,6 @@ agent_uses_connload(const struct agent *a)
  * 1 / (active + 1) (lc) or weight / (active + 1) (wlc), rescaled so that
  * the largest is 1000. Weights change only when some share moves by more
  * than a quarter, so that counts jittering by one do not rewrite groups. */
-/* Applies new lc/wlc weights to 'svc's compiled group in place: solves
- * the bucket weights as lowering does and re-parses that group alone, so
- * that a recount costs one group, not a whole re-lowering. Returns false
- * if the group's buckets do not match the reals (then re-lower). */
-static bool
-reweigh_group(struct agent *a, const struct lb_service *svc)
-{
-    struct ir_group *g = CONST_CAST(struct ir_group *,
-                                    service_group(&a->cur->ir, svc->name));
-    if (!g || g->failover) {
-        return false;
-    }
-    uint32_t *want = xcalloc(MAX(g->n_buckets, 1), sizeof *want);
-    uint16_t *out = xcalloc(MAX(g->n_buckets, 1), sizeof *out);
-    size_t *idx = xcalloc(MAX(g->n_buckets, 1), sizeof *idx);
-    size_t n = 0;
-    bool ok = true;
-    for (size_t b = 0; b < g->n_buckets && ok; b++) {
-        if (g->buckets[b].sorry) {
-            continue;
-        }
-        const struct agent_real *r = find_real(a, svc->name,
-                                               g->buckets[b].real);
-        uint32_t w = r ? effective_admin_weight(r) : 0;
-        ok = w > 0;
-        idx[n] = b;
-        want[n++] = w;
-    }
-    if (ok && n) {
-        weights_solve(want, n, out);
-        for (size_t k = 0; k < n; k++) {
-            g->buckets[idx[k]].weight = out[k];
-        }
-        if (a->cur->group_fp) {
-            a->cur->group_fp[g - a->cur->ir.groups] = group_fp(g);
-        }
-        struct ir_group full = *g;
-        full.buckets = xmemdup(g->buckets, g->n_buckets * sizeof *g->buckets);
-        for (size_t b = 0; b < full.n_buckets; b++) {
-            full.buckets[b].standby = false;
-        }
-        char *str = ir_group_to_ofctl(&full);
-        free(full.buckets);
-        char *err = ofsync_add_group_str(&a->base, str, a->ports);
-        free(str);
-        if (err) {
-            VLOG_WARN("group of service %s: %s", svc->name, err);
-            free(err);
-            ok = false;
-        } else {
-            sset_add(&a->dirty_services, svc->name);
-        }
-    }
-    free(want);
-    free(out);
-    free(idx);
-    return ok;
-}
-
 bool
 agent_apply_connload(struct agent *a, const struct connload *cl)
 {
@@ -764,7 +702,7 @@ agent_apply_connload(struct agent *a, const struct connload *cl)
                 uint32_t w = target[j] / max_t * 1000.0 + 0.5;
                 rs[j]->dyn = MAX(w, 1);
                 rs[j]->has_dyn = true;
-                a->admin_used = true;
+                sset_add(&a->admin_services, svc->name);
             }
         }
         if (apply) {
@@ -779,7 +717,7 @@ agent_apply_connload(struct agent *a, const struct connload *cl)
                       svc->name, lb_scheduler_name(svc->scheduler),
                       ds_cstr(&d));
             ds_destroy(&d);
-            if (!reweigh_group(a, svc)) {
+            if (!relower_service(a, svc->name)) {
                 relower_all = true;
             }
             changed = true;
@@ -814,45 +752,6 @@ agent_desired_seqno(const struct agent *a)
 
 /* --- administration ------------------------------------------------------ */
 
-/* After an administrative weight change of real 'addr' that keeps its
- * bucket (nonzero before and after): re-solves the weights of the
- * service's group alone, as lowering would, instead of re-lowering the
- * whole spec. Returns false if that does not apply (then re-lower). */
-static bool
-reweigh_service(struct agent *a, const char *service, const char *addr)
-{
-    struct agent_service *as = find_service(a, service);
-    if (a->index_stale || a->base_dirty || !as || !as->g || !as->svc
-        || as->g->failover) {
-        return false;
-    }
-    const struct ir_bucket *b = NULL;
-    for (size_t i = 0; i < as->g->n_buckets; i++) {
-        if (!strcmp(as->g->buckets[i].real, addr) && !as->g->buckets[i].sorry) {
-            b = &as->g->buckets[i];
-        }
-    }
-    if (!b || b->standby) {
-        return false;
-    }
-    /* The spec's copy of the weight, as apply_admin_weights() sets it. */
-    struct lb_service *svc = CONST_CAST(struct lb_service *, as->svc);
-    a->cur->admin_applied = true;
-    for (size_t j = 0; j < svc->n_reals; j++) {
-        char a2[INET6_ADDRSTRLEN];
-        lb_addr_format(&svc->reals[j].addr, a2, sizeof a2);
-        const struct agent_real *r = find_real(a, service, a2);
-        if (r) {
-            svc->reals[j].weight = is_lc(svc) ? effective_admin_weight(r)
-                                              : admin_weight(r);
-        }
-    }
-    if (!reweigh_group(a, svc)) {
-        return false;
-    }
-    return true;
-}
-
 static struct agent_real *
 lookup_real(struct agent *a, const char *service, const char *real,
             struct ds *err)
@@ -876,12 +775,18 @@ lookup_real(struct agent *a, const char *service, const char *real,
     return r;
 }
 
-/* Re-lowers after an administrative change; on failure restores 'saved'. */
+/* Lowers again after an administrative change of 'r': its service alone
+ * if that applies, else the whole spec; on failure restores 'saved'. */
 static bool
 relower(struct agent *a, struct agent_real *r, struct agent_real saved,
         struct ds *err)
 {
     long long int t0 = time_msec();
+    if (relower_service(a, r->service)) {
+        VLOG_DBG("service %s lowered again in %lld ms", r->service,
+                 time_msec() - t0);
+        return true;
+    }
     bool ok = lower(a, a->cur, err);
     VLOG_DBG("spec lowered again in %lld ms", time_msec() - t0);
     if (!ok) {
@@ -911,8 +816,7 @@ agent_set_weight(struct agent *a, const char *service, const char *real,
         return false;
     }
     struct agent_real saved = *r;
-    bool had_bucket = admin_weight(r) > 0;
-    a->admin_used = true;
+    sset_add(&a->admin_services, r->service);
     if (weight == 0) {
         r->drained = true;
     } else {
@@ -922,10 +826,6 @@ agent_set_weight(struct agent *a, const char *service, const char *real,
     }
     VLOG_INFO("service %s real %s: administrative weight %"PRIu32
               " (spec: %"PRIu32")", service, r->addr, weight, r->configured);
-    /* A real that keeps a bucket: re-solve that service's weights alone. */
-    if (had_bucket && weight && reweigh_service(a, service, r->addr)) {
-        return true;
-    }
     return relower(a, r, saved, err);
 }
 
@@ -939,7 +839,7 @@ agent_enable(struct agent *a, const char *service, const char *real,
     }
     struct agent_real saved = *r;
     r->drained = false;
-    a->admin_used = true;
+    sset_add(&a->admin_services, r->service);
     VLOG_INFO("service %s real %s: enabled, weight %"PRIu32, service,
               r->addr, effective_admin_weight(r));
     return relower(a, r, saved, err);

@@ -59,6 +59,10 @@ bool agent_reload_running(const struct agent *);
 /* How many background reloads were taken into use by changing only what
  * changed in the running state (the others rebuilt it around the change). */
 unsigned int agent_reloads_patched(const struct agent *);
+/* How many times administrative (or lc) weights were lowered into the
+ * pipeline one service alone, and as the whole spec. */
+void agent_relowerings(const struct agent *, unsigned int *alone,
+                       unsigned int *whole);
 
 /* Takes health changes and port map changes into account; rebuilds the
  * desired state when needed, and queues on 'sc' the deletion of learned

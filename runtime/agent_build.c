@@ -135,9 +135,19 @@ group_fp(const struct ir_group *g)
     return (uint64_t) fp.h1 << 32 | fp.h2;
 }
 
-/* A fingerprint of everything a flow is decoded from (the base's flows
- * are tagged with it: a reload finds the unchanged ones by it). */
-static uint64_t
+uint64_t
+all_flows_fp(const uint64_t *flow_fp, size_t n)
+{
+    /* Folded from each flow's, in order. */
+    struct fp all = { 0, 0 };
+    for (size_t i = 0; i < n; i++) {
+        fp_u32(&all, flow_fp[i] >> 32);
+        fp_u32(&all, flow_fp[i]);
+    }
+    return (uint64_t) all.h1 << 32 | all.h2;
+}
+
+uint64_t
 flow_fp(const struct ir_flow *f)
 {
     struct fp fp = { 0, 0 };
@@ -419,13 +429,7 @@ build_base_into(struct ofsync_state *base, struct ofsync_state *desired,
                                  + parts[1].n_groups_reused;
     }
     if (fp && flows_fp) {
-        /* All flows', in order: folded from each flow's. */
-        struct fp all = { 0, 0 };
-        for (size_t i = 0; i < ir->n_flows; i++) {
-            fp_u32(&all, flow_fp[i] >> 32);
-            fp_u32(&all, flow_fp[i]);
-        }
-        *flows_fp = (uint64_t) all.h1 << 32 | all.h2;
+        *flows_fp = all_flows_fp(flow_fp, ir->n_flows);
     }
     size_t n_errors = parts[0].n_errors + parts[1].n_errors;
     VLOG_DBG("decoded %s: %"PRIuSIZE" groups and %"PRIuSIZE" flows %lld ms "

@@ -62,6 +62,11 @@ struct compiled {
     pthread_mutex_t spec_mutex; /* Held while a reload copies services from
                                  * 'spec' and while administrative weights
                                  * are written into it. */
+    bool *admin_lowered;        /* Per service: its group or flows in 'ir'
+                                 * were made with administrative (or lc)
+                                 * weights, not the file's: a reload must
+                                 * not copy them. */
+    size_t n_admin_lowered;     /* How many are. */
 };
 
 /* Administrative state and configured weight of one (service, real). */
@@ -113,6 +118,8 @@ struct agent {
     unsigned int desired_seqno;
     unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
     unsigned int n_reloads_patched; /* See agent_reloads_patched(). */
+    unsigned int n_relowered_alone, n_relowered_whole; /* See
+                                                        * agent_relowerings(). */
     const struct ofputil_port_map *ports; /* swconn's, for 'base'. */
     bool base_dirty;            /* IR changed since 'base' was built. */
     bool ports_free;            /* The IR names no port: 'base' does not
@@ -131,8 +138,10 @@ struct agent {
     bool desired_prefilled;     /* 'desired' is already a copy of 'base'. */
     pthread_t reaper;           /* Freeing a finished job, if 'reaping'. */
     bool reaping;
-    bool admin_used;            /* Some real ever got an administrative or
-                                 * lc weight. */
+    struct sset admin_services; /* Services one of whose reals has (or
+                                 * had) an administrative or lc weight:
+                                 * what a reload carries over and lowers
+                                 * again, without a pass over every real. */
 
     /* Failover latency: from the first verdict that moved a real in or out
      * of its group to the switch's acknowledgement of the state that
@@ -158,8 +167,10 @@ struct agent_service *find_service(const struct agent *, const char *name);
 
 /* The weight an operator gave the real (spec or set-weight; 0 drained). */
 uint32_t admin_weight(const struct agent_real *);
-/* Whether some real has an override, a drain or an lc/wlc weight. */
-bool any_admin_weights(const struct agent *);
+/* The weight the real is lowered with (lc/wlc: from connection counts). */
+uint32_t effective_admin_weight(const struct agent_real *);
+/* Whether 'r' has an override, a drain or an lc/wlc weight. */
+bool has_admin_weight(const struct agent_real *r);
 /* lc or wlc: weights from connection counts. */
 bool is_lc(const struct lb_service *);
 /* The compiled group of 'service' in 'ir', or NULL. */
@@ -189,6 +200,30 @@ void set_health_targets(struct agent *, const struct compiled *);
 
 /* CPU time of the calling thread, in ms. */
 long long int thread_cpu_msec(void);
+
+/* --- agent_relower.c: one service lowered again in place ------------------ */
+
+/* Writes the administrative weights of 'svc''s reals into 'svc' (a service
+ * of 'a->cur'; hold its 'spec_mutex'). Returns whether one of them has an
+ * administrative or lc weight. */
+bool set_service_admin_weights(struct agent *, struct lb_service *svc);
+/* Notes that service 'idx' of 'c' was lowered with administrative weights
+ * (hold 'c->spec_mutex'). */
+void mark_admin_lowered(struct compiled *c, size_t idx);
+/* Puts IR group 'g' (of 'a->cur') into 'a->base'. Returns false on a
+ * refusal (logged). */
+bool base_put_group(struct agent *, const struct ir_group *g);
+/* Lowers service 'name' of 'a->cur' again with its administrative weights
+ * and puts its group in place in the IR and the base state (its desired
+ * group is made again at the next agent_run()). Returns false if that
+ * does not apply: then lower the whole spec (lower()). That is when the
+ * service's own flows change with the weights too (persistence and
+ * learn-mode services: a drained real loses its assign flow). */
+bool relower_service(struct agent *, const char *name);
+/* relower_service() for every service with an administrative or lc weight
+ * (after a reload, which lowers with the file's weights). Returns false
+ * if one of them needs the whole spec lowered. */
+bool relower_admin_services(struct agent *);
 
 /* --- agent_build.c: IR -> base state -------------------------------------- */
 
@@ -226,6 +261,11 @@ int compare_fp(const void *, const void *);
 void build_base(struct agent *, const struct ofputil_port_map *ports);
 /* A fingerprint of what a service's base and desired groups are made of. */
 uint64_t group_fp(const struct ir_group *);
+/* A fingerprint of everything a flow is decoded from (the base's flows
+ * are tagged with it: a reload finds the unchanged ones by it). */
+uint64_t flow_fp(const struct ir_flow *);
+/* A fingerprint of all flows, from theirs (in IR order). */
+uint64_t all_flows_fp(const uint64_t *flow_fp, size_t n);
 
 /* --- agent_desired.c: base + health -> desired state ---------------------- */
 

@@ -25,6 +25,7 @@
 #include "sset.h"
 #include "timeval.h"
 #include "util.h"
+#include "values.h"
 
 #define this_module (*VLM_agent)    /* Logs as "agent" (see agent.c). */
 
@@ -356,15 +357,21 @@ carry_state(struct agent *a, struct hmap *reals, struct hmap *services)
             os->prev_svc = &old->services[i];
         }
     }
-    if (a->admin_used) {
-        const struct agent_real *r;
-        HMAP_FOR_EACH (r, node, &a->reals) {
-            if (!r->has_override && !r->drained && !r->has_dyn) {
+    /* Administrative state: only the services that may have some. */
+    const char *name;
+    SSET_FOR_EACH (name, &a->admin_services) {
+        const struct agent_service *os = find_service(a, name);
+        const struct lb_service *svc = os ? os->prev_svc : NULL;
+        uint32_t basis = hash_string(name, 0);
+        for (size_t k = 0; svc && k < svc->n_reals; k++) {
+            char addr[INET6_ADDRSTRLEN];
+            lb_addr_format(&svc->reals[k].addr, addr, sizeof addr);
+            const struct agent_real *r = find_real__(&a->reals, name, basis,
+                                                     addr);
+            if (!r || !has_admin_weight(r)) {
                 continue;
             }
-            struct agent_real *nr = find_real__(reals, r->service,
-                                                hash_string(r->service, 0),
-                                                r->addr);
+            struct agent_real *nr = find_real__(reals, name, basis, addr);
             if (nr) {
                 nr->has_override = r->has_override;
                 nr->override = r->override;
@@ -767,12 +774,10 @@ needs_whole_build(const struct agent *a, const struct compiled *old,
     return false;
 }
 
-/* Takes the result of the finished job into use (main thread). Returns
- * false if refused; else sets '*n_rebuilt' to the number of groups made
- * again in the loop (SIZE_MAX: the whole desired state is). */
+/* install_job() with the file's weights. */
 static bool
-install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
-            struct ds *errors, size_t *n_rebuilt)
+install_job__(struct agent *a, struct reload_job *j, struct swconn *sc,
+              struct ds *errors, size_t *n_rebuilt)
 {
     struct compiled *c = j->c;
     *n_rebuilt = SIZE_MAX;
@@ -789,17 +794,6 @@ install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
     carry_state(a, &j->reals, &j->services);
     hmap_swap(&a->reals, &j->reals);
     hmap_swap(&a->services, &j->services);
-    bool relowered = false;
-    if (any_admin_weights(a)) {
-        /* The thread lowered with the file's weights. */
-        if (!lower(a, c, errors)) {
-            compiled_destroy(c);
-            hmap_swap(&a->reals, &j->reals);
-            hmap_swap(&a->services, &j->services);
-            return false;
-        }
-        relowered = true;
-    }
     /* The services' 'active' sets move to the new tables (the old ones are
      * in the job now, freed with it). */
     struct agent_service *ns;
@@ -826,7 +820,7 @@ install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
     bool ports_ok = ports_free || (a->ports == j->ports_of
                                    && a->ports_seqno == j->ports_seqno);
     a->ports_free = ports_free;
-    bool base_ok = !relowered && !a->base_dirty && ports_ok;
+    bool base_ok = !a->base_dirty && ports_ok;
     if (base_ok && reused && old->group_fp && c->group_fp
         && !a->desired_dirty && !needs_whole_build(a, old, c)) {
         index_services(a);
@@ -878,6 +872,44 @@ install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
              "desired groups %lld ms", t1 - t0, t2 - t1, time_msec() - t2);
     /* Freed with the job, out of the loop. */
     j->c = old;
+    return true;
+}
+
+/* Takes the result of the finished job into use (main thread). Returns
+ * false if refused; else sets '*n_rebuilt' to the number of groups made
+ * again in the loop (SIZE_MAX: the whole desired state is). */
+static bool
+install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
+            struct ds *errors, size_t *n_rebuilt)
+{
+    if (!install_job__(a, j, sc, errors, n_rebuilt)) {
+        return false;
+    }
+    /* The job lowered with the file's weights: the services with
+     * administrative ones are lowered again, each alone if it can be. */
+    if (!relower_admin_services(a)) {
+        struct ds err = DS_EMPTY_INITIALIZER;
+        struct compiled *c = a->cur;
+        if (!lower(a, c, &err)) {
+            /* Weights cannot make a spec fail to lower, but if they did,
+             * the file's weights lowered in the job: back to those. */
+            VLOG_WARN("lowering with the administrative weights failed, "
+                      "the file's stay: %s", ds_cstr(&err));
+            pthread_mutex_lock(&c->spec_mutex);
+            size_t n = 0;
+            for (size_t i = 0; i < c->spec.n_services; i++) {
+                struct lb_service *svc = &c->spec.services[i];
+                for (size_t k = 0; k < svc->n_reals; k++) {
+                    svc->reals[k].weight = c->configured[n++];
+                }
+            }
+            ds_clear(&err);
+            lower_plain(&a->opts.lower, c, &err);
+            pthread_mutex_unlock(&c->spec_mutex);
+        }
+        a->base_dirty = true;
+        ds_destroy(&err);
+    }
     return true;
 }
 

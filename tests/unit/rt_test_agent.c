@@ -440,8 +440,9 @@ test_broken_reload_keeps_state(void **state)
 static int
 any_weight_of(const struct fx *f, uint32_t mark)
 {
+    /* "MARK->ct_mark" (commit) or "MARK->reg13" (persistent services). */
     char want[32];
-    snprintf(want, sizeof want, "%#"PRIx32"->ct_mark", mark);
+    snprintf(want, sizeof want, "%#"PRIx32"->", mark);
     const struct ofsync_group *g;
     HMAP_FOR_EACH (g, node, &agent_desired(f->agent)->groups) {
         const struct ofputil_bucket *b;
@@ -557,12 +558,12 @@ test_background_reload_keeps_health(void **state)
  * patching the running state; then reloads the same file in the loop,
  * which rebuilds the whole desired state from scratch, and checks that the
  * two desired states are the same. */
+/* Reloads the same file in the loop, which rebuilds the whole desired
+ * state from scratch (the spec lowered whole, with the administrative
+ * weights), and checks that the desired state was already that. */
 static void
-reload_patched_as_rebuilt(struct fx *f, const char *tmpl)
+desired_as_rebuilt(struct fx *f)
 {
-    unsigned int patched = agent_reloads_patched(f->agent);
-    reload_bg(f, tmpl);
-    assert_int_equal(agent_reloads_patched(f->agent), patched + 1);
     struct ofsync_state before;
     ofsync_state_init(&before);
     ofsync_state_copy(&before, agent_desired(f->agent));
@@ -586,6 +587,75 @@ reload_patched_as_rebuilt(struct fx *f, const char *tmpl)
                      ofsync_state_n_groups(agent_desired(f->agent)));
     ofsync_diff_destroy(&d);
     ofsync_state_destroy(&before);
+}
+
+static void
+reload_patched_as_rebuilt(struct fx *f, const char *tmpl)
+{
+    unsigned int patched = agent_reloads_patched(f->agent);
+    reload_bg(f, tmpl);
+    assert_int_equal(agent_reloads_patched(f->agent), patched + 1);
+    desired_as_rebuilt(f);
+}
+
+/* Asserts that the administrative weights were lowered 'alone' more times
+ * one service alone and never as the whole spec since the last call. */
+static void
+expect_relowered(struct fx *f, unsigned int *alone0, unsigned int *whole0,
+                 unsigned int alone)
+{
+    unsigned int a, w;
+    agent_relowerings(f->agent, &a, &w);
+    assert_int_equal(a, *alone0 + alone);
+    assert_int_equal(w, *whole0);
+}
+
+/* Administrative changes lower their service alone, not the whole spec,
+ * and so does a background reload that carries them over; each result is
+ * what a rebuild from scratch with the same weights makes. */
+static void
+test_admin_changes_lower_one_service(void **state)
+{
+    struct fx *f = *state;
+    start_web_api_r1_down(f);
+    struct ds err = DS_EMPTY_INITIALIZER;
+    unsigned int alone, whole;
+
+    /* Drained: its bucket goes. */
+    agent_relowerings(f->agent, &alone, &whole);
+    assert_true(agent_set_weight(f->agent, "api", "10.0.0.15", 0, &err));
+    settle(f, 50);
+    assert_int_equal(any_weight_of(f, M5), -1);
+    expect_relowered(f, &alone, &whole, 1);
+    desired_as_rebuilt(f);
+
+    /* Another weight of the same service. */
+    agent_relowerings(f->agent, &alone, &whole);
+    int w4 = any_weight_of(f, M4);
+    assert_true(agent_set_weight(f->agent, "api", "10.0.0.14", 7, &err));
+    settle(f, 50);
+    expect_relowered(f, &alone, &whole, 1);
+    desired_as_rebuilt(f);
+    assert_int_not_equal(any_weight_of(f, M4), w4);
+
+    /* A reload changes web's weights; api keeps its drained real and the
+     * set weight: api alone is lowered again after the reload. */
+    agent_relowerings(f->agent, &alone, &whole);
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 " weight 4;\n}\n"
+              API_HEAD R4 ";\n" R5 ";\n}\n");
+    assert_int_equal(any_weight_of(f, M5), -1);
+    assert_true(any_weight_of(f, M4) > 0);
+    expect_relowered(f, &alone, &whole, 1);
+    desired_as_rebuilt(f);
+
+    /* Enabled: its bucket is back. */
+    agent_relowerings(f->agent, &alone, &whole);
+    assert_true(agent_enable(f->agent, "api", "10.0.0.15", &err));
+    settle(f, 50);
+    assert_true(any_weight_of(f, M5) > 0);
+    expect_relowered(f, &alone, &whole, 1);
+    desired_as_rebuilt(f);
+    ds_destroy(&err);
 }
 
 #define EXTRA_OTHER_MAC \
@@ -642,6 +712,55 @@ test_background_reload_patch_matches_rebuild(void **state)
     assert_true(any_weight_of(f, M1) > 0);
 }
 
+#define STICKY_HEAD \
+    "service sticky {\n" \
+    "    vip 10.0.0.104 tcp 443;\n" \
+    "    vip-mac 02:00:00:00:01:04;\n" \
+    "    persistence 300s netmask 255.255.255.0;\n"
+#define R6 "    real 10.0.0.18 mac 02:00:00:00:00:18"
+#define R7 "    real 10.0.0.19 mac 02:00:00:00:00:19"
+
+/* A persistent service's drained real also loses its assign flow: the
+ * service's flows are replaced along with its group, still one service
+ * lowered, and the desired state is the one a rebuild makes. The same
+ * after a reload that carries the drain over, and after the enable. */
+static void
+test_admin_persistent_service_flows(void **state)
+{
+    struct fx *f = *state;
+    start(f, SERVICE_HEAD R1 ";\n" R2 ";\n}\n" STICKY_HEAD R6 ";\n" R7
+          ";\n}\n", false);
+    settle(f, 300);
+    int assign = flows_matching(f, "reg13=0xa000013");
+    assert_true(assign > 0);
+    struct ds err = DS_EMPTY_INITIALIZER;
+    unsigned int alone, whole;
+
+    agent_relowerings(f->agent, &alone, &whole);
+    assert_true(agent_set_weight(f->agent, "sticky", "10.0.0.19", 0, &err));
+    settle(f, 50);
+    expect_relowered(f, &alone, &whole, 1);
+    assert_int_equal(flows_matching(f, "reg13=0xa000013"), 0);
+    assert_int_equal(any_weight_of(f, 0x0a000013U), -1);
+    desired_as_rebuilt(f);
+
+    agent_relowerings(f->agent, &alone, &whole);
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 " weight 3;\n}\n" STICKY_HEAD R6
+              ";\n" R7 ";\n}\n");
+    expect_relowered(f, &alone, &whole, 1);
+    assert_int_equal(flows_matching(f, "reg13=0xa000013"), 0);
+    desired_as_rebuilt(f);
+
+    agent_relowerings(f->agent, &alone, &whole);
+    assert_true(agent_enable(f->agent, "sticky", "10.0.0.19", &err));
+    settle(f, 50);
+    expect_relowered(f, &alone, &whole, 1);
+    assert_int_equal(flows_matching(f, "reg13=0xa000013"), assign);
+    assert_true(any_weight_of(f, 0x0a000013U) > 0);
+    desired_as_rebuilt(f);
+    ds_destroy(&err);
+}
+
 int
 main(void)
 {
@@ -658,6 +777,8 @@ main(void)
         T(test_broken_reload_keeps_state),
         T(test_background_reload_keeps_health),
         T(test_background_reload_patch_matches_rebuild),
+        T(test_admin_changes_lower_one_service),
+        T(test_admin_persistent_service_flows),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
