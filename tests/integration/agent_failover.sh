@@ -105,6 +105,10 @@ ag_ctl flowlb/enable demo "$(demo_ip "$R")" >/dev/null
 wait_until 10 ag_mark_installed "$(demo_mark "$R")" >/dev/null || sb_fail "enable did not bring $R back"
 ag_ctl flowlb/set-weight demo "$(demo_ip "$R")" 5 >/dev/null
 ag_ctl flowlb/show | grep "$(demo_ip "$R") " | grep -q 'admin 5' || sb_fail "set-weight not shown"
+# Each of the three lowered the one service again, never the whole spec.
+[ "$(grep -c 'service demo lowered again in' "$AG_LOG")" -ge 3 ] ||
+    sb_fail "drain/enable/set-weight did not lower the service alone: $(grep 'lowered again' "$AG_LOG")"
+! grep -q 'spec lowered again' "$AG_LOG" || sb_fail "an administrative change lowered the whole spec"
 ag_ctl flowlb/set-weight demo 10.9.9.9 5 >/dev/null 2>&1 && sb_fail "set-weight of an unknown real accepted"
 ag_ctl flowlb/set-weight nosuch "$(demo_ip "$R")" 5 >/dev/null 2>&1 && sb_fail "set-weight of an unknown service accepted"
 ag_ctl flowlb/set-weight demo "$(demo_ip "$R")" 70000 >/dev/null 2>&1 && sb_fail "weight 70000 accepted"
