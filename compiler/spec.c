@@ -35,20 +35,25 @@ lb_check_destroy(struct lb_check *c)
 }
 
 void
+lb_service_destroy(struct lb_service *svc)
+{
+    free(svc->name);
+    for (size_t j = 0; j < svc->n_reals; j++) {
+        free(svc->reals[j].port);
+    }
+    free(svc->sorry.port);
+    free(svc->reals);
+    lb_check_destroy(&svc->check);
+}
+
+void
 lb_spec_destroy(struct lb_spec *spec)
 {
     if (!spec) {
         return;
     }
     for (size_t i = 0; i < spec->n_services; i++) {
-        struct lb_service *svc = &spec->services[i];
-        free(svc->name);
-        for (size_t j = 0; j < svc->n_reals; j++) {
-            free(svc->reals[j].port);
-        }
-        free(svc->sorry.port);
-        free(svc->reals);
-        lb_check_destroy(&svc->check);
+        lb_service_destroy(&spec->services[i]);
     }
     free(spec->services);
     memset(spec, 0, sizeof *spec);
@@ -209,6 +214,28 @@ real_equal(const struct lb_real *a, const struct lb_real *b)
 {
     struct lb_real x = bare_real(a), y = bare_real(b);
     return same_string(a->port, b->port) && !memcmp(&x, &y, sizeof x);
+}
+
+bool
+lb_service_equal_but_weights(const struct lb_service *a,
+                             const struct lb_service *b)
+{
+    if (a->n_reals != b->n_reals) {
+        return false;
+    }
+    struct lb_service y = *b;
+    y.reals = malloc((b->n_reals + 1) * sizeof *y.reals);
+    if (!y.reals) {
+        abort();
+    }
+    for (size_t i = 0; i < b->n_reals; i++) {
+        y.reals[i] = b->reals[i];
+        y.reals[i].weight = a->reals[i].weight;
+        y.reals[i].weight_loc = a->reals[i].weight_loc;
+    }
+    bool equal = lb_service_equal(a, &y);
+    free(y.reals);
+    return equal;
 }
 
 bool

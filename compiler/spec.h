@@ -152,6 +152,8 @@ struct lb_spec {
 
 void lb_spec_init(struct lb_spec *);
 void lb_spec_destroy(struct lb_spec *);
+/* Frees what 'svc' owns (not 'svc'). */
+void lb_service_destroy(struct lb_service *svc);
 
 /* Appends a zeroed service (defaults applied) / real and returns it. The
  * returned pointer is valid until the next append on the same array. */
@@ -235,6 +237,47 @@ bool lb_dsl_parse_reusing(const char *file, const char *text, size_t len,
 
 /* Like lb_spec_load() with lb_dsl_parse_reusing() for the DSL; a YAML spec
  * is loaded whole and records nothing. */
+/* A reload that changes nothing but reals' weights: one edit per service
+ * whose text changed, with the service as the new text has it (its
+ * locations point to the lender's file name). */
+struct lb_weight_edit {
+    size_t service;             /* Its index in the lender's spec. */
+    struct lb_service svc;
+    struct lb_text_piece piece; /* Its text in the new file. */
+};
+
+struct lb_weight_edits {
+    struct lb_weight_edit *edits;
+    size_t n;
+};
+
+void lb_weight_edits_destroy(struct lb_weight_edits *);
+
+/* At most this many services' weights are taken as edits; more changed
+ * services mean a whole reload. */
+#define LB_WEIGHT_EDITS_MAX 64
+
+/* Whether the DSL 'text' is the text the lender's spec was parsed from
+ * ('lender->memo') but for the weights of some reals: every service at the
+ * same place and line, those whose text changed equal to the lender's in
+ * all but their reals' weights, and the text clean where it changed. Then
+ * fills 'edits' (none if the text is the same). 'file' is the lender's
+ * file name. Reads the lender's spec under 'lender->mutex'. */
+bool lb_dsl_weight_edits(const char *file, const char *text, size_t len,
+                         const struct lb_spec_lender *lender,
+                         struct lb_weight_edits *edits);
+
+/* lb_dsl_weight_edits() of the file 'path' (false for a YAML spec or if
+ * it cannot be read). */
+bool lb_spec_load_weight_edits(const char *path,
+                               const struct lb_spec_lender *lender,
+                               struct lb_weight_edits *edits);
+
+/* Whether 'a' and 'b' are equal (lb_service_equal()) but for their reals'
+ * weights and where those are written. */
+bool lb_service_equal_but_weights(const struct lb_service *a,
+                                  const struct lb_service *b);
+
 bool lb_spec_load_reusing(const char *path, struct lb_spec *spec,
                           struct diag *d, const struct lb_spec_lender *,
                           struct lb_text_memo *memo, size_t *n_reused);

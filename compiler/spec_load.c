@@ -116,6 +116,29 @@ lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
 }
 
 bool
+lb_spec_load_weight_edits(const char *path,
+                          const struct lb_spec_lender *lender,
+                          struct lb_weight_edits *edits)
+{
+    if (is_yaml(path) || !lender->spec->n_services) {
+        return false;
+    }
+    struct diag d;
+    diag_init(&d);
+    char *text;
+    size_t len;
+    /* The lender's file name: the edits' locations point to it. */
+    const char *file = lender->spec->services[0].loc.file;
+    bool ok = read_text(path, file, &d, &text, &len);
+    if (ok) {
+        ok = lb_dsl_weight_edits(file, text, len, lender, edits);
+        free(text);
+    }
+    diag_destroy(&d);
+    return ok;
+}
+
+bool
 lb_spec_load_reusing(const char *path, struct lb_spec *spec, struct diag *d,
                      const struct lb_spec_lender *lender,
                      struct lb_text_memo *memo, size_t *n_reused)

@@ -1,5 +1,6 @@
 /* libFuzzer target: a reload's reparse and relowering (grammar/dsl_reuse.c,
- * lower_spec_reusing()) against a whole parse and lowering of the same
+ * lower_spec_reusing()) and its test for a change of weights only
+ * (lb_dsl_weight_edits()) against a whole parse and lowering of the same
  * text. The input is two DSL texts separated by a form feed (no form
  * feed: the same text twice): the first is the running spec, the second
  * the edited one. Aborts if the reparse's result, its diagnostics, or the
@@ -126,6 +127,37 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (memo.n && memo.n != re.n_services) {
             fail("the memo does not have one piece per service");
+        }
+
+        /* Taken as a change of weights only: the running spec with the
+         * edits is the whole parse (into the running spec's diag, whose
+         * file name the edits' locations point to). */
+        struct lb_weight_edits we;
+        if (run.spec.n_services
+            && lb_dsl_weight_edits(run.spec.services[0].loc.file, next_text,
+                                   next_len, &lender, &we)) {
+            struct lb_spec w;
+            lb_spec_init(&w);
+            if (!ok_whole || !lb_dsl_parse("f.lb", next_text, next_len, &w,
+                                           &run.d)
+                || w.n_services != run.spec.n_services) {
+                fail("a weights-only edit of a text that parses otherwise");
+            }
+            size_t k = 0;
+            for (size_t i = 0; i < w.n_services; i++) {
+                const struct lb_service *now = &run.spec.services[i];
+                if (k < we.n && we.edits[k].service == i) {
+                    now = &we.edits[k++].svc;
+                }
+                if (!lb_service_equal(now, &w.services[i])) {
+                    fail("a service after weight edits differs");
+                }
+            }
+            if (k != we.n) {
+                fail("weight edits out of order");
+            }
+            lb_spec_destroy(&w);
+            lb_weight_edits_destroy(&we);
         }
 
         /* Lowered with copies from the running pipeline, and whole. */

@@ -252,6 +252,82 @@ assemble(const char *file, const char *text, size_t len,
     return true;
 }
 
+void
+lb_weight_edits_destroy(struct lb_weight_edits *e)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        lb_service_destroy(&e->edits[i].svc);
+    }
+    free(e->edits);
+    memset(e, 0, sizeof *e);
+}
+
+bool
+lb_dsl_weight_edits(const char *file, const char *text, size_t len,
+                    const struct lb_spec_lender *lender,
+                    struct lb_weight_edits *edits)
+{
+    memset(edits, 0, sizeof *edits);
+    const struct lb_text_memo *memo = lender->memo;
+    const struct lb_spec *ls = lender->spec;
+    if (!memo || !memo->n || memo->n != ls->n_services) {
+        return false;
+    }
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+        text += 3;
+        len -= 3;
+    }
+    struct cuts c = { 0 };
+    bool ok = cut_text(file, text, len, &c) && c.n == memo->n;
+    /* Every service where it was; the changed ones parsed (no lock). */
+    size_t allocated = 0;
+    for (size_t i = 0; ok && i < c.n; i++) {
+        const struct lb_text_piece *p = &c.pieces[i], *q = &memo->pieces[i];
+        if (p->line != q->line) {
+            ok = false;
+        } else if (p->hash != q->hash || p->len != q->len) {
+            if (edits->n == LB_WEIGHT_EDITS_MAX) {
+                ok = false;
+                break;
+            }
+            if (edits->n == allocated) {
+                allocated = allocated ? 2 * allocated : 8;
+                edits->edits = realloc(edits->edits,
+                                       allocated * sizeof *edits->edits);
+                if (!edits->edits) {
+                    abort();
+                }
+            }
+            struct lb_weight_edit *e = &edits->edits[edits->n];
+            memset(e, 0, sizeof *e);
+            e->service = i;
+            e->piece = *p;
+            ok = parse_piece(file, text + c.offsets[i], p->len, p->line, 1,
+                             &e->svc);
+            edits->n += ok;
+        }
+    }
+    if (ok && edits->n) {
+        if (lender->mutex) {
+            pthread_mutex_lock(lender->mutex);
+        }
+        for (size_t k = 0; ok && k < edits->n; k++) {
+            const struct lb_weight_edit *e = &edits->edits[k];
+            ok = lb_service_equal_but_weights(&ls->services[e->service],
+                                              &e->svc);
+        }
+        if (lender->mutex) {
+            pthread_mutex_unlock(lender->mutex);
+        }
+    }
+    free(c.pieces);
+    free(c.offsets);
+    if (!ok) {
+        lb_weight_edits_destroy(edits);
+    }
+    return ok;
+}
+
 bool
 lb_dsl_parse_reusing(const char *file, const char *text, size_t len,
                      struct lb_spec *spec, struct diag *d,

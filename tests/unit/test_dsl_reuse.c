@@ -317,6 +317,104 @@ test_byte_order_mark(void **state)
     free(t);
 }
 
+/* lb_dsl_weight_edits() of 'text' against the base parse: returns -1 if
+ * refused, else the number of edits, each checked against a whole parse of
+ * 'text' (same file name pointer: the base's diag). */
+static int
+weight_edits(const char *text)
+{
+    struct lb_spec_lender lender = { .spec = &base.spec,
+                                     .memo = &base.memo };
+    const char *file = base.spec.services[0].loc.file;
+    struct lb_weight_edits e;
+    if (!lb_dsl_weight_edits(file, text, strlen(text), &lender, &e)) {
+        assert_null(e.edits);
+        return -1;
+    }
+    struct lb_spec whole;
+    lb_spec_init(&whole);
+    assert_true(lb_dsl_parse("t.lb", text, strlen(text), &whole, &base.d));
+    assert_int_equal(whole.n_services, base.spec.n_services);
+    /* The base with the edits applied is the whole parse. */
+    size_t k = 0;
+    for (size_t i = 0; i < whole.n_services; i++) {
+        const struct lb_service *now = &base.spec.services[i];
+        if (k < e.n && e.edits[k].service == i) {
+            now = &e.edits[k++].svc;
+        }
+        assert_true(lb_service_equal(now, &whole.services[i]));
+    }
+    assert_int_equal(k, e.n);
+    lb_spec_destroy(&whole);
+    int n = e.n;
+    lb_weight_edits_destroy(&e);
+    return n;
+}
+
+/* A reload that changes only weights is told apart from any other. */
+static void
+test_weight_edits(void **state)
+{
+    (void) state;
+    assert_int_equal(weight_edits(base_text), 0);
+    char *t = edit(base_text, "service s17 ", "weight 4", "weight 9");
+    assert_int_equal(weight_edits(t), 1);
+    /* A weight given where there was none, in another service too. */
+    char *t2 = edit(t, "service s3 ", "port p3;", "port p3 weight 12;");
+    assert_int_equal(weight_edits(t2), 2);
+    free(t2);
+    /* A comment at the end of a line changes no location: taken (with
+     * the same weights). */
+    t2 = edit(t, "service s20 ", "timeout 1s;", "timeout 1s; # edited");
+    assert_int_equal(weight_edits(t2), 2);
+    free(t2);
+    /* Anything else is not a weight edit. */
+    t2 = edit(t, "service s20 ", "02:00:00:01:14:01", "02:00:00:01:14:0a");
+    assert_int_equal(weight_edits(t2), -1);
+    free(t2);
+    t2 = edit(t, "service s20 ", "    real", "\n    real");
+    assert_int_equal(weight_edits(t2), -1);
+    free(t2);
+    t2 = edit(t, "service s20 ", "weight", "weight x");
+    assert_int_equal(weight_edits(t2), -1);
+    free(t2);
+    t2 = edit(t, "service s20 ", "    vip", "    real 10.8.0.1 mac "
+              "02:00:00:08:00:01;\n    vip");
+    assert_int_equal(weight_edits(t2), -1);
+    free(t2);
+    size_t len = strlen(t) + 100;
+    t2 = malloc(len);
+    snprintf(t2, len, "%sservice added {\n    vip 198.51.100.9 tcp 80;\n"
+             "    real 10.77.0.9 mac 02:00:00:77:00:09;\n}\n", t);
+    assert_int_equal(weight_edits(t2), -1);
+    free(t2);
+    free(t);
+    /* More services' weights than LB_WEIGHT_EDITS_MAX: a whole reload. */
+    struct result many;
+    char *big = make_spec(LB_WEIGHT_EDITS_MAX + 1);
+    parse_reusing(&many, big, NULL);
+    char *bumped = strdup(big);
+    for (char *p = bumped; (p = strstr(p, "weight ")); p += 7) {
+        p[7] = p[7] == '9' ? '8' : p[7] + 1;
+    }
+    struct lb_spec_lender lender = { .spec = &many.spec,
+                                     .memo = &many.memo };
+    struct lb_weight_edits e;
+    assert_false(lb_dsl_weight_edits(many.spec.services[0].loc.file, bumped,
+                                     strlen(bumped), &lender, &e));
+    /* One fewer changed: taken. */
+    char *last = strstr(bumped, "service s64 ");
+    assert_non_null(last);
+    strcpy(last, strstr(big, "service s64 "));
+    assert_true(lb_dsl_weight_edits(many.spec.services[0].loc.file, bumped,
+                                    strlen(bumped), &lender, &e));
+    assert_int_equal(e.n, LB_WEIGHT_EDITS_MAX);
+    lb_weight_edits_destroy(&e);
+    free(bumped);
+    free(big);
+    result_free(&many);
+}
+
 int
 main(void)
 {
@@ -331,6 +429,7 @@ main(void)
         cmocka_unit_test(test_much_changed),
         cmocka_unit_test(test_lender_weights),
         cmocka_unit_test(test_byte_order_mark),
+        cmocka_unit_test(test_weight_edits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
