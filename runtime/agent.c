@@ -103,8 +103,7 @@ compiled_destroy(struct compiled *c)
     }
 }
 
-/* Appends the diagnostics of 'd' to 'out' in the compiler's format. */
-static void
+void
 diag_to_ds(const struct diag *d, struct ds *out)
 {
     char *buf = NULL;
@@ -138,7 +137,7 @@ apply_admin_weights(struct agent *a, struct compiled *c)
         struct lb_service *svc = &spec->services[i];
         if (sset_contains(&a->admin_services, svc->name)
             && set_service_admin_weights(a, svc)) {
-            mark_admin_lowered(c, i);
+            mark_admin_lowered(c, i, true);
         }
     }
 }

@@ -198,6 +198,9 @@ void sync_tables(struct agent *, const struct compiled *, bool prune);
 void tables_clear(struct hmap *reals, struct hmap *services);
 void set_health_targets(struct agent *, const struct compiled *);
 
+/* Appends the diagnostics of 'd' to 'out' in the compiler's format. */
+void diag_to_ds(const struct diag *d, struct ds *out);
+
 /* CPU time of the calling thread, in ms. */
 long long int thread_cpu_msec(void);
 
@@ -207,9 +210,9 @@ long long int thread_cpu_msec(void);
  * of 'a->cur'; hold its 'spec_mutex'). Returns whether one of them has an
  * administrative or lc weight. */
 bool set_service_admin_weights(struct agent *, struct lb_service *svc);
-/* Notes that service 'idx' of 'c' was lowered with administrative weights
- * (hold 'c->spec_mutex'). */
-void mark_admin_lowered(struct compiled *c, size_t idx);
+/* Notes whether service 'idx' of 'c' was lowered with administrative
+ * weights ('admin') or the file's (hold 'c->spec_mutex'). */
+void mark_admin_lowered(struct compiled *c, size_t idx, bool admin);
 /* Puts IR group 'g' (of 'a->cur') into 'a->base'. Returns false on a
  * refusal (logged). */
 bool base_put_group(struct agent *, const struct ir_group *g);

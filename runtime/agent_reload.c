@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent_private.h"
+#include "check.h"
 #include "hash.h"
 #include "ir.h"
 #include "lower.h"
@@ -61,6 +62,12 @@ struct reload_job {
     size_t n_gone_groups;
     uint64_t *gone_fps;             /* Sorted, distinct. */
     size_t n_gone_fps;
+    /* A text that changes only reals' weights (and is otherwise the
+     * lender's): the edits, applied by the loop to the running state
+     * instead of all of the above. */
+    bool weights_only;
+    struct lb_weight_edits edits;
+    bool weights_whole;             /* They needed the whole spec lowered. */
     struct ds errors;
     long long int ms_load, ms_lower, ms_base;
     atomic_bool done;
@@ -86,11 +93,64 @@ tables_main(void *job_)
 
 static void find_gone(struct reload_job *);
 
+/* Whether the spec file changes only weights of the running spec, and the
+ * changed services pass the checks; then sets 'j->edits'. The checks that
+ * involve several services look at nothing a weight changes, so the
+ * changed services are checked alone. */
+static bool
+load_weight_edits(struct reload_job *j)
+{
+    struct compiled *prev = j->lender;
+    if (!prev || !prev->memo.n) {
+        return false;
+    }
+    struct lb_spec_lender lender = {
+        .spec = &prev->spec,
+        .memo = &prev->memo,
+        .mutex = &prev->spec_mutex,
+    };
+    if (!lb_spec_load_weight_edits(j->spec_path, &lender, &j->edits)) {
+        return false;
+    }
+    bool ok = true;
+    if (j->edits.n) {
+        struct lb_spec changed = {
+            .services = xmalloc(j->edits.n * sizeof *changed.services),
+            .n_services = j->edits.n,
+        };
+        for (size_t i = 0; i < j->edits.n; i++) {
+            changed.services[i] = j->edits.edits[i].svc;  /* Not owned. */
+        }
+        struct diag d;
+        diag_init(&d);
+        ok = lb_check(&changed, &d) && !diag_has_errors(&d);
+        if (ok && d.n_warnings) {
+            struct ds w = DS_EMPTY_INITIALIZER;
+            diag_to_ds(&d, &w);
+            VLOG_WARN("%s", ds_cstr(&w));
+            ds_destroy(&w);
+        }
+        diag_destroy(&d);
+        free(changed.services);
+    }
+    if (!ok) {
+        /* The whole reload reports the errors, as always. */
+        lb_weight_edits_destroy(&j->edits);
+    }
+    return ok;
+}
+
 static void *
 reload_main(void *job_)
 {
     struct reload_job *j = job_;
     long long int t0 = time_msec();
+    if (load_weight_edits(j)) {
+        j->weights_only = true;
+        j->ms_load = time_msec() - t0;
+        atomic_store(&j->done, true);
+        return NULL;
+    }
     j->c = load_spec_path(j->spec_path, &j->errors, j->lender);
     long long int t1 = time_msec();
     if (j->c) {
@@ -241,6 +301,7 @@ job_free(struct reload_job *j)
         free(j->reuse.flow_reused);
         free(j->gone_groups);
         free(j->gone_fps);
+        lb_weight_edits_destroy(&j->edits);
         ofsync_state_destroy(&j->base);
         ofsync_state_destroy(&j->desired);
         tables_clear(&j->reals, &j->services);
@@ -875,6 +936,82 @@ install_job__(struct agent *a, struct reload_job *j, struct swconn *sc,
     return true;
 }
 
+/* The running spec lowered whole with the administrative weights, when
+ * lowering services alone did not apply. */
+static void
+relower_whole(struct agent *a)
+{
+    struct ds err = DS_EMPTY_INITIALIZER;
+    struct compiled *c = a->cur;
+    if (!lower(a, c, &err)) {
+        /* Weights cannot make a spec fail to lower, but if they did: back
+         * to the file's weights, which lowered before. */
+        VLOG_WARN("lowering with the administrative weights failed, the "
+                  "file's stay: %s", ds_cstr(&err));
+        pthread_mutex_lock(&c->spec_mutex);
+        size_t n = 0;
+        for (size_t i = 0; i < c->spec.n_services; i++) {
+            struct lb_service *svc = &c->spec.services[i];
+            for (size_t k = 0; k < svc->n_reals; k++) {
+                svc->reals[k].weight = c->configured[n++];
+            }
+        }
+        ds_clear(&err);
+        lower_plain(&a->opts.lower, c, &err);
+        pthread_mutex_unlock(&c->spec_mutex);
+    }
+    a->base_dirty = true;
+    ds_destroy(&err);
+}
+
+/* Takes a reload that changes only weights into use: the file's new
+ * weights into the running spec and the agent's tables, and each changed
+ * service lowered again alone (with the administrative weights). */
+static void
+install_weights(struct agent *a, struct reload_job *j)
+{
+    struct compiled *c = a->cur;
+    ovs_assert(c == j->lender);     /* Kept by the loop during the job. */
+    pthread_mutex_lock(&c->spec_mutex);
+    size_t first_real = 0, s = 0;   /* Of service 's' in 'configured'. */
+    for (size_t k = 0; k < j->edits.n; k++) {
+        const struct lb_weight_edit *e = &j->edits.edits[k];
+        for (; s < e->service; s++) {
+            first_real += c->spec.services[s].n_reals;
+        }
+        struct lb_service *svc = &c->spec.services[e->service];
+        for (size_t r = 0; r < svc->n_reals; r++) {
+            c->configured[first_real + r] = e->svc.reals[r].weight;
+            svc->reals[r].weight = e->svc.reals[r].weight;
+            svc->reals[r].weight_loc = e->svc.reals[r].weight_loc;
+        }
+        c->memo.pieces[e->service] = e->piece;
+    }
+    pthread_mutex_unlock(&c->spec_mutex);
+    bool alone = true;
+    for (size_t k = 0; k < j->edits.n; k++) {
+        const struct lb_service *svc = &c->spec.services[j->edits.edits[k]
+                                                         .service];
+        uint32_t basis = hash_string(svc->name, 0);
+        for (size_t r = 0; r < svc->n_reals; r++) {
+            char addr[INET6_ADDRSTRLEN];
+            lb_addr_format(&svc->reals[r].addr, addr, sizeof addr);
+            struct agent_real *ar = find_real__(&a->reals, svc->name, basis,
+                                                addr);
+            if (ar) {
+                ar->configured = svc->reals[r].weight;
+            }
+        }
+        alone = alone && relower_service(a, svc->name);
+    }
+    if (!alone) {
+        relower_whole(a);
+    }
+    j->weights_whole = !alone;
+    c->loaded = time_wall_msec();
+    a->n_reloads_patched++;
+}
+
 /* Takes the result of the finished job into use (main thread). Returns
  * false if refused; else sets '*n_rebuilt' to the number of groups made
  * again in the loop (SIZE_MAX: the whole desired state is). */
@@ -882,33 +1019,18 @@ static bool
 install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
             struct ds *errors, size_t *n_rebuilt)
 {
+    if (j->weights_only) {
+        install_weights(a, j);
+        *n_rebuilt = j->edits.n;
+        return true;
+    }
     if (!install_job__(a, j, sc, errors, n_rebuilt)) {
         return false;
     }
     /* The job lowered with the file's weights: the services with
      * administrative ones are lowered again, each alone if it can be. */
     if (!relower_admin_services(a)) {
-        struct ds err = DS_EMPTY_INITIALIZER;
-        struct compiled *c = a->cur;
-        if (!lower(a, c, &err)) {
-            /* Weights cannot make a spec fail to lower, but if they did,
-             * the file's weights lowered in the job: back to those. */
-            VLOG_WARN("lowering with the administrative weights failed, "
-                      "the file's stay: %s", ds_cstr(&err));
-            pthread_mutex_lock(&c->spec_mutex);
-            size_t n = 0;
-            for (size_t i = 0; i < c->spec.n_services; i++) {
-                struct lb_service *svc = &c->spec.services[i];
-                for (size_t k = 0; k < svc->n_reals; k++) {
-                    svc->reals[k].weight = c->configured[n++];
-                }
-            }
-            ds_clear(&err);
-            lower_plain(&a->opts.lower, c, &err);
-            pthread_mutex_unlock(&c->spec_mutex);
-        }
-        a->base_dirty = true;
-        ds_destroy(&err);
+        relower_whole(a);
     }
     return true;
 }
@@ -927,7 +1049,17 @@ finish_job(struct agent *a, struct swconn *sc)
     size_t n_rebuilt;
     unsigned int n_patched = a->n_reloads_patched;
     bool ok = install_job(a, j, sc, &errors, &n_rebuilt);
-    if (ok) {
+    if (ok && j->weights_only) {
+        VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
+                  PRIuSIZE" groups; only weights changed, in %"PRIuSIZE
+                  " service(s) (in the background: read and compared in "
+                  "%lld ms; then %lld ms in the loop, %s)", a->spec_path,
+                  a->cur->spec.n_services, a->cur->ir.n_flows,
+                  a->cur->ir.n_groups, j->edits.n, j->ms_load,
+                  time_msec() - t0,
+                  j->weights_whole ? "the whole spec lowered again"
+                  : "each lowered again alone");
+    } else if (ok) {
         char rebuilt[80];
         if (n_rebuilt == SIZE_MAX) {
             snprintf(rebuilt, sizeof rebuilt, "whole desired state next");

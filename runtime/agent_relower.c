@@ -48,13 +48,19 @@ set_service_admin_weights(struct agent *a, struct lb_service *svc)
 }
 
 void
-mark_admin_lowered(struct compiled *c, size_t idx)
+mark_admin_lowered(struct compiled *c, size_t idx, bool admin)
 {
-    c->admin_applied = true;
+    if (admin) {
+        c->admin_applied = true;
+    }
     if (c->admin_lowered && idx < c->spec.n_services
-        && !c->admin_lowered[idx]) {
-        c->admin_lowered[idx] = true;
-        c->n_admin_lowered++;
+        && c->admin_lowered[idx] != admin) {
+        c->admin_lowered[idx] = admin;
+        if (admin) {
+            c->n_admin_lowered++;
+        } else {
+            c->n_admin_lowered--;
+        }
     }
 }
 
@@ -237,7 +243,7 @@ relower_service(struct agent *a, const char *name)
     size_t *added = NULL, n_added = 0, n_gone = 0;
     /* A reload may be copying from this spec (see lower_plain_reusing()). */
     pthread_mutex_lock(&c->spec_mutex);
-    set_service_admin_weights(a, svc);
+    bool admin = set_service_admin_weights(a, svc);
     bool ok = (lower_service_alone(&c->spec, idx, g->service_id,
                                    &a->opts.lower, &one, &d)
                && one.n_groups == 1
@@ -289,7 +295,8 @@ relower_service(struct agent *a, const char *name)
         if (c->group_fp) {
             c->group_fp[g - c->ir.groups] = group_fp(g);
         }
-        mark_admin_lowered(c, idx);
+        /* Lowered from the file's weights if no real has another. */
+        mark_admin_lowered(c, idx, admin);
     }
     pthread_mutex_unlock(&c->spec_mutex);
     ir_destroy(&one);

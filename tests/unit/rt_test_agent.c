@@ -712,6 +712,48 @@ test_background_reload_patch_matches_rebuild(void **state)
     assert_true(any_weight_of(f, M1) > 0);
 }
 
+/* A reload that changes only weights is applied to the running state by
+ * lowering the changed services alone (a full reload would lower none of
+ * them in the loop: they have no administrative weight); the same file
+ * again changes nothing; any other change takes the full path. Each
+ * result is what a rebuild from scratch makes. */
+static void
+test_weights_only_reload(void **state)
+{
+    struct fx *f = *state;
+    start_web_api_r1_down(f);
+    unsigned int alone, whole;
+
+    agent_relowerings(f->agent, &alone, &whole);
+    reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R2 " weight 5;\n}\n"
+                              API_HEAD R4 " weight 3;\n" R5 ";\n}\n");
+    /* desired_as_rebuilt() lowered the whole spec once, in the loop. */
+    unsigned int a1, w1;
+    agent_relowerings(f->agent, &a1, &w1);
+    assert_int_equal(a1, alone + 2);
+    assert_int_equal(w1, whole + 1);
+    int w2 = any_weight_of(f, M2), w4 = any_weight_of(f, M4);
+    assert_true(w2 > 0 && w4 > 0 && w4 != any_weight_of(f, M5));
+    assert_int_equal(any_weight_of(f, M1), -1);    /* Still down. */
+
+    /* The same text: nothing lowered, the desired state unchanged. */
+    unsigned int seq = agent_desired_seqno(f->agent);
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 " weight 5;\n}\n"
+              API_HEAD R4 " weight 3;\n" R5 ";\n}\n");
+    agent_relowerings(f->agent, &alone, &whole);
+    assert_int_equal(alone, a1);
+    assert_int_equal(whole, w1);
+    assert_int_equal(agent_desired_seqno(f->agent), seq);
+
+    /* A MAC changed too: the full path (no service lowered alone). */
+    reload_patched_as_rebuilt(f, SERVICE_HEAD R1 ";\n" R2 " weight 5;\n}\n"
+                              API_HEAD R4 " weight 2;\n"
+                              "    real 10.0.0.15 mac 02:00:00:00:00:25;\n}\n");
+    agent_relowerings(f->agent, &a1, &w1);
+    assert_int_equal(a1, alone);
+    assert_int_equal(any_weight_of(f, M1), -1);
+}
+
 #define STICKY_HEAD \
     "service sticky {\n" \
     "    vip 10.0.0.104 tcp 443;\n" \
@@ -779,6 +821,7 @@ main(void)
         T(test_background_reload_patch_matches_rebuild),
         T(test_admin_changes_lower_one_service),
         T(test_admin_persistent_service_flows),
+        T(test_weights_only_reload),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
