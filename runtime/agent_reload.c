@@ -14,6 +14,7 @@
 #include "check.h"
 #include "hash.h"
 #include "ir.h"
+#include "latch.h"
 #include "lower.h"
 #include "ofsync.h"
 #include "openvswitch/dynamic-string.h"
@@ -71,6 +72,7 @@ struct reload_job {
     struct ds errors;
     long long int ms_load, ms_lower, ms_base;
     atomic_bool done;
+    struct latch done_latch;        /* Set with 'done': wakes the loop. */
 };
 
 struct reload_waiter {
@@ -149,6 +151,7 @@ reload_main(void *job_)
         j->weights_only = true;
         j->ms_load = time_msec() - t0;
         atomic_store(&j->done, true);
+        latch_set(&j->done_latch);
         return NULL;
     }
     j->c = load_spec_path(j->spec_path, &j->errors, j->lender);
@@ -220,6 +223,7 @@ reload_main(void *job_)
     j->ms_lower = t2 - t1;
     j->ms_base = time_msec() - t2;
     atomic_store(&j->done, true);
+    latch_set(&j->done_latch);
     return NULL;
 }
 
@@ -277,6 +281,7 @@ start_job(struct agent *a)
     hmap_init(&j->services);
     ds_init(&j->errors);
     atomic_init(&j->done, false);
+    latch_init(&j->done_latch);
     a->job = j;
     VLOG_INFO("reloading %s in the background", a->spec_path);
     int error = pthread_create(&j->thread, NULL, reload_main, j);
@@ -308,6 +313,7 @@ job_free(struct reload_job *j)
         hmap_destroy(&j->reals);
         hmap_destroy(&j->services);
         ds_destroy(&j->errors);
+        latch_destroy(&j->done_latch);
         free(j);
     }
 }
@@ -1145,7 +1151,7 @@ agent_reload_run(struct agent *a, struct swconn *sc)
         if (atomic_load(&a->job->done)) {
             finish_job(a, sc);
         } else {
-            poll_timer_wait(10);    /* No fd to wait on: look again soon. */
+            latch_wait(&a->job->done_latch);
         }
     }
 }
