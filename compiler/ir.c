@@ -194,6 +194,15 @@ ir_sort(struct ir_pipeline *p)
     }
 }
 
+bool
+ir_flow_is_own(const struct ir_flow *f, uint64_t cookie)
+{
+    return (f->cookie == cookie
+            && (f->role == IR_ROLE_CLASSIFY || f->role == IR_ROLE_REPLY
+                || f->role == IR_ROLE_DISPATCH || f->role == IR_ROLE_LOOKUP
+                || f->role == IR_ROLE_ASSIGN));
+}
+
 void
 ir_splice_flows(struct ir_pipeline *p, const size_t *gone, size_t n_gone,
                 struct ir_pipeline *add, uint64_t **aux,

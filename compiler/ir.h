@@ -200,6 +200,11 @@ struct ir_group *ir_add_group(struct ir_pipeline *, uint32_t group_id,
 struct ir_bucket *ir_group_add_bucket(struct ir_group *, uint32_t bucket_id,
                                       uint16_t weight, const char *actions);
 
+/* Whether 'f' is one service's own flow (classify, reply, dispatch, lookup
+ * or assign: made from the service alone) of the service whose flows
+ * carry 'cookie'. Responders, forward and fixed flows are shared. */
+bool ir_flow_is_own(const struct ir_flow *f, uint64_t cookie);
+
 /* Append a copy of a flow or group of another pipeline, made for service
  * 'service' (a name in this pipeline's spec) from the same text
  * 'line_delta' lines further down in 'file' (see location_move()). A

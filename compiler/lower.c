@@ -797,16 +797,6 @@ add_service_flow(struct lowering *l, size_t i, int t, uint16_t prio,
     return f;
 }
 
-/* What a service's flows and group are made of besides its text and id
- * (see lower_spec_reusing()): */
-static bool
-is_service_flow(const struct ir_flow *f)
-{
-    return (f->role == IR_ROLE_CLASSIFY || f->role == IR_ROLE_REPLY
-            || f->role == IR_ROLE_DISPATCH || f->role == IR_ROLE_LOOKUP
-            || f->role == IR_ROLE_ASSIGN);
-}
-
 static int
 compare_lent_flows(const void *a_, const void *b_, void *ir_)
 {
@@ -825,7 +815,7 @@ index_lent_flows(struct lowering *l)
         abort();
     }
     for (size_t i = 0; i < ir->n_flows; i++) {
-        if (is_service_flow(&ir->flows[i])) {
+        if (ir_flow_is_own(&ir->flows[i], ir->flows[i].cookie)) {
             l->lent_flows[l->n_lent_flows++] = i;
         }
     }

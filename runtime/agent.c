@@ -47,6 +47,15 @@ find_real__(const struct hmap *reals, const char *service, uint32_t basis,
 }
 
 struct agent_real *
+find_service_real(const struct hmap *reals, const struct lb_service *svc,
+                  size_t k, uint32_t basis)
+{
+    char addr[INET6_ADDRSTRLEN];
+    lb_addr_format(&svc->reals[k].addr, addr, sizeof addr);
+    return find_real__(reals, svc->name, basis, addr);
+}
+
+struct agent_real *
 find_real(const struct agent *a, const char *service, const char *addr)
 {
     return find_real__(&a->reals, service, hash_string(service, 0), addr);

@@ -161,6 +161,10 @@ struct agent_real *find_real__(const struct hmap *reals, const char *service,
                                uint32_t basis, const char *addr);
 struct agent_real *find_real(const struct agent *, const char *service,
                              const char *addr);
+/* The entry in 'reals' of real 'k' of 'svc' (basis as above). */
+struct agent_real *find_service_real(const struct hmap *reals,
+                                     const struct lb_service *svc, size_t k,
+                                     uint32_t basis);
 struct agent_service *find_service__(const struct hmap *services,
                                      const char *name);
 struct agent_service *find_service(const struct agent *, const char *name);

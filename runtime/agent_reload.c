@@ -431,14 +431,12 @@ carry_state(struct agent *a, struct hmap *reals, struct hmap *services)
         const struct lb_service *svc = os ? os->prev_svc : NULL;
         uint32_t basis = hash_string(name, 0);
         for (size_t k = 0; svc && k < svc->n_reals; k++) {
-            char addr[INET6_ADDRSTRLEN];
-            lb_addr_format(&svc->reals[k].addr, addr, sizeof addr);
-            const struct agent_real *r = find_real__(&a->reals, name, basis,
-                                                     addr);
+            const struct agent_real *r = find_service_real(&a->reals, svc, k,
+                                                           basis);
             if (!r || !has_admin_weight(r)) {
                 continue;
             }
-            struct agent_real *nr = find_real__(reals, name, basis, addr);
+            struct agent_real *nr = find_real__(reals, name, basis, r->addr);
             if (nr) {
                 nr->has_override = r->has_override;
                 nr->override = r->override;
@@ -1000,10 +998,8 @@ install_weights(struct agent *a, struct reload_job *j)
                                                          .service];
         uint32_t basis = hash_string(svc->name, 0);
         for (size_t r = 0; r < svc->n_reals; r++) {
-            char addr[INET6_ADDRSTRLEN];
-            lb_addr_format(&svc->reals[r].addr, addr, sizeof addr);
-            struct agent_real *ar = find_real__(&a->reals, svc->name, basis,
-                                                addr);
+            struct agent_real *ar = find_service_real(&a->reals, svc, r,
+                                                      basis);
             if (ar) {
                 ar->configured = svc->reals[r].weight;
             }

@@ -34,14 +34,12 @@ set_service_admin_weights(struct agent *a, struct lb_service *svc)
     bool any = false;
     uint32_t basis = hash_string(svc->name, 0);
     for (size_t j = 0; j < svc->n_reals; j++) {
-        char addr[INET6_ADDRSTRLEN];
-        lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
-        const struct agent_real *r = find_real__(&a->reals, svc->name, basis,
-                                                 addr);
+        const struct agent_real *r = find_service_real(&a->reals, svc, j,
+                                                       basis);
         if (r) {
             svc->reals[j].weight = is_lc(svc) ? effective_admin_weight(r)
                                               : admin_weight(r);
-            any = any || r->has_override || r->drained || r->has_dyn;
+            any = any || has_admin_weight(r);
         }
     }
     return any;
@@ -88,15 +86,6 @@ base_put_group(struct agent *a, const struct ir_group *g)
     return true;
 }
 
-static bool
-is_own_flow(const struct ir_flow *f, uint64_t cookie)
-{
-    return f->cookie == cookie
-           && (f->role == IR_ROLE_CLASSIFY || f->role == IR_ROLE_REPLY
-               || f->role == IR_ROLE_DISPATCH || f->role == IR_ROLE_LOOKUP
-               || f->role == IR_ROLE_ASSIGN);
-}
-
 /* The indexes of the service's own flows in 'ir' (cookie 'cookie'), in
  * order; '*n' gets their number. */
 static size_t *
@@ -105,7 +94,7 @@ own_flows(const struct ir_pipeline *ir, uint64_t cookie, size_t *n)
     size_t *idx = NULL, allocated = 0;
     *n = 0;
     for (size_t i = 0; i < ir->n_flows; i++) {
-        if (is_own_flow(&ir->flows[i], cookie)) {
+        if (ir_flow_is_own(&ir->flows[i], cookie)) {
             if (*n == allocated) {
                 idx = x2nrealloc(idx, &allocated, sizeof *idx);
             }
@@ -351,10 +340,8 @@ relower_admin_services(struct agent *a)
                                         ? &spec->services[idx] : NULL);
         uint32_t basis = hash_string(name, 0);
         for (size_t k = 0; svc && k < svc->n_reals; k++) {
-            char addr[INET6_ADDRSTRLEN];
-            lb_addr_format(&svc->reals[k].addr, addr, sizeof addr);
-            const struct agent_real *r = find_real__(&a->reals, name, basis,
-                                                     addr);
+            const struct agent_real *r = find_service_real(&a->reals, svc, k,
+                                                           basis);
             if (r && has_admin_weight(r)) {
                 sset_add(&names, name);
                 break;

@@ -211,15 +211,6 @@ test_id_moved_by_collision(void **state)
     assert_int_equal(check_edit(prev, next, &lo), 0);
 }
 
-static bool
-is_own_flow(const struct ir_flow *f, uint64_t cookie)
-{
-    return f->cookie == cookie
-           && (f->role == IR_ROLE_CLASSIFY || f->role == IR_ROLE_REPLY
-               || f->role == IR_ROLE_DISPATCH || f->role == IR_ROLE_LOOKUP
-               || f->role == IR_ROLE_ASSIGN);
-}
-
 /* Copies of the flows and groups of 'ir' that are service 'g''s own
  * ('own') or not ('!own'). */
 static void
@@ -229,7 +220,7 @@ split_pipeline(const struct ir_pipeline *ir, const struct ir_group *g,
     ir_init(out);
     for (size_t k = 0; k < ir->n_flows; k++) {
         const struct ir_flow *f = &ir->flows[k];
-        if (is_own_flow(f, g->cookie) == own) {
+        if (ir_flow_is_own(f, g->cookie) == own) {
             struct ir_flow *c = ir_copy_flow(out, f, f->service,
                                              f->loc.file, 0);
             for (size_t s = 0; s < f->n_shared_by; s++) {
@@ -359,7 +350,7 @@ test_splice_drained_persistent(void **state)
                                         &alone, &d));
         size_t gone[64], n_gone = 0;
         for (size_t k = 0; k < spliced.n_flows; k++) {
-            if (is_own_flow(&spliced.flows[k], g->cookie)) {
+            if (ir_flow_is_own(&spliced.flows[k], g->cookie)) {
                 gone[n_gone++] = k;
             }
         }
