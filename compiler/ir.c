@@ -34,6 +34,15 @@ ir_init(struct ir_pipeline *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Frees what a flow owns. */
+static void
+flow_free(struct ir_flow *f)
+{
+    free(f->match);
+    free(f->actions);
+    free(f->shared_by);
+}
+
 void
 ir_destroy(struct ir_pipeline *p)
 {
@@ -41,9 +50,7 @@ ir_destroy(struct ir_pipeline *p)
         return;
     }
     for (size_t i = 0; i < p->n_flows; i++) {
-        free(p->flows[i].match);
-        free(p->flows[i].actions);
-        free(p->flows[i].shared_by);
+        flow_free(&p->flows[i]);
     }
     for (size_t i = 0; i < p->n_groups; i++) {
         struct ir_group *g = &p->groups[i];
@@ -217,9 +224,7 @@ ir_splice_flows(struct ir_pipeline *p, const size_t *gone, size_t n_gone,
     size_t i = 0, j = 0, k = 0, g = 0;
     while (i < p->n_flows || j < add->n_flows) {
         if (i < p->n_flows && g < n_gone && gone[g] == i) {
-            free(p->flows[i].match);
-            free(p->flows[i].actions);
-            free(p->flows[i].shared_by);
+            flow_free(&p->flows[i]);
             i++;
             g++;
             continue;

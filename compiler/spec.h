@@ -235,8 +235,6 @@ bool lb_dsl_parse_reusing(const char *file, const char *text, size_t len,
                           const struct lb_spec_lender *lender,
                           struct lb_text_memo *memo, size_t *n_reused);
 
-/* Like lb_spec_load() with lb_dsl_parse_reusing() for the DSL; a YAML spec
- * is loaded whole and records nothing. */
 /* A reload that changes nothing but reals' weights: one edit per service
  * whose text changed, with the service as the new text has it (its
  * locations point to the lender's file name). */
@@ -278,6 +276,8 @@ bool lb_spec_load_weight_edits(const char *path,
 bool lb_service_equal_but_weights(const struct lb_service *a,
                                   const struct lb_service *b);
 
+/* Like lb_spec_load() with lb_dsl_parse_reusing() for the DSL; a YAML spec
+ * is loaded whole and records nothing. */
 bool lb_spec_load_reusing(const char *path, struct lb_spec *spec,
                           struct diag *d, const struct lb_spec_lender *,
                           struct lb_text_memo *memo, size_t *n_reused);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include "diag.h"
 #include "spec.h"
 
@@ -116,5 +117,16 @@ bool dsl_scan_service_starts(const char *text, size_t len,
  * (interned in 'd'), reporting into 'd' (dsl_parse.c). */
 void dsl_state_init(struct dsl_state *st, struct diag *d, const char *file,
                     int line);
+
+/* Steps '*text' past a UTF-8 byte order mark, which is not part of the
+ * text: every reader of a DSL text counts its offsets after it. */
+static inline void
+dsl_skip_bom(const char **text, size_t *len)
+{
+    if (*len >= 3 && !memcmp(*text, "\xef\xbb\xbf", 3)) {
+        *text += 3;
+        *len -= 3;
+    }
+}
 
 #endif /* FLOWLB_DSL_INTERNAL_H */

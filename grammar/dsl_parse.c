@@ -1016,11 +1016,7 @@ lb_dsl_parse(const char *file, const char *text, size_t len,
              struct lb_spec *spec, struct diag *d)
 {
     file = diag_intern_file(d, file);
-    /* A UTF-8 byte order mark is not part of the text. */
-    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
-        text += 3;
-        len -= 3;
-    }
+    dsl_skip_bom(&text, &len);
     if (len >= DSL_PARALLEL_MIN && parse_in_halves(file, text, len, spec)) {
         return true;
     }

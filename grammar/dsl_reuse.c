@@ -273,10 +273,7 @@ lb_dsl_weight_edits(const char *file, const char *text, size_t len,
     if (!memo || !memo->n || memo->n != ls->n_services) {
         return false;
     }
-    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
-        text += 3;
-        len -= 3;
-    }
+    dsl_skip_bom(&text, &len);
     struct cuts c = { 0 };
     bool ok = cut_text(file, text, len, &c) && c.n == memo->n;
     /* Every service where it was; the changed ones parsed (no lock). */
@@ -340,10 +337,7 @@ lb_dsl_parse_reusing(const char *file, const char *text, size_t len,
     /* Offsets below are past a byte order mark, as lb_dsl_parse() reads. */
     const char *t = text;
     size_t n = len;
-    if (n >= 3 && !memcmp(t, "\xef\xbb\xbf", 3)) {
-        t += 3;
-        n -= 3;
-    }
+    dsl_skip_bom(&t, &n);
     struct cuts c = { 0 };
     size_t *taken_from = NULL;
     bool cut = cut_text(file, t, n, &c);
