@@ -734,14 +734,7 @@ agent_apply_connload(struct agent *a, const struct connload *cl)
         free(target);
     }
     if (relower_all) {
-        struct ds err = DS_EMPTY_INITIALIZER;
-        if (lower(a, a->cur, &err)) {
-            a->base_dirty = true;
-        } else {
-            VLOG_WARN("re-lowering with connection-count weights failed: %s",
-                      ds_cstr(&err));
-        }
-        ds_destroy(&err);
+        relower_whole(a);
     }
     return changed;
 }

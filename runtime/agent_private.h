@@ -217,20 +217,20 @@ bool set_service_admin_weights(struct agent *, struct lb_service *svc);
 /* Notes whether service 'idx' of 'c' was lowered with administrative
  * weights ('admin') or the file's (hold 'c->spec_mutex'). */
 void mark_admin_lowered(struct compiled *c, size_t idx, bool admin);
-/* Puts IR group 'g' (of 'a->cur') into 'a->base'. Returns false on a
- * refusal (logged). */
-bool base_put_group(struct agent *, const struct ir_group *g);
 /* Lowers service 'name' of 'a->cur' again with its administrative weights
- * and puts its group in place in the IR and the base state (its desired
- * group is made again at the next agent_run()). Returns false if that
- * does not apply: then lower the whole spec (lower()). That is when the
- * service's own flows change with the weights too (persistence and
- * learn-mode services: a drained real loses its assign flow). */
+ * and puts its group in place in the IR and the base state, and its own
+ * flows where they changed (persistence and learn-mode services: a
+ * drained real loses its assign flow); its desired group is made again at
+ * the next agent_run(). Returns false if that does not apply (no such
+ * service or group, or the lowering failed): then relower_whole(). */
 bool relower_service(struct agent *, const char *name);
 /* relower_service() for every service with an administrative or lc weight
  * (after a reload, which lowers with the file's weights). Returns false
  * if one of them needs the whole spec lowered. */
 bool relower_admin_services(struct agent *);
+/* The running spec lowered whole with the administrative weights, when
+ * lowering services alone did not apply; the base is rebuilt. */
+void relower_whole(struct agent *);
 
 /* --- agent_build.c: IR -> base state -------------------------------------- */
 

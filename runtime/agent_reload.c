@@ -27,7 +27,6 @@
 #include "sset.h"
 #include "timeval.h"
 #include "util.h"
-#include "values.h"
 
 #define this_module (*VLM_agent)    /* Logs as "agent" (see agent.c). */
 
@@ -938,34 +937,6 @@ install_job__(struct agent *a, struct reload_job *j, struct swconn *sc,
     /* Freed with the job, out of the loop. */
     j->c = old;
     return true;
-}
-
-/* The running spec lowered whole with the administrative weights, when
- * lowering services alone did not apply. */
-static void
-relower_whole(struct agent *a)
-{
-    struct ds err = DS_EMPTY_INITIALIZER;
-    struct compiled *c = a->cur;
-    if (!lower(a, c, &err)) {
-        /* Weights cannot make a spec fail to lower, but if they did: back
-         * to the file's weights, which lowered before. */
-        VLOG_WARN("lowering with the administrative weights failed, the "
-                  "file's stay: %s", ds_cstr(&err));
-        pthread_mutex_lock(&c->spec_mutex);
-        size_t n = 0;
-        for (size_t i = 0; i < c->spec.n_services; i++) {
-            struct lb_service *svc = &c->spec.services[i];
-            for (size_t k = 0; k < svc->n_reals; k++) {
-                svc->reals[k].weight = c->configured[n++];
-            }
-        }
-        ds_clear(&err);
-        lower_plain(&a->opts.lower, c, &err);
-        pthread_mutex_unlock(&c->spec_mutex);
-    }
-    a->base_dirty = true;
-    ds_destroy(&err);
 }
 
 /* Takes a reload that changes only weights into use: the file's new

@@ -24,9 +24,13 @@
 #include "timeval.h"
 #include "sset.h"
 #include "util.h"
-#include "values.h"
 
 #define this_module (*VLM_agent)    /* Logs as "agent" (see agent.c). */
+
+/* More services with administrative weights than this after a reload:
+ * one whole lowering costs less than a pass over the flows for each (the
+ * same bound as a reload's weight edits, LB_WEIGHT_EDITS_MAX). */
+#define RELOWER_ALONE_MAX LB_WEIGHT_EDITS_MAX
 
 bool
 set_service_admin_weights(struct agent *a, struct lb_service *svc)
@@ -62,7 +66,9 @@ mark_admin_lowered(struct compiled *c, size_t idx, bool admin)
     }
 }
 
-bool
+/* Puts IR group 'g' (of 'a->cur') into 'a->base'. Returns false on a
+ * refusal (logged). */
+static bool
 base_put_group(struct agent *a, const struct ir_group *g)
 {
     /* The base holds every bucket, standby ones included (the desired
@@ -353,7 +359,7 @@ relower_admin_services(struct agent *a)
     long long int t1 = time_msec();
     /* Each one looks through the whole pipeline for its own flows: for
      * many services, one whole lowering costs less. */
-    bool ok = sset_count(&a->admin_services) <= 64;
+    bool ok = sset_count(&a->admin_services) <= RELOWER_ALONE_MAX;
     SSET_FOR_EACH (name, &a->admin_services) {
         if (!ok) {
             break;
@@ -366,4 +372,30 @@ relower_admin_services(struct agent *a)
              ok ? "" : ": the whole spec instead", t1 - t0,
              time_msec() - t1);
     return ok;
+}
+
+void
+relower_whole(struct agent *a)
+{
+    struct ds err = DS_EMPTY_INITIALIZER;
+    struct compiled *c = a->cur;
+    if (!lower(a, c, &err)) {
+        /* Weights cannot make a spec fail to lower, but if they did: back
+         * to the file's weights, which lowered before. */
+        VLOG_WARN("lowering with the administrative weights failed, the "
+                  "file's stay: %s", ds_cstr(&err));
+        pthread_mutex_lock(&c->spec_mutex);
+        size_t n = 0;
+        for (size_t i = 0; i < c->spec.n_services; i++) {
+            struct lb_service *svc = &c->spec.services[i];
+            for (size_t k = 0; k < svc->n_reals; k++) {
+                svc->reals[k].weight = c->configured[n++];
+            }
+        }
+        ds_clear(&err);
+        lower_plain(&a->opts.lower, c, &err);
+        pthread_mutex_unlock(&c->spec_mutex);
+    }
+    a->base_dirty = true;
+    ds_destroy(&err);
 }
