@@ -1126,3 +1126,185 @@ lb_check(const struct lb_spec *spec, struct diag *d)
     free(vip_mac_first);
     return ok;
 }
+
+/* ---- services appended to a checked spec ------------------------------ */
+
+/* Names and single-address VIPs of a spec, by hash (open addressing,
+ * kept at most half full): what an appended service is checked against,
+ * without a pass over the spec. */
+struct vip_entry {
+    struct lb_addr vip;         /* Family 0: empty slot. */
+    size_t *svcs;               /* Services on this address. */
+    size_t n, allocated;
+};
+
+struct lb_spec_index {
+    size_t *names;              /* Service index + 1; 0: empty slot. */
+    size_t names_mask, n_names;
+    struct vip_entry *vips;
+    size_t vips_mask, n_vips;
+    size_t n_prefixes;          /* Services with a prefix VIP. */
+};
+
+static size_t
+name_hash(const char *s)
+{
+    size_t h = 2166136261u;
+    for (; *s; s++) {
+        h = (h ^ (uint8_t) *s) * 16777619u;
+    }
+    return h;
+}
+
+static size_t
+vip_hash(const struct lb_addr *a)
+{
+    const uint8_t *p = (const uint8_t *) (a->family == AF_INET6
+                                          ? (const void *) &a->v6
+                                          : (const void *) &a->v4);
+    size_t n = a->family == AF_INET6 ? 16 : 4;
+    size_t h = 2166136261u ^ (size_t) a->family;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* The slot of 'name' in 'x' (empty if absent). */
+static size_t *
+name_slot(const struct lb_spec_index *x, const struct lb_spec *spec,
+          const char *name)
+{
+    size_t i = name_hash(name) & x->names_mask;
+    while (x->names[i] && strcmp(name_of(&spec->services[x->names[i] - 1]),
+                                 name)) {
+        i = (i + 1) & x->names_mask;
+    }
+    return &x->names[i];
+}
+
+static struct vip_entry *
+vip_slot(const struct lb_spec_index *x, const struct lb_addr *vip)
+{
+    size_t i = vip_hash(vip) & x->vips_mask;
+    while (x->vips[i].vip.family && compare_addr(&x->vips[i].vip, vip)) {
+        i = (i + 1) & x->vips_mask;
+    }
+    return &x->vips[i];
+}
+
+static void
+index_grow(struct lb_spec_index *x, const struct lb_spec *spec)
+{
+    if (2 * (x->n_names + 1) > x->names_mask + 1) {
+        size_t *old = x->names, old_mask = x->names_mask;
+        x->names_mask = old ? 2 * old_mask + 1 : 255;
+        x->names = calloc(x->names_mask + 1, sizeof *x->names);
+        if (!x->names) {
+            abort();
+        }
+        for (size_t i = 0; old && i <= old_mask; i++) {
+            if (old[i]) {
+                *name_slot(x, spec, name_of(&spec->services[old[i] - 1]))
+                    = old[i];
+            }
+        }
+        free(old);
+    }
+    if (2 * (x->n_vips + 1) > x->vips_mask + 1) {
+        struct vip_entry *old = x->vips;
+        size_t old_mask = x->vips_mask;
+        x->vips_mask = old ? 2 * old_mask + 1 : 255;
+        x->vips = calloc(x->vips_mask + 1, sizeof *x->vips);
+        if (!x->vips) {
+            abort();
+        }
+        for (size_t i = 0; old && i <= old_mask; i++) {
+            if (old[i].vip.family) {
+                *vip_slot(x, &old[i].vip) = old[i];
+            }
+        }
+        free(old);
+    }
+}
+
+void
+lb_spec_index_add(struct lb_spec_index *x, const struct lb_spec *spec,
+                  size_t i)
+{
+    const struct lb_service *svc = &spec->services[i];
+    index_grow(x, spec);
+    size_t *ns = name_slot(x, spec, name_of(svc));
+    if (!*ns) {
+        *ns = i + 1;
+        x->n_names++;
+    }
+    if (!svc->has_vip) {
+        return;
+    }
+    if (vip_is_prefix(svc)) {
+        x->n_prefixes++;
+        return;
+    }
+    struct vip_entry *e = vip_slot(x, &svc->vip);
+    if (!e->vip.family) {
+        e->vip = svc->vip;
+        x->n_vips++;
+    }
+    if (e->n == e->allocated) {
+        e->allocated = e->allocated ? 2 * e->allocated : 2;
+        e->svcs = realloc(e->svcs, e->allocated * sizeof *e->svcs);
+        if (!e->svcs) {
+            abort();
+        }
+    }
+    e->svcs[e->n++] = i;
+}
+
+struct lb_spec_index *
+lb_spec_index_create(const struct lb_spec *spec)
+{
+    struct lb_spec_index *x = calloc(1, sizeof *x);
+    if (!x) {
+        abort();
+    }
+    for (size_t i = 0; i < spec->n_services; i++) {
+        lb_spec_index_add(x, spec, i);
+    }
+    index_grow(x, spec);        /* An empty spec still has its tables. */
+    return x;
+}
+
+void
+lb_spec_index_destroy(struct lb_spec_index *x)
+{
+    if (!x) {
+        return;
+    }
+    for (size_t i = 0; x->vips && i <= x->vips_mask; i++) {
+        free(x->vips[i].svcs);
+    }
+    free(x->vips);
+    free(x->names);
+    free(x);
+}
+
+bool
+lb_check_appendable(const struct lb_spec_index *x, const struct lb_spec *spec,
+                    const struct lb_service *svc)
+{
+    if (!svc->has_vip || vip_is_prefix(svc) || x->n_prefixes
+        || *name_slot(x, spec, name_of(svc))) {
+        return false;
+    }
+    const struct vip_entry *e = vip_slot(x, &svc->vip);
+    for (size_t k = 0; k < e->n; k++) {
+        const struct lb_service *o = &spec->services[e->svcs[k]];
+        if ((o->proto == svc->proto && ports_overlap(o, svc))
+            || (o->has_vip_mac && svc->has_vip_mac
+                && memcmp(&o->vip_mac, &svc->vip_mac, sizeof o->vip_mac))) {
+            return false;
+        }
+    }
+    return true;
+}

@@ -255,6 +255,82 @@ ir_splice_flows(struct ir_pipeline *p, const size_t *gone, size_t n_gone,
     }
 }
 
+void
+ir_merge_groups(struct ir_pipeline *p, struct ir_pipeline *add,
+                uint64_t **aux, const uint64_t *add_aux)
+{
+    size_t n = p->n_groups + add->n_groups;
+    struct ir_group *groups = malloc((n + 1) * sizeof *groups);
+    uint64_t *fps = aux ? malloc((n + 1) * sizeof *fps) : NULL;
+    if (!groups || (aux && !fps)) {
+        abort();
+    }
+    size_t i = 0, j = 0, k = 0;
+    while (i < p->n_groups || j < add->n_groups) {
+        bool take_old = (j == add->n_groups
+                         || (i < p->n_groups
+                             && compare_groups(&p->groups[i],
+                                               &add->groups[j]) < 0));
+        if (take_old) {
+            if (fps) {
+                fps[k] = (*aux)[i];
+            }
+            groups[k++] = p->groups[i++];
+        } else {
+            if (fps) {
+                fps[k] = add_aux ? add_aux[j] : 0;
+            }
+            groups[k++] = add->groups[j++];
+        }
+    }
+    free(p->groups);
+    p->groups = groups;
+    p->n_groups = p->allocated_groups = n;
+    add->n_groups = 0;          /* Its groups moved. */
+    if (aux) {
+        free(*aux);
+        *aux = fps;
+    }
+}
+
+size_t
+ir_find_flow(const struct ir_pipeline *p, uint8_t table, uint16_t priority,
+             const char *match)
+{
+    struct ir_flow key = {
+        .table = table, .priority = priority, .match = (char *) match,
+    };
+    size_t lo = 0, hi = p->n_flows;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = compare_flows(&p->flows[mid], &key);
+        if (!r) {
+            return mid;
+        } else if (r < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return SIZE_MAX;
+}
+
+void
+ir_flow_add_sharer(struct ir_flow *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_shared_by; i++) {
+        if (!strcmp(f->shared_by[i], name)) {
+            return;
+        }
+    }
+    f->shared_by = realloc(f->shared_by,
+                           (f->n_shared_by + 1) * sizeof *f->shared_by);
+    if (!f->shared_by) {
+        abort();
+    }
+    f->shared_by[f->n_shared_by++] = name;
+}
+
 const char *
 ir_role_name(enum ir_flow_role role)
 {

@@ -240,6 +240,20 @@ void ir_splice_flows(struct ir_pipeline *p, const size_t *gone,
                      size_t n_gone, struct ir_pipeline *add, uint64_t **aux,
                      const uint64_t *add_aux);
 
+/* Moves the groups of 'add' (sorted) into 'p' (sorted), keeping it sorted;
+ * 'aux' and 'add_aux' as for ir_splice_flows(). The ids must differ. */
+void ir_merge_groups(struct ir_pipeline *p, struct ir_pipeline *add,
+                     uint64_t **aux, const uint64_t *add_aux);
+
+/* The index of the flow of 'p' (sorted) in 'table' with 'priority' and
+ * 'match', or SIZE_MAX. */
+size_t ir_find_flow(const struct ir_pipeline *p, uint8_t table,
+                    uint16_t priority, const char *match);
+
+/* Adds service 'name' (not copied) to the services sharing 'f' (a
+ * responder), unless it is there. */
+void ir_flow_add_sharer(struct ir_flow *f, const char *name);
+
 const char *ir_role_name(enum ir_flow_role);
 
 /* Readable dump (flowlb compile --emit ir). */

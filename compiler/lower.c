@@ -270,6 +270,13 @@ compare_names(const void *a_, const void *b_, void *spec_)
     return strcmp(spec->services[a].name, spec->services[b].name);
 }
 
+/* Where a service's id probing starts. */
+static uint32_t
+home_id(const char *name)
+{
+    return fnv1a(name, strlen(name)) & (FLOWLB_GROUP_SPAN - 1);
+}
+
 static bool
 assign_service_ids(struct lowering *l)
 {
@@ -288,7 +295,7 @@ assign_service_ids(struct lowering *l)
     uint8_t *used = calloc(FLOWLB_GROUP_SPAN / 8, 1);
     for (size_t k = 0; k < n; k++) {
         const char *name = l->spec->services[order[k]].name;
-        uint32_t id = fnv1a(name, strlen(name)) & (FLOWLB_GROUP_SPAN - 1);
+        uint32_t id = home_id(name);
         while (!id || (used[id / 8] & (1 << (id % 8)))) {
             id = (id + 1) & (FLOWLB_GROUP_SPAN - 1);
         }
@@ -415,28 +422,20 @@ l4_match(struct ds_buf *t, const struct lb_service *svc, const char *dir,
     }
 }
 
-static void
-add_sharer(struct ir_flow *f, const char *name)
+static bool
+is_vip_prefix(const struct lb_service *svc)
 {
-    for (size_t i = 0; i < f->n_shared_by; i++) {
-        if (!strcmp(f->shared_by[i], name)) {
-            return;
-        }
-    }
-    f->shared_by = realloc(f->shared_by,
-                           (f->n_shared_by + 1) * sizeof *f->shared_by);
-    if (!f->shared_by) {
-        abort();
-    }
-    f->shared_by[f->n_shared_by++] = name;
+    return vip_len(svc) < (svc->vip.family == AF_INET6 ? 128u : 32u);
 }
 
+/* The match and actions of service 'i''s responder, into 'l->match' and
+ * 'l->actions'. */
 static void
-add_responder(struct lowering *l, size_t i)
+responder_text(struct lowering *l, size_t i)
 {
     const struct lb_service *svc = &l->spec->services[i];
     char vip[INET6_ADDRSTRLEN + 8], mac[18];
-    bool prefix = vip_len(svc) < (svc->vip.family == AF_INET6 ? 128u : 32u);
+    bool prefix = is_vip_prefix(svc);
     vip_text(svc, vip, sizeof vip);
     lb_mac_format(&svc->vip_mac, mac, sizeof mac);
     ds_buf_clear(&l->match);
@@ -482,6 +481,16 @@ add_responder(struct lowering *l, size_t i)
                       "set_field:2->nd_options_type,"
                       "resubmit(,%u)", table(l, LOWER_T_ND));
     }
+}
+
+static void
+add_responder(struct lowering *l, size_t i)
+{
+    const struct lb_service *svc = &l->spec->services[i];
+    char vip[INET6_ADDRSTRLEN + 8];
+    bool prefix = is_vip_prefix(svc);
+    vip_text(svc, vip, sizeof vip);
+    responder_text(l, i);
     /* Several services may share a VIP (different ports): one responder,
      * which names all of them (quorum withdraws it only when all are
      * down). */
@@ -495,7 +504,7 @@ add_responder(struct lowering *l, size_t i)
                            "service '%s' on the same VIP %s", svc->name,
                            f->service, vip);
             }
-            add_sharer(f, svc->name);
+            ir_flow_add_sharer(f, svc->name);
             return;
         }
     }
@@ -508,7 +517,7 @@ add_responder(struct lowering *l, size_t i)
     f->service = svc->name;
     f->loc = svc->vip_mac_loc;
     f->vip_answer = true;
-    add_sharer(f, svc->name);
+    ir_flow_add_sharer(f, svc->name);
     flow_index_insert(&l->responders, l->ir, f - l->ir->flows);
     l->need_nd = l->need_nd || svc->vip.family == AF_INET6;
 }
@@ -986,6 +995,21 @@ add_service_own(struct lowering *l, size_t i)
     add_group(l, i);
 }
 
+/* What the forward flow of 'real' does, into 'l->actions'. */
+static void
+forward_actions(struct lowering *l, const struct lb_real *real)
+{
+    char mac[18];
+    lb_mac_format(&real->mac, mac, sizeof mac);
+    ds_buf_clear(&l->actions);
+    ds_buf_printf(&l->actions, "set_field:%s->eth_dst,", mac);
+    if (real->port) {
+        ds_buf_printf(&l->actions, "output:%s", real->port);
+    } else {
+        ds_buf_printf(&l->actions, "NORMAL");
+    }
+}
+
 /* Forward flow(s) of one real: by conntrack mark, and for reals of
  * learn-mode services (no conntrack) also by the mark register. Shared by
  * every service that uses the real (check.c guarantees they agree on MAC
@@ -1003,15 +1027,7 @@ add_forward(struct lowering *l, size_t start, const struct lb_real *real,
         return;                 /* Its flows exist already. */
     }
     owner->has_reg = owner->has_reg || by_reg;
-    char mac[18];
-    lb_mac_format(&real->mac, mac, sizeof mac);
-    ds_buf_clear(&l->actions);
-    ds_buf_printf(&l->actions, "set_field:%s->eth_dst,", mac);
-    if (real->port) {
-        ds_buf_printf(&l->actions, "output:%s", real->port);
-    } else {
-        ds_buf_printf(&l->actions, "NORMAL");
-    }
+    forward_actions(l, real);
     for (int pass = 0; pass < (by_reg ? 2 : 1); pass++) {
         ds_buf_clear(&l->match);
         if (pass) {
@@ -1140,6 +1156,172 @@ lower_service_alone(const struct lb_spec *spec, size_t i,
     free(l.actions.s);
     free(l.scratch.s);
     return d->n_errors == errors_before;
+}
+
+/* ---- services appended to a lowered spec -------------------------------- */
+
+bool
+lower_appended_id(const struct ir_pipeline *running, const char *name,
+                  uint32_t *id)
+{
+    /* Free in the running ids, the home slot was free all through their
+     * probing (probes only take slots), so none passed it: a whole
+     * lowering gives the new name its home slot and every other name the
+     * id it has. */
+    uint32_t home = home_id(name);
+    if (!home || ir_find_group(running, FLOWLB_GROUP_BASE | home)) {
+        return false;
+    }
+    *id = home;
+    return true;
+}
+
+static bool
+has_table(const struct ir_pipeline *ir, uint8_t id)
+{
+    for (size_t i = 0; i < ir->n_tables; i++) {
+        if (ir->tables[i].id == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether 'running' has, for service 'i' of 'l', everything shared that
+ * a whole lowering would make for it besides its responder and forward
+ * flows: its optional tables with their miss flows, the nd table's
+ * flows, a UDP timeout at least its own. */
+static bool
+running_covers(struct lowering *l, const struct ir_pipeline *running,
+               size_t i)
+{
+    const struct lb_service *svc = &l->spec->services[i];
+    if (is_learn_mode(svc)) {
+        return false;   /* Forward flows by register, the sticky table. */
+    }
+    if (svc->persistence_s
+        && (!has_table(running, table(l, LOWER_T_PERSIST))
+            || !has_table(running, table(l, LOWER_T_ASSIGN)))) {
+        return false;
+    }
+    if (svc->proto == LB_PROTO_UDP
+        && svc->udp_timeout_s > running->udp_timeout_s) {
+        return false;
+    }
+    if (svc->has_vip_mac && svc->vip.family == AF_INET6
+        && ir_find_flow(running, table(l, LOWER_T_ND), PRIO_ND,
+                        "icmp6,icmp_type=136,icmp_code=0") == SIZE_MAX) {
+        return false;
+    }
+    return !(svc->has_vip_mac && is_vip_prefix(svc));
+}
+
+/* Service 'i''s responder: a sharer of the running one for its VIP if
+ * there is one (which must answer with the same MAC), else made in
+ * 'l->ir' (or shared with another appended service's there). */
+static bool
+add_responder_appended(struct lowering *l, const struct ir_pipeline *running,
+                       size_t i, struct lower_sharer **sharers,
+                       size_t *n_sharers)
+{
+    responder_text(l, i);
+    size_t r = ir_find_flow(running, table(l, LOWER_T_CLASSIFY),
+                            PRIO_RESPONDER, l->match.s);
+    if (r == SIZE_MAX) {
+        add_responder(l, i);
+        return true;
+    }
+    if (strcmp(running->flows[r].actions, l->actions.s)) {
+        return false;
+    }
+    *sharers = realloc(*sharers, (*n_sharers + 1) * sizeof **sharers);
+    if (!*sharers) {
+        abort();
+    }
+    (*sharers)[(*n_sharers)++] = (struct lower_sharer) {
+        .flow = r, .service = l->spec->services[i].name,
+    };
+    return true;
+}
+
+/* The forward flow of 'real' of an appended service: the running one if
+ * its mark has one (doing the same: one address has one MAC and port in
+ * every service, see check.c), else made in 'l->ir'. */
+static bool
+add_forward_appended(struct lowering *l, const struct ir_pipeline *running,
+                     const struct lb_real *real)
+{
+    if (!real->has_mac) {
+        return false;
+    }
+    forward_actions(l, real);
+    ds_buf_clear(&l->match);
+    ds_buf_printf(&l->match, "ct_mark=0x%x", lower_real_mark(&real->addr));
+    size_t f = ir_find_flow(running, table(l, LOWER_T_FORWARD), PRIO_REAL,
+                            l->match.s);
+    if (f != SIZE_MAX) {
+        return !strcmp(running->flows[f].actions, l->actions.s);
+    }
+    add_forward(l, 0, real, false);
+    return true;
+}
+
+bool
+lower_services_appended(const struct lb_spec *added,
+                        const struct lower_options *opts,
+                        const struct ir_pipeline *running,
+                        struct ir_pipeline *out,
+                        struct lower_sharer **sharers, size_t *n_sharers,
+                        struct diag *d)
+{
+    size_t n = added->n_services;
+    struct lowering l = {
+        .spec = added, .opts = opts, .ir = out, .d = d,
+        .service_ids = calloc(n + 1, sizeof(uint32_t)),
+    };
+    if (!l.service_ids) {
+        abort();
+    }
+    *sharers = NULL;
+    *n_sharers = 0;
+    size_t errors_before = d->n_errors;
+    bool ok = running->n_groups + n < FLOWLB_GROUP_SPAN - 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        const struct lb_service *svc = &added->services[i];
+        ok = (lower_appended_id(running, svc->name, &l.service_ids[i])
+              && running_covers(&l, running, i));
+        for (size_t k = 0; ok && k < i; k++) {
+            ok = l.service_ids[k] != l.service_ids[i];
+        }
+        if (ok && svc->has_vip_mac) {
+            ok = add_responder_appended(&l, running, i, sharers, n_sharers);
+        }
+        if (ok) {
+            add_service_own(&l, i);
+        }
+        for (size_t r = 0; ok && r < svc->n_reals; r++) {
+            ok = add_forward_appended(&l, running, &svc->reals[r]);
+        }
+        if (ok && svc->has_sorry) {
+            ok = add_forward_appended(&l, running, &svc->sorry);
+        }
+    }
+    ok = ok && d->n_errors == errors_before;
+    if (ok) {
+        ir_sort(out);
+    } else {
+        free(*sharers);
+        *sharers = NULL;
+        *n_sharers = 0;
+    }
+    free(l.service_ids);
+    free(l.responders.slots);
+    free(l.forwards.slots);
+    free(l.marks.slots);
+    free(l.match.s);
+    free(l.actions.s);
+    free(l.scratch.s);
+    return ok;
 }
 
 bool

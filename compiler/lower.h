@@ -76,6 +76,37 @@ bool lower_service_alone(const struct lb_spec *, size_t i,
                          uint32_t service_id, const struct lower_options *,
                          struct ir_pipeline *out, struct diag *d);
 
+/* Services appended to a spec whose whole lowering is 'running': what a
+ * whole lowering of the longer spec adds to 'running', made without
+ * lowering the rest (an agent's reload that adds services). */
+struct lower_sharer {
+    size_t flow;                /* A responder of 'running'... */
+    const char *service;        /* ...that this appended service shares. */
+};
+
+/* The id a whole lowering gives service 'name' appended to the spec that
+ * made 'running', if that needs no other id to move: its name's home
+ * slot, free there. */
+bool lower_appended_id(const struct ir_pipeline *running, const char *name,
+                       uint32_t *id);
+
+/* Lowers the services of 'added' (appended, in this order, to the checked
+ * spec that made 'running' with 'opts'; they passed the checks with it)
+ * into 'out' (initialized, empty), sorted: their groups, own flows, and
+ * the responders and forward flows 'running' lacks; '*sharers' (malloc'd,
+ * '*n_sharers') lists the responders of 'running' they share. Merged into
+ * 'running' (ir_splice_flows(), ir_merge_groups(), ir_flow_add_sharer()),
+ * that is the whole lowering of the longer spec. Returns false if it
+ * cannot be made this way (an id would move, a table or fixed flow, the
+ * UDP timeout or a shared flow's actions would change, a learn-mode
+ * service or a prefix responder): then lower the whole spec. */
+bool lower_services_appended(const struct lb_spec *added,
+                             const struct lower_options *,
+                             const struct ir_pipeline *running,
+                             struct ir_pipeline *out,
+                             struct lower_sharer **sharers,
+                             size_t *n_sharers, struct diag *);
+
 /* Identifier of a service (stable across reloads: derived from its name) and
  * the conntrack mark of a real (derived from its address). Exposed for the
  * agent and tests. */

@@ -247,20 +247,27 @@ struct lb_weight_edit {
 struct lb_weight_edits {
     struct lb_weight_edit *edits;
     size_t n;
+    /* Services the text adds after the lender's last one, parsed (their
+     * locations point to the lender's file name), and their pieces. */
+    struct lb_service *added;
+    struct lb_text_piece *added_pieces;
+    size_t n_added;
 };
 
 void lb_weight_edits_destroy(struct lb_weight_edits *);
 
-/* At most this many services' weights are taken as edits; more changed
- * services mean a whole reload. */
+/* At most this many services' weights (and added services) are taken as
+ * edits; more mean a whole reload. */
 #define LB_WEIGHT_EDITS_MAX 64
 
 /* Whether the DSL 'text' is the text the lender's spec was parsed from
- * ('lender->memo') but for the weights of some reals: every service at the
- * same place and line, those whose text changed equal to the lender's in
- * all but their reals' weights, and the text clean where it changed. Then
- * fills 'edits' (none if the text is the same). 'file' is the lender's
- * file name. Reads the lender's spec under 'lender->mutex'. */
+ * ('lender->memo') but for the weights of some reals and services added
+ * at its end: every service at the same place and line, those whose text
+ * changed equal to the lender's in all but their reals' weights, each
+ * piece after the last one service, and the text clean where it changed.
+ * Then fills 'edits' (none if the text is the same). Whether the added
+ * services pass the checks is the caller's to find out. 'file' is the
+ * lender's file name. Reads the lender's spec under 'lender->mutex'. */
 bool lb_dsl_weight_edits(const char *file, const char *text, size_t len,
                          const struct lb_spec_lender *lender,
                          struct lb_weight_edits *edits);

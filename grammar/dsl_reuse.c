@@ -259,7 +259,41 @@ lb_weight_edits_destroy(struct lb_weight_edits *e)
         lb_service_destroy(&e->edits[i].svc);
     }
     free(e->edits);
+    for (size_t i = 0; i < e->n_added; i++) {
+        lb_service_destroy(&e->added[i]);
+    }
+    free(e->added);
+    free(e->added_pieces);
     memset(e, 0, sizeof *e);
+}
+
+/* Parses the pieces of 'c' after the lender's last service, each of which
+ * must be one service, into 'edits'. */
+static bool
+parse_appended(const char *file, const char *text, const struct cuts *c,
+               size_t first, struct lb_weight_edits *edits)
+{
+    size_t n = c->n - first;
+    if (!n) {
+        return true;
+    }
+    if (edits->n + n > LB_WEIGHT_EDITS_MAX) {
+        return false;
+    }
+    edits->added = calloc(n, sizeof *edits->added);
+    edits->added_pieces = malloc(n * sizeof *edits->added_pieces);
+    if (!edits->added || !edits->added_pieces) {
+        abort();
+    }
+    for (size_t i = first; i < c->n; i++) {
+        const struct lb_text_piece *p = &c->pieces[i];
+        if (!parse_piece(file, text + c->offsets[i], p->len, p->line, 1,
+                         &edits->added[edits->n_added])) {
+            return false;
+        }
+        edits->added_pieces[edits->n_added++] = *p;
+    }
+    return true;
 }
 
 bool
@@ -275,10 +309,10 @@ lb_dsl_weight_edits(const char *file, const char *text, size_t len,
     }
     dsl_skip_bom(&text, &len);
     struct cuts c = { 0 };
-    bool ok = cut_text(file, text, len, &c) && c.n == memo->n;
+    bool ok = cut_text(file, text, len, &c) && c.n >= memo->n;
     /* Every service where it was; the changed ones parsed (no lock). */
     size_t allocated = 0;
-    for (size_t i = 0; ok && i < c.n; i++) {
+    for (size_t i = 0; ok && i < memo->n; i++) {
         const struct lb_text_piece *p = &c.pieces[i], *q = &memo->pieces[i];
         if (p->line != q->line) {
             ok = false;
@@ -304,6 +338,8 @@ lb_dsl_weight_edits(const char *file, const char *text, size_t len,
             edits->n += ok;
         }
     }
+    /* Services after the last one: added. */
+    ok = ok && parse_appended(file, text, &c, memo->n, edits);
     if (ok && edits->n) {
         if (lender->mutex) {
             pthread_mutex_lock(lender->mutex);

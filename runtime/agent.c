@@ -106,6 +106,7 @@ compiled_destroy(struct compiled *c)
         free(c->flow_fp);
         free(c->configured);
         free(c->admin_lowered);
+        lb_spec_index_destroy(c->index);
         lb_spec_destroy(&c->spec);
         diag_destroy(&c->diag);
         free(c);
@@ -187,6 +188,7 @@ load_spec_path(const char *spec_path, struct ds *errors,
         c->uses_lc |= is_lc(&c->spec.services[i]);
     }
     c->configured = xcalloc(MAX(n, 1), sizeof *c->configured);
+    c->n_configured = n;
     c->admin_lowered = xcalloc(MAX(c->spec.n_services, 1),
                                sizeof *c->admin_lowered);
     n = 0;
@@ -316,6 +318,35 @@ tables_clear(struct hmap *reals, struct hmap *services)
  * present survive. Entries not in 'c' are dropped if 'prune'. Touches
  * nothing else (runs in other threads on tables of their own). */
 void
+tables_put_service(struct hmap *reals, struct hmap *services,
+                   const struct lb_service *svc, const uint32_t *configured)
+{
+    struct agent_service *s = find_service__(services, svc->name);
+    if (!s) {
+        s = xzalloc(sizeof *s);
+        s->name = xstrdup(svc->name);
+        s->active = xmalloc(sizeof *s->active);
+        sset_init(s->active);
+        hmap_insert(services, &s->node, hash_string(s->name, 0));
+    }
+    s->seen = true;
+    uint32_t basis = s->node.hash;
+    for (size_t j = 0; j < svc->n_reals; j++) {
+        char addr[INET6_ADDRSTRLEN];
+        lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
+        struct agent_real *r = find_real__(reals, s->name, basis, addr);
+        if (!r) {
+            r = xzalloc(sizeof *r);
+            r->service = s->name;
+            ovs_strlcpy(r->addr, addr, sizeof r->addr);
+            hmap_insert(reals, &r->node, hash_string(r->addr, basis));
+        }
+        r->configured = configured[j];
+        r->seen = true;
+    }
+}
+
+void
 sync_tables__(struct hmap *reals, struct hmap *services,
               const struct compiled *c, bool prune)
 {
@@ -337,29 +368,8 @@ sync_tables__(struct hmap *reals, struct hmap *services,
     }
     for (size_t i = 0; i < c->spec.n_services; i++) {
         const struct lb_service *svc = &c->spec.services[i];
-        s = find_service__(services, svc->name);
-        if (!s) {
-            s = xzalloc(sizeof *s);
-            s->name = xstrdup(svc->name);
-            s->active = xmalloc(sizeof *s->active);
-            sset_init(s->active);
-            hmap_insert(services, &s->node, hash_string(s->name, 0));
-        }
-        s->seen = true;
-        uint32_t basis = s->node.hash;
-        for (size_t j = 0; j < svc->n_reals; j++) {
-            char addr[INET6_ADDRSTRLEN];
-            lb_addr_format(&svc->reals[j].addr, addr, sizeof addr);
-            r = find_real__(reals, s->name, basis, addr);
-            if (!r) {
-                r = xzalloc(sizeof *r);
-                r->service = s->name;
-                ovs_strlcpy(r->addr, addr, sizeof r->addr);
-                hmap_insert(reals, &r->node, hash_string(r->addr, basis));
-            }
-            r->configured = c->configured[k++];
-            r->seen = true;
-        }
+        tables_put_service(reals, services, svc, &c->configured[k]);
+        k += svc->n_reals;
     }
     if (!prune) {
         return;
@@ -403,21 +413,28 @@ set_health_targets(struct agent *a, const struct compiled *c)
     struct health_target *t = xcalloc(MAX(n, 1), sizeof *t);
     size_t k = 0;
     for (size_t i = 0; i < c->spec.n_services; i++) {
-        const struct lb_service *svc = &c->spec.services[i];
-        if (svc->check.type == LB_CHECK_NONE) {
-            continue;
-        }
-        for (size_t j = 0; j < svc->n_reals; j++) {
-            t[k].service = svc->name;
-            t[k].addr = svc->reals[j].addr;
-            t[k].port = svc->port;
-            t[k].check = svc->check;
-            t[k].source = svc->check.source;
-            k++;
-        }
+        k += service_health_targets(&c->spec.services[i], &t[k]);
     }
     health_monitor_set_targets(a->hm, t, k);
     free(t);
+}
+
+size_t
+service_health_targets(const struct lb_service *svc, struct health_target *t)
+{
+    if (svc->check.type == LB_CHECK_NONE) {
+        return 0;
+    }
+    for (size_t j = 0; j < svc->n_reals; j++) {
+        t[j] = (struct health_target) {
+            .service = svc->name,
+            .addr = svc->reals[j].addr,
+            .port = svc->port,
+            .check = svc->check,
+            .source = svc->check.source,
+        };
+    }
+    return svc->n_reals;
 }
 
 /* CPU time of the calling thread, in ms (wall times mean little on a

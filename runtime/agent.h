@@ -59,6 +59,12 @@ bool agent_reload_running(const struct agent *);
 /* How many background reloads were taken into use by changing only what
  * changed in the running state (the others rebuilt it around the change). */
 unsigned int agent_reloads_patched(const struct agent *);
+/* How many services background reloads added to the running state in
+ * place (appended to the spec; see agent_append.c). */
+unsigned int agent_services_appended(const struct agent *);
+/* The running pipeline (the spec lowered, with administrative weights). */
+struct ir_pipeline;
+const struct ir_pipeline *agent_pipeline(const struct agent *);
 /* How many times administrative (or lc) weights were lowered into the
  * pipeline one service alone, and as the whole spec. */
 void agent_relowerings(const struct agent *, unsigned int *alone,

@@ -10,8 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "agent.h"
+#include "check.h"
 #include "diag.h"
 #include "ir.h"
+#include "lower.h"
 #include "ofsync.h"
 #include "openvswitch/hmap.h"
 #include "spec.h"
@@ -19,6 +21,7 @@
 
 struct ds;
 struct health_monitor;
+struct health_target;
 struct ofputil_port_map;
 struct reload_job;
 struct reload_waiters;
@@ -39,6 +42,7 @@ struct compiled {
     uint32_t *configured;       /* Spec weights of every real, in spec
                                  * order (the spec's own get overridden by
                                  * administrative weights). */
+    size_t n_configured;        /* Reals in the spec. */
     long long int loaded;       /* time_wall_msec(). */
     bool admin_applied;         /* Spec weights may differ from the file
                                  * (administrative weights were applied). */
@@ -67,6 +71,9 @@ struct compiled {
                                  * weights, not the file's: a reload must
                                  * not copy them. */
     size_t n_admin_lowered;     /* How many are. */
+    struct lb_spec_index *index;/* Names and VIPs of 'spec', made at the
+                                 * first reload that appends services
+                                 * (then kept up to date), or NULL. */
 };
 
 /* Administrative state and configured weight of one (service, real). */
@@ -118,6 +125,7 @@ struct agent {
     unsigned int desired_seqno;
     unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
     unsigned int n_reloads_patched; /* See agent_reloads_patched(). */
+    unsigned int n_services_appended; /* See agent_services_appended(). */
     unsigned int n_relowered_alone, n_relowered_whole; /* See
                                                         * agent_relowerings(). */
     const struct ofputil_port_map *ports; /* swconn's, for 'base'. */
@@ -200,7 +208,16 @@ void sync_tables__(struct hmap *reals, struct hmap *services,
                    const struct compiled *, bool prune);
 void sync_tables(struct agent *, const struct compiled *, bool prune);
 void tables_clear(struct hmap *reals, struct hmap *services);
+/* The entries of 'svc' and its reals (their spec weights 'configured[0 ..
+ * n_reals)'), made if missing, marked seen. */
+void tables_put_service(struct hmap *reals, struct hmap *services,
+                        const struct lb_service *svc,
+                        const uint32_t *configured);
 void set_health_targets(struct agent *, const struct compiled *);
+/* The health targets of the reals of 'svc' into 't' (room for n_reals):
+ * none if it declares no check. Returns how many. */
+size_t service_health_targets(const struct lb_service *svc,
+                              struct health_target *t);
 
 /* Appends the diagnostics of 'd' to 'out' in the compiler's format. */
 void diag_to_ds(const struct diag *d, struct ds *out);
@@ -231,6 +248,42 @@ bool relower_admin_services(struct agent *);
 /* The running spec lowered whole with the administrative weights, when
  * lowering services alone did not apply; the base is rebuilt. */
 void relower_whole(struct agent *);
+/* Puts IR group 'g' (of 'a->cur') into 'a->base'. Returns false on a
+ * refusal (logged). */
+bool base_put_group(struct agent *, const struct ir_group *g);
+/* Replaces in the base (and, with 'desired_too', the desired) state the
+ * flows tagged 'gone_fp[0 .. n_gone)' with the flows of 'ir' at 'added[0
+ * .. n_added)' (tagged with 'added_fp'). Returns false if the base does
+ * not hold the gone ones or a new one cannot be decoded (then the base is
+ * to be rebuilt). */
+bool base_patch_flows(struct agent *, const uint64_t *gone_fp, size_t n_gone,
+                      const struct ir_pipeline *ir, const size_t *added,
+                      const uint64_t *added_fp, size_t n_added,
+                      bool desired_too);
+
+/* --- agent_append.c: services a reload adds, put in place ----------------- */
+
+/* What appending services adds to the running pipeline (see
+ * lower_services_appended()). */
+struct append_plan {
+    struct ir_pipeline ir;
+    struct lower_sharer *sharers;
+    size_t n_sharers;
+};
+
+/* Whether the services 'e' adds (they passed lb_check() alone) can join
+ * the running spec in place; then makes 'p'. Else sets '*why' (for the
+ * log): a whole reload must take them. Changes nothing but the running
+ * spec's index of names and VIPs (made if missing). */
+bool append_prepare(struct agent *, const struct lb_weight_edits *e,
+                    struct append_plan *p, const char **why);
+/* Moves the services 'e' adds into the running spec and 'p' into the
+ * running pipeline, tables, health targets, base and desired states (their
+ * desired groups made at the next agent_run()). Returns the number of
+ * flows added. Frees 'p'. */
+size_t append_apply(struct agent *, struct lb_weight_edits *e,
+                    struct append_plan *p);
+void append_plan_destroy(struct append_plan *);
 
 /* --- agent_build.c: IR -> base state -------------------------------------- */
 

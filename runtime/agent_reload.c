@@ -66,8 +66,11 @@ struct reload_job {
      * lender's): the edits, applied by the loop to the running state
      * instead of all of the above. */
     bool weights_only;
-    struct lb_weight_edits edits;
+    struct lb_weight_edits edits;   /* With the services added at the end
+                                     * (put in place by agent_append.c). */
     bool weights_whole;             /* They needed the whole spec lowered. */
+    bool whole;                     /* Not as edits: a whole reload. */
+    size_t n_flows_added;           /* By the services added in place. */
     struct ds errors;
     long long int ms_load, ms_lower, ms_base;
     atomic_bool done;
@@ -114,13 +117,19 @@ load_weight_edits(struct reload_job *j)
         return false;
     }
     bool ok = true;
-    if (j->edits.n) {
+    size_t n = j->edits.n + j->edits.n_added;
+    if (n) {
+        /* The added services are checked with them; against the running
+         * spec, in the loop (append_prepare()). */
         struct lb_spec changed = {
-            .services = xmalloc(j->edits.n * sizeof *changed.services),
-            .n_services = j->edits.n,
+            .services = xmalloc(n * sizeof *changed.services),
+            .n_services = n,
         };
         for (size_t i = 0; i < j->edits.n; i++) {
             changed.services[i] = j->edits.edits[i].svc;  /* Not owned. */
+        }
+        for (size_t i = 0; i < j->edits.n_added; i++) {
+            changed.services[j->edits.n + i] = j->edits.added[i];
         }
         struct diag d;
         diag_init(&d);
@@ -146,7 +155,7 @@ reload_main(void *job_)
 {
     struct reload_job *j = job_;
     long long int t0 = time_msec();
-    if (load_weight_edits(j)) {
+    if (!j->whole && load_weight_edits(j)) {
         j->weights_only = true;
         j->ms_load = time_msec() - t0;
         atomic_store(&j->done, true);
@@ -258,9 +267,10 @@ snapshot_running(const struct agent *a, struct build_reuse *r)
 }
 
 static void
-start_job(struct agent *a)
+start_job(struct agent *a, bool whole)
 {
     struct reload_job *j = xzalloc(sizeof *j);
+    j->whole = whole;
     j->spec_path = xstrdup(a->spec_path);
     j->lender = a->cur;
     j->lopts = a->opts.lower;
@@ -394,7 +404,7 @@ agent_reload_start(struct agent *a,
     if (cb) {
         waiters_add(&a->waiting, cb, aux);
     }
-    start_job(a);
+    start_job(a, false);
 }
 
 bool
@@ -407,6 +417,18 @@ unsigned int
 agent_reloads_patched(const struct agent *a)
 {
     return a->n_reloads_patched;
+}
+
+unsigned int
+agent_services_appended(const struct agent *a)
+{
+    return a->n_services_appended;
+}
+
+const struct ir_pipeline *
+agent_pipeline(const struct agent *a)
+{
+    return &a->cur->ir;
 }
 
 /* Copies the administrative state of the reals and the runtime state of
@@ -987,14 +1009,21 @@ install_weights(struct agent *a, struct reload_job *j)
 
 /* Takes the result of the finished job into use (main thread). Returns
  * false if refused; else sets '*n_rebuilt' to the number of groups made
- * again in the loop (SIZE_MAX: the whole desired state is). */
+ * again in the loop (SIZE_MAX: the whole desired state is). 'plan': the
+ * services added in place, if any. */
 static bool
 install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
-            struct ds *errors, size_t *n_rebuilt)
+            struct ds *errors, size_t *n_rebuilt, struct append_plan *plan)
 {
     if (j->weights_only) {
+        /* The added services first: the edited ones are then lowered
+         * again in the longer pipeline (or all of it, if they must be). */
+        if (j->edits.n_added) {
+            j->n_flows_added = append_apply(a, &j->edits, plan);
+            a->n_services_appended += j->edits.n_added;
+        }
         install_weights(a, j);
-        *n_rebuilt = j->edits.n;
+        *n_rebuilt = j->edits.n + j->edits.n_added;
         return true;
     }
     if (!install_job__(a, j, sc, errors, n_rebuilt)) {
@@ -1018,11 +1047,35 @@ finish_job(struct agent *a, struct swconn *sc)
     }
     j->thread = pthread_self();
     long long int t0 = time_msec();
+    struct append_plan plan;
+    const char *why;
+    if (j->weights_only && j->edits.n_added
+        && !append_prepare(a, &j->edits, &plan, &why)) {
+        /* Nothing changed yet: the same file again, as a whole reload, for
+         * the same waiters. */
+        VLOG_INFO("reloading %s: %"PRIuSIZE" service(s) added, not in "
+                  "place (%s): the whole spec", a->spec_path,
+                  j->edits.n_added, why);
+        reap_job(a, j);
+        start_job(a, true);
+        return;
+    }
     struct ds errors = DS_EMPTY_INITIALIZER;
     size_t n_rebuilt;
     unsigned int n_patched = a->n_reloads_patched;
-    bool ok = install_job(a, j, sc, &errors, &n_rebuilt);
-    if (ok && j->weights_only) {
+    bool ok = install_job(a, j, sc, &errors, &n_rebuilt, &plan);
+    if (ok && j->weights_only && j->edits.n_added) {
+        VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
+                  PRIuSIZE" groups; %"PRIuSIZE" service(s) added in place "
+                  "(%"PRIuSIZE" flows), weights changed in %"PRIuSIZE
+                  " service(s) (in the background: read and compared in "
+                  "%lld ms; then %lld ms in the loop, %s)", a->spec_path,
+                  a->cur->spec.n_services, a->cur->ir.n_flows,
+                  a->cur->ir.n_groups, j->edits.n_added, j->n_flows_added,
+                  j->edits.n, j->ms_load, time_msec() - t0,
+                  j->weights_whole ? "the whole spec lowered again"
+                  : "each lowered alone");
+    } else if (ok && j->weights_only) {
         VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
                   PRIuSIZE" groups; only weights changed, in %"PRIuSIZE
                   " service(s) (in the background: read and compared in "
@@ -1068,7 +1121,7 @@ finish_job(struct agent *a, struct swconn *sc)
         a->next_wanted = false;
         a->waiting = a->next;
         a->next = NULL;
-        start_job(a);
+        start_job(a, false);
     }
     ds_chomp(&errors, '\n');
     for (size_t i = 0; ws && i < ws->n; i++) {

@@ -66,9 +66,7 @@ mark_admin_lowered(struct compiled *c, size_t idx, bool admin)
     }
 }
 
-/* Puts IR group 'g' (of 'a->cur') into 'a->base'. Returns false on a
- * refusal (logged). */
-static bool
+bool
 base_put_group(struct agent *a, const struct ir_group *g)
 {
     /* The base holds every bucket, standby ones included (the desired
@@ -129,19 +127,18 @@ own_flows_unchanged(const struct ir_pipeline *ir, const size_t *own,
     return true;
 }
 
-/* Replaces in the base and desired states the flows tagged 'gone_fp[0 ..
- * n_gone)' with the flows of 'ir' at 'added[0 .. n_added)' (tagged with
- * 'added_fp'). Returns false if the base does not hold the gone ones or a
- * new one cannot be decoded (then the base is to be rebuilt). */
-static bool
-patch_flows(struct agent *a, const uint64_t *gone_fp, size_t n_gone,
-            const struct ir_pipeline *ir, const size_t *added,
-            const uint64_t *added_fp, size_t n_added, bool desired_too)
+bool
+base_patch_flows(struct agent *a, const uint64_t *gone_fp, size_t n_gone,
+                 const struct ir_pipeline *ir, const size_t *added,
+                 const uint64_t *added_fp, size_t n_added, bool desired_too)
 {
     struct ofsync_flow **gone = xmalloc(MAX(n_gone, 1) * sizeof *gone);
     size_t n = 0;
     struct ofsync_flow *f;
     HMAP_FOR_EACH (f, node, &a->base.flows) {
+        if (!n_gone) {
+            break;              /* Nothing to look for. */
+        }
         for (size_t k = 0; k < n_gone && n < n_gone; k++) {
             if (f->tag == gone_fp[k]) {
                 gone[n++] = f;
@@ -299,8 +296,8 @@ relower_service(struct agent *a, const char *name)
     if (ok && !a->base_dirty) {
         bool base_ok = base_put_group(a, g);
         if (base_ok && added) {
-            base_ok = patch_flows(a, gone_fp, n_gone, &c->ir, added,
-                                  added_fp, n_added, desired_is_base);
+            base_ok = base_patch_flows(a, gone_fp, n_gone, &c->ir, added,
+                                       added_fp, n_added, desired_is_base);
             if (!desired_is_base) {
                 a->desired_dirty = true;
             }

@@ -722,6 +722,39 @@ health_monitor_destroy(struct health_monitor *hm)
     free(hm);
 }
 
+/* A new target for 'ht', its first probe spread as among 'n'. */
+static void
+target_add(struct health_monitor *hm, const struct health_target *ht,
+           long long int now, long long int wall, size_t n)
+{
+    struct htarget *t = xzalloc(sizeof *t);
+    t->hm = hm;
+    t->service = xstrdup(ht->service);
+    t->addr = ht->addr;
+    target_set_definition(t, ht);
+    health_sm_init(&t->sm);
+    t->since = wall;
+    t->keep = true;
+    hmap_insert(&hm->targets, &t->node, target_hash(t->service, &t->addr));
+    t->next_run = first_run(t, now, n);
+    target_schedule(t);
+}
+
+void
+health_monitor_add_targets(struct health_monitor *hm,
+                           const struct health_target *targets, size_t n)
+{
+    long long int now = time_msec();
+    long long int wall = time_wall_msec();
+    for (size_t i = 0; i < n; i++) {
+        const struct health_target *ht = &targets[i];
+        if (kind_of(ht->check.type) >= 0 && ht->service
+            && !target_find(hm, ht->service, &ht->addr)) {
+            target_add(hm, ht, now, wall, n);
+        }
+    }
+}
+
 void
 health_monitor_set_targets(struct health_monitor *hm,
                            const struct health_target *targets, size_t n)
@@ -753,18 +786,7 @@ health_monitor_set_targets(struct health_monitor *hm,
                 target_schedule(t);
             }
         } else {
-            t = xzalloc(sizeof *t);
-            t->hm = hm;
-            t->service = xstrdup(ht->service);
-            t->addr = ht->addr;
-            target_set_definition(t, ht);
-            health_sm_init(&t->sm);
-            t->since = wall;
-            t->keep = true;
-            hmap_insert(&hm->targets, &t->node,
-                        target_hash(t->service, &t->addr));
-            t->next_run = first_run(t, now, n);
-            target_schedule(t);
+            target_add(hm, ht, now, wall, n);
         }
     }
     HMAP_FOR_EACH_SAFE (t, node, &hm->targets) {

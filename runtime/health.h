@@ -172,6 +172,11 @@ void health_monitor_destroy(struct health_monitor *); /* NULL ok. Kills and
 void health_monitor_set_targets(struct health_monitor *,
                                 const struct health_target *, size_t n);
 
+/* Adds the targets whose (service, addr) the monitor does not have, and
+ * leaves the others as they are (services added by a reload). */
+void health_monitor_add_targets(struct health_monitor *,
+                                const struct health_target *, size_t n);
+
 /* Advances probes: I/O, timeouts, finished children, new probes due. */
 void health_monitor_run(struct health_monitor *);
 

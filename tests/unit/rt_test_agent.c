@@ -19,8 +19,10 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "check.h"
 #include "health.h"
 #include "ir.h"
+#include "lower.h"
 #include "ofsync.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-actions.h"
@@ -754,6 +756,125 @@ test_weights_only_reload(void **state)
     assert_int_equal(any_weight_of(f, M1), -1);
 }
 
+/* Whether the running pipeline is the whole lowering of the spec file. */
+static void
+pipeline_as_lowered(const struct fx *f)
+{
+    struct lb_spec spec;
+    struct diag d;
+    lb_spec_init(&spec);
+    diag_init(&d);
+    assert_true(lb_spec_load(f->spec, &spec, &d) && lb_check(&spec, &d));
+    struct lower_options o;
+    lower_options_init(&o);
+    struct ir_pipeline ir;
+    ir_init(&ir);
+    assert_true(lower_spec(&spec, &o, &ir, &d));
+    assert_true(ir_pipeline_equal(agent_pipeline(f->agent), &ir));
+    ir_destroy(&ir);
+    lb_spec_destroy(&spec);
+    diag_destroy(&d);
+}
+
+/* reload_bg() that may be refused: 1 taken, 2 refused. */
+static int
+reload_bg_result(struct fx *f, const char *tmpl)
+{
+    char *body = subst(f, tmpl);
+    write_spec(f, body);
+    free(body);
+    int done = 0;
+    agent_reload_start(f->agent, reload_done, &done);
+    long long int deadline = time_msec() + 10000;
+    while (!done && time_msec() < deadline) {
+        settle(f, 20);
+    }
+    settle(f, 50);
+    return done;
+}
+
+#define WEB_API SERVICE_HEAD R1 ";\n" R2 ";\n}\n" API_HEAD R4 ";\n" R5 ";\n}\n"
+#define DNS \
+    "service dns {\n" \
+    "    vip 10.0.0.102 udp 53;\n" \
+    "    vip-mac 02:00:00:00:01:02;\n" \
+    CHECK("@DIR@") \
+    R4 ";\n" \
+    "    real 10.0.0.20 mac 02:00:00:00:00:20;\n}\n"
+#define M20 0x0a000014U
+
+/* Services added at the end of the spec are put into the running state in
+ * place, not by a whole reload: the pipeline is then the whole lowering of
+ * the file, the desired state what a rebuild makes, and the new reals are
+ * health-checked. What cannot be added in place (a clash, a table not
+ * there yet) takes the whole reload, which refuses or takes it. */
+static void
+test_services_added_in_place(void **state)
+{
+    struct fx *f = *state;
+    start_web_api_r1_down(f);
+    unsigned int appended = agent_services_appended(f->agent);
+    unsigned int patched = agent_reloads_patched(f->agent);
+
+    /* A service with a new VIP and a new real. */
+    reload_bg(f, WEB_API EXTRA);
+    assert_int_equal(agent_services_appended(f->agent), appended + 1);
+    assert_int_equal(agent_reloads_patched(f->agent), patched + 1);
+    pipeline_as_lowered(f);
+    assert_int_equal(ofsync_state_n_groups(agent_desired(f->agent)), 3);
+    desired_as_rebuilt(f);  /* A whole reload in the loop: in use since. */
+    assert_true(any_weight_of(f, 0x0a000010U) > 0);
+
+    /* One on the same VIP (its responder shared), a real shared with api
+     * and a checked new real that is down; a weight edited meanwhile. */
+    set_down(f, "10.0.0.20", true);
+    appended = agent_services_appended(f->agent);
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 " weight 7;\n}\n"
+              API_HEAD R4 ";\n" R5 ";\n}\n" EXTRA DNS);
+    assert_int_equal(agent_services_appended(f->agent), appended + 1);
+    pipeline_as_lowered(f);
+    settle(f, 500);
+    assert_int_equal(any_weight_of(f, M20), -1);    /* Checked: down. */
+    assert_int_equal(any_weight_of(f, M1), -1);     /* Still down. */
+    set_down(f, "10.0.0.20", false);
+    settle(f, 500);
+    assert_true(any_weight_of(f, M20) > 0);
+    /* The same file again: nothing. */
+    unsigned int seq = agent_desired_seqno(f->agent);
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 " weight 7;\n}\n"
+              API_HEAD R4 ";\n" R5 ";\n}\n" EXTRA DNS);
+    assert_int_equal(agent_desired_seqno(f->agent), seq);
+    desired_as_rebuilt(f);
+
+    /* A clash with a running service's VIP and port: the whole reload
+     * refuses it, the running state stays. */
+    appended = agent_services_appended(f->agent);
+    seq = agent_desired_seqno(f->agent);
+    assert_int_equal(reload_bg_result(f, WEB_API EXTRA
+                                      "service clash {\n"
+                                      "    vip 10.0.0.100 tcp 80;\n"
+                                      R3 ";\n}\n"), 2);
+    /* A real given another MAC than in a running service: refused. */
+    assert_int_equal(reload_bg_result(f, WEB_API EXTRA
+                                      "service other {\n"
+                                      "    vip 10.0.0.105 tcp 80;\n"
+                                      "    real 10.0.0.14 mac "
+                                      "02:00:00:00:00:99;\n}\n"), 2);
+    assert_int_equal(agent_services_appended(f->agent), appended);
+    assert_int_equal(agent_desired_seqno(f->agent), seq);
+
+    /* Persistence needs tables the pipeline does not have: a whole
+     * reload, taken. */
+    reload_bg(f, SERVICE_HEAD R1 ";\n" R2 " weight 7;\n}\n"
+              API_HEAD R4 ";\n" R5 ";\n}\n" EXTRA DNS
+              "service sticky {\n    vip 10.0.0.104 tcp 443;\n"
+              "    persistence 300s;\n" R3 ";\n}\n");
+    assert_int_equal(agent_services_appended(f->agent), appended);
+    pipeline_as_lowered(f);
+    assert_int_equal(ofsync_state_n_groups(agent_desired(f->agent)), 5);
+    desired_as_rebuilt(f);
+}
+
 #define STICKY_HEAD \
     "service sticky {\n" \
     "    vip 10.0.0.104 tcp 443;\n" \
@@ -822,6 +943,7 @@ main(void)
         T(test_admin_changes_lower_one_service),
         T(test_admin_persistent_service_flows),
         T(test_weights_only_reload),
+        T(test_services_added_in_place),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -318,8 +318,9 @@ test_byte_order_mark(void **state)
 }
 
 /* lb_dsl_weight_edits() of 'text' against the base parse: returns -1 if
- * refused, else the number of edits, each checked against a whole parse of
- * 'text' (same file name pointer: the base's diag). */
+ * refused, else the number of edits plus 100 times the number of services
+ * added, each checked against a whole parse of 'text' (same file name
+ * pointer: the base's diag). */
 static int
 weight_edits(const char *text)
 {
@@ -334,10 +335,17 @@ weight_edits(const char *text)
     struct lb_spec whole;
     lb_spec_init(&whole);
     assert_true(lb_dsl_parse("t.lb", text, strlen(text), &whole, &base.d));
-    assert_int_equal(whole.n_services, base.spec.n_services);
-    /* The base with the edits applied is the whole parse. */
+    assert_int_equal(whole.n_services, base.spec.n_services + e.n_added);
+    /* The base with the edits applied and the services added is the whole
+     * parse, locations included. */
+    for (size_t i = 0; i < e.n_added; i++) {
+        size_t at = base.spec.n_services + i;
+        assert_true(lb_service_equal(&e.added[i], &whole.services[at]));
+        assert_int_equal(e.added[i].loc.line, whole.services[at].loc.line);
+        assert_int_equal(e.added_pieces[i].line, whole.services[at].loc.line);
+    }
     size_t k = 0;
-    for (size_t i = 0; i < whole.n_services; i++) {
+    for (size_t i = 0; i < base.spec.n_services; i++) {
         const struct lb_service *now = &base.spec.services[i];
         if (k < e.n && e.edits[k].service == i) {
             now = &e.edits[k++].svc;
@@ -346,7 +354,7 @@ weight_edits(const char *text)
     }
     assert_int_equal(k, e.n);
     lb_spec_destroy(&whole);
-    int n = e.n;
+    int n = e.n + 100 * e.n_added;
     lb_weight_edits_destroy(&e);
     return n;
 }
@@ -382,10 +390,28 @@ test_weight_edits(void **state)
               "02:00:00:08:00:01;\n    vip");
     assert_int_equal(weight_edits(t2), -1);
     free(t2);
-    size_t len = strlen(t) + 100;
+    /* Services added at the end: taken, with the weight edit. */
+    const char *added = ("service added {\n    vip 198.51.100.9 tcp 80;\n"
+                         "    real 10.77.0.9 mac 02:00:00:77:00:09;\n}\n");
+    const char *added2 = ("# another\nservice added2 {\n"
+                          "    vip 198.51.100.10 udp 53;\n"
+                          "    real 10.77.0.10 mac 02:00:00:77:00:0a;\n}\n");
+    size_t len = strlen(t) + 400;
     t2 = malloc(len);
-    snprintf(t2, len, "%sservice added {\n    vip 198.51.100.9 tcp 80;\n"
-             "    real 10.77.0.9 mac 02:00:00:77:00:09;\n}\n", t);
+    snprintf(t2, len, "%s%s", t, added);
+    assert_int_equal(weight_edits(t2), 101);
+    snprintf(t2, len, "%s%s%s", t, added, added2);
+    assert_int_equal(weight_edits(t2), 201);
+    /* One that does not parse: refused. */
+    snprintf(t2, len, "%s%s", t, "service broken {\n    vip 1.2.3;\n}\n");
+    assert_int_equal(weight_edits(t2), -1);
+    /* Added before the last service (whose line moves): refused. */
+    char *s39 = strstr(t, "service s39 ");
+    assert_non_null(s39);
+    snprintf(t2, len, "%.*s%s%s", (int) (s39 - t), t, added, s39);
+    assert_int_equal(weight_edits(t2), -1);
+    /* The last one removed, another added in its place: refused. */
+    snprintf(t2, len, "%.*s%s", (int) (s39 - t), t, added);
     assert_int_equal(weight_edits(t2), -1);
     free(t2);
     free(t);
@@ -410,6 +436,13 @@ test_weight_edits(void **state)
                                     strlen(bumped), &lender, &e));
     assert_int_equal(e.n, LB_WEIGHT_EDITS_MAX);
     lb_weight_edits_destroy(&e);
+    /* ...but not with a service added: over the bound together. */
+    char *more = malloc(strlen(bumped) + 200);
+    sprintf(more, "%sservice added {\n    vip 198.51.100.9 tcp 80;\n}\n",
+            bumped);
+    assert_false(lb_dsl_weight_edits(many.spec.services[0].loc.file, more,
+                                     strlen(more), &lender, &e));
+    free(more);
     free(bumped);
     free(big);
     result_free(&many);
