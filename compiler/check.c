@@ -1138,8 +1138,14 @@ struct vip_entry {
     size_t n, allocated;
 };
 
+struct name_entry {
+    size_t svc;                 /* Service index + 1; 0: empty slot. */
+    size_t hash;                /* Of its name: most probes compare this
+                                 * alone, not the name (a cache miss). */
+};
+
 struct lb_spec_index {
-    size_t *names;              /* Service index + 1; 0: empty slot. */
+    struct name_entry *names;
     size_t names_mask, n_names;
     struct vip_entry *vips;
     size_t vips_mask, n_vips;
@@ -1170,15 +1176,19 @@ vip_hash(const struct lb_addr *a)
     return h;
 }
 
-/* The slot of 'name' in 'x' (empty if absent). */
-static size_t *
+/* The slot of 'name' (whose name_hash() is 'hash') in 'x' (empty if
+ * absent). */
+static struct name_entry *
 name_slot(const struct lb_spec_index *x, const struct lb_spec *spec,
-          const char *name)
+          const char *name, size_t hash)
 {
-    size_t i = name_hash(name) & x->names_mask;
-    while (x->names[i] && strcmp(name_of(&spec->services[x->names[i] - 1]),
-                                 name)) {
-        i = (i + 1) & x->names_mask;
+    size_t i = hash & x->names_mask;
+    for (; x->names[i].svc; i = (i + 1) & x->names_mask) {
+        const struct name_entry *e = &x->names[i];
+        if (e->hash == hash
+            && !strcmp(name_of(&spec->services[e->svc - 1]), name)) {
+            break;
+        }
     }
     return &x->names[i];
 }
@@ -1194,19 +1204,23 @@ vip_slot(const struct lb_spec_index *x, const struct lb_addr *vip)
 }
 
 static void
-index_grow(struct lb_spec_index *x, const struct lb_spec *spec)
+index_grow(struct lb_spec_index *x)
 {
     if (2 * (x->n_names + 1) > x->names_mask + 1) {
-        size_t *old = x->names, old_mask = x->names_mask;
+        struct name_entry *old = x->names;
+        size_t old_mask = x->names_mask;
         x->names_mask = old ? 2 * old_mask + 1 : 255;
         x->names = calloc(x->names_mask + 1, sizeof *x->names);
         if (!x->names) {
             abort();
         }
         for (size_t i = 0; old && i <= old_mask; i++) {
-            if (old[i]) {
-                *name_slot(x, spec, name_of(&spec->services[old[i] - 1]))
-                    = old[i];
+            if (old[i].svc) {
+                size_t k = old[i].hash & x->names_mask;
+                while (x->names[k].svc) {
+                    k = (k + 1) & x->names_mask;
+                }
+                x->names[k] = old[i];
             }
         }
         free(old);
@@ -1233,10 +1247,11 @@ lb_spec_index_add(struct lb_spec_index *x, const struct lb_spec *spec,
                   size_t i)
 {
     const struct lb_service *svc = &spec->services[i];
-    index_grow(x, spec);
-    size_t *ns = name_slot(x, spec, name_of(svc));
-    if (!*ns) {
-        *ns = i + 1;
+    index_grow(x);
+    size_t hash = name_hash(name_of(svc));
+    struct name_entry *ns = name_slot(x, spec, name_of(svc), hash);
+    if (!ns->svc) {
+        *ns = (struct name_entry) { .svc = i + 1, .hash = hash };
         x->n_names++;
     }
     if (!svc->has_vip) {
@@ -1268,10 +1283,20 @@ lb_spec_index_create(const struct lb_spec *spec)
     if (!x) {
         abort();
     }
+    size_t size = 256;
+    while (size < 2 * (spec->n_services + 1)) {
+        size *= 2;              /* Sized once: no rehash while filling. */
+    }
+    x->names_mask = x->vips_mask = size - 1;
+    x->names = calloc(size, sizeof *x->names);
+    x->vips = calloc(size, sizeof *x->vips);
+    if (!x->names || !x->vips) {
+        abort();
+    }
     for (size_t i = 0; i < spec->n_services; i++) {
         lb_spec_index_add(x, spec, i);
     }
-    index_grow(x, spec);        /* An empty spec still has its tables. */
+    index_grow(x);              /* An empty spec still has its tables. */
     return x;
 }
 
@@ -1294,7 +1319,7 @@ lb_check_appendable(const struct lb_spec_index *x, const struct lb_spec *spec,
                     const struct lb_service *svc)
 {
     if (!svc->has_vip || vip_is_prefix(svc) || x->n_prefixes
-        || *name_slot(x, spec, name_of(svc))) {
+        || name_slot(x, spec, name_of(svc), name_hash(name_of(svc)))->svc) {
         return false;
     }
     const struct vip_entry *e = vip_slot(x, &svc->vip);

@@ -210,11 +210,85 @@ ir_flow_is_own(const struct ir_flow *f, uint64_t cookie)
                 || f->role == IR_ROLE_ASSIGN));
 }
 
+/* Room for 'n' elements in '*array' (capacity '*allocated'), with an
+ * eighth more so that a run of small insertions grows it rarely. */
+static void
+reserve(void **array, size_t *allocated, size_t n, size_t elem)
+{
+    if (n > *allocated) {
+        *allocated = n + n / 8;
+        *array = realloc(*array, *allocated * elem);
+        if (!*array) {
+            abort();
+        }
+    }
+}
+
+/* Inserts the 'n_add' sorted elements of 'add' into the 'n_old' sorted
+ * elements of 'array' (room for both), in place: from the end, each added
+ * element's place among the old ones, the old ones after it moved up once
+ * (a memmove per added element, not a copy of the array). 'aux' (or
+ * NULL), a value per element, moves the same way; the added elements get
+ * 'add_aux' (0 if NULL). Equal elements: the added one first. */
+static void
+insert_sorted(void *array, size_t n_old, const void *add, size_t n_add,
+              size_t elem, int (*compare)(const void *, const void *),
+              uint64_t *aux, const uint64_t *add_aux)
+{
+    char *a = array;
+    const char *b = add;
+    size_t end = n_old;         /* Old elements [0, end) not moved yet. */
+    for (size_t j = n_add; j-- > 0; ) {
+        size_t lo = 0, hi = end;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (compare(a + mid * elem, b + j * elem) < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        memmove(a + (lo + j + 1) * elem, a + lo * elem, (end - lo) * elem);
+        memcpy(a + (lo + j) * elem, b + j * elem, elem);
+        if (aux) {
+            memmove(&aux[lo + j + 1], &aux[lo], (end - lo) * sizeof *aux);
+            aux[lo + j] = add_aux ? add_aux[j] : 0;
+        }
+        end = lo;
+    }
+}
+
+/* ir_splice_flows() without flows to remove. */
+static void
+insert_flows(struct ir_pipeline *p, struct ir_pipeline *add, uint64_t **aux,
+             const uint64_t *add_aux)
+{
+    size_t n = p->n_flows + add->n_flows;
+    void *flows = p->flows;
+    reserve(&flows, &p->allocated_flows, n + 1, sizeof *p->flows);
+    p->flows = flows;
+    if (aux) {
+        *aux = realloc(*aux, (n + 1) * sizeof **aux);
+        if (!*aux) {
+            abort();
+        }
+    }
+    insert_sorted(p->flows, p->n_flows, add->flows, add->n_flows,
+                  sizeof *p->flows, compare_flows, aux ? *aux : NULL,
+                  add_aux);
+    p->n_flows = n;
+    add->n_flows = 0;           /* Its flows moved. */
+}
+
 void
 ir_splice_flows(struct ir_pipeline *p, const size_t *gone, size_t n_gone,
                 struct ir_pipeline *add, uint64_t **aux,
                 const uint64_t *add_aux)
 {
+    if (!n_gone) {
+        insert_flows(p, add, aux, add_aux);
+        return;
+    }
     size_t n = p->n_flows - n_gone + add->n_flows;
     struct ir_flow *flows = malloc((n + 1) * sizeof *flows);
     uint64_t *fps = aux ? malloc((n + 1) * sizeof *fps) : NULL;
@@ -260,37 +334,20 @@ ir_merge_groups(struct ir_pipeline *p, struct ir_pipeline *add,
                 uint64_t **aux, const uint64_t *add_aux)
 {
     size_t n = p->n_groups + add->n_groups;
-    struct ir_group *groups = malloc((n + 1) * sizeof *groups);
-    uint64_t *fps = aux ? malloc((n + 1) * sizeof *fps) : NULL;
-    if (!groups || (aux && !fps)) {
-        abort();
-    }
-    size_t i = 0, j = 0, k = 0;
-    while (i < p->n_groups || j < add->n_groups) {
-        bool take_old = (j == add->n_groups
-                         || (i < p->n_groups
-                             && compare_groups(&p->groups[i],
-                                               &add->groups[j]) < 0));
-        if (take_old) {
-            if (fps) {
-                fps[k] = (*aux)[i];
-            }
-            groups[k++] = p->groups[i++];
-        } else {
-            if (fps) {
-                fps[k] = add_aux ? add_aux[j] : 0;
-            }
-            groups[k++] = add->groups[j++];
+    void *groups = p->groups;
+    reserve(&groups, &p->allocated_groups, n + 1, sizeof *p->groups);
+    p->groups = groups;
+    if (aux) {
+        *aux = realloc(*aux, (n + 1) * sizeof **aux);
+        if (!*aux) {
+            abort();
         }
     }
-    free(p->groups);
-    p->groups = groups;
-    p->n_groups = p->allocated_groups = n;
+    insert_sorted(p->groups, p->n_groups, add->groups, add->n_groups,
+                  sizeof *p->groups, compare_groups, aux ? *aux : NULL,
+                  add_aux);
+    p->n_groups = n;
     add->n_groups = 0;          /* Its groups moved. */
-    if (aux) {
-        free(*aux);
-        *aux = fps;
-    }
 }
 
 size_t

@@ -1,7 +1,8 @@
 /* libFuzzer target: a reload's reparse and relowering (grammar/dsl_reuse.c,
- * lower_spec_reusing()) and its test for a change of weights only
- * (lb_dsl_weight_edits()) against a whole parse and lowering of the same
- * text. The input is two DSL texts separated by a form feed (no form
+ * lower_spec_reusing()), its test for a change of weights only and services
+ * added at the end (lb_dsl_weight_edits()), and the check and lowering of
+ * those services alone (lb_check_appendable(), lower_services_appended())
+ * against a whole parse, check and lowering of the same text. The input is two DSL texts separated by a form feed (no form
  * feed: the same text twice): the first is the running spec, the second
  * the edited one. Aborts if the reparse's result, its diagnostics, or the
  * lowered pipeline differ in anything from the whole one's. */
@@ -73,6 +74,61 @@ running_destroy(struct running *r)
     diag_destroy(&r->d);
 }
 
+/* Services appended to the running spec ('we', the whole text parsed
+ * into 'w'): if they pass the checks alone and against the running spec's
+ * index, and lower against its pipeline, the longer spec passes the whole
+ * check and its whole lowering is the running one with theirs merged in
+ * (what flowlbd does in place). */
+static void
+check_appended(const struct running *run, const struct lb_weight_edits *we,
+               const struct lb_spec *w, const struct lower_options *lo)
+{
+    struct lb_spec added = { .services = we->added,
+                             .n_services = we->n_added };
+    struct diag d;
+    diag_init(&d);
+    bool ok = lb_check(&added, &d) && !diag_has_errors(&d);
+    struct lb_spec_index *x = lb_spec_index_create(&run->spec);
+    for (size_t i = 0; ok && i < we->n_added; i++) {
+        ok = lb_check_appendable(x, &run->spec, &we->added[i]);
+    }
+    lb_spec_index_destroy(x);
+    struct ir_pipeline out, merged, whole;
+    ir_init(&out);
+    ir_init(&merged);
+    ir_init(&whole);
+    struct lower_sharer *sharers = NULL;
+    size_t n_sharers = 0;
+    ok = ok && lower_services_appended(&added, lo, &run->ir, &out, &sharers,
+                                       &n_sharers, &d);
+    if (ok) {
+        if (!lb_check(w, &d) || diag_has_errors(&d)) {
+            fail("appended services pass alone but not in the whole spec");
+        }
+        if (!lower_spec(w, lo, &whole, &d) || diag_has_errors(&d)) {
+            fail("appended services lower alone but not in the whole spec");
+        }
+        /* The running pipeline again, to merge into. */
+        if (!lower_spec(&run->spec, lo, &merged, &d)) {
+            fail("the running spec does not lower again");
+        }
+        for (size_t k = 0; k < n_sharers; k++) {
+            ir_flow_add_sharer(&merged.flows[sharers[k].flow],
+                               sharers[k].service);
+        }
+        ir_splice_flows(&merged, NULL, 0, &out, NULL, NULL);
+        ir_merge_groups(&merged, &out, NULL, NULL);
+        if (!ir_pipeline_equal(&merged, &whole)) {
+            fail("appended services merged differ from the whole lowering");
+        }
+    }
+    free(sharers);
+    ir_destroy(&out);
+    ir_destroy(&merged);
+    ir_destroy(&whole);
+    diag_destroy(&d);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -140,11 +196,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lb_spec_init(&w);
             if (!ok_whole || !lb_dsl_parse("f.lb", next_text, next_len, &w,
                                            &run.d)
-                || w.n_services != run.spec.n_services) {
+                || w.n_services != run.spec.n_services + we.n_added) {
                 fail("a weights-only edit of a text that parses otherwise");
             }
+            for (size_t i = 0; i < we.n_added; i++) {
+                if (!lb_service_equal(&we.added[i],
+                                      &w.services[run.spec.n_services + i])) {
+                    fail("an added service differs");
+                }
+            }
+            if (run.lowered && we.n_added && !we.n) {
+                check_appended(&run, &we, &w, &lo);
+            }
             size_t k = 0;
-            for (size_t i = 0; i < w.n_services; i++) {
+            for (size_t i = 0; i < run.spec.n_services; i++) {
                 const struct lb_service *now = &run.spec.services[i];
                 if (k < we.n && we.edits[k].service == i) {
                     now = &we.edits[k++].svc;

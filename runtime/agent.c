@@ -327,6 +327,7 @@ tables_put_service(struct hmap *reals, struct hmap *services,
         s->name = xstrdup(svc->name);
         s->active = xmalloc(sizeof *s->active);
         sset_init(s->active);
+        s->svc_idx = SIZE_MAX;      /* Not indexed yet. */
         hmap_insert(services, &s->node, hash_string(s->name, 0));
     }
     s->seen = true;
@@ -453,7 +454,7 @@ thread_cpu_msec(void)
 struct tables_job {
     pthread_t thread;
     struct agent *a;
-    const struct compiled *c;
+    struct compiled *c;
     long long int ms, cpu_ms;
 };
 
@@ -464,6 +465,8 @@ tables_main(void *tj_)
     long long int t0 = time_msec();
     long long int c0 = thread_cpu_msec();
     sync_tables(tj->a, tj->c, true);
+    /* For a reload that adds services (append_prepare()). */
+    tj->c->index = lb_spec_index_create(&tj->c->spec);
     tj->ms = time_msec() - t0;
     tj->cpu_ms = thread_cpu_msec() - c0;
     return NULL;

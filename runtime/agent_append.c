@@ -72,7 +72,9 @@ append_prepare(struct agent *a, const struct lb_weight_edits *e,
         const struct ir_flow *f = &c->ir.flows[p->sharers[k].flow];
         for (size_t s = 0; s < f->n_shared_by; s++) {
             const struct agent_service *as = find_service(a, f->shared_by[s]);
-            if (!as || !as->svc || as->svc->quorum || as->withdrawn) {
+            const struct lb_service *svc = as ? agent_service_spec(a, as)
+                                              : NULL;
+            if (!svc || svc->quorum || as->withdrawn) {
                 *why = "it shares a VIP with a service with quorum";
                 append_plan_destroy(p);
                 return false;
@@ -196,8 +198,21 @@ append_apply(struct agent *a, struct lb_weight_edits *e,
         health_monitor_add_targets(a->hm, targets, n_targets);
     }
     free(targets);
-    /* The spec's services and the IR's groups moved. */
-    index_services(a);
+    /* The new services indexed (the others' indexes did not change). */
+    for (size_t k = 0; k < n_groups; k++) {
+        const struct ir_group *g = ir_find_group(&c->ir, group_ids[k]);
+        struct agent_service *as = g && g->service
+                                   ? find_service(a, g->service) : NULL;
+        if (as) {
+            as->group_id = g->group_id;
+        }
+    }
+    for (size_t i = n0; i < n0 + n; i++) {
+        struct agent_service *as = find_service(a, c->spec.services[i].name);
+        if (as) {
+            as->svc_idx = i;
+        }
+    }
 
     /* The base and desired states: the new groups and flows decoded (the
      * desired groups are made from the base at the next agent_run()). */

@@ -290,14 +290,14 @@ index_services(struct agent *a)
 {
     struct agent_service *as;
     HMAP_FOR_EACH (as, node, &a->services) {
-        as->svc = NULL;
-        as->g = NULL;
+        as->svc_idx = SIZE_MAX;
+        as->group_id = 0;
     }
     const struct lb_spec *spec = &a->cur->spec;
     for (size_t i = 0; i < spec->n_services; i++) {
         as = find_service(a, spec->services[i].name);
         if (as) {
-            as->svc = &spec->services[i];
+            as->svc_idx = i;
         }
     }
     const struct ir_pipeline *ir = &a->cur->ir;
@@ -305,10 +305,23 @@ index_services(struct agent *a)
         as = ir->groups[i].service ? find_service(a, ir->groups[i].service)
                                    : NULL;
         if (as) {
-            as->g = &ir->groups[i];
+            as->group_id = ir->groups[i].group_id;
         }
     }
     a->index_stale = false;
+}
+
+const struct lb_service *
+agent_service_spec(const struct agent *a, const struct agent_service *as)
+{
+    return (as->svc_idx < a->cur->spec.n_services
+            ? &a->cur->spec.services[as->svc_idx] : NULL);
+}
+
+const struct ir_group *
+agent_service_group(const struct agent *a, const struct agent_service *as)
+{
+    return as->group_id ? ir_find_group(&a->cur->ir, as->group_id) : NULL;
 }
 
 void
@@ -327,7 +340,7 @@ build_desired(struct agent *a, struct swconn *sc)
                                               : NULL;
         build_service_group(a, sc, g,
                             ofsync_find_group(&a->desired, g->group_id),
-                            as ? as->svc : NULL, as);
+                            as ? agent_service_spec(a, as) : NULL, as);
         any_withdrawn |= as && as->withdrawn;
     }
     if (any_withdrawn) {
@@ -345,18 +358,21 @@ bool
 update_service(struct agent *a, struct swconn *sc, const char *name)
 {
     struct agent_service *as = find_service(a, name);
-    if (a->index_stale || !as || !as->g || !as->svc
-        || a->opts.expire_nodest_conn || as->svc->expire_nodest_conn
-        || as->svc->quorum) {
+    if (a->index_stale || !as) {
         return false;
     }
-    const struct ofsync_group *bg = ofsync_find_group(&a->base,
-                                                      as->g->group_id);
+    const struct lb_service *svc = agent_service_spec(a, as);
+    const struct ir_group *g = agent_service_group(a, as);
+    if (!g || !svc || a->opts.expire_nodest_conn || svc->expire_nodest_conn
+        || svc->quorum) {
+        return false;
+    }
+    const struct ofsync_group *bg = ofsync_find_group(&a->base, g->group_id);
     if (!bg) {
         return false;
     }
     struct ofsync_group *ng = ofsync_group_clone(bg);
-    build_service_group(a, sc, as->g, ng, as->svc, as);
+    build_service_group(a, sc, g, ng, svc, as);
     ofsync_state_put_group(&a->desired, ng);
     a->desired_seqno++;
     return true;

@@ -105,11 +105,21 @@ struct agent_service {
     bool seen;
     const struct lb_service *prev_svc;  /* During a reload: the service in
                                          * the spec being replaced. */
-    /* The service in the running spec and its compiled group, set by each
-     * whole rebuild of the desired state (valid while !index_stale). */
-    const struct lb_service *svc;
-    const struct ir_group *g;
+    /* Where the service is in the running spec (its index) and IR (its
+     * group's id), set by index_services() (valid while !index_stale;
+     * SIZE_MAX and 0: none). Numbers, not pointers: services appended in
+     * place move the arrays but not these. See agent_service_spec() and
+     * agent_service_group(). */
+    size_t svc_idx;
+    uint32_t group_id;
 };
+
+/* The spec entry and compiled group of 'as' in the running spec, by its
+ * index (valid while !index_stale), or NULL. */
+const struct lb_service *agent_service_spec(const struct agent *,
+                                            const struct agent_service *);
+const struct ir_group *agent_service_group(const struct agent *,
+                                           const struct agent_service *);
 
 struct agent {
     char *spec_path;

@@ -92,6 +92,8 @@ tables_main(void *job_)
 {
     struct reload_job *j = job_;
     sync_tables__(&j->reals, &j->services, j->c, true);
+    /* For the next reload, if it adds services (append_prepare()). */
+    j->c->index = lb_spec_index_create(&j->c->spec);
     return NULL;
 }
 
@@ -547,7 +549,8 @@ group_unchanged(struct agent *a, const struct compiled *old, size_t i)
     const struct ir_group *og = ir_find_group(&old->ir, g->group_id);
     return (as && og
             && old->group_fp[og - old->ir.groups] == c->group_fp[i]
-            && service_settings_same(as->prev_svc, as->svc));
+            && service_settings_same(as->prev_svc,
+                                     agent_service_spec(a, as)));
 }
 
 /* Makes the desired group of 'g' again from its base group and the reals'
@@ -560,7 +563,8 @@ remake_desired_group(struct agent *a, struct swconn *sc,
                                           : NULL;
     const struct ofsync_group *bg = ofsync_find_group(&a->base, g->group_id);
     struct ofsync_group *ng = ofsync_group_clone(bg);
-    build_service_group(a, sc, g, ng, as ? as->svc : NULL, as);
+    build_service_group(a, sc, g, ng, as ? agent_service_spec(a, as) : NULL,
+                        as);
     ofsync_state_put_group(&a->desired, ng);
 }
 
@@ -641,7 +645,8 @@ reuse_groups(struct agent *a, struct swconn *sc, const struct compiled *old,
                 hmap_insert(&a->desired.groups, &dg->node,
                             hash_int(dg->group_id, 0));
             }
-            build_service_group(a, sc, g, dg, as ? as->svc : NULL, as);
+            build_service_group(a, sc, g, dg,
+                                as ? agent_service_spec(a, as) : NULL, as);
             n_rebuilt++;
         }
     }
@@ -822,7 +827,8 @@ patch_running(struct agent *a, struct reload_job *j, struct swconn *sc,
         struct agent_service *as = ig->service ? find_service(a, ig->service)
                                                : NULL;
         if (j->reuse.group_reused[i]
-            && (!as || service_settings_same(as->prev_svc, as->svc))) {
+            && (!as || service_settings_same(as->prev_svc,
+                                             agent_service_spec(a, as)))) {
             continue;
         }
         remake_desired_group(a, sc, ig);

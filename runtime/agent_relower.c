@@ -193,8 +193,8 @@ service_index(const struct agent *a, const char *name)
 {
     const struct lb_spec *spec = &a->cur->spec;
     const struct agent_service *as = find_service(a, name);
-    if (as && as->svc && !a->index_stale) {
-        return as->svc - spec->services;
+    if (as && !a->index_stale && as->svc_idx < spec->n_services) {
+        return as->svc_idx;
     }
     for (size_t i = 0; i < spec->n_services; i++) {
         if (!strcmp(spec->services[i].name, name)) {
@@ -214,9 +214,10 @@ relower_service(struct agent *a, const char *name)
     }
     struct lb_service *svc = &c->spec.services[idx];
     struct agent_service *as = find_service(a, name);
+    const struct ir_group *ig = (as && !a->index_stale
+                                 ? agent_service_group(a, as) : NULL);
     struct ir_group *g = CONST_CAST(struct ir_group *,
-                                    as && as->g && !a->index_stale
-                                    ? as->g : service_group(&c->ir, name));
+                                    ig ? ig : service_group(&c->ir, name));
     if (!g) {
         return false;
     }
