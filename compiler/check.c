@@ -1153,30 +1153,13 @@ struct lb_spec_index {
 };
 
 static size_t
-name_hash(const char *s)
-{
-    size_t h = 2166136261u;
-    for (; *s; s++) {
-        h = (h ^ (uint8_t) *s) * 16777619u;
-    }
-    return h;
-}
-
-static size_t
 vip_hash(const struct lb_addr *a)
 {
-    const uint8_t *p = (const uint8_t *) (a->family == AF_INET6
-                                          ? (const void *) &a->v6
-                                          : (const void *) &a->v4);
-    size_t n = a->family == AF_INET6 ? 16 : 4;
-    size_t h = 2166136261u ^ (size_t) a->family;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 16777619u;
-    }
-    return h;
+    return (a->family == AF_INET6 ? lb_fnv1a(&a->v6, sizeof a->v6)
+            : lb_fnv1a(&a->v4, sizeof a->v4)) ^ (size_t) a->family;
 }
 
-/* The slot of 'name' (whose name_hash() is 'hash') in 'x' (empty if
+/* The slot of 'name' (whose lb_fnv1a_str() is 'hash') in 'x' (empty if
  * absent). */
 static struct name_entry *
 name_slot(const struct lb_spec_index *x, const struct lb_spec *spec,
@@ -1248,7 +1231,7 @@ lb_spec_index_add(struct lb_spec_index *x, const struct lb_spec *spec,
 {
     const struct lb_service *svc = &spec->services[i];
     index_grow(x);
-    size_t hash = name_hash(name_of(svc));
+    size_t hash = lb_fnv1a_str(name_of(svc));
     struct name_entry *ns = name_slot(x, spec, name_of(svc), hash);
     if (!ns->svc) {
         *ns = (struct name_entry) { .svc = i + 1, .hash = hash };
@@ -1318,8 +1301,9 @@ bool
 lb_check_appendable(const struct lb_spec_index *x, const struct lb_spec *spec,
                     const struct lb_service *svc)
 {
+    const char *name = name_of(svc);
     if (!svc->has_vip || vip_is_prefix(svc) || x->n_prefixes
-        || name_slot(x, spec, name_of(svc), name_hash(name_of(svc)))->svc) {
+        || name_slot(x, spec, name, lb_fnv1a_str(name))->svc) {
         return false;
     }
     const struct vip_entry *e = vip_slot(x, &svc->vip);

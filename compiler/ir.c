@@ -224,20 +224,30 @@ reserve(void **array, size_t *allocated, size_t n, size_t elem)
     }
 }
 
-/* Inserts the 'n_add' sorted elements of 'add' into the 'n_old' sorted
- * elements of 'array' (room for both), in place: from the end, each added
- * element's place among the old ones, the old ones after it moved up once
- * (a memmove per added element, not a copy of the array). 'aux' (or
- * NULL), a value per element, moves the same way; the added elements get
- * 'add_aux' (0 if NULL). Equal elements: the added one first. */
+/* Inserts the 'n_add' sorted elements of 'add' into the '*n' sorted
+ * elements of '*array' (capacity '*allocated', grown as needed), in place:
+ * from the end, each added element's place among the old ones, the old
+ * ones after it moved up once (a memmove per added element, not a copy of
+ * the array). '*aux' (if 'aux' is nonnull), a value per element, is
+ * reallocated and moves the same way; the added elements get 'add_aux'
+ * (0 if NULL). Equal elements: the added one first. */
 static void
-insert_sorted(void *array, size_t n_old, const void *add, size_t n_add,
-              size_t elem, int (*compare)(const void *, const void *),
-              uint64_t *aux, const uint64_t *add_aux)
+insert_sorted(void **array, size_t *n, size_t *allocated, const void *add,
+              size_t n_add, size_t elem,
+              int (*compare)(const void *, const void *), uint64_t **aux,
+              const uint64_t *add_aux)
 {
-    char *a = array;
+    reserve(array, allocated, *n + n_add + 1, elem);
+    if (aux) {
+        *aux = realloc(*aux, (*n + n_add + 1) * sizeof **aux);
+        if (!*aux) {
+            abort();
+        }
+    }
+    char *a = *array;
     const char *b = add;
-    size_t end = n_old;         /* Old elements [0, end) not moved yet. */
+    uint64_t *x = aux ? *aux : NULL;
+    size_t end = *n;            /* Old elements [0, end) not moved yet. */
     for (size_t j = n_add; j-- > 0; ) {
         size_t lo = 0, hi = end;
         while (lo < hi) {
@@ -250,34 +260,13 @@ insert_sorted(void *array, size_t n_old, const void *add, size_t n_add,
         }
         memmove(a + (lo + j + 1) * elem, a + lo * elem, (end - lo) * elem);
         memcpy(a + (lo + j) * elem, b + j * elem, elem);
-        if (aux) {
-            memmove(&aux[lo + j + 1], &aux[lo], (end - lo) * sizeof *aux);
-            aux[lo + j] = add_aux ? add_aux[j] : 0;
+        if (x) {
+            memmove(&x[lo + j + 1], &x[lo], (end - lo) * sizeof *x);
+            x[lo + j] = add_aux ? add_aux[j] : 0;
         }
         end = lo;
     }
-}
-
-/* ir_splice_flows() without flows to remove. */
-static void
-insert_flows(struct ir_pipeline *p, struct ir_pipeline *add, uint64_t **aux,
-             const uint64_t *add_aux)
-{
-    size_t n = p->n_flows + add->n_flows;
-    void *flows = p->flows;
-    reserve(&flows, &p->allocated_flows, n + 1, sizeof *p->flows);
-    p->flows = flows;
-    if (aux) {
-        *aux = realloc(*aux, (n + 1) * sizeof **aux);
-        if (!*aux) {
-            abort();
-        }
-    }
-    insert_sorted(p->flows, p->n_flows, add->flows, add->n_flows,
-                  sizeof *p->flows, compare_flows, aux ? *aux : NULL,
-                  add_aux);
-    p->n_flows = n;
-    add->n_flows = 0;           /* Its flows moved. */
+    *n += n_add;
 }
 
 void
@@ -286,7 +275,12 @@ ir_splice_flows(struct ir_pipeline *p, const size_t *gone, size_t n_gone,
                 const uint64_t *add_aux)
 {
     if (!n_gone) {
-        insert_flows(p, add, aux, add_aux);
+        void *flows = p->flows;
+        insert_sorted(&flows, &p->n_flows, &p->allocated_flows, add->flows,
+                      add->n_flows, sizeof *p->flows, compare_flows, aux,
+                      add_aux);
+        p->flows = flows;
+        add->n_flows = 0;       /* Its flows moved. */
         return;
     }
     size_t n = p->n_flows - n_gone + add->n_flows;
@@ -333,20 +327,11 @@ void
 ir_merge_groups(struct ir_pipeline *p, struct ir_pipeline *add,
                 uint64_t **aux, const uint64_t *add_aux)
 {
-    size_t n = p->n_groups + add->n_groups;
     void *groups = p->groups;
-    reserve(&groups, &p->allocated_groups, n + 1, sizeof *p->groups);
-    p->groups = groups;
-    if (aux) {
-        *aux = realloc(*aux, (n + 1) * sizeof **aux);
-        if (!*aux) {
-            abort();
-        }
-    }
-    insert_sorted(p->groups, p->n_groups, add->groups, add->n_groups,
-                  sizeof *p->groups, compare_groups, aux ? *aux : NULL,
+    insert_sorted(&groups, &p->n_groups, &p->allocated_groups, add->groups,
+                  add->n_groups, sizeof *p->groups, compare_groups, aux,
                   add_aux);
-    p->n_groups = n;
+    p->groups = groups;
     add->n_groups = 0;          /* Its groups moved. */
 }
 

@@ -59,17 +59,6 @@ lower_options_init(struct lower_options *opts)
     opts->ct_zone = 64000;
 }
 
-static uint32_t
-fnv1a(const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ p[i]) * 16777619u;
-    }
-    return h;
-}
-
 uint32_t
 lower_real_mark(const struct lb_addr *addr)
 {
@@ -78,7 +67,7 @@ lower_real_mark(const struct lb_addr *addr)
          * ct dumps (ct_mark=0xa00000b is 10.0.0.11). */
         return ntohl(addr->v4.s_addr);
     }
-    uint32_t h = fnv1a(&addr->v6, sizeof addr->v6);
+    uint32_t h = lb_fnv1a(&addr->v6, sizeof addr->v6);
     return h ? h : 1;
 }
 
@@ -91,16 +80,6 @@ struct flow_index {
     size_t mask, n;
 };
 
-static uint32_t
-text_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h = (h ^ (uint8_t) *s) * 16777619u;
-    }
-    return h;
-}
-
 /* Returns the index of the flow whose match is 'match', or SIZE_MAX. */
 static size_t
 flow_index_find(const struct flow_index *fi, const struct ir_pipeline *ir,
@@ -109,7 +88,7 @@ flow_index_find(const struct flow_index *fi, const struct ir_pipeline *ir,
     if (!fi->slots) {
         return SIZE_MAX;
     }
-    for (size_t i = text_hash(match) & fi->mask; fi->slots[i];
+    for (size_t i = lb_fnv1a_str(match) & fi->mask; fi->slots[i];
          i = (i + 1) & fi->mask) {
         size_t f = fi->slots[i] - 1;
         if (!strcmp(ir->flows[f].match, match)) {
@@ -138,7 +117,7 @@ flow_index_insert(struct flow_index *fi, const struct ir_pipeline *ir,
         free(fi->slots);
         *fi = bigger;
     }
-    size_t i = text_hash(ir->flows[flow].match) & fi->mask;
+    size_t i = lb_fnv1a_str(ir->flows[flow].match) & fi->mask;
     while (fi->slots[i]) {
         i = (i + 1) & fi->mask;
     }
@@ -241,6 +220,20 @@ struct lowering {
     size_t n_copied;            /* Services copied rather than lowered. */
 };
 
+/* Frees what a lowering allocated for itself (not its output). */
+static void
+lowering_free(struct lowering *l)
+{
+    free(l->lent_flows);
+    free(l->service_ids);
+    free(l->responders.slots);
+    free(l->forwards.slots);
+    free(l->marks.slots);
+    free(l->match.s);
+    free(l->actions.s);
+    free(l->scratch.s);
+}
+
 static uint8_t
 table(const struct lowering *l, int offset)
 {
@@ -274,7 +267,7 @@ compare_names(const void *a_, const void *b_, void *spec_)
 static uint32_t
 home_id(const char *name)
 {
-    return fnv1a(name, strlen(name)) & (FLOWLB_GROUP_SPAN - 1);
+    return lb_fnv1a_str(name) & (FLOWLB_GROUP_SPAN - 1);
 }
 
 static bool
@@ -1151,10 +1144,7 @@ lower_service_alone(const struct lb_spec *spec, size_t i,
     l.service_ids[i] = service_id;
     add_service_own(&l, i);
     ir_sort(ir);
-    free(l.service_ids);
-    free(l.match.s);
-    free(l.actions.s);
-    free(l.scratch.s);
+    lowering_free(&l);
     return d->n_errors == errors_before;
 }
 
@@ -1314,13 +1304,7 @@ lower_services_appended(const struct lb_spec *added,
         *sharers = NULL;
         *n_sharers = 0;
     }
-    free(l.service_ids);
-    free(l.responders.slots);
-    free(l.forwards.slots);
-    free(l.marks.slots);
-    free(l.match.s);
-    free(l.actions.s);
-    free(l.scratch.s);
+    lowering_free(&l);
     return ok;
 }
 
@@ -1382,13 +1366,6 @@ lower_spec_reusing(const struct lb_spec *spec,
         ir_sort(ir);
     }
     *n_copied = l.n_copied;
-    free(l.lent_flows);
-    free(l.service_ids);
-    free(l.responders.slots);
-    free(l.forwards.slots);
-    free(l.marks.slots);
-    free(l.match.s);
-    free(l.actions.s);
-    free(l.scratch.s);
+    lowering_free(&l);
     return d->n_errors == errors_before;
 }

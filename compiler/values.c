@@ -515,3 +515,24 @@ lb_mac_is_zero(const struct lb_mac *m)
     static const struct lb_mac zero;
     return !memcmp(m, &zero, sizeof zero);
 }
+
+uint32_t
+lb_fnv1a(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+    return h;
+}
+
+uint32_t
+lb_fnv1a_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h = (h ^ (uint8_t) *s) * 16777619u;
+    }
+    return h;
+}

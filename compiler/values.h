@@ -42,6 +42,12 @@ const char *lb_parse_stickiness(const char *s, enum lb_stickiness *out);
 const char *lb_parse_bool(const char *s, bool *out);
 
 /* Bits in an address of 'family': 32, 128, or 0 for no family. */
+/* 32-bit FNV-1a of 'len' bytes, and of a string: the hash of names,
+ * addresses and match texts in the compiler's tables (and of service
+ * names into service ids: do not change it). */
+uint32_t lb_fnv1a(const void *data, size_t len);
+uint32_t lb_fnv1a_str(const char *s);
+
 unsigned int lb_addr_bits(int family);
 /* 'a' with every bit after the first 'len' cleared. */
 void lb_addr_mask(const struct lb_addr *a, unsigned int len,

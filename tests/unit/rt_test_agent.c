@@ -470,9 +470,10 @@ reload_done(bool ok, const char *errors, void *done_)
 }
 
 /* Writes 'tmpl' as the spec and reloads it in the background, running the
- * loop until the reload is taken into use. */
-static void
-reload_bg(struct fx *f, const char *tmpl)
+ * loop until the reload is taken into use or refused. Returns 1 if taken,
+ * 2 if refused, 0 if it never ended. */
+static int
+reload_bg_result(struct fx *f, const char *tmpl)
 {
     char *body = subst(f, tmpl);
     write_spec(f, body);
@@ -483,8 +484,15 @@ reload_bg(struct fx *f, const char *tmpl)
     while (!done && time_msec() < deadline) {
         settle(f, 20);
     }
-    assert_int_equal(done, 1);
     settle(f, 50);
+    return done;
+}
+
+/* reload_bg_result() that must be taken. */
+static void
+reload_bg(struct fx *f, const char *tmpl)
+{
+    assert_int_equal(reload_bg_result(f, tmpl), 1);
 }
 
 /* web (r1, r2) and api (r4, r5), with r1 down and out of web's group. */
@@ -774,23 +782,6 @@ pipeline_as_lowered(const struct fx *f)
     ir_destroy(&ir);
     lb_spec_destroy(&spec);
     diag_destroy(&d);
-}
-
-/* reload_bg() that may be refused: 1 taken, 2 refused. */
-static int
-reload_bg_result(struct fx *f, const char *tmpl)
-{
-    char *body = subst(f, tmpl);
-    write_spec(f, body);
-    free(body);
-    int done = 0;
-    agent_reload_start(f->agent, reload_done, &done);
-    long long int deadline = time_msec() + 10000;
-    while (!done && time_msec() < deadline) {
-        settle(f, 20);
-    }
-    settle(f, 50);
-    return done;
 }
 
 #define WEB_API SERVICE_HEAD R1 ";\n" R2 ";\n}\n" API_HEAD R4 ";\n" R5 ";\n}\n"
