@@ -129,6 +129,10 @@ append_to_spec(struct compiled *c, struct lb_weight_edits *e)
         c->uses_lc = c->uses_lc || is_lc(svc);
     }
     c->memo.n = n0 + n;
+    /* Per service of the parse that made the spec: one entry short now,
+     * and of no use once lowered. */
+    free(c->memo.taken_from);
+    c->memo.taken_from = NULL;
 }
 
 size_t
