@@ -20,10 +20,11 @@ has_suffix(const char *s, const char *suffix)
 }
 
 /* Reads all of 'path' ("-": standard input) into '*textp' (NUL-terminated,
- * '*lenp' bytes, malloc'd). */
+ * '*lenp' bytes, malloc'd), or into 'buf' if it is nonnull (then
+ * '*textp' is its data, which it keeps). */
 static bool
 read_text(const char *path, const char *file, struct diag *d, char **textp,
-          size_t *lenp)
+          size_t *lenp, struct lb_text_buf *buf)
 {
     struct location at_file = { file, 0, 0 };
 
@@ -40,13 +41,25 @@ read_text(const char *path, const char *file, struct diag *d, char **textp,
         && st.st_size > 0 && (uint64_t) st.st_size < SPEC_MAX_BYTES) {
         allocated = st.st_size + 2;     /* + NUL, + 1 to see the end. */
     }
-    char *text = malloc(allocated);
+    char *text;
+    if (buf && buf->allocated >= allocated) {
+        text = buf->data;
+        allocated = buf->allocated;
+    } else {
+        text = buf ? realloc(buf->data, allocated) : malloc(allocated);
+        if (buf && text) {
+            buf->data = text;
+            buf->allocated = allocated;
+        }
+    }
     for (;;) {
         if (text && len + 1 >= allocated) {
             if (allocated >= SPEC_MAX_BYTES) {
                 diag_error(d, &at_file, "file larger than %u MiB",
                            SPEC_MAX_BYTES >> 20);
-                free(text);
+                if (!buf) {
+                    free(text);     /* Else 'buf' keeps it. */
+                }
                 if (f != stdin) {
                     fclose(f);
                 }
@@ -58,6 +71,10 @@ read_text(const char *path, const char *file, struct diag *d, char **textp,
                 free(text);
             }
             text = bigger;
+            if (buf) {
+                buf->data = text;
+                buf->allocated = text ? allocated : 0;
+            }
         }
         /* Under a memory limit (ulimit -v), say so rather than crash. */
         if (!text) {
@@ -81,7 +98,9 @@ read_text(const char *path, const char *file, struct diag *d, char **textp,
     if (read_error) {
         diag_error(d, &at_file, "read error: %s",
                    read_errno ? strerror(read_errno) : "unknown");
-        free(text);
+        if (!buf) {
+            free(text);
+        }
         return false;
     }
     text[len] = '\0';
@@ -102,32 +121,43 @@ is_yaml(const char *path)
 static bool
 load(const char *path, struct lb_spec *spec, struct diag *d,
      const struct lb_spec_lender *lender, struct lb_text_memo *memo,
-     size_t *n_reused)
+     size_t *n_reused, struct lb_text_buf *buf)
 {
     const char *file = diag_intern_file(d, path);
     char *text;
     size_t len;
-    if (!read_text(path, file, d, &text, &len)) {
+    if (!read_text(path, file, d, &text, &len, buf)) {
         return false;
     }
     bool ok = (is_yaml(path) ? lb_yaml_parse(file, text, len, spec, d)
                : memo ? lb_dsl_parse_reusing(file, text, len, spec, d, lender,
                                              memo, n_reused)
                : lb_dsl_parse(file, text, len, spec, d));
-    free(text);
+    if (!buf) {
+        free(text);
+    }
     return ok && !diag_has_errors(d);
 }
 
 bool
 lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
 {
-    return load(path, spec, d, NULL, NULL, NULL);
+    return load(path, spec, d, NULL, NULL, NULL, NULL);
+}
+
+void
+lb_text_buf_destroy(struct lb_text_buf *buf)
+{
+    free(buf->data);
+    buf->data = NULL;
+    buf->allocated = 0;
 }
 
 bool
 lb_spec_load_weight_edits(const char *path,
                           const struct lb_spec_lender *lender,
-                          struct lb_weight_edits *edits)
+                          struct lb_weight_edits *edits,
+                          struct lb_text_buf *buf)
 {
     if (is_yaml(path) || !lender->spec->n_services) {
         return false;
@@ -138,10 +168,12 @@ lb_spec_load_weight_edits(const char *path,
     size_t len;
     /* The lender's file name: the edits' locations point to it. */
     const char *file = lender->spec->services[0].loc.file;
-    bool ok = read_text(path, file, &d, &text, &len);
+    bool ok = read_text(path, file, &d, &text, &len, buf);
     if (ok) {
         ok = lb_dsl_weight_edits(file, text, len, lender, edits);
-        free(text);
+        if (!buf) {
+            free(text);
+        }
     }
     diag_destroy(&d);
     return ok;
@@ -150,9 +182,10 @@ lb_spec_load_weight_edits(const char *path,
 bool
 lb_spec_load_reusing(const char *path, struct lb_spec *spec, struct diag *d,
                      const struct lb_spec_lender *lender,
-                     struct lb_text_memo *memo, size_t *n_reused)
+                     struct lb_text_memo *memo, size_t *n_reused,
+                     struct lb_text_buf *buf)
 {
     *n_reused = 0;
     lb_text_memo_destroy(memo);
-    return load(path, spec, d, lender, memo, n_reused);
+    return load(path, spec, d, lender, memo, n_reused, buf);
 }

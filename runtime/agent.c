@@ -159,7 +159,7 @@ apply_admin_weights(struct agent *a, struct compiled *c)
  * not lower (see relower()). */
 struct compiled *
 load_spec_path(const char *spec_path, struct ds *errors,
-               struct compiled *prev)
+               struct compiled *prev, struct lb_text_buf *buf)
 {
     struct compiled *c = xzalloc(sizeof *c);
     diag_init(&c->diag);
@@ -175,7 +175,7 @@ load_spec_path(const char *spec_path, struct ds *errors,
     };
     bool ok = lb_spec_load_reusing(spec_path, &c->spec, &c->diag,
                                    prev && prev->memo.n ? &lender : NULL,
-                                   &c->memo, &c->n_services_reused)
+                                   &c->memo, &c->n_services_reused, buf)
               && lb_check(&c->spec, &c->diag);
     if (!ok || diag_has_errors(&c->diag)) {
         diag_to_ds(&c->diag, errors);
@@ -209,7 +209,7 @@ load_spec_path(const char *spec_path, struct ds *errors,
 struct compiled *
 load_spec(struct agent *a, struct ds *errors)
 {
-    return load_spec_path(a->spec_path, errors, a->cur);
+    return load_spec_path(a->spec_path, errors, a->cur, &a->read_buf);
 }
 
 /* Lowers 'c' as it is (touches nothing else: runs in the reload thread),
@@ -556,6 +556,7 @@ agent_destroy(struct agent *a)
     ofsync_state_destroy(&a->desired);
     sset_destroy(&a->dirty_services);
     sset_destroy(&a->admin_services);
+    lb_text_buf_destroy(&a->read_buf);  /* No job runs any more. */
     free(a->spec_path);
     free(a);
 }

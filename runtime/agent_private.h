@@ -156,6 +156,8 @@ struct agent {
     bool desired_prefilled;     /* 'desired' is already a copy of 'base'. */
     pthread_t reaper;           /* Freeing a finished job, if 'reaping'. */
     bool reaping;
+    struct lb_text_buf read_buf;/* Where reloads read the spec to compare
+                                 * it with the running text, kept warm. */
     struct sset admin_services; /* Services one of whose reals has (or
                                  * had) an administrative or lc weight:
                                  * what a reload carries over and lowers
@@ -200,9 +202,11 @@ const struct ir_group *service_group(const struct ir_pipeline *,
                                      const char *service);
 
 /* Loading and lowering a spec (load_spec_path() and lower_plain() touch
- * nothing else: the reload thread runs them). */
+ * nothing else: the reload thread runs them). 'buf': the agent's read
+ * buffer (one user at a time), or NULL. */
 struct compiled *load_spec_path(const char *spec_path, struct ds *errors,
-                                 struct compiled *prev);
+                                 struct compiled *prev,
+                                 struct lb_text_buf *buf);
 struct compiled *load_spec(struct agent *, struct ds *errors);
 bool lower_plain_reusing(const struct lower_options *, struct compiled *,
                          struct compiled *prev, const uint64_t *prev_group_fp,

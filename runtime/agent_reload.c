@@ -70,6 +70,7 @@ struct reload_job {
                                      * (put in place by agent_append.c). */
     bool weights_whole;             /* They needed the whole spec lowered. */
     bool whole;                     /* Not as edits: a whole reload. */
+    struct lb_text_buf *read_buf;   /* The agent's, lent to the job. */
     size_t n_flows_added;           /* By the services added in place. */
     struct ds errors;
     long long int ms_load, ms_lower, ms_base;
@@ -115,7 +116,8 @@ load_weight_edits(struct reload_job *j)
         .memo = &prev->memo,
         .mutex = &prev->spec_mutex,
     };
-    if (!lb_spec_load_weight_edits(j->spec_path, &lender, &j->edits)) {
+    if (!lb_spec_load_weight_edits(j->spec_path, &lender, &j->edits,
+                                   j->read_buf)) {
         return false;
     }
     bool ok = true;
@@ -164,7 +166,7 @@ reload_main(void *job_)
         latch_set(&j->done_latch);
         return NULL;
     }
-    j->c = load_spec_path(j->spec_path, &j->errors, j->lender);
+    j->c = load_spec_path(j->spec_path, &j->errors, j->lender, j->read_buf);
     long long int t1 = time_msec();
     if (j->c) {
         /* The agent's tables for the new spec, made from scratch in a
@@ -273,6 +275,7 @@ start_job(struct agent *a, bool whole)
 {
     struct reload_job *j = xzalloc(sizeof *j);
     j->whole = whole;
+    j->read_buf = &a->read_buf;     /* One job at a time uses it. */
     j->spec_path = xstrdup(a->spec_path);
     j->lender = a->cur;
     j->lopts = a->opts.lower;
