@@ -19,12 +19,36 @@ has_suffix(const char *s, const char *suffix)
     return ls >= lx && !strcmp(s + ls - lx, suffix);
 }
 
-/* Reads all of 'path' ("-": standard input) into '*textp' (NUL-terminated,
- * '*lenp' bytes, malloc'd), or into 'buf' if it is nonnull (then
- * '*textp' is its data, which it keeps). */
+void
+lb_text_buf_destroy(struct lb_text_buf *buf)
+{
+    free(buf->data);
+    buf->data = NULL;
+    buf->allocated = 0;
+}
+
+/* Room for 'size' bytes in 'buf'. False (the buffer as it was) if out of
+ * memory. */
 static bool
-read_text(const char *path, const char *file, struct diag *d, char **textp,
-          size_t *lenp, struct lb_text_buf *buf)
+buf_reserve(struct lb_text_buf *buf, size_t size)
+{
+    if (buf->allocated >= size) {
+        return true;
+    }
+    char *bigger = realloc(buf->data, size);
+    if (!bigger) {
+        return false;
+    }
+    buf->data = bigger;
+    buf->allocated = size;
+    return true;
+}
+
+/* Reads all of 'path' ("-": standard input) into 'buf' (grown as needed;
+ * NUL-terminated, '*lenp' bytes). */
+static bool
+read_text(const char *path, const char *file, struct diag *d,
+          struct lb_text_buf *buf, size_t *lenp)
 {
     struct location at_file = { file, 0, 0 };
 
@@ -35,60 +59,41 @@ read_text(const char *path, const char *file, struct diag *d, char **textp,
     }
     /* Sized by the file's length: growing the buffer by doubling copied
      * and faulted in a 21 MB spec about twice over. */
-    size_t allocated = 65536, len = 0;
+    size_t want = 65536, len = 0;
     struct stat st;
     if (f != stdin && !fstat(fileno(f), &st) && S_ISREG(st.st_mode)
         && st.st_size > 0 && (uint64_t) st.st_size < SPEC_MAX_BYTES) {
-        allocated = st.st_size + 2;     /* + NUL, + 1 to see the end. */
+        want = st.st_size + 2;          /* + NUL, + 1 to see the end. */
     }
-    char *text;
-    if (buf && buf->allocated >= allocated) {
-        text = buf->data;
-        allocated = buf->allocated;
-    } else {
-        text = buf ? realloc(buf->data, allocated) : malloc(allocated);
-        if (buf && text) {
-            buf->data = text;
-            buf->allocated = allocated;
-        }
-    }
-    for (;;) {
-        if (text && len + 1 >= allocated) {
-            if (allocated >= SPEC_MAX_BYTES) {
+    bool ok = buf_reserve(buf, want);
+    while (ok) {
+        if (len + 1 >= buf->allocated) {
+            if (buf->allocated >= SPEC_MAX_BYTES) {
                 diag_error(d, &at_file, "file larger than %u MiB",
                            SPEC_MAX_BYTES >> 20);
-                if (!buf) {
-                    free(text);     /* Else 'buf' keeps it. */
-                }
                 if (f != stdin) {
                     fclose(f);
                 }
                 return false;
             }
-            allocated *= 2;
-            char *bigger = realloc(text, allocated);
-            if (!bigger) {
-                free(text);
-            }
-            text = bigger;
-            if (buf) {
-                buf->data = text;
-                buf->allocated = text ? allocated : 0;
+            ok = buf_reserve(buf, 2 * buf->allocated);
+            if (!ok) {
+                break;
             }
         }
-        /* Under a memory limit (ulimit -v), say so rather than crash. */
-        if (!text) {
-            diag_error(d, &at_file, "out of memory reading the file");
-            if (f != stdin) {
-                fclose(f);
-            }
-            return false;
-        }
-        size_t n = fread(text + len, 1, allocated - len - 1, f);
+        size_t n = fread(buf->data + len, 1, buf->allocated - len - 1, f);
         if (!n) {
             break;
         }
         len += n;
+    }
+    /* Under a memory limit (ulimit -v), say so rather than crash. */
+    if (!ok) {
+        diag_error(d, &at_file, "out of memory reading the file");
+        if (f != stdin) {
+            fclose(f);
+        }
+        return false;
     }
     bool read_error = ferror(f);
     int read_errno = read_error ? errno : 0;  /* fread's read(2) set it. */
@@ -98,13 +103,9 @@ read_text(const char *path, const char *file, struct diag *d, char **textp,
     if (read_error) {
         diag_error(d, &at_file, "read error: %s",
                    read_errno ? strerror(read_errno) : "unknown");
-        if (!buf) {
-            free(text);
-        }
         return false;
     }
-    text[len] = '\0';
-    *textp = text;
+    buf->data[len] = '\0';
     *lenp = len;
     return true;
 }
@@ -124,18 +125,18 @@ load(const char *path, struct lb_spec *spec, struct diag *d,
      size_t *n_reused, struct lb_text_buf *buf)
 {
     const char *file = diag_intern_file(d, path);
-    char *text;
+    struct lb_text_buf own = { NULL, 0 };
+    struct lb_text_buf *b = buf ? buf : &own;
     size_t len;
-    if (!read_text(path, file, d, &text, &len, buf)) {
-        return false;
+    bool ok = read_text(path, file, d, b, &len);
+    if (ok) {
+        const char *text = b->data;
+        ok = (is_yaml(path) ? lb_yaml_parse(file, text, len, spec, d)
+              : memo ? lb_dsl_parse_reusing(file, text, len, spec, d, lender,
+                                            memo, n_reused)
+              : lb_dsl_parse(file, text, len, spec, d));
     }
-    bool ok = (is_yaml(path) ? lb_yaml_parse(file, text, len, spec, d)
-               : memo ? lb_dsl_parse_reusing(file, text, len, spec, d, lender,
-                                             memo, n_reused)
-               : lb_dsl_parse(file, text, len, spec, d));
-    if (!buf) {
-        free(text);
-    }
+    lb_text_buf_destroy(&own);
     return ok && !diag_has_errors(d);
 }
 
@@ -143,14 +144,6 @@ bool
 lb_spec_load(const char *path, struct lb_spec *spec, struct diag *d)
 {
     return load(path, spec, d, NULL, NULL, NULL, NULL);
-}
-
-void
-lb_text_buf_destroy(struct lb_text_buf *buf)
-{
-    free(buf->data);
-    buf->data = NULL;
-    buf->allocated = 0;
 }
 
 bool
@@ -164,17 +157,14 @@ lb_spec_load_weight_edits(const char *path,
     }
     struct diag d;
     diag_init(&d);
-    char *text;
+    struct lb_text_buf own = { NULL, 0 };
+    struct lb_text_buf *b = buf ? buf : &own;
     size_t len;
     /* The lender's file name: the edits' locations point to it. */
     const char *file = lender->spec->services[0].loc.file;
-    bool ok = read_text(path, file, &d, &text, &len, buf);
-    if (ok) {
-        ok = lb_dsl_weight_edits(file, text, len, lender, edits);
-        if (!buf) {
-            free(text);
-        }
-    }
+    bool ok = (read_text(path, file, &d, b, &len)
+               && lb_dsl_weight_edits(file, b->data, len, lender, edits));
+    lb_text_buf_destroy(&own);
     diag_destroy(&d);
     return ok;
 }

@@ -157,6 +157,7 @@ append_apply(struct agent *a, struct lb_weight_edits *e,
         group_ids[k] = p->ir.groups[k].group_id;
     }
 
+    size_t first_real = c->n_configured;    /* Of the first added one. */
     /* A reload may be copying from the spec (lower_plain_reusing()). */
     pthread_mutex_lock(&c->spec_mutex);
     append_to_spec(c, e);
@@ -173,10 +174,6 @@ append_apply(struct agent *a, struct lb_weight_edits *e,
     pthread_mutex_unlock(&c->spec_mutex);
 
     /* The agent's tables, health targets and index of services. */
-    size_t first_real = c->n_configured;
-    for (size_t i = n0; i < n0 + n; i++) {
-        first_real -= c->spec.services[i].n_reals;
-    }
     struct health_target *targets = NULL;
     size_t n_targets = 0;
     for (size_t i = n0; i < n0 + n; i++) {
