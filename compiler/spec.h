@@ -207,7 +207,10 @@ void lb_text_buf_destroy(struct lb_text_buf *);
  * moved, and parses only the pieces that changed, each on its own. Anything
  * that piece-wise parsing reports sends the text to a whole parse, so the
  * diagnostics are always those of a whole parse; so does a large text of
- * which more than a quarter changed (the whole parse is faster then). */
+ * which more than a quarter changed (the whole parse is faster then).
+ * A memo that keeps the text it was cut from lets the next cut compare the
+ * two texts and scan only what lies between where they start and end to
+ * differ. */
 struct lb_text_piece {
     uint64_t hash;
     size_t len;
@@ -221,6 +224,14 @@ struct lb_text_memo {
                                      * lender's service it was copied from,
                                      * or SIZE_MAX (parsed); NULL if this
                                      * parse took nothing. */
+    /* The text the pieces were cut from, if kept (lb_text_memo_keep_text()):
+     * the next cut then compares the new text with it and scans and hashes
+     * only what lies between their common start and common end. */
+    struct lb_text_buf text;
+    size_t text_len;
+    bool text_kept;
+    bool compared;              /* These pieces were cut by comparing with
+                                 * the lender's kept text. */
 };
 
 /* An earlier parse a new one may take services from. */
@@ -235,6 +246,18 @@ struct lb_spec_lender {
 };
 
 void lb_text_memo_destroy(struct lb_text_memo *);
+
+/* Records that 'memo''s pieces were cut from the first 'len' bytes of
+ * 'buf' (the whole text, as read): the memo takes 'buf''s buffer, and
+ * 'buf' gets the one the memo held (to read the next text into). Whoever
+ * changes the pieces keeps the text they now describe, or drops it with
+ * lb_text_memo_drop_text(). */
+void lb_text_memo_keep_text(struct lb_text_memo *, struct lb_text_buf *buf,
+                            size_t len);
+void lb_text_memo_drop_text(struct lb_text_memo *);
+/* Before 'memo' is freed: its text's buffer goes to 'buf' if larger (a
+ * buffer faulted in already reads the next text faster), 'buf''s to it. */
+void lb_text_memo_give_buffer(struct lb_text_memo *, struct lb_text_buf *buf);
 
 /* Like lb_dsl_parse() into the empty 'spec', taking what it can from
  * 'lender' (may be NULL) and recording into 'memo' (emptied first) what
@@ -262,6 +285,10 @@ struct lb_weight_edits {
     struct lb_service *added;
     struct lb_text_piece *added_pieces;
     size_t n_added;
+    size_t text_len;            /* Of the text read (for
+                                 * lb_text_memo_keep_text()). */
+    bool compared;              /* Cut by comparing with the lender's kept
+                                 * text (else scanned whole). */
 };
 
 void lb_weight_edits_destroy(struct lb_weight_edits *);

@@ -135,6 +135,11 @@ load(const char *path, struct lb_spec *spec, struct diag *d,
               : memo ? lb_dsl_parse_reusing(file, text, len, spec, d, lender,
                                             memo, n_reused)
               : lb_dsl_parse(file, text, len, spec, d));
+        if (ok && memo && memo->n) {
+            /* The next load compares with it; 'b' gets the memo's old
+             * buffer to read into. */
+            lb_text_memo_keep_text(memo, b, len);
+        }
     }
     lb_text_buf_destroy(&own);
     return ok && !diag_has_errors(d);

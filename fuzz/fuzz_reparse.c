@@ -2,7 +2,9 @@
  * lower_spec_reusing()), its test for a change of weights only and services
  * added at the end (lb_dsl_weight_edits()), and the check and lowering of
  * those services alone (lb_check_appendable(), lower_services_appended())
- * against a whole parse, check and lowering of the same text. The input is two DSL texts separated by a form feed (no form
+ * against a whole parse, check and lowering of the same text; and the cut
+ * of the edited text made by comparing it with the running one (kept, as
+ * flowlbd keeps it) against a cut of the whole text. The input is two DSL texts separated by a form feed (no form
  * feed: the same text twice): the first is the running spec, the second
  * the edited one. Aborts if the reparse's result, its diagnostics, or the
  * lowered pipeline differ in anything from the whole one's. */
@@ -58,6 +60,13 @@ running_init(struct running *r, const char *text, size_t len,
     ir_init(&r->ir);
     bool ok = lb_dsl_parse_reusing("f.lb", text, len, &r->spec, &r->d, NULL,
                                    &r->memo, &n_reused);
+    if (ok && r->memo.n) {
+        /* Kept as flowlbd keeps it: the next cut compares with it. */
+        struct lb_text_buf copy = { malloc(len + 1), len + 1 };
+        memcpy(copy.data, text, len + 1);
+        lb_text_memo_keep_text(&r->memo, &copy, len);
+        lb_text_buf_destroy(&copy);
+    }
     r->lowered = (ok && lb_check(&r->spec, &r->d)
                   && !diag_has_errors(&r->d)
                   && lower_spec(&r->spec, lo, &r->ir, &r->d)
@@ -184,6 +193,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (memo.n && memo.n != re.n_services) {
             fail("the memo does not have one piece per service");
         }
+        /* Cut by comparing with the running text: as the whole text is. */
+        struct diag df;
+        struct lb_spec fresh;
+        struct lb_text_memo fresh_memo = { 0 };
+        diag_init(&df);
+        lb_spec_init(&fresh);
+        lb_dsl_parse_reusing("f.lb", next_text, next_len, &fresh, &df, NULL,
+                             &fresh_memo, &n_reused);
+        if (fresh_memo.n != memo.n) {
+            fail("the cut by comparison has another number of pieces");
+        }
+        for (size_t i = 0; i < memo.n; i++) {
+            const struct lb_text_piece *p = &memo.pieces[i];
+            const struct lb_text_piece *q = &fresh_memo.pieces[i];
+            if (p->hash != q->hash || p->len != q->len || p->line != q->line) {
+                fail("a piece cut by comparison differs");
+            }
+        }
+        lb_text_memo_destroy(&fresh_memo);
+        lb_spec_destroy(&fresh);
+        diag_destroy(&df);
 
         /* Taken as a change of weights only: the running spec with the
          * edits is the whole parse (into the running spec's diag, whose

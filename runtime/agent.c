@@ -179,6 +179,9 @@ load_spec_path(const char *spec_path, struct ds *errors,
               && lb_check(&c->spec, &c->diag);
     if (!ok || diag_has_errors(&c->diag)) {
         diag_to_ds(&c->diag, errors);
+        if (buf) {
+            lb_text_memo_give_buffer(&c->memo, buf);
+        }
         compiled_destroy(c);
         return NULL;
     }

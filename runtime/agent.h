@@ -62,6 +62,9 @@ unsigned int agent_reloads_patched(const struct agent *);
 /* How many services background reloads added to the running state in
  * place (appended to the spec; see agent_append.c). */
 unsigned int agent_services_appended(const struct agent *);
+/* How many background reloads cut the new text by comparing it with the
+ * running one (kept), rather than scanning and hashing all of it. */
+unsigned int agent_reloads_compared(const struct agent *);
 /* The running pipeline (the spec lowered, with administrative weights). */
 struct ir_pipeline;
 const struct ir_pipeline *agent_pipeline(const struct agent *);

@@ -136,6 +136,7 @@ struct agent {
     unsigned int ports_seqno;   /* swconn ports seqno 'base' was made for. */
     unsigned int n_reloads_patched; /* See agent_reloads_patched(). */
     unsigned int n_services_appended; /* See agent_services_appended(). */
+    unsigned int n_reloads_compared;  /* See agent_reloads_compared(). */
     unsigned int n_relowered_alone, n_relowered_whole; /* See
                                                         * agent_relowerings(). */
     const struct ofputil_port_map *ports; /* swconn's, for 'base'. */

@@ -199,6 +199,7 @@ reload_main(void *job_)
             pthread_join(tables, NULL);
         }
         if (!ok) {
+            lb_text_memo_give_buffer(&j->c->memo, j->read_buf);
             compiled_destroy(j->c);
             j->c = NULL;
         }
@@ -428,6 +429,12 @@ unsigned int
 agent_services_appended(const struct agent *a)
 {
     return a->n_services_appended;
+}
+
+unsigned int
+agent_reloads_compared(const struct agent *a)
+{
+    return a->n_reloads_compared;
 }
 
 const struct ir_pipeline *
@@ -1032,6 +1039,10 @@ install_job(struct agent *a, struct reload_job *j, struct swconn *sc,
             a->n_services_appended += j->edits.n_added;
         }
         install_weights(a, j);
+        /* The memo's pieces are the new text's now: the text with them;
+         * the old one's buffer reads the next. */
+        lb_text_memo_keep_text(&a->cur->memo, &a->read_buf,
+                               j->edits.text_len);
         *n_rebuilt = j->edits.n + j->edits.n_added;
         return true;
     }
@@ -1073,6 +1084,8 @@ finish_job(struct agent *a, struct swconn *sc)
     size_t n_rebuilt;
     unsigned int n_patched = a->n_reloads_patched;
     bool ok = install_job(a, j, sc, &errors, &n_rebuilt, &plan);
+    a->n_reloads_compared += ok && (j->weights_only ? j->edits.compared
+                                    : a->cur->memo.compared);
     if (ok && j->weights_only && j->edits.n_added) {
         VLOG_INFO("reloaded %s: %"PRIuSIZE" services, %"PRIuSIZE" flows, %"
                   PRIuSIZE" groups; %"PRIuSIZE" service(s) added in place "
@@ -1122,7 +1135,11 @@ finish_job(struct agent *a, struct swconn *sc)
                  a->spec_path, ds_cstr(&errors));
     }
     /* What the job holds now is the previous state: hundreds of thousands
-     * of blocks at 10k x 32, freed out of the loop. */
+     * of blocks at 10k x 32, freed out of the loop; but its text's buffer
+     * reads the next reload's text. */
+    if (j->c) {
+        lb_text_memo_give_buffer(&j->c->memo, &a->read_buf);
+    }
     reap_job(a, j);
     struct reload_waiters *ws = a->waiting;
     a->waiting = NULL;
@@ -1156,11 +1173,15 @@ agent_reload(struct agent *a, struct ds *errors)
     if (!lower(a, c, errors)) {
         VLOG_ERR("reload of %s refused, running state kept:\n%s",
                  a->spec_path, ds_cstr(errors));
+        lb_text_memo_give_buffer(&c->memo, &a->read_buf);
         compiled_destroy(c);
         sync_tables(a, a->cur, false);
         return false;
     }
     sync_tables(a, c, true);
+    if (a->cur) {
+        lb_text_memo_give_buffer(&a->cur->memo, &a->read_buf);
+    }
     compiled_destroy(a->cur);
     a->cur = c;
     a->index_stale = true;

@@ -806,11 +806,14 @@ test_services_added_in_place(void **state)
     start_web_api_r1_down(f);
     unsigned int appended = agent_services_appended(f->agent);
     unsigned int patched = agent_reloads_patched(f->agent);
+    unsigned int compared = agent_reloads_compared(f->agent);
 
-    /* A service with a new VIP and a new real. */
+    /* A service with a new VIP and a new real. The new text was cut by
+     * comparing it with the running one (kept since the start). */
     reload_bg(f, WEB_API EXTRA);
     assert_int_equal(agent_services_appended(f->agent), appended + 1);
     assert_int_equal(agent_reloads_patched(f->agent), patched + 1);
+    assert_int_equal(agent_reloads_compared(f->agent), compared + 1);
     pipeline_as_lowered(f);
     assert_int_equal(ofsync_state_n_groups(agent_desired(f->agent)), 3);
     desired_as_rebuilt(f);  /* A whole reload in the loop: in use since. */
@@ -823,6 +826,8 @@ test_services_added_in_place(void **state)
     reload_bg(f, SERVICE_HEAD R1 ";\n" R2 " weight 7;\n}\n"
               API_HEAD R4 ";\n" R5 ";\n}\n" EXTRA DNS);
     assert_int_equal(agent_services_appended(f->agent), appended + 1);
+    /* ...with the text kept by the whole reload in the loop. */
+    assert_int_equal(agent_reloads_compared(f->agent), compared + 2);
     pipeline_as_lowered(f);
     settle(f, 500);
     assert_int_equal(any_weight_of(f, M20), -1);    /* Checked: down. */
@@ -863,6 +868,8 @@ test_services_added_in_place(void **state)
     assert_int_equal(agent_services_appended(f->agent), appended);
     pipeline_as_lowered(f);
     assert_int_equal(ofsync_state_n_groups(agent_desired(f->agent)), 5);
+    /* Each reload taken compared: the refused ones kept the text. */
+    assert_int_equal(agent_reloads_compared(f->agent), compared + 4);
     desired_as_rebuilt(f);
 }
 

@@ -59,17 +59,39 @@ result_free(struct result *r)
     lb_text_memo_destroy(&r->memo);
 }
 
+/* Parses 'text' reusing 'lender' (may be NULL); the memo keeps a copy of
+ * the text, as flowlbd's does, so that the next cut compares with it. */
 static void
 parse_reusing(struct result *r, const char *text,
               const struct lb_spec_lender *lender)
 {
     memset(r, 0, sizeof *r);
     diag_init(&r->d);
-    r->ok = lb_dsl_parse_reusing("t.lb", text, strlen(text), &r->spec, &r->d,
+    size_t len = strlen(text);
+    r->ok = lb_dsl_parse_reusing("t.lb", text, len, &r->spec, &r->d,
                                  lender, &r->memo, &r->n_reused);
+    if (r->ok && r->memo.n) {
+        struct lb_text_buf copy = { malloc(len + 1), len + 1 };
+        memcpy(copy.data, text, len + 1);
+        lb_text_memo_keep_text(&r->memo, &copy, len);
+        lb_text_buf_destroy(&copy);
+    }
+}
+
+/* Whether two memos record the same pieces. */
+static void
+assert_same_pieces(const struct lb_text_memo *a, const struct lb_text_memo *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_int_equal(a->pieces[i].hash, b->pieces[i].hash);
+        assert_int_equal(a->pieces[i].len, b->pieces[i].len);
+        assert_int_equal(a->pieces[i].line, b->pieces[i].line);
+    }
 }
 
 static size_t last_memo_n;
+static bool last_compared;      /* The last reparse's cut compared texts. */
 
 /* Parses 'text' reusing 'prev', and as a whole into the same diag (so that
  * the file names of the locations are the same pointer: a location not
@@ -98,6 +120,14 @@ check_against_whole(const char *text, const struct result *prev,
     /* Recorded for the next time, one piece per service, or nothing. */
     last_memo_n = r.memo.n;
     assert_true(!r.memo.n || (ok && r.memo.n == r.spec.n_services));
+    /* Cut by comparing with the lender's text or not, the pieces are
+     * those of a cut of the whole text. */
+    last_compared = r.memo.compared;
+    struct result fresh;
+    parse_reusing(&fresh, text, NULL);
+    assert_false(fresh.memo.compared);
+    assert_same_pieces(&r.memo, &fresh.memo);
+    result_free(&fresh);
     size_t n_reused = r.n_reused;
     lb_spec_destroy(&whole);
     result_free(&r);
@@ -146,6 +176,7 @@ test_unchanged(void **state)
     (void) state;
     assert_int_equal(check_against_whole(base_text, &base, NULL), 40);
     assert_int_equal(last_memo_n, 40);
+    assert_true(last_compared);
 }
 
 static void
@@ -154,6 +185,7 @@ test_one_weight(void **state)
     (void) state;
     char *t = edit(base_text, "service s17 ", "weight 4", "weight 9");
     assert_int_equal(check_against_whole(t, &base, NULL), 39);
+    assert_true(last_compared);
     free(t);
 }
 
@@ -169,6 +201,8 @@ test_service_added_first(void **state)
                    "service s0 ");
     assert_int_equal(check_against_whole(t, &base, NULL), 40);
     assert_int_equal(last_memo_n, 41);
+    /* The first service's start changed: cut whole, not compared. */
+    assert_false(last_compared);
     free(t);
 }
 
@@ -188,6 +222,7 @@ test_service_renamed_and_removed(void **state)
     char *v = malloc(len + 1);
     snprintf(v, len + 1, "%.*s%s", (int) (from - base_text), base_text, to);
     assert_int_equal(check_against_whole(v, &base, NULL), 39);
+    assert_true(last_compared);
     free(t);
     free(u);
     free(v);
@@ -201,6 +236,7 @@ test_lines_added_inside(void **state)
     char *t = edit(base_text, "service s5 ", "    check",
                    "    # two\n    # more lines\n    check");
     assert_int_equal(check_against_whole(t, &base, NULL), 39);
+    assert_true(last_compared);
     free(t);
 }
 
@@ -266,6 +302,7 @@ test_much_changed(void **state)
     assert_true(big_base.ok);
     char *one = edit(big, "service s4000 ", "timeout 1s", "timeout 9s");
     assert_int_equal(check_against_whole(one, &big_base, NULL), 4999);
+    assert_true(last_compared);
     /* Every other service changed: a whole parse. */
     int k = 0;
     for (char *p = big; (p = strstr(p, "timeout 1s")); p++) {
@@ -314,7 +351,54 @@ test_byte_order_mark(void **state)
     memcpy(t, "\xef\xbb\xbf", 3);
     memcpy(t + 3, base_text, len + 1);
     assert_int_equal(check_against_whole(t, &base, NULL), 40);
+    assert_true(last_compared);
     free(t);
+}
+
+/* Random edits anywhere (bytes the scanner cares about, and the keyword
+ * that starts a service): a reparse whose cut compares with the base text
+ * agrees with a whole parse, and its cut with a cut of the whole text
+ * (check_against_whole()). */
+static void
+test_random_edits(void **state)
+{
+    (void) state;
+    static const char *const bits[] = {
+        "service x ", "service ", "\nservice s1 {", "{", "}", "\"", "\\",
+        "#", "\n", " ", "x", ";", "}\n", "\n}\n",
+    };
+    unsigned int seed = 12345;
+    size_t base_len = strlen(base_text), n_compared = 0;
+    size_t first = strstr(base_text, "service s0 ") - base_text;
+    for (int round = 0; round < 3000; round++) {
+        seed = seed * 1103515245 + 12345;
+        size_t at = (seed >> 8) % base_len;
+        seed = seed * 1103515245 + 12345;
+        size_t cut = (seed >> 8) % 24;
+        if (cut > base_len - at) {
+            cut = base_len - at;
+        }
+        seed = seed * 1103515245 + 12345;
+        const char *bit = bits[(seed >> 8) % (sizeof bits / sizeof *bits)];
+        seed = seed * 1103515245 + 12345;
+        int n_bits = (seed >> 8) % 3;     /* 0: a deletion only. */
+        size_t size = base_len + 3 * 16 + 1;
+        char *t = malloc(size);
+        int len = snprintf(t, size, "%.*s", (int) at, base_text);
+        for (int k = 0; k < n_bits; k++) {
+            len += snprintf(t + len, size - len, "%s", bit);
+        }
+        snprintf(t + len, size - len, "%s", base_text + at + cut);
+        check_against_whole(t, &base, NULL);
+        /* Past the first service's keyword, a text that parses is always
+         * cut by comparing. */
+        assert_true(!last_memo_n || last_compared || at < first + 16);
+        n_compared += last_memo_n && last_compared;
+        free(t);
+    }
+    /* Most random edits break the syntax: then nothing is recorded (138
+     * edits are, with this seed). */
+    assert_true(n_compared > 100);
 }
 
 /* lb_dsl_weight_edits() of 'text' against the base parse: returns -1 if
@@ -355,6 +439,7 @@ weight_edits(const char *text)
     assert_int_equal(k, e.n);
     lb_spec_destroy(&whole);
     int n = e.n + 100 * e.n_added;
+    last_compared = e.compared;
     lb_weight_edits_destroy(&e);
     return n;
 }
@@ -367,6 +452,7 @@ test_weight_edits(void **state)
     assert_int_equal(weight_edits(base_text), 0);
     char *t = edit(base_text, "service s17 ", "weight 4", "weight 9");
     assert_int_equal(weight_edits(t), 1);
+    assert_true(last_compared);
     /* A weight given where there was none, in another service too. */
     char *t2 = edit(t, "service s3 ", "port p3;", "port p3 weight 12;");
     assert_int_equal(weight_edits(t2), 2);
@@ -402,6 +488,7 @@ test_weight_edits(void **state)
     assert_int_equal(weight_edits(t2), 101);
     snprintf(t2, len, "%s%s%s", t, added, added2);
     assert_int_equal(weight_edits(t2), 201);
+    assert_true(last_compared);
     /* One that does not parse: refused. */
     snprintf(t2, len, "%s%s", t, "service broken {\n    vip 1.2.3;\n}\n");
     assert_int_equal(weight_edits(t2), -1);
@@ -463,6 +550,7 @@ main(void)
         cmocka_unit_test(test_lender_weights),
         cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_weight_edits),
+        cmocka_unit_test(test_random_edits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
