@@ -13,6 +13,10 @@
 
 AGENT_SIZE=2000x16
 [ "$MODE" = full ] && AGENT_SIZE=10000x32
+# Item 5's smaller spec: the same reload there shows what grows with the
+# spec.
+RELOAD_SMALL_SIZE=200x8
+[ "$MODE" = full ] && RELOAD_SMALL_SIZE=1000x8
 
 # log_epoch LINE: the epoch seconds of an OVS log line's timestamp.
 log_epoch() {
@@ -385,7 +389,67 @@ bench_change() {
         "$spec" >"$WORK/agent.new"
     reload_one "one weight changed, a real drained" "$WORK/agent.new"
     admin_one "enable it again" flowlb/enable s1 "$s1real"
+    # The in-place append three more times, for a median, then the same on
+    # a smaller spec: the time should follow the change, not the spec.
+    appended_median "$spec" 3
+    local big_ms=$APPENDED_MS big_bytes
+    big_bytes=$(stat -c %s "$spec")
     ag_exit
+    local small=$RELOAD_SMALL_SIZE small_spec=$WORK/reload-small.lb small_bytes
+    "$BENCH_SRC/gen-spec" "${small%x*}" "${small#*x}" --port 80 --no-check \
+        -o "$small_spec"
+    small_bytes=$(stat -c %s "$small_spec")
+    fresh_bridge
+    # Through the proxy too: the same path to the switch as the large one.
+    ag_run reload-small "" "$small_spec" "unix:$WORK/proxy.sock"
+    wait_log 'bundle 1 committed' 600 >/dev/null || sb_fail "flowlbd never installed $small"
+    switch_settle
+    appended_median "$small_spec" 3
+    ag_exit
+    local bytes_ratio time_ratio
+    bytes_ratio=$(calc "$big_bytes / $small_bytes")
+    time_ratio=$(calc "$big_ms / $APPENDED_MS")
+    log "reload: a service appended, median of 3: $size ${big_ms} ms, $small ${APPENDED_MS} ms; spec ${bytes_ratio}x the bytes"
+    res reload "one service added at the end, median of 3: $size / $small" \
+        "$big_ms" "$APPENDED_MS" "$time_ratio" "follows the change" \
+        "$(awk -v t="$time_ratio" -v b="$bytes_ratio" 'BEGIN{print (t < b / 4) ? "met" : "MISSED"}') (spec $(printf %.1f "$bytes_ratio")x the bytes)"
+}
+
+# reload_time SPECPATH NEWSPEC: NEWSPEC copied over the running agent's
+# spec SPECPATH, then flowlb/reload; sets RELOAD_T0 (the command's epoch),
+# RELOAD_MS (command -> the bundle's barrier reply) and RELOADED (the
+# agent's log line).
+reload_time() {
+    local target=$1 new=$2 after line
+    after=$(loglines)
+    cp "$new" "$target"
+    RELOAD_T0=$(now)
+    ovs-appctl -t "$AG_CTL" flowlb/reload >/dev/null || sb_fail "flowlb/reload failed"
+    line=$(wait_log 'committed' 120 "$after") || sb_fail "no bundle after reloading $new"
+    RELOAD_MS=$(calc "($(log_epoch "$line") - $RELOAD_T0) * 1000")
+    RELOADED=$(tail -n +$((after + 1)) "$AG_LOG" | grep -m1 'reloaded')
+}
+
+# appended_median SPECPATH N: N services appended one after another to the
+# running agent's spec, each reloaded (and required to go in place); sets
+# APPENDED_MS to the median time.
+appended_median() {
+    local target=$1 n=$2 k times=""
+    for k in $(seq "$n"); do
+        {
+            cat "$target"
+            printf 'service appended%d {\n    vip 192.168.251.%d tcp 80;\n' "$k" "$k"
+            printf '    real 10.64.0.1 mac 02:0a:0a:40:00:01 port 1;\n}\n'
+        } >"$WORK/appended.new"
+        reload_time "$target" "$WORK/appended.new"
+        case $RELOADED in
+        *"added in place"*) ;;
+        *) sb_fail "service not added in place: $RELOADED" ;;
+        esac
+        log "  appended $k of $n to $(basename "$target"): ${RELOAD_MS} ms; ${RELOADED#*|agent|INFO|}"
+        times="$times $RELOAD_MS"
+    done
+    APPENDED_MS=$(echo $times | tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 }
 
 # admin_one LABEL COMMAND ARGS...: an administrative command through
@@ -411,22 +475,16 @@ admin_one() {
 # reload_one LABEL NEWSPEC: copy NEWSPEC over the agent's spec, reload, and
 # report the change's messages and time against the full push.
 reload_one() {
-    local label=$1 new=$2 after t0 line tc msgs bytes adds flows w0 w1 ops
+    local label=$1 new=$2 after t0 msgs bytes adds flows w0 w1 ops
     after=$(loglines)
-    cp "$new" "$WORK/agent.lb"
-    t0=$(now)
-    ovs-appctl -t "$AG_CTL" flowlb/reload >/dev/null || sb_fail "flowlb/reload failed"
-    line=$(wait_log 'committed' 120 "$after") || sb_fail "no bundle after reload ($label)"
-    tc=$(log_epoch "$line")
+    reload_time "$WORK/agent.lb" "$new"
+    t0=$RELOAD_T0
     sleep 0.2
     read -r msgs bytes adds flows w0 w1 < <(proxy_window "$t0")
     ops=$(tail -n +$((after + 1)) "$AG_LOG" | grep -o 'bundle [0-9]*: [0-9]* changes ([^)]*)' | head -1)
-    local reloaded
-    reloaded=$(tail -n +$((after + 1)) "$AG_LOG" | grep -m1 'reloaded')
-    local dt dr
-    dt=$(calc "($tc - $t0) * 1000")
+    local reloaded=$RELOADED
+    local dt=$RELOAD_MS dr
     dr=$(calc "($(log_epoch "$reloaded") - $t0) * 1000")
-    RELOAD_MS=$dt
     RELOAD_LOOP_MS=$(echo "$reloaded" | sed -n 's/.*then \([0-9]*\) ms in the loop.*/\1/p')
     log "reload ($label): $ops; command->committed ${dt} ms (spec re-read and compiled by ${dr} ms)"
     log "  agent: ${reloaded#*|agent|INFO|}"

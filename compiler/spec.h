@@ -197,6 +197,9 @@ struct lb_text_buf {
 };
 
 void lb_text_buf_destroy(struct lb_text_buf *);
+/* Makes 'buf' hold at least 'size' bytes, each page touched, so that a
+ * text read into it later does not wait for them to be faulted in. */
+void lb_text_buf_prepare(struct lb_text_buf *, size_t size);
 
 /* Reloading a large DSL spec after a small edit (dsl_reuse.c).
  *

@@ -44,6 +44,14 @@ buf_reserve(struct lb_text_buf *buf, size_t size)
     return true;
 }
 
+void
+lb_text_buf_prepare(struct lb_text_buf *buf, size_t size)
+{
+    if (buf_reserve(buf, size)) {
+        memset(buf->data, 0, size);
+    }
+}
+
 /* Reads all of 'path' ("-": standard input) into 'buf' (grown as needed;
  * NUL-terminated, '*lenp' bytes). */
 static bool

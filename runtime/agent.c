@@ -470,6 +470,9 @@ tables_main(void *tj_)
     sync_tables(tj->a, tj->c, true);
     /* For a reload that adds services (append_prepare()). */
     tj->c->index = lb_spec_index_create(&tj->c->spec);
+    /* The spec's text went to its memo; the first reload reads into a
+     * buffer as large, faulted in now rather than then. */
+    lb_text_buf_prepare(&tj->a->read_buf, tj->c->memo.text.allocated);
     tj->ms = time_msec() - t0;
     tj->cpu_ms = thread_cpu_msec() - c0;
     return NULL;
