@@ -977,6 +977,36 @@ add_op(struct ofsync_diff *d, enum ofsync_op_type type,
     };
 }
 
+/* Whether 'have' holds bucket 'b' as it is. */
+static bool
+bucket_kept(const struct ofputil_bucket *b, const struct ofsync_group *have)
+{
+    const struct ofputil_bucket *h = ofputil_bucket_find(&have->buckets,
+                                                         b->bucket_id);
+    return h && buckets_one_equal(b, h);
+}
+
+/* Where the insert of 'want''s bucket 'b' goes: after the nearest bucket
+ * before it in 'want' that the switch holds by then, which is one that
+ * 'have' keeps or one inserted before it (a group's inserts run in bucket
+ * id order: compare_ops()). The switch's group then keeps 'want''s order,
+ * which the reconcile rounds need to find it by its bytes; an insert at
+ * the end made them decode the group every round after a real came back. */
+static uint32_t
+insert_after(const struct ofputil_bucket *b, const struct ofsync_group *want,
+             const struct ofsync_group *have)
+{
+    for (const struct ovs_list *n = b->list_node.prev; n != &want->buckets;
+         n = n->prev) {
+        const struct ofputil_bucket *p;
+        p = CONTAINER_OF(n, struct ofputil_bucket, list_node);
+        if (p->bucket_id < b->bucket_id || bucket_kept(p, have)) {
+            return p->bucket_id;
+        }
+    }
+    return OFPG15_BUCKET_FIRST;
+}
+
 /* Bucket-level difference of two groups with the same type and properties,
  * appended to 'removes' and 'inserts'. */
 static void
@@ -996,6 +1026,8 @@ diff_buckets(const struct ofsync_group *want, const struct ofsync_group *have,
                                                              b->bucket_id);
         if (!h || !buckets_one_equal(b, h)) {
             add_op(inserts, OFSYNC_BUCKET_INSERT, NULL, want, b->bucket_id);
+            inserts->ops[inserts->n_ops - 1].after_bucket_id
+                = insert_after(b, want, have);
         }
     }
 }
@@ -1006,6 +1038,7 @@ append_ops(struct ofsync_diff *d, const struct ofsync_diff *src)
     for (size_t i = 0; i < src->n_ops; i++) {
         const struct ofsync_op *op = &src->ops[i];
         add_op(d, op->type, op->flow, op->group, op->bucket_id);
+        d->ops[d->n_ops - 1].after_bucket_id = op->after_bucket_id;
     }
 }
 
@@ -1287,7 +1320,7 @@ encode_group_op(const struct ofsync_op *op)
         break;
     case OFSYNC_BUCKET_INSERT: {
         gm.command = OFPGC15_INSERT_BUCKET;
-        gm.command_bucket_id = OFPG15_BUCKET_LAST;
+        gm.command_bucket_id = op->after_bucket_id;
         const struct ofputil_bucket *b = ofputil_bucket_find(&g->buckets,
                                                              op->bucket_id);
         ovs_assert(b);

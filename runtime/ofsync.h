@@ -241,6 +241,10 @@ struct ofsync_op {
     const struct ofsync_flow *flow;
     const struct ofsync_group *group;
     uint32_t bucket_id;         /* BUCKET_REMOVE / BUCKET_INSERT. */
+    /* BUCKET_INSERT: the bucket it goes after (OFPG15_BUCKET_FIRST: first
+     * of all), so that the switch's group keeps the desired bucket order
+     * (see diff_buckets()). */
+    uint32_t after_bucket_id;
 };
 
 struct ofsync_diff {

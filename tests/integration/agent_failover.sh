@@ -35,6 +35,12 @@ stop_server() {
     while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
 }
 
+# The group's bucket ids in the switch's order.
+bucket_order() {
+    ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -o 'bucket_id:[0-9]*' | tr '\n' ' '
+}
+order0=$(bucket_order)
+
 # --- 1. down -------------------------------------------------------------
 mark2=$(demo_mark r2)
 ag_mark_installed "$mark2" || sb_fail "r2's bucket is not installed to begin with"
@@ -80,6 +86,21 @@ for i in $(seq 1 30); do
     seen[$a]=1
 done
 [ -n "${seen[r2]:-}" ] || sb_fail "r2 got no new connection after coming back (30 tries)"
+# Back where it was in the group, so the next reconcile round finds every
+# group as the bytes it expects, without decoding (reply_bytes.h).
+[ "$(bucket_order)" = "$order0" ] ||
+    sb_fail "bucket order after r2 came back: $(bucket_order), before: $order0"
+lines1=$(wc -l <"$AG_LOG")
+ngroups=$(ovs-ofctl -O OpenFlow15 dump-groups br0 | grep -c group_id)
+# A round in flight when the bucket came back may decode; the next must not.
+groups_read_as_bytes() {
+    tail -n +"$lines1" "$AG_LOG" | grep ': sliced, ' |
+        sed -n 's/.*as their bytes: [0-9]* flows, \([0-9]*\) group replies.*/\1/p' |
+        grep -qx "$ngroups"
+}
+wait_until 12 groups_read_as_bytes >/dev/null ||
+    sb_fail "no reconcile round after r2 came back read its group as bytes: $(tail -n +"$lines1" "$AG_LOG" | grep ': sliced, ')"
+echo "r2's bucket back in its place ($order0); the next reconcile round read every group as its bytes"
 
 # --- 3. a long-lived connection keeps its real ---------------------------
 lc_start a 180

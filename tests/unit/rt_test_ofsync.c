@@ -239,20 +239,144 @@ test_bucket_removed_is_one_remove(void **state)
     ofputil_uninit_group_mod(&gm);
     ofpbuf_delete(msg);
 
-    /* And back up: one insert of that bucket, at the end. */
+    /* And back up: one insert of that bucket, where it was: after bucket
+     * 0, the one before it in the desired group. */
     ofsync_diff(&f->installed, &f->desired, &f->diff);
     assert_int_equal(f->diff.n_ops, 1);
     assert_int_equal(f->diff.ops[0].type, OFSYNC_BUCKET_INSERT);
     msg = ofsync_op_encode(&f->diff.ops[0]);
     assert_int_equal(ofputil_decode_group_mod(msg->data, &gm), 0);
     assert_int_equal(gm.command, OFPGC15_INSERT_BUCKET);
-    assert_int_equal(gm.command_bucket_id, OFPG15_BUCKET_LAST);
+    assert_int_equal(gm.command_bucket_id, 0);
     assert_int_equal(ovs_list_size(&gm.buckets), 1);
     const struct ofputil_bucket *b = ofputil_bucket_list_front(&gm.buckets);
     assert_int_equal(b->bucket_id, 1);
     assert_int_equal(b->weight, 100);
     ofputil_uninit_group_mod(&gm);
     ofpbuf_delete(msg);
+}
+
+/* The bucket ids of the group 'id' of 'st', in list order, into 'ids'
+ * (at most 'max'); returns how many. */
+static size_t
+group_bucket_ids(const struct ofsync_state *st, uint32_t id, uint32_t *ids,
+                 size_t max)
+{
+    const struct ofsync_group *g = ofsync_find_group(st, id);
+    assert_non_null(g);
+    size_t n = 0;
+    const struct ofputil_bucket *b;
+    LIST_FOR_EACH (b, list_node, &g->buckets) {
+        assert_true(n < max);
+        ids[n++] = b->bucket_id;
+    }
+    return n;
+}
+
+/* Replays the diff's bucket operations on a group's bucket ids the way
+ * ovs-vswitchd does (ofproto.c: an insert goes first, last, or after the
+ * bucket named by command_bucket_id, which must be there). */
+static size_t
+replay_bucket_ops(const struct ofsync_diff *d, uint32_t *ids, size_t n)
+{
+    for (size_t i = 0; i < d->n_ops; i++) {
+        const struct ofsync_op *op = &d->ops[i];
+        if (op->type == OFSYNC_BUCKET_REMOVE) {
+            size_t k = 0;
+            while (k < n && ids[k] != op->bucket_id) {
+                k++;
+            }
+            assert_true(k < n);
+            memmove(&ids[k], &ids[k + 1], (n - k - 1) * sizeof *ids);
+            n--;
+        } else if (op->type == OFSYNC_BUCKET_INSERT) {
+            struct ofpbuf *msg = ofsync_op_encode(op);
+            struct ofputil_group_mod gm;
+            assert_int_equal(ofputil_decode_group_mod(msg->data, &gm), 0);
+            size_t at;
+            if (gm.command_bucket_id == OFPG15_BUCKET_FIRST) {
+                at = 0;
+            } else if (gm.command_bucket_id == OFPG15_BUCKET_LAST) {
+                at = n;
+            } else {
+                for (at = 0; at < n && ids[at] != gm.command_bucket_id;
+                     at++) {
+                    continue;
+                }
+                assert_true(at < n);    /* Else the switch refuses it. */
+                at++;
+            }
+            memmove(&ids[at + 1], &ids[at], (n - at) * sizeof *ids);
+            ids[at] = op->bucket_id;
+            n++;
+            ofputil_uninit_group_mod(&gm);
+            ofpbuf_delete(msg);
+        } else {
+            fail_msg("unexpected op %d", op->type);
+        }
+    }
+    return n;
+}
+
+/* Buckets put back (a real up again, a weight changed) go where the
+ * desired group has them, whatever the order of their ids, so that the
+ * switch's group is the desired one byte for byte. Random groups: a
+ * desired order, the buckets the switch has kept (in that order), and
+ * some with another weight. */
+static void
+test_inserts_keep_desired_order(void **state)
+{
+    struct fixture *f = *state;
+    unsigned int seed = 7;
+    for (int round = 0; round < 300; round++) {
+        enum { MAX_B = 12 };
+        uint32_t order[MAX_B];
+        seed = seed * 1103515245 + 12345;
+        size_t n = 1 + (seed >> 16) % MAX_B;
+        for (size_t i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        for (size_t i = n - 1; i > 0; i--) {
+            seed = seed * 1103515245 + 12345;
+            size_t j = (seed >> 16) % (i + 1);
+            uint32_t t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        char want[4096], have[4096];
+        size_t wl = snprintf(want, sizeof want, "%s", G1);
+        size_t hl = snprintf(have, sizeof have, "%s", G1);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245 + 12345;
+            unsigned int r = (seed >> 16) % 4;  /* 0: gone, 1: weight. */
+            wl += snprintf(want + wl, sizeof want - wl,
+                           ",bucket=bucket_id:%u,weight:10,actions=ct("
+                           "commit,zone=64000,exec(set_field:%u->ct_mark),"
+                           "table=2)", order[i], 0x0a000001 + order[i]);
+            if (r) {
+                hl += snprintf(have + hl, sizeof have - hl,
+                               ",bucket=bucket_id:%u,weight:%u,actions=ct("
+                               "commit,zone=64000,exec(set_field:%u->"
+                               "ct_mark),table=2)", order[i],
+                               r == 1 ? 20 : 10, 0x0a000001 + order[i]);
+            }
+        }
+        const char *const wg[] = { want, NULL }, *const hg[] = { have, NULL };
+        ofsync_state_clear(&f->desired);
+        ofsync_state_clear(&f->installed);
+        add_desired_groups(&f->desired, wg);
+        add_installed_groups(&f->installed, hg);
+        ofsync_diff(&f->desired, &f->installed, &f->diff);
+        if (ofsync_diff_count(&f->diff, OFSYNC_GROUP_MODIFY)) {
+            continue;           /* Most buckets changed: one modify. */
+        }
+        uint32_t ids[MAX_B], expect[MAX_B];
+        size_t m = group_bucket_ids(&f->installed, 0xf1b00001, ids, MAX_B);
+        m = replay_bucket_ops(&f->diff, ids, m);
+        assert_int_equal(group_bucket_ids(&f->desired, 0xf1b00001, expect,
+                                          MAX_B), m);
+        assert_memory_equal(ids, expect, m * sizeof *ids);
+    }
 }
 
 static void
@@ -765,6 +889,7 @@ main(void)
         T(test_flow_ops_encode_as_ovs_does),
         T(test_group_builder_equals_parse),
         T(test_weight_change_is_remove_insert),
+        T(test_inserts_keep_desired_order),
         T(test_all_buckets_changed_is_one_modify),
         T(test_selection_change_is_modify),
         T(test_group_deleted_after_flows),
