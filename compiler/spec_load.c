@@ -47,7 +47,7 @@ buf_reserve(struct lb_text_buf *buf, size_t size)
 void
 lb_text_buf_prepare(struct lb_text_buf *buf, size_t size)
 {
-    if (buf_reserve(buf, size)) {
+    if (size && buf_reserve(buf, size)) {
         memset(buf->data, 0, size);
     }
 }
