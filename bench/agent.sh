@@ -682,7 +682,9 @@ EOF
         kill "$(cat "$WORK/fo.$victim.pid")"
         rm -f "$WORK/fo.$victim.up"
         wait "$probe_pid" 2>/dev/null
-        tf=$(awk -v t="$tk" -v v="$victim" '$1 > t && $2 == "ok" && $3 != v { print $1; exit }' "$WORK/probe.$k")
+        # Lines come as requests end: the earliest start that another real
+        # answered.
+        tf=$(awk -v t="$tk" -v v="$victim" '$1 > t && $2 == "ok" && $3 != v && (m == "" || $1 < m) { m = $1 } END { print m }' "$WORK/probe.$k")
         [ -n "$tf" ] || sb_fail "failover: no answer from another real after killing $victim: $(tail -3 "$WORK/probe.$k")"
         local ms tv dv dr
         ms=$(calc "($tf - $tk) * 1000")
@@ -702,9 +704,14 @@ EOF
     res failover "kill -> other real ms, mean (max)" "$mean ($max)" "$budget" \
         "$(calc "$max / $budget")" "<= $((budget + 20)) ms" \
         "$(awk -v a="$max" -v b="$((budget + 20))" 'BEGIN{print (a <= b) ? "met" : "MISSED"}')"
+    # The reaction's share of the budget: the check's verdict to the first
+    # request another real answered (requests overlap, one every 2 ms).
+    local rmax
+    rmax=$(awk 'BEGIN { m = -1e9 } { if ($3 > m) m = $3 } END { printf "%.1f", m }' "$WORK/failover.txt")
     res failover "  verdict -> first answer ms, mean (max)" \
-        "$(awk '{ s += $3 } END { printf "%.1f", s / NR }' "$WORK/failover.txt") ($(awk 'BEGIN { m = -1e9 } { if ($3 > m) m = $3 } END { printf "%.1f", m }' "$WORK/failover.txt"))" \
-        "" "" "<= 20 ms" "- (log ms resolution; 2 ms probe gap)"
+        "$(awk '{ s += $3 } END { printf "%.1f", s / NR }' "$WORK/failover.txt") ($rmax)" \
+        "" "" "<= 20 ms" \
+        "$(awk -v a="$rmax" 'BEGIN{print (a <= 20) ? "met" : "MISSED"}') (log ms resolution; 2 ms probe gap)"
 }
 
 item push bench_push

@@ -12,9 +12,10 @@
  *       for: one conntrack entry and one group lookup per connection).
  *       Prints "requests=N errors=E seconds=S rps=R".
  *   tcpbench probe IP PORT SECONDS GAP_MS
- *       one request at a time on a new connection (200 ms timeouts), GAP_MS
- *       apart; prints "EPOCH ok BODY" or "EPOCH err" per request, for the
- *       failover benchmark (which real answered, and when).
+ *       a request every GAP_MS on a new connection (each with a 200 ms
+ *       timeout, overlapping); prints "EPOCH ok BODY" or "EPOCH err" per
+ *       request as it ends (EPOCH: when it started), for the failover
+ *       benchmark (which real answered, and when).
  *   tcpbench checks FILE PORT SECONDS
  *       the bare cost of what a tcp health checker does, as the reference
  *       of the health item: each address in FILE (one a line) connected
@@ -34,6 +35,7 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <linux/filter.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -258,6 +260,38 @@ wall(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* One request of the probe: a connection, the request sent once it is up,
+ * the answer read until the server closes. */
+struct probe_req {
+    int fd;
+    double started;             /* Epoch, printed. */
+    double deadline;            /* Monotonic. */
+    bool sent;
+    size_t have;
+    char buf[1024];
+};
+
+/* Prints 'r''s outcome ("EPOCH ok BODY" or "EPOCH err") and closes it. */
+static void
+probe_done(struct probe_req *r)
+{
+    close(r->fd);
+    r->buf[r->have] = '\0';
+    char *body = strstr(r->buf, "\r\n\r\n");
+    if (body && body[4]) {
+        body += 4;
+        body[strcspn(body, "\r\n ")] = '\0';
+        printf("%.6f ok %s\n", r->started, body);
+    } else {
+        printf("%.6f err\n", r->started);
+    }
+}
+
+/* A request every GAP_MS, each on its own connection with its own 200 ms
+ * timeout, whatever the earlier ones are doing: as clients arrive. (One
+ * request at a time made a request sent to a dead real just before the
+ * switch changed hold back the next one, which would have reached the
+ * other real, for its whole timeout.) */
 static int
 probe(const char *ip, int port, double seconds, int gap_ms)
 {
@@ -268,38 +302,73 @@ probe(const char *ip, int port, double seconds, int gap_ms)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    double deadline = now() + seconds;
-    struct timespec gap = { .tv_sec = gap_ms / 1000,
-                            .tv_nsec = (gap_ms % 1000) * 1000000L };
-    while (now() < deadline) {
-        double t = wall();
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct timeval tv = { .tv_usec = 200000 };
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        char buf[1024];
-        size_t have = 0;
-        static const char req[] = "GET / HTTP/1.0\r\nHost: vip\r\n\r\n";
-        if (!connect(fd, (struct sockaddr *) &sa, sizeof sa)
-            && write_all(fd, req, sizeof req - 1)) {
-            ssize_t r;
-            while (have < sizeof buf - 1
-                   && (r = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
-                have += (size_t) r;
+    static const char req[] = "GET / HTTP/1.0\r\nHost: vip\r\n\r\n";
+    enum { MAX_OPEN = 1024 };
+    struct probe_req *open_reqs = calloc(MAX_OPEN, sizeof *open_reqs);
+    struct pollfd *pfds = calloc(MAX_OPEN, sizeof *pfds);
+    size_t n_open = 0;
+    double gap = gap_ms / 1000.0, t0 = now(), deadline = t0 + seconds;
+    double next = t0;
+    while (now() < deadline || n_open) {
+        double t = now();
+        if (t >= next && t < deadline && n_open < MAX_OPEN) {
+            struct probe_req *r = &open_reqs[n_open];
+            memset(r, 0, sizeof *r);
+            r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            r->started = wall();
+            r->deadline = t + 0.2;
+            if (r->fd >= 0 && (!connect(r->fd, (struct sockaddr *) &sa,
+                                        sizeof sa) || errno == EINPROGRESS)) {
+                n_open++;
+            } else if (r->fd >= 0) {
+                probe_done(r);
+            }
+            next += gap;
+        }
+        for (size_t i = 0; i < n_open; i++) {
+            pfds[i] = (struct pollfd) {
+                .fd = open_reqs[i].fd,
+                .events = open_reqs[i].sent ? POLLIN : POLLOUT,
+            };
+        }
+        double until = t < deadline ? next : t + 0.2;
+        for (size_t i = 0; i < n_open; i++) {
+            until = open_reqs[i].deadline < until ? open_reqs[i].deadline
+                                                  : until;
+        }
+        int ms = until > t ? (int) ((until - t) * 1000) + 1 : 0;
+        poll(pfds, n_open, ms);
+        t = now();
+        for (size_t i = 0; i < n_open;) {
+            struct probe_req *r = &open_reqs[i];
+            bool done = t >= r->deadline;
+            if (!done && (pfds[i].revents & (POLLOUT | POLLERR | POLLHUP))
+                && !r->sent) {
+                int err = 0;
+                socklen_t len = sizeof err;
+                getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+                done = err || !write_all(r->fd, req, sizeof req - 1);
+                r->sent = !done;
+            } else if (!done && (pfds[i].revents & (POLLIN | POLLERR
+                                                    | POLLHUP))) {
+                ssize_t k = read(r->fd, r->buf + r->have,
+                                 sizeof r->buf - 1 - r->have);
+                if (k > 0) {
+                    r->have += (size_t) k;
+                }
+                done = k <= 0 || r->have == sizeof r->buf - 1;
+            }
+            if (done) {
+                probe_done(r);
+                open_reqs[i] = open_reqs[--n_open];
+                pfds[i] = pfds[n_open];
+            } else {
+                i++;
             }
         }
-        close(fd);
-        buf[have] = '\0';
-        char *body = strstr(buf, "\r\n\r\n");
-        if (body && body[4]) {
-            body += 4;
-            body[strcspn(body, "\r\n ")] = '\0';
-            printf("%.6f ok %s\n", t, body);
-        } else {
-            printf("%.6f err\n", t);
-        }
-        nanosleep(&gap, NULL);
     }
+    free(open_reqs);
+    free(pfds);
     return 0;
 }
 
