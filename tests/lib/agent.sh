@@ -112,8 +112,9 @@ ag_flows() {
 }
 
 # Buckets sorted by bucket_id within each group: a select group's buckets
-# carry no order (OVS scores each by its id), and a bucket that left and
-# came back (a real down and up) is appended at the end.
+# carry no order (OVS scores each by its id), and a group loaded by hand
+# may list them otherwise than flowlbd (which puts a bucket that left and
+# came back where its group has it).
 ag_groups() {
     ovs-ofctl -O OpenFlow15 --no-names dump-groups "$SB_BR" |
         grep -o 'group_id=.*' | awk '{
