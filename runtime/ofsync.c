@@ -964,26 +964,34 @@ ofsync_diff_destroy(struct ofsync_diff *d)
     }
 }
 
-static void
-add_op(struct ofsync_diff *d, enum ofsync_op_type type,
-       const struct ofsync_flow *f, const struct ofsync_group *g,
-       uint32_t bucket_id)
+/* Appends 'op' to 'd' and returns the copy. */
+static struct ofsync_op *
+push_op(struct ofsync_diff *d, const struct ofsync_op *op)
 {
     if (d->n_ops >= d->allocated_ops) {
         d->ops = x2nrealloc(d->ops, &d->allocated_ops, sizeof *d->ops);
     }
-    d->ops[d->n_ops++] = (struct ofsync_op) {
-        .type = type, .flow = f, .group = g, .bucket_id = bucket_id,
-    };
+    d->ops[d->n_ops] = *op;
+    return &d->ops[d->n_ops++];
 }
 
-/* Whether 'have' holds bucket 'b' as it is. */
-static bool
-bucket_kept(const struct ofputil_bucket *b, const struct ofsync_group *have)
+static struct ofsync_op *
+add_op(struct ofsync_diff *d, enum ofsync_op_type type,
+       const struct ofsync_flow *f, const struct ofsync_group *g,
+       uint32_t bucket_id)
 {
-    const struct ofputil_bucket *h = ofputil_bucket_find(&have->buckets,
-                                                         b->bucket_id);
-    return h && buckets_one_equal(b, h);
+    return push_op(d, &(struct ofsync_op) {
+        .type = type, .flow = f, .group = g, .bucket_id = bucket_id,
+    });
+}
+
+/* Whether group 'g' holds bucket 'b' as it is. */
+static bool
+bucket_kept(const struct ofputil_bucket *b, const struct ofsync_group *g)
+{
+    const struct ofputil_bucket *same = ofputil_bucket_find(&g->buckets,
+                                                            b->bucket_id);
+    return same && buckets_one_equal(b, same);
 }
 
 /* Where the insert of 'want''s bucket 'b' goes: after the nearest bucket
@@ -1015,19 +1023,14 @@ diff_buckets(const struct ofsync_group *want, const struct ofsync_group *have,
 {
     const struct ofputil_bucket *b;
     LIST_FOR_EACH (b, list_node, &have->buckets) {
-        const struct ofputil_bucket *w = ofputil_bucket_find(&want->buckets,
-                                                             b->bucket_id);
-        if (!w || !buckets_one_equal(w, b)) {
+        if (!bucket_kept(b, want)) {
             add_op(removes, OFSYNC_BUCKET_REMOVE, NULL, have, b->bucket_id);
         }
     }
     LIST_FOR_EACH (b, list_node, &want->buckets) {
-        const struct ofputil_bucket *h = ofputil_bucket_find(&have->buckets,
-                                                             b->bucket_id);
-        if (!h || !buckets_one_equal(b, h)) {
-            add_op(inserts, OFSYNC_BUCKET_INSERT, NULL, want, b->bucket_id);
-            inserts->ops[inserts->n_ops - 1].after_bucket_id
-                = insert_after(b, want, have);
+        if (!bucket_kept(b, have)) {
+            add_op(inserts, OFSYNC_BUCKET_INSERT, NULL, want, b->bucket_id)
+                ->after_bucket_id = insert_after(b, want, have);
         }
     }
 }
@@ -1036,9 +1039,7 @@ static void
 append_ops(struct ofsync_diff *d, const struct ofsync_diff *src)
 {
     for (size_t i = 0; i < src->n_ops; i++) {
-        const struct ofsync_op *op = &src->ops[i];
-        add_op(d, op->type, op->flow, op->group, op->bucket_id);
-        d->ops[d->n_ops - 1].after_bucket_id = op->after_bucket_id;
+        push_op(d, &src->ops[i]);
     }
 }
 
