@@ -227,12 +227,12 @@ struct lb_text_memo {
                                      * lender's service it was copied from,
                                      * or SIZE_MAX (parsed); NULL if this
                                      * parse took nothing. */
-    /* The text the pieces were cut from, if kept (lb_text_memo_keep_text()):
-     * the next cut then compares the new text with it and scans and hashes
-     * only what lies between their common start and common end. */
+    /* The text the pieces were cut from, if kept (lb_text_memo_keep_text();
+     * 'text_len' 0: none): the next cut then compares the new text with it
+     * and scans and hashes only what lies between their common start and
+     * common end. */
     struct lb_text_buf text;
     size_t text_len;
-    bool text_kept;
     bool compared;              /* These pieces were cut by comparing with
                                  * the lender's kept text. */
 };
@@ -253,13 +253,12 @@ void lb_text_memo_destroy(struct lb_text_memo *);
 /* Records that 'memo''s pieces were cut from the first 'len' bytes of
  * 'buf' (the whole text, as read): the memo takes 'buf''s buffer, and
  * 'buf' gets the one the memo held (to read the next text into). Whoever
- * changes the pieces keeps the text they now describe, or drops it with
- * lb_text_memo_drop_text(). */
+ * changes the pieces keeps the text they now describe with it. */
 void lb_text_memo_keep_text(struct lb_text_memo *, struct lb_text_buf *buf,
                             size_t len);
-void lb_text_memo_drop_text(struct lb_text_memo *);
 /* Before 'memo' is freed: its text's buffer goes to 'buf' if larger (a
- * buffer faulted in already reads the next text faster), 'buf''s to it. */
+ * buffer faulted in already reads the next text faster), 'buf''s to it,
+ * and the memo keeps no text. */
 void lb_text_memo_give_buffer(struct lb_text_memo *, struct lb_text_buf *buf);
 
 /* Like lb_dsl_parse() into the empty 'spec', taking what it can from

@@ -61,14 +61,6 @@ lb_text_memo_keep_text(struct lb_text_memo *memo, struct lb_text_buf *buf,
     memo->text = *buf;
     *buf = held;
     memo->text_len = len;
-    memo->text_kept = true;
-}
-
-void
-lb_text_memo_drop_text(struct lb_text_memo *memo)
-{
-    memo->text_kept = false;
-    memo->text_len = 0;
 }
 
 void
@@ -78,7 +70,7 @@ lb_text_memo_give_buffer(struct lb_text_memo *memo, struct lb_text_buf *buf)
         struct lb_text_buf larger = memo->text;
         memo->text = *buf;
         *buf = larger;
-        lb_text_memo_drop_text(memo);
+        memo->text_len = 0;
     }
 }
 
@@ -251,7 +243,7 @@ static bool
 cut_text_from(const char *text, size_t len, const struct lb_text_memo *memo,
               struct cuts *c)
 {
-    if (!memo->text_kept || !memo->n) {
+    if (!memo->text_len || !memo->n) {
         return false;
     }
     const char *old = memo->text.data;
