@@ -19,9 +19,7 @@ sb_init
 . "$SB_LIB_DIR/agent.sh"
 ag_need
 
-ovs-vsctl --timeout=20 add-br br1 -- set bridge br1 datapath_type=netdev \
-    protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15 ||
-    sb_fail "cannot create br1"
+sb_add_bridge br1
 
 RANDOM=4242
 SPEC=$SB_DIR/soak.lb

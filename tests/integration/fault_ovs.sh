@@ -120,8 +120,7 @@ t0=$(tr_now)
 ovs-vsctl del-br br0
 sleep 1
 ts=$(now_ms)
-ovs-vsctl --timeout=20 add-br br0 -- set bridge br0 datapath_type=netdev \
-    protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15
+sb_add_bridge br0
 for h in client $DEMO_REALS; do
     port=$(sb_port_of "$h") ofp=$(demo_ofport "$h")
     if [ -n "$ofp" ]; then

@@ -86,10 +86,7 @@ sb_init() {
         --pidfile="$SB_DIR/ovs-vswitchd.pid" --detach --no-chdir -vconsole:off \
         --log-file="$SB_DIR/ovs-vswitchd.log" ||
         sb_fail "ovs-vswitchd did not start (see $SB_DIR/ovs-vswitchd.log)"
-    ovs-vsctl --timeout=20 add-br "$SB_BR" -- set bridge "$SB_BR" \
-        datapath_type=netdev \
-        protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15 ||
-        sb_fail "cannot create bridge $SB_BR"
+    sb_add_bridge "$SB_BR"
     local i=0
     while [ ! -S "$SB_DIR/$SB_BR.mgmt" ]; do
         i=$((i + 1))
@@ -213,6 +210,15 @@ s.settimeout(0.5); s.connect((sys.argv[1], int(sys.argv[2])))" "$addr" "$port" 2
 sb_load() {
     ovs-ofctl -O OpenFlow15 bundle "$SB_BR" "$1" ||
         sb_fail "ovs-ofctl bundle $SB_BR $1 refused the file"
+}
+
+# sb_add_bridge NAME [TIMEOUT_S]: a userspace bridge speaking every
+# OpenFlow version (flowlbd and the tests use 1.5).
+sb_add_bridge() {
+    ovs-vsctl --timeout="${2:-20}" add-br "$1" -- set bridge "$1" \
+        datapath_type=netdev \
+        protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15 ||
+        sb_fail "cannot create bridge $1"
 }
 
 # sb_diag: what the switch holds, for a failing test's log.
