@@ -48,6 +48,12 @@ VLOG_DEFINE_THIS_MODULE(check_half_open);
 #define RX_BATCH 64
 /* Room for an IPv4 header with options and a TCP header with options. */
 #define RX_LEN 128
+/* While answers are coming in, how long the loop waits to read the next
+ * ones together. At 10,000 probes a second they arrive microseconds
+ * apart, and waking on each made about 2,400 wake-ups a second (each a
+ * poll() and a pass over every module): a fifth of the checker's CPU.
+ * A verdict comes at most this much later. */
+#define REPLY_BATCH_MS 2
 /* How long a looked-up IPv4 source address is trusted. A probe that times
  * out drops its entry at once: a changed route costs one probe. */
 #define SOURCE_TTL_MS 30000
@@ -80,6 +86,7 @@ struct half_open_ctx {
     struct half_open_probe *spares;
     void *connect_ctx;          /* Fallback: the tcp kind's context. */
     bool warned;
+    size_t n_read;              /* Packets read by the last run. */
     uint8_t rx[RX_BATCH][RX_LEN];
 };
 
@@ -565,6 +572,7 @@ half_open_run(void *ctx_)
     struct half_open_ctx *ctx = ctx_;
 
     health_kind_tcp.run(ctx->connect_ctx);
+    ctx->n_read = 0;
     for (int f = 0; f < N_FAMS; f++) {
         const struct half_open_family *hf = &ctx->fams[f];
         struct sockaddr_storage from[RX_BATCH];
@@ -586,6 +594,7 @@ half_open_run(void *ctx_)
                 msgs[i].msg_hdr.msg_namelen = sizeof from[i];
             }
             n = recvmmsg(hf->raw, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+            ctx->n_read += MAX(n, 0);
             for (int i = 0; i < n; i++) {
                 handle_reply(ctx, f, ctx->rx[i],
                              MIN(msgs[i].msg_len, RX_LEN), &from[i]);
@@ -600,6 +609,12 @@ half_open_wait(void *ctx_)
     struct half_open_ctx *ctx = ctx_;
 
     health_kind_tcp.wait(ctx->connect_ctx);
+    if (ctx->n_read && !hmap_is_empty(&ctx->in_flight)) {
+        /* Answers are coming in: take the next ones in one read, a little
+         * later, rather than wake the loop for each one. */
+        poll_timer_wait(REPLY_BATCH_MS);
+        return;
+    }
     for (int f = 0; f < N_FAMS; f++) {
         if (ctx->fams[f].raw >= 0) {
             /* Also with nothing in flight: late answers are drained. */
