@@ -67,6 +67,7 @@ health_pollset_init(struct health_pollset *ps)
 {
     ps->epfd = -1;
     ps->n = 0;
+    ps->n_ready = 0;
 }
 
 void
@@ -125,13 +126,24 @@ health_pollset_ready(struct health_pollset *ps, struct epoll_event *events,
     do {
         n = epoll_wait(ps->epfd, events, max, 0);
     } while (n < 0 && errno == EINTR);
-    return MAX(n, 0);
+    n = MAX(n, 0);
+    ps->n_ready += n;
+    return n;
 }
 
 void
-health_pollset_wait(const struct health_pollset *ps)
+health_pollset_wait(struct health_pollset *ps)
 {
-    if (ps->n) {
+    size_t n_ready = ps->n_ready;
+
+    ps->n_ready = 0;
+    if (!ps->n) {
+        return;
+    }
+    if (n_ready) {
+        /* Answers are coming in: the next ones in one batch. */
+        poll_timer_wait(HEALTH_REPLY_BATCH_MS);
+    } else {
         poll_fd_wait(ps->epfd, POLLIN);
     }
 }

@@ -48,12 +48,6 @@ VLOG_DEFINE_THIS_MODULE(check_half_open);
 #define RX_BATCH 64
 /* Room for an IPv4 header with options and a TCP header with options. */
 #define RX_LEN 128
-/* While answers are coming in, how long the loop waits to read the next
- * ones together. At 10,000 probes a second they arrive microseconds
- * apart, and waking on each made about 2,400 wake-ups a second (each a
- * poll() and a pass over every module): a fifth of the checker's CPU.
- * A verdict comes at most this much later. */
-#define REPLY_BATCH_MS 2
 /* How long a looked-up IPv4 source address is trusted. A probe that times
  * out drops its entry at once: a changed route costs one probe. */
 #define SOURCE_TTL_MS 30000
@@ -610,9 +604,8 @@ half_open_wait(void *ctx_)
 
     health_kind_tcp.wait(ctx->connect_ctx);
     if (ctx->n_read && !hmap_is_empty(&ctx->in_flight)) {
-        /* Answers are coming in: take the next ones in one read, a little
-         * later, rather than wake the loop for each one. */
-        poll_timer_wait(REPLY_BATCH_MS);
+        /* Answers are coming in: the next ones in one batch. */
+        poll_timer_wait(HEALTH_REPLY_BATCH_MS);
         return;
     }
     for (int f = 0; f < N_FAMS; f++) {

@@ -49,13 +49,20 @@ struct test_server {
     unsigned long n_requests;   /* Requests parsed (approximate). */
 };
 
+/* The monotonic clock in microseconds. */
 static inline long long int
-ts_now(void)
+mono_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static inline long long int
+ts_now(void)
+{
+    return mono_us() / 1000;
 }
 
 static inline void
@@ -400,6 +407,80 @@ run_one(struct health_target *t, long long int ms, struct health_change *out,
     *out = log.c[0];
     out->service = NULL;        /* Stays in the log, freed below. */
     assert_true(health_monitor_get(hm, t->service, &t->addr, st));
+    change_log_clear(&log);
+    health_monitor_destroy(hm);
+    return took;
+}
+
+/* ---- answers that trickle in -------------------------------------------
+ * A responder thread takes one request from each of N_TRICKLE targets,
+ * then answers them TRICKLE_GAP_US apart (trickle_pace()), as answers from
+ * other hosts arrive; drive_counting_wakeups() runs the monitor meanwhile
+ * and assert_read_together() checks that they were read in batches. */
+#define N_TRICKLE 64
+#define TRICKLE_GAP_US 300
+
+/* Sleeps until '*next' (microseconds), then moves it one gap on. */
+static inline void
+trickle_pace(long long int *next)
+{
+    long long int now = mono_us();
+
+    if (*next > now) {
+        usleep(*next - now);
+    }
+    *next += TRICKLE_GAP_US;
+}
+
+/* Answers sent over 'span_us' must have been read with at most one
+ * wake-up per batch (HEALTH_REPLY_BATCH_MS) and a few for the probes'
+ * starts: about 12 for 64 answers 300 us apart, where waking for each
+ * took 51-66. */
+static inline void
+assert_read_together(const char *what, long long int span_us,
+                     size_t wakeups, long long int took)
+{
+    printf("%d %s over %lld us: %zu wake-ups, %lld ms\n",
+           N_TRICKLE, what, span_us, wakeups, took);
+    assert_true((long long int) wakeups
+                <= span_us / (HEALTH_REPLY_BATCH_MS * 1000) + 8);
+    assert_true(took < 500);
+}
+
+/* Runs the monitor over 'n' targets until each has come up (or 'ms'), and
+ * counts the loop's wake-ups. Every change must be to up, with a verdict
+ * reading 'text'. Returns the time taken. For the tests of answers that
+ * trickle in, which must be read a few at a time. */
+static inline long long int
+drive_counting_wakeups(struct health_target *t, size_t n, const char *text,
+                       long long int ms, size_t *wakeups)
+{
+    struct health_monitor *hm = health_monitor_create();
+    struct change_log log = { 0 };
+    long long int start = time_msec(), took;
+
+    *wakeups = 0;
+    health_monitor_set_targets(hm, t, n);
+    for (;;) {
+        struct health_change *c;
+        size_t k;
+
+        health_monitor_run(hm);
+        k = health_monitor_take_changes(hm, &c);
+        change_log_add(&log, c, k);
+        if (log.n >= n || time_msec() - start >= ms) {
+            break;
+        }
+        health_monitor_wait(hm);
+        poll_timer_wait_until(start + ms);
+        poll_block();
+        (*wakeups)++;
+    }
+    took = time_msec() - start;
+    assert_int_equal(change_log_count(&log, HEALTH_UP), n);
+    for (size_t i = 0; i < log.n; i++) {
+        assert_string_equal(log.c[i].verdict.text, text);
+    }
     change_log_clear(&log);
     health_monitor_destroy(hm);
     return took;

@@ -417,6 +417,85 @@ test_udp_destroy_in_flight(void **state)
     assert_int_equal(ur.n_received, 1);
 }
 
+/* Replies that arrive one by one while other probes wait are read a few at
+ * a time (the socket kinds' batching, check_sock.c): a responder takes one
+ * request from each of 64 targets, then answers them 300 us apart. */
+
+struct trickle {
+    int fd;
+    uint16_t port;
+    long long int span_us;      /* First reply sent to last. */
+    pthread_t thread;
+};
+
+static void *
+trickle_main(void *tr_)
+{
+    struct trickle *tr = tr_;
+    struct sockaddr_storage from[N_TRICKLE];
+    socklen_t lens[N_TRICKLE];
+    char buf[64];
+    int n = 0;
+
+    while (n < N_TRICKLE) {
+        struct pollfd pfd = { .fd = tr->fd, .events = POLLIN };
+
+        if (poll(&pfd, 1, 3000) <= 0) {
+            return NULL;            /* The test fails on its own. */
+        }
+        lens[n] = sizeof from[n];
+        if (recvfrom(tr->fd, buf, sizeof buf, 0,
+                     (struct sockaddr *) &from[n], &lens[n]) > 0) {
+            n++;
+        }
+    }
+    long long int first = mono_us(), next = first;
+    for (int i = 0; i < n; i++) {
+        trickle_pace(&next);
+        sendto(tr->fd, "pong", 4, 0, (struct sockaddr *) &from[i], lens[i]);
+    }
+    tr->span_us = mono_us() - first;
+    return NULL;
+}
+
+static void
+test_udp_replies_read_together(void **state)
+{
+    struct sockaddr_in any = { .sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_ANY) };
+    socklen_t len = sizeof any;
+    struct health_target t[N_TRICKLE];
+    char names[N_TRICKLE][8];
+    struct trickle tr;
+    size_t wakeups;
+    long long int took;
+
+    memset(&tr, 0, sizeof tr);
+    tr.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(tr.fd >= 0);
+    assert_int_equal(bind(tr.fd, (struct sockaddr *) &any, sizeof any), 0);
+    assert_int_equal(getsockname(tr.fd, (struct sockaddr *) &any, &len), 0);
+    tr.port = ntohs(any.sin_port);
+    assert_int_equal(pthread_create(&tr.thread, NULL, trickle_main, &tr), 0);
+
+    /* 64 services checking 127.0.0.1 (a socket each; replies come from
+     * that address), first probes within 10 ms. */
+    for (int i = 0; i < N_TRICKLE; i++) {
+        snprintf(names[i], sizeof names[i], "u%d", i);
+        t[i] = udp_target("127.0.0.1", tr.port, "ping", "pong");
+        t[i].service = names[i];
+        t[i].check.interval_ms = 40;
+        t[i].check.timeout_ms = 3000;
+        t[i].check.rise = 1;
+    }
+    took = drive_counting_wakeups(t, N_TRICKLE, "reply of 4 bytes", 3000,
+                                  &wakeups);
+    pthread_join(tr.thread, NULL);
+
+    assert_read_together("replies", tr.span_us, wakeups, took);
+    close(tr.fd);
+}
+
 int
 main(void)
 {
@@ -432,6 +511,7 @@ main(void)
         cmocka_unit_test(test_udp_source_bind),
         cmocka_unit_test(test_udp_reload_reply_changes_definition),
         cmocka_unit_test(test_udp_destroy_in_flight),
+        cmocka_unit_test(test_udp_replies_read_together),
     };
 
     vlog_set_levels(NULL, VLF_CONSOLE, VLL_WARN);
