@@ -299,29 +299,6 @@ source_for(struct health_probe *probe, struct in_addr *src)
     return 0;
 }
 
-static uint16_t
-checksum_fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return ~sum;
-}
-
-static uint32_t
-checksum_add(uint32_t sum, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-
-    for (; n > 1; p += 2, n -= 2) {
-        sum += (uint32_t) p[0] << 8 | p[1];
-    }
-    if (n) {
-        sum += (uint32_t) p[0] << 8;
-    }
-    return sum;
-}
-
 /* Makes 'msg' carry one control message, in 'buf' (room for it). */
 static void
 put_cmsg(struct msghdr *msg, void *buf, int level, int type,
@@ -374,12 +351,8 @@ send_syn(struct half_open_ctx *ctx, struct health_probe *probe,
         } else if ((error = source_for(probe, &src))) {
             return error;
         }
-        /* Pseudo-header (source, destination, protocol, TCP length), then
-         * the header; the kernel adds the IP header with that source. */
-        uint32_t sum = checksum_add(0, &src, 4);
-        sum = checksum_add(sum, &probe->addr->v4, 4);
-        sum += IPPROTO_TCP + sizeof th;
-        th.th_sum = htons(checksum_fold(checksum_add(sum, &th, sizeof th)));
+        /* The kernel adds the IP header with that source. */
+        th.th_sum = health_tcp4_csum(&src, &probe->addr->v4, &th, sizeof th);
 
         /* A configured source is passed on; routing's own choice is not:
          * the kernel makes it again, and a given source costs a check

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 
+#include "csum.h"
 #include "hash.h"
 #include "dueheap.h"
 #include "health_check.h"
@@ -130,6 +131,18 @@ health_verdict_connect_error(struct health_verdict *v, int error)
         health_verdict_set(v, false, HEALTH_R_CONNECT_ERROR, error,
                            "connect failed: %s", strerror(error));
     }
+}
+
+uint16_t
+health_tcp4_csum(const struct in_addr *src, const struct in_addr *dst,
+                 const void *tcp, size_t len)
+{
+    uint32_t partial = csum_continue(0, src, sizeof *src);
+
+    partial = csum_continue(partial, dst, sizeof *dst);
+    partial = csum_add16(partial, htons(IPPROTO_TCP));
+    partial = csum_add16(partial, htons(len));
+    return csum_finish(csum_continue(partial, tcp, len));
 }
 
 socklen_t

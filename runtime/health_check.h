@@ -75,6 +75,13 @@ void health_verdict_set(struct health_verdict *v, bool ok,
 /* "connect refused" or "connect failed: <strerror>" for errno 'error'. */
 void health_verdict_connect_error(struct health_verdict *, int error);
 
+/* The checksum of the TCP segment of 'len' bytes at 'tcp' (its checksum
+ * field zero) from 'src' to 'dst', pseudo-header included, in network
+ * byte order: what goes into the segment's checksum field. */
+uint16_t health_tcp4_csum(const struct in_addr *src,
+                          const struct in_addr *dst,
+                          const void *tcp, size_t len);
+
 /* Fills a sockaddr for addr:port; returns its length, 0 if no family. */
 socklen_t health_sockaddr(const struct lb_addr *, uint16_t port,
                           struct sockaddr_storage *);

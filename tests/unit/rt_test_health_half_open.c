@@ -204,26 +204,6 @@ struct responder {
     pthread_t thread;
 };
 
-static uint16_t
-csum_fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return ~sum;
-}
-
-static uint32_t
-csum_add(uint32_t sum, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-
-    for (; n > 1; p += 2, n -= 2) {
-        sum += (uint32_t) p[0] << 8 | p[1];
-    }
-    return n ? sum + ((uint32_t) p[0] << 8) : sum;
-}
-
 /* Collects N_TRICKLE SYNs to the port, then sends each its SYN-ACK,
  * TRICKLE_GAP_US apart. */
 static void *
@@ -263,7 +243,6 @@ responder_main(void *r_)
         struct { struct iphdr ip; struct tcphdr th; } pkt;
         struct sockaddr_in to = { .sin_family = AF_INET,
                                   .sin_addr.s_addr = syns[i].ip.saddr };
-        uint32_t sum;
 
         memset(&pkt, 0, sizeof pkt);
         pkt.ip.version = 4;
@@ -279,11 +258,10 @@ responder_main(void *r_)
         pkt.th.th_off = 5;
         pkt.th.th_flags = TH_SYN | TH_ACK;
         pkt.th.th_win = htons(1024);
-        sum = csum_add(0, &pkt.ip.saddr, 4);
-        sum = csum_add(sum, &pkt.ip.daddr, 4);
-        sum += IPPROTO_TCP + sizeof pkt.th;
-        pkt.th.th_sum = htons(csum_fold(csum_add(sum, &pkt.th,
-                                                 sizeof pkt.th)));
+        pkt.th.th_sum = health_tcp4_csum(
+            &(struct in_addr) { .s_addr = pkt.ip.saddr },
+            &(struct in_addr) { .s_addr = pkt.ip.daddr },
+            &pkt.th, sizeof pkt.th);
         trickle_pace(&next);
         sendto(r->raw, &pkt, sizeof pkt, 0, (struct sockaddr *) &to,
                sizeof to);
