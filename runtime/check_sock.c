@@ -137,13 +137,7 @@ health_pollset_wait(struct health_pollset *ps)
     size_t n_ready = ps->n_ready;
 
     ps->n_ready = 0;
-    if (!ps->n) {
-        return;
-    }
-    if (n_ready) {
-        /* Answers are coming in: the next ones in one batch. */
-        poll_timer_wait(HEALTH_REPLY_BATCH_MS);
-    } else {
+    if (ps->n && !health_wait_reply_batch(n_ready, ps->n)) {
         poll_fd_wait(ps->epfd, POLLIN);
     }
 }

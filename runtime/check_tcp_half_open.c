@@ -576,9 +576,7 @@ half_open_wait(void *ctx_)
     struct half_open_ctx *ctx = ctx_;
 
     health_kind_tcp.wait(ctx->connect_ctx);
-    if (ctx->n_read && !hmap_is_empty(&ctx->in_flight)) {
-        /* Answers are coming in: the next ones in one batch. */
-        poll_timer_wait(HEALTH_REPLY_BATCH_MS);
+    if (health_wait_reply_batch(ctx->n_read, hmap_count(&ctx->in_flight))) {
         return;
     }
     for (int f = 0; f < N_FAMS; f++) {

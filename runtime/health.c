@@ -133,6 +133,16 @@ health_verdict_connect_error(struct health_verdict *v, int error)
     }
 }
 
+bool
+health_wait_reply_batch(size_t n_read, size_t n_out)
+{
+    if (n_read && n_out) {
+        poll_timer_wait(HEALTH_REPLY_BATCH_MS);
+        return true;
+    }
+    return false;
+}
+
 uint16_t
 health_tcp4_csum(const struct in_addr *src, const struct in_addr *dst,
                  const void *tcp, size_t len)

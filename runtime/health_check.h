@@ -94,6 +94,11 @@ socklen_t health_sockaddr(const struct lb_addr *, uint16_t port,
  * CPU. A verdict comes at most this much later. */
 #define HEALTH_REPLY_BATCH_MS 2
 
+/* For a kind's wait(): if it took 'n_read' answers in its last run and
+ * still has 'n_out' probes out, waits HEALTH_REPLY_BATCH_MS and returns
+ * true; else returns false, and the kind waits on its descriptors. */
+bool health_wait_reply_batch(size_t n_read, size_t n_out);
+
 /* ---- socket kinds (tcp, udp): runtime/check_sock.c ---- */
 
 /* Opens a non-blocking socket of 'type' (SOCK_STREAM, SOCK_DGRAM) bound to

@@ -341,10 +341,11 @@ change_log_count(const struct change_log *log, enum health_state to)
 }
 
 /* Runs the poll loop for up to 'ms' milliseconds or until 'log' holds
- * 'n_wanted' changes (0: run the whole time). Returns the time spent. */
+ * 'n_wanted' changes (0: run the whole time). Returns the time spent;
+ * counts the loop's wake-ups in '*wakeups' if it is not null. */
 static inline long long int
-drive(struct health_monitor *hm, struct change_log *log, size_t n_wanted,
-      long long int ms)
+drive_counted(struct health_monitor *hm, struct change_log *log,
+              size_t n_wanted, long long int ms, size_t *wakeups)
 {
     long long int start = time_msec(), deadline = start + ms;
 
@@ -361,7 +362,17 @@ drive(struct health_monitor *hm, struct change_log *log, size_t n_wanted,
         health_monitor_wait(hm);
         poll_timer_wait_until(deadline);
         poll_block();
+        if (wakeups) {
+            (*wakeups)++;
+        }
     }
+}
+
+static inline long long int
+drive(struct health_monitor *hm, struct change_log *log, size_t n_wanted,
+      long long int ms)
+{
+    return drive_counted(hm, log, n_wanted, ms, NULL);
 }
 
 static inline struct health_target
@@ -457,26 +468,11 @@ drive_counting_wakeups(struct health_target *t, size_t n, const char *text,
 {
     struct health_monitor *hm = health_monitor_create();
     struct change_log log = { 0 };
-    long long int start = time_msec(), took;
+    long long int took;
 
     *wakeups = 0;
     health_monitor_set_targets(hm, t, n);
-    for (;;) {
-        struct health_change *c;
-        size_t k;
-
-        health_monitor_run(hm);
-        k = health_monitor_take_changes(hm, &c);
-        change_log_add(&log, c, k);
-        if (log.n >= n || time_msec() - start >= ms) {
-            break;
-        }
-        health_monitor_wait(hm);
-        poll_timer_wait_until(start + ms);
-        poll_block();
-        (*wakeups)++;
-    }
-    took = time_msec() - start;
+    took = drive_counted(hm, &log, n, ms, wakeups);
     assert_int_equal(change_log_count(&log, HEALTH_UP), n);
     for (size_t i = 0; i < log.n; i++) {
         assert_string_equal(log.c[i].verdict.text, text);
